@@ -1,0 +1,137 @@
+//! Server functions for signing in and out, first-start setup, invitations
+//! and the people page. Each one reads the state and the caller, checks,
+//! and hands over to `auth::service`.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::model::*;
+use crate::error::AppError;
+use crate::ids::{InvitationId, OrganizationId};
+
+/// Who is signed in, and whether the instance still waits for its setup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub me: Option<Me>,
+    pub setup_open: bool,
+}
+
+#[server(prefix = "/api", endpoint = "session")]
+pub async fn get_session() -> Result<SessionInfo, AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let me = service::optional_caller(&state).await?.map(|c| c.me);
+    Ok(SessionInfo {
+        me,
+        setup_open: state.setup.is_open(),
+    })
+}
+
+#[server(prefix = "/api", endpoint = "setup")]
+pub async fn complete_setup(
+    code: String,
+    name: String,
+    email: String,
+    password: String,
+) -> Result<(), AppError> {
+    use crate::{auth::service, request, state::AppState};
+    let state = AppState::current()?;
+    let token = service::complete_setup(&state, &code, &name, &email, &password).await?;
+    request::append_response_header(
+        http::header::SET_COOKIE,
+        &service::session_cookie(&token, &state.settings),
+    );
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+    use crate::{auth::service, request, state::AppState};
+    let state = AppState::current()?;
+    let token = service::sign_in(&state, &email, &password, request::client_ip()).await?;
+    request::append_response_header(
+        http::header::SET_COOKIE,
+        &service::session_cookie(&token, &state.settings),
+    );
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    use crate::{auth::service, request, state::AppState};
+    let state = AppState::current()?;
+    if let Some(token) = request::cookie(service::SESSION_COOKIE) {
+        service::end_session(&state.db, &token).await?;
+    }
+    request::append_response_header(
+        http::header::SET_COOKIE,
+        &service::clear_session_cookie(&state.settings),
+    );
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "invitation")]
+pub async fn get_invitation(token: String) -> Result<InvitationOffer, AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::optional_caller(&state).await?;
+    service::invitation_offer(&state, &token, caller.as_ref()).await
+}
+
+/// Accepts an invitation by creating the invited account.
+#[server(prefix = "/api", endpoint = "accept_invitation")]
+pub async fn accept_invitation(
+    token: String,
+    name: String,
+    password: String,
+) -> Result<(), AppError> {
+    use crate::{auth::service, request, state::AppState};
+    let state = AppState::current()?;
+    let session = service::accept_with_new_account(&state, &token, &name, &password).await?;
+    request::append_response_header(
+        http::header::SET_COOKIE,
+        &service::session_cookie(&session, &state.settings),
+    );
+    Ok(())
+}
+
+/// Accepts an invitation for the account that is signed in.
+#[server(prefix = "/api", endpoint = "join")]
+pub async fn join_with_invitation(token: String) -> Result<(), AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    service::accept_as_caller(&state, &caller, &token).await
+}
+
+/// `scope` is `kind:id`, as the place picker on the people page sends it.
+#[server(prefix = "/api", endpoint = "invite")]
+pub async fn create_invitation(
+    email: String,
+    role: String,
+    scope: String,
+) -> Result<CreatedInvitation, AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    let (kind, id) = scope
+        .split_once(':')
+        .ok_or_else(|| AppError::invalid("scope", "Choose the place the invitation is for."))?;
+    service::create_invitation(&state, &caller, &email, &role, kind, id).await
+}
+
+#[server(prefix = "/api", endpoint = "revoke_invitation")]
+pub async fn revoke_invitation(id: InvitationId) -> Result<(), AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    service::revoke_invitation(&state, &caller, &id).await
+}
+
+#[server(prefix = "/api", endpoint = "people")]
+pub async fn get_people(organization: OrganizationId) -> Result<PeopleView, AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    service::people_view(&state, &caller, &organization).await
+}

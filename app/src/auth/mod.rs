@@ -1,0 +1,8 @@
+//! Accounts and access: local sign-in, sessions, first-start setup, roles on
+//! organizations, campuses and pantries, and invitations.
+
+pub mod api;
+pub mod model;
+#[cfg(feature = "ssr")]
+pub mod service;
+pub mod views;

@@ -1,0 +1,362 @@
+//! Accounts, roles and memberships: the shared types.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::error::AppError;
+use crate::ids::{InvitationId, UserId};
+
+/// An email address, trimmed; compared case-insensitively through
+/// [`Email::normalized`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_CHARS: usize = 254;
+
+    pub fn parse(input: &str, field: &str) -> Result<Self, AppError> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Err(AppError::invalid(field, "Enter an email address."));
+        }
+        if s.chars().count() > Self::MAX_CHARS {
+            return Err(AppError::invalid(
+                field,
+                "That email address is too long (254 characters at most).",
+            ));
+        }
+        let bad = || {
+            AppError::invalid(
+                field,
+                format!("“{s}” is not an email address like name@example.org."),
+            )
+        };
+        let (local, domain) = s.rsplit_once('@').ok_or_else(bad)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '@' || c == '<' || c == '>');
+        if !domain_ok || !local_ok {
+            return Err(bad());
+        }
+        Ok(Self(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form two addresses are compared in.
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// A person's name as shown to others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(input: &str, field: &str) -> Result<Self, AppError> {
+        let s = input.split_whitespace().collect::<Vec<_>>().join(" ");
+        if s.is_empty() {
+            return Err(AppError::invalid(field, "Enter your name."));
+        }
+        if s.chars().count() > 80 {
+            return Err(AppError::invalid(
+                field,
+                "That name is too long (80 characters at most).",
+            ));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                field,
+                "Names cannot contain control characters.",
+            ));
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new password. Length is what matters (NIST SP 800-63B): at least 10
+/// characters, at most 256, and not the same character over and over.
+pub struct NewPassword(String);
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 10;
+
+    pub fn parse(input: &str, field: &str) -> Result<Self, AppError> {
+        let n = input.chars().count();
+        if n < Self::MIN_CHARS {
+            return Err(AppError::invalid(
+                field,
+                format!(
+                    "Use at least {} characters (you typed {n}).",
+                    Self::MIN_CHARS
+                ),
+            ));
+        }
+        if n > 256 {
+            return Err(AppError::invalid(field, "Use at most 256 characters."));
+        }
+        let mut chars = input.chars();
+        let first = chars.next();
+        if chars.all(|c| Some(c) == first) {
+            return Err(AppError::invalid(
+                field,
+                "That password is one character repeated; choose another.",
+            ));
+        }
+        Ok(Self(input.to_string()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword(***)")
+    }
+}
+
+/// What a membership lets a person do, from most to least.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Staff,
+    Manager,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Manager, Role::Staff, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Staff => "staff",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Admin",
+            Role::Manager => "Manager",
+            Role::Staff => "Staff",
+            Role::Viewer => "Viewer",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Role::Admin => "everything, including people and invitations",
+            Role::Manager => "runs the place: creates and renames pantries, manages stock",
+            Role::Staff => "day-to-day work: records stock and distributions",
+            Role::Viewer => "can look, cannot change anything",
+        }
+    }
+
+    pub fn parse(input: &str, field: &str) -> Result<Self, AppError> {
+        match input.trim() {
+            "admin" => Ok(Role::Admin),
+            "manager" => Ok(Role::Manager),
+            "staff" => Ok(Role::Staff),
+            "viewer" => Ok(Role::Viewer),
+            other => Err(AppError::invalid(
+                field,
+                format!("“{other}” is not a role; choose admin, manager, staff or viewer."),
+            )),
+        }
+    }
+}
+
+/// The level a membership is granted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeKind {
+    Organization,
+    Campus,
+    Pantry,
+}
+
+impl ScopeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScopeKind::Organization => "organization",
+            ScopeKind::Campus => "campus",
+            ScopeKind::Pantry => "pantry",
+        }
+    }
+
+    pub fn parse(input: &str, field: &str) -> Result<Self, AppError> {
+        match input.trim() {
+            "organization" => Ok(ScopeKind::Organization),
+            "campus" => Ok(ScopeKind::Campus),
+            "pantry" => Ok(ScopeKind::Pantry),
+            other => Err(AppError::invalid(
+                field,
+                format!("“{other}” is not a place; choose organization, campus or pantry."),
+            )),
+        }
+    }
+}
+
+/// The signed-in person, as the views need them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub is_site_admin: bool,
+}
+
+/// A person with the role they hold at a place, and where it was granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonWithRole {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub email: String,
+    pub role: Role,
+    pub scope_kind: ScopeKind,
+    pub scope_name: String,
+}
+
+/// An invitation as its creator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationSummary {
+    pub id: InvitationId,
+    pub email: String,
+    pub role: Role,
+    pub scope_kind: ScopeKind,
+    pub scope_name: String,
+    pub status: InvitationStatus,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+impl InvitationStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Accepted => "Accepted",
+            Self::Revoked => "Revoked",
+            Self::Expired => "Expired",
+        }
+    }
+}
+
+/// A freshly created invitation: the link is shown once, to be passed on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedInvitation {
+    pub link: String,
+    pub email: String,
+    pub role: Role,
+    pub scope_name: String,
+}
+
+/// What the invitation page shows the person who follows a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationOffer {
+    pub email: String,
+    pub role: Role,
+    pub scope_kind: ScopeKind,
+    pub scope_name: String,
+    pub organization_name: String,
+    pub invited_by: String,
+    /// An account with this email already exists: accept by signing in.
+    pub account_exists: bool,
+    /// The caller is already signed in as the invited email.
+    pub signed_in_as_invitee: bool,
+}
+
+/// A place an admin can invite to, for the invitation form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitablePlace {
+    pub scope_kind: ScopeKind,
+    pub scope_id: String,
+    pub label: String,
+}
+
+/// The organization's people page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeopleView {
+    pub organization_name: String,
+    pub people: Vec<PersonWithRole>,
+    pub invitations: Vec<InvitationSummary>,
+    pub places: Vec<InvitablePlace>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_need_a_local_part_and_a_dotted_domain() {
+        assert_eq!(
+            Email::parse(" Ana@Example.org ", "email")
+                .unwrap()
+                .normalized(),
+            "ana@example.org"
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.org",
+            "ana@example",
+            "ana@exa mple.org",
+            "a b@example.org",
+            "ana@example..org",
+        ] {
+            let e = Email::parse(bad, "email").unwrap_err();
+            assert_eq!(e.field(), Some("email"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_need_length_and_variety() {
+        assert!(NewPassword::parse("short", "password").is_err());
+        assert!(NewPassword::parse("aaaaaaaaaaaa", "password").is_err());
+        assert!(NewPassword::parse("correct horse", "password").is_ok());
+        assert_eq!(
+            format!("{:?}", NewPassword::parse("correct horse", "p").unwrap()),
+            "NewPassword(***)"
+        );
+    }
+
+    #[test]
+    fn roles_are_ordered_by_power() {
+        assert!(
+            Role::Admin > Role::Manager
+                && Role::Manager > Role::Staff
+                && Role::Staff > Role::Viewer
+        );
+        assert_eq!(Role::parse("staff", "role").unwrap(), Role::Staff);
+        assert!(Role::parse("owner", "role").is_err());
+    }
+}

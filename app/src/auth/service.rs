@@ -1,0 +1,1059 @@
+//! Accounts, sessions, roles and invitations on the server.
+//!
+//! Passwords are hashed with argon2id. Sessions live in the database; the
+//! cookie holds a random token and the table only its SHA-256, so a copy of
+//! the database does not let anyone sign in. Invitation links work the same
+//! way.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::Row as _;
+
+use super::model::*;
+use crate::db::{self, now_ms, Db};
+use crate::error::{AppError, AppResult};
+use crate::ids::{InvitationId, MembershipId, OrganizationId, UserId};
+use crate::org::service as places;
+use crate::state::{AppState, Settings};
+
+pub const SESSION_COOKIE: &str = "larder_session";
+
+// ---------------------------------------------------------------- secrets
+
+/// 256 random bits, URL-safe: session tokens and invitation links.
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database keeps of a token.
+fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub async fn hash_password(password: &NewPassword) -> AppResult<String> {
+    let password = password.expose().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| AppError::internal(&e))?
+    .map_err(|e| AppError::internal(&std::io::Error::other(e.to_string())))
+}
+
+/// Checks a password against a stored hash. Unknown accounts are checked
+/// against a fixed hash so that a wrong email takes as long as a wrong
+/// password and does not reveal which accounts exist.
+async fn verify_password(stored: Option<String>, candidate: &str) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let known = stored.is_some();
+    let stored = stored.unwrap_or_else(|| {
+        DUMMY
+            .get_or_init(|| {
+                let salt = SaltString::generate(&mut OsRng);
+                Argon2::default()
+                    .hash_password(b"not a real password", &salt)
+                    .unwrap()
+                    .to_string()
+            })
+            .clone()
+    });
+    let candidate = candidate.to_owned();
+    let ok = tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(candidate.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false);
+    known && ok
+}
+
+// ------------------------------------------------------------ first start
+
+/// Guards the one-time setup page: it opens with a code printed in the
+/// server log at start-up and closes once the first account exists.
+pub struct SetupGate {
+    code: Mutex<Option<String>>,
+}
+
+impl SetupGate {
+    /// A gate with the given code, or closed when `None`.
+    pub fn new(code: Option<String>) -> Self {
+        Self {
+            code: Mutex::new(code),
+        }
+    }
+
+    /// A fresh code people can read out and type: `ABCD-EFGH-JKLM`, from an
+    /// alphabet without look-alikes (no 0/O, 1/I/L).
+    pub fn generate_code() -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+        let mut bytes = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let chars: Vec<char> = bytes
+            .iter()
+            .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+            .collect();
+        chars
+            .chunks(4)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.code
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    fn matches(&self, given: &str) -> bool {
+        let normalized: String = given
+            .trim()
+            .to_uppercase()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let guard = self.code.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_deref() {
+            // Compare every byte so timing does not tell how much was right.
+            Some(code) if code.len() == normalized.len() => {
+                code.bytes()
+                    .zip(normalized.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+            }
+            _ => false,
+        }
+    }
+
+    fn close(&self) {
+        *self.code.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+pub async fn user_count(db: &Db) -> AppResult<i64> {
+    Ok(sqlx::query_scalar("select count(*) from users")
+        .fetch_one(db.pool())
+        .await?)
+}
+
+/// Creates the first account, which becomes the site admin, and signs it in.
+pub async fn complete_setup(
+    state: &AppState,
+    code: &str,
+    name: &str,
+    email: &str,
+    password: &str,
+) -> AppResult<String> {
+    if !state.setup.is_open() {
+        return Err(AppError::Forbidden(
+            "This Larder is already set up. Sign in instead.".into(),
+        ));
+    }
+    if code.trim().is_empty() {
+        return Err(AppError::invalid(
+            "code",
+            "Enter the setup code from the server log.",
+        ));
+    }
+    if !state.setup.matches(code) {
+        return Err(AppError::invalid(
+            "code",
+            "That setup code is not right. Copy it from the server log, where it was printed at start-up.",
+        ));
+    }
+    let name = DisplayName::parse(name, "name")?;
+    let email = Email::parse(email, "email")?;
+    let password = NewPassword::parse(password, "password")?;
+    let user_id = create_first_admin(&state.db, &name, &email, &password).await?;
+    state.setup.close();
+    create_session(&state.db, &user_id, &state.settings).await
+}
+
+/// Creates the site admin if no account exists yet; used by the setup page
+/// and by the first-admin settings given at start-up.
+pub async fn create_first_admin(
+    db: &Db,
+    name: &DisplayName,
+    email: &Email,
+    password: &NewPassword,
+) -> AppResult<UserId> {
+    let hash = hash_password(password).await?;
+    let mut tx = db.begin().await?;
+    let existing: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&mut *tx)
+        .await?;
+    if existing > 0 {
+        return Err(AppError::Forbidden(
+            "This Larder is already set up. Sign in instead.".into(),
+        ));
+    }
+    let id = UserId::new();
+    insert_user(&mut tx, &id, name, email, &hash, true).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %id, "first admin created");
+    Ok(id)
+}
+
+async fn insert_user(
+    tx: &mut db::Tx,
+    id: &UserId,
+    name: &DisplayName,
+    email: &Email,
+    hash: &str,
+    site_admin: bool,
+) -> AppResult<()> {
+    sqlx::query(
+        "insert into users (id, email, email_key, display_name, password_hash, is_site_admin, created_at) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id.as_str())
+    .bind(email.as_str())
+    .bind(email.normalized())
+    .bind(name.as_str())
+    .bind(hash)
+    .bind(site_admin as i64)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        if db::is_unique_violation(&e) {
+            AppError::conflict("email", "An account with that email already exists. Sign in instead.")
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
+}
+
+// --------------------------------------------------------------- sign-in
+
+/// Failed sign-ins per email and per client address over a sliding window.
+/// In memory: a restart forgets, and each replica counts its own; a shared
+/// store (Redis) takes over when Larder runs on several machines.
+#[derive(Default)]
+pub struct SignInThrottle {
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl SignInThrottle {
+    pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+    pub const PER_EMAIL: usize = 5;
+    pub const PER_ADDRESS: usize = 30;
+
+    /// `Err(wait)` when any key has used up its attempts.
+    fn check(&self, keys: &[(String, usize)]) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut wait = Duration::ZERO;
+        for (key, limit) in keys {
+            if let Some(q) = map.get_mut(key) {
+                while q
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= Self::WINDOW)
+                {
+                    q.pop_front();
+                }
+                if q.len() >= *limit {
+                    let oldest = q[q.len() - limit];
+                    wait = wait.max(Self::WINDOW.saturating_sub(now.duration_since(oldest)));
+                }
+            }
+        }
+        if wait.is_zero() {
+            Ok(())
+        } else {
+            Err(wait)
+        }
+    }
+
+    fn record_failure(&self, keys: &[(String, usize)]) {
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 50_000 {
+            map.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.duration_since(*t) < Self::WINDOW)
+            });
+        }
+        for (key, _) in keys {
+            let q = map.entry(key.clone()).or_default();
+            q.push_back(now);
+            if q.len() > 64 {
+                q.pop_front();
+            }
+        }
+    }
+
+    fn clear(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+/// Checks an email and password and opens a session; returns its token.
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: Option<std::net::IpAddr>,
+) -> AppResult<String> {
+    let email = Email::parse(email, "email")?;
+    if password.is_empty() {
+        return Err(AppError::invalid("password", "Enter your password."));
+    }
+    let email_key = format!("email:{}", email.normalized());
+    let mut keys = vec![(email_key.clone(), SignInThrottle::PER_EMAIL)];
+    if let Some(ip) = client {
+        keys.push((format!("ip:{ip}"), SignInThrottle::PER_ADDRESS));
+    }
+    if let Err(wait) = state.throttle.check(&keys) {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        return Err(AppError::TooManyRequests {
+            message: format!(
+                "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            ),
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let row = sqlx::query(
+        "select id, password_hash from users where email_key = $1 and disabled_at is null",
+    )
+    .bind(email.normalized())
+    .fetch_optional(state.db.pool())
+    .await?;
+    let (id, hash) = match row {
+        Some(r) => (
+            Some(r.try_get::<String, _>("id")?),
+            Some(r.try_get::<String, _>("password_hash")?),
+        ),
+        None => (None, None),
+    };
+    if !verify_password(hash, password).await {
+        state.throttle.record_failure(&keys);
+        tracing::info!(email = %email.normalized(), "failed sign-in");
+        return Err(AppError::invalid(
+            "password",
+            "That email and password do not match an account.",
+        ));
+    }
+    state.throttle.clear(&email_key);
+    let id = UserId(id.expect("verified accounts exist"));
+    create_session(&state.db, &id, &state.settings).await
+}
+
+pub async fn create_session(db: &Db, user: &UserId, settings: &Settings) -> AppResult<String> {
+    let token = random_token();
+    let now = now_ms();
+    sqlx::query(
+        "insert into sessions (token_hash, user_id, created_at, expires_at, last_seen_at) values ($1, $2, $3, $4, $3)",
+    )
+    .bind(token_hash(&token))
+    .bind(user.as_str())
+    .bind(now)
+    .bind(now + settings.session_ttl.as_millis() as i64)
+    .execute(db.pool())
+    .await?;
+    Ok(token)
+}
+
+pub async fn end_session(db: &Db, token: &str) -> AppResult<()> {
+    sqlx::query("delete from sessions where token_hash = $1")
+        .bind(token_hash(token))
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The `Set-Cookie` value that carries a session.
+pub fn session_cookie(token: &str, settings: &Settings) -> String {
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        settings.session_ttl.as_secs(),
+        if settings.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn clear_session_cookie(settings: &Settings) -> String {
+    format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        if settings.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
+    )
+}
+
+// ---------------------------------------------------------------- callers
+
+/// A membership as access checks need it.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub organization_id: OrganizationId,
+    pub scope_kind: ScopeKind,
+    pub scope_id: String,
+    pub role: Role,
+}
+
+/// Where something sits: every check walks up from a pantry to its campus
+/// and organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub organization_id: String,
+    pub campus_id: Option<String>,
+    pub pantry_id: Option<String>,
+}
+
+/// The signed-in person and their memberships, loaded once per request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub me: Me,
+    pub grants: Vec<Grant>,
+}
+
+impl Caller {
+    /// The strongest role the caller holds at a place, through it or any
+    /// place above it.
+    pub fn role_at(&self, place: &Place) -> Option<Role> {
+        self.grants
+            .iter()
+            .filter(|g| {
+                g.organization_id.as_str() == place.organization_id
+                    && match g.scope_kind {
+                        ScopeKind::Organization => g.scope_id == place.organization_id,
+                        ScopeKind::Campus => {
+                            place.campus_id.as_deref() == Some(g.scope_id.as_str())
+                        }
+                        ScopeKind::Pantry => {
+                            place.pantry_id.as_deref() == Some(g.scope_id.as_str())
+                        }
+                    }
+            })
+            .map(|g| g.role)
+            .max()
+    }
+
+    /// Whether the caller holds any membership in the organization, at any
+    /// level: enough to see its name, not its other places.
+    pub fn belongs_to(&self, organization: &str) -> bool {
+        self.grants
+            .iter()
+            .any(|g| g.organization_id.as_str() == organization)
+    }
+
+    /// Refuses unless the caller holds at least `needed` at `place`. A
+    /// caller with no role there at all is told the thing does not exist,
+    /// so ids cannot be probed.
+    pub fn require(&self, place: &Place, needed: Role, what: &str) -> AppResult<Role> {
+        match self.role_at(place) {
+            Some(r) if r >= needed => Ok(r),
+            Some(_) => Err(AppError::forbidden()),
+            None => Err(AppError::not_found(what)),
+        }
+    }
+}
+
+pub enum SessionState {
+    Missing,
+    Expired,
+    Active(Caller),
+}
+
+/// Resolves the session cookie of the current request.
+pub async fn session_state(state: &AppState) -> AppResult<SessionState> {
+    let Some(token) = crate::request::cookie(SESSION_COOKIE) else {
+        return Ok(SessionState::Missing);
+    };
+    session_state_for_token(state, &token).await
+}
+
+pub async fn session_state_for_token(state: &AppState, token: &str) -> AppResult<SessionState> {
+    let hash = token_hash(token);
+    let row = sqlx::query(
+        "select s.expires_at, s.last_seen_at, u.id, u.email, u.display_name, u.is_site_admin \
+         from sessions s join users u on u.id = s.user_id \
+         where s.token_hash = $1 and u.disabled_at is null",
+    )
+    .bind(&hash)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let Some(row) = row else {
+        return Ok(SessionState::Missing);
+    };
+    let now = now_ms();
+    let expires_at: i64 = row.try_get("expires_at")?;
+    if expires_at <= now {
+        sqlx::query("delete from sessions where token_hash = $1")
+            .bind(&hash)
+            .execute(state.db.pool())
+            .await?;
+        return Ok(SessionState::Expired);
+    }
+    // Sliding expiry, written at most once a minute per session.
+    let last_seen: i64 = row.try_get("last_seen_at")?;
+    if now - last_seen > 60_000 {
+        sqlx::query("update sessions set last_seen_at = $1, expires_at = $2 where token_hash = $3")
+            .bind(now)
+            .bind(now + state.settings.session_ttl.as_millis() as i64)
+            .bind(&hash)
+            .execute(state.db.pool())
+            .await?;
+    }
+    let me = Me {
+        id: UserId(row.try_get("id")?),
+        email: row.try_get("email")?,
+        display_name: row.try_get("display_name")?,
+        is_site_admin: row.try_get::<i64, _>("is_site_admin")? != 0,
+    };
+    let grants = load_grants(&state.db, &me.id).await?;
+    Ok(SessionState::Active(Caller { me, grants }))
+}
+
+async fn load_grants(db: &Db, user: &UserId) -> AppResult<Vec<Grant>> {
+    let rows = sqlx::query(
+        "select m.organization_id, m.scope_kind, m.scope_id, m.role from memberships m \
+         join organizations o on o.id = m.organization_id \
+         where m.user_id = $1 and o.archived_at is null",
+    )
+    .bind(user.as_str())
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Grant {
+                organization_id: OrganizationId(r.try_get("organization_id")?),
+                scope_kind: ScopeKind::parse(&r.try_get::<String, _>("scope_kind")?, "scope_kind")?,
+                scope_id: r.try_get("scope_id")?,
+                role: Role::parse(&r.try_get::<String, _>("role")?, "role")?,
+            })
+        })
+        .collect()
+}
+
+/// The signed-in caller, or a 401 that says why.
+pub async fn require_caller(state: &AppState) -> AppResult<Caller> {
+    match session_state(state).await? {
+        SessionState::Active(c) => Ok(c),
+        SessionState::Expired => {
+            crate::request::append_response_header(
+                http::header::SET_COOKIE,
+                &clear_session_cookie(&state.settings),
+            );
+            Err(AppError::Unauthenticated(
+                "Your session has expired. Please sign in again.".into(),
+            ))
+        }
+        SessionState::Missing => Err(AppError::sign_in_required()),
+    }
+}
+
+pub async fn optional_caller(state: &AppState) -> AppResult<Option<Caller>> {
+    Ok(match session_state(state).await? {
+        SessionState::Active(c) => Some(c),
+        _ => None,
+    })
+}
+
+// ------------------------------------------------------------ invitations
+
+/// Creates an invitation to `scope` with `role`; the caller must be an
+/// admin there. Returns the link to pass on, shown once.
+pub async fn create_invitation(
+    state: &AppState,
+    caller: &Caller,
+    email: &str,
+    role: &str,
+    scope_kind: &str,
+    scope_id: &str,
+) -> AppResult<CreatedInvitation> {
+    let email = Email::parse(email, "email")?;
+    let role = Role::parse(role, "role")?;
+    let scope_kind = ScopeKind::parse(scope_kind, "scope")?;
+    let (place, scope_name) = places::resolve_scope(&state.db, scope_kind, scope_id).await?;
+    caller.require(&place, Role::Viewer, "place")?;
+    if caller.role_at(&place) != Some(Role::Admin) {
+        return Err(AppError::Forbidden(
+            "Only an admin of this place can invite people to it.".into(),
+        ));
+    }
+    let already: i64 = sqlx::query_scalar(
+        "select count(*) from memberships m join users u on u.id = m.user_id \
+         where u.email_key = $1 and m.scope_kind = $2 and m.scope_id = $3 and m.role = $4",
+    )
+    .bind(email.normalized())
+    .bind(scope_kind.as_str())
+    .bind(scope_id)
+    .bind(role.as_str())
+    .fetch_one(state.db.pool())
+    .await?;
+    if already > 0 {
+        return Err(AppError::conflict(
+            "email",
+            format!(
+                "{} is already {} of {scope_name}.",
+                email.as_str(),
+                article(role)
+            ),
+        ));
+    }
+    let token = random_token();
+    let now = now_ms();
+    let expires = now + state.settings.invitation_ttl.as_millis() as i64;
+    sqlx::query(
+        "insert into invitations (id, token_hash, organization_id, scope_kind, scope_id, role, email, email_key, created_by, created_at, expires_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(InvitationId::new().as_str())
+    .bind(token_hash(&token))
+    .bind(&place.organization_id)
+    .bind(scope_kind.as_str())
+    .bind(scope_id)
+    .bind(role.as_str())
+    .bind(email.as_str())
+    .bind(email.normalized())
+    .bind(caller.me.id.as_str())
+    .bind(now)
+    .bind(expires)
+    .execute(state.db.pool())
+    .await?;
+    tracing::info!(scope = scope_kind.as_str(), %scope_id, role = role.as_str(), "invitation created");
+    Ok(CreatedInvitation {
+        link: format!(
+            "{}/invitations/{token}",
+            state.settings.public_url.trim_end_matches('/')
+        ),
+        email: email.as_str().to_string(),
+        role,
+        scope_name,
+    })
+}
+
+fn article(role: Role) -> String {
+    match role {
+        Role::Admin => "an admin".into(),
+        other => format!("a {}", other.as_str()),
+    }
+}
+
+struct InvitationRow {
+    id: String,
+    organization_id: String,
+    scope_kind: ScopeKind,
+    scope_id: String,
+    role: Role,
+    email: String,
+    email_key: String,
+    created_by: String,
+}
+
+/// A usable invitation by its link token, or a message saying why not.
+async fn usable_invitation(db: &Db, token: &str) -> AppResult<InvitationRow> {
+    let row = sqlx::query(
+        "select id, organization_id, scope_kind, scope_id, role, email, email_key, created_by, \
+         expires_at, accepted_at, revoked_at from invitations where token_hash = $1",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| {
+        AppError::NotFound(
+            "This invitation link is not valid. Check that you copied all of it.".into(),
+        )
+    })?;
+    if row.try_get::<Option<i64>, _>("accepted_at")?.is_some() {
+        return Err(AppError::conflict(
+            "token",
+            "This invitation has already been used. Sign in instead.",
+        ));
+    }
+    if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+        return Err(AppError::Forbidden(
+            "This invitation was withdrawn. Ask for a new one.".into(),
+        ));
+    }
+    if row.try_get::<i64, _>("expires_at")? <= now_ms() {
+        return Err(AppError::Forbidden(
+            "This invitation has expired. Ask for a new one.".into(),
+        ));
+    }
+    Ok(InvitationRow {
+        id: row.try_get("id")?,
+        organization_id: row.try_get("organization_id")?,
+        scope_kind: ScopeKind::parse(&row.try_get::<String, _>("scope_kind")?, "scope")?,
+        scope_id: row.try_get("scope_id")?,
+        role: Role::parse(&row.try_get::<String, _>("role")?, "role")?,
+        email: row.try_get("email")?,
+        email_key: row.try_get("email_key")?,
+        created_by: row.try_get("created_by")?,
+    })
+}
+
+pub async fn invitation_offer(
+    state: &AppState,
+    token: &str,
+    caller: Option<&Caller>,
+) -> AppResult<InvitationOffer> {
+    let inv = usable_invitation(&state.db, token).await?;
+    let (place, scope_name) =
+        places::resolve_scope(&state.db, inv.scope_kind, &inv.scope_id).await?;
+    let organization_name = places::organization_name(&state.db, &place.organization_id).await?;
+    let invited_by: String = sqlx::query_scalar("select display_name from users where id = $1")
+        .bind(&inv.created_by)
+        .fetch_one(state.db.pool())
+        .await?;
+    let account_exists: i64 = sqlx::query_scalar("select count(*) from users where email_key = $1")
+        .bind(&inv.email_key)
+        .fetch_one(state.db.pool())
+        .await?;
+    Ok(InvitationOffer {
+        email: inv.email,
+        role: inv.role,
+        scope_kind: inv.scope_kind,
+        scope_name,
+        organization_name,
+        invited_by,
+        account_exists: account_exists > 0,
+        signed_in_as_invitee: caller.is_some_and(|c| c.me.email.to_lowercase() == inv.email_key),
+    })
+}
+
+/// Accepts an invitation by creating the invited account; returns a
+/// session token for it.
+pub async fn accept_with_new_account(
+    state: &AppState,
+    token: &str,
+    name: &str,
+    password: &str,
+) -> AppResult<String> {
+    let name = DisplayName::parse(name, "name")?;
+    let password = NewPassword::parse(password, "password")?;
+    let inv = usable_invitation(&state.db, token).await?;
+    let email = Email::parse(&inv.email, "email")?;
+    let hash = hash_password(&password).await?;
+    let mut tx = state.db.begin().await?;
+    let user = UserId::new();
+    insert_user(&mut tx, &user, &name, &email, &hash, false).await?;
+    redeem(&mut tx, &inv, &user).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user, "invitation accepted with a new account");
+    create_session(&state.db, &user, &state.settings).await
+}
+
+/// Accepts an invitation for the signed-in caller, whose email it names.
+pub async fn accept_as_caller(state: &AppState, caller: &Caller, token: &str) -> AppResult<()> {
+    let inv = usable_invitation(&state.db, token).await?;
+    if caller.me.email.to_lowercase() != inv.email_key {
+        return Err(AppError::Forbidden(format!(
+            "This invitation is for {}, but you are signed in as {}. Sign out and sign in as {} to accept it.",
+            inv.email, caller.me.email, inv.email
+        )));
+    }
+    let mut tx = state.db.begin().await?;
+    redeem(&mut tx, &inv, &caller.me.id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Marks the invitation used and grants its membership, once: of two
+/// concurrent acceptances only one finds the row still open.
+async fn redeem(tx: &mut db::Tx, inv: &InvitationRow, user: &UserId) -> AppResult<()> {
+    let now = now_ms();
+    let used = sqlx::query(
+        "update invitations set accepted_at = $1, accepted_by = $2 \
+         where id = $3 and accepted_at is null and revoked_at is null and expires_at > $1",
+    )
+    .bind(now)
+    .bind(user.as_str())
+    .bind(&inv.id)
+    .execute(&mut **tx)
+    .await?;
+    if used.rows_affected() != 1 {
+        return Err(AppError::conflict(
+            "token",
+            "This invitation has already been used. Sign in instead.",
+        ));
+    }
+    sqlx::query(
+        "insert into memberships (id, user_id, organization_id, scope_kind, scope_id, role, granted_by, created_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8) \
+         on conflict (user_id, scope_kind, scope_id) do update set role = excluded.role",
+    )
+    .bind(MembershipId::new().as_str())
+    .bind(user.as_str())
+    .bind(&inv.organization_id)
+    .bind(inv.scope_kind.as_str())
+    .bind(&inv.scope_id)
+    .bind(inv.role.as_str())
+    .bind(&inv.created_by)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn revoke_invitation(
+    state: &AppState,
+    caller: &Caller,
+    id: &InvitationId,
+) -> AppResult<()> {
+    let row = sqlx::query(
+        "select scope_kind, scope_id from invitations where id = $1 and accepted_at is null",
+    )
+    .bind(id.as_str())
+    .fetch_optional(state.db.pool())
+    .await?
+    .ok_or_else(|| AppError::not_found("pending invitation"))?;
+    let kind = ScopeKind::parse(&row.try_get::<String, _>("scope_kind")?, "scope")?;
+    let (place, _) =
+        places::resolve_scope(&state.db, kind, &row.try_get::<String, _>("scope_id")?).await?;
+    caller.require(&place, Role::Admin, "pending invitation")?;
+    sqlx::query("update invitations set revoked_at = $1 where id = $2 and accepted_at is null and revoked_at is null")
+        .bind(now_ms())
+        .bind(id.as_str())
+        .execute(state.db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The people page of an organization: the memberships and invitations at
+/// the places the caller administers, and those places.
+pub async fn people_view(
+    state: &AppState,
+    caller: &Caller,
+    organization: &OrganizationId,
+) -> AppResult<PeopleView> {
+    let tree = places::organization_tree(&state.db, organization).await?;
+    let org_place = Place {
+        organization_id: organization.0.clone(),
+        campus_id: None,
+        pantry_id: None,
+    };
+    if !caller.belongs_to(organization.as_str()) {
+        return Err(AppError::not_found("organization"));
+    }
+    let admin_places: Vec<(ScopeKind, String, Place, String)> = tree
+        .places()
+        .into_iter()
+        .filter(|(_, _, place, _)| caller.role_at(place) == Some(Role::Admin))
+        .collect();
+    if admin_places.is_empty() {
+        return Err(AppError::Forbidden(
+            "Only admins can see and invite people.".into(),
+        ));
+    }
+    let find = |kind: ScopeKind, id: &str| {
+        admin_places
+            .iter()
+            .find(|(k, i, _, _)| *k == kind && i == id)
+    };
+
+    let rows = sqlx::query(
+        "select m.user_id, u.display_name, u.email, m.role, m.scope_kind, m.scope_id from memberships m \
+         join users u on u.id = m.user_id where m.organization_id = $1 order by u.display_name, m.created_at",
+    )
+    .bind(organization.as_str())
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut people = Vec::new();
+    for r in &rows {
+        let kind = ScopeKind::parse(&r.try_get::<String, _>("scope_kind")?, "scope")?;
+        let scope_id: String = r.try_get("scope_id")?;
+        if let Some((_, _, _, label)) = find(kind, &scope_id) {
+            people.push(PersonWithRole {
+                user_id: UserId(r.try_get("user_id")?),
+                display_name: r.try_get("display_name")?,
+                email: r.try_get("email")?,
+                role: Role::parse(&r.try_get::<String, _>("role")?, "role")?,
+                scope_kind: kind,
+                scope_name: label.clone(),
+            });
+        }
+    }
+
+    let now = now_ms();
+    let rows = sqlx::query(
+        "select id, email, role, scope_kind, scope_id, expires_at, accepted_at, revoked_at from invitations \
+         where organization_id = $1 order by created_at desc limit 200",
+    )
+    .bind(organization.as_str())
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut invitations = Vec::new();
+    for r in &rows {
+        let kind = ScopeKind::parse(&r.try_get::<String, _>("scope_kind")?, "scope")?;
+        let scope_id: String = r.try_get("scope_id")?;
+        let Some((_, _, _, label)) = find(kind, &scope_id) else {
+            continue;
+        };
+        let expires_at: i64 = r.try_get("expires_at")?;
+        let status = if r.try_get::<Option<i64>, _>("accepted_at")?.is_some() {
+            InvitationStatus::Accepted
+        } else if r.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+            InvitationStatus::Revoked
+        } else if expires_at <= now {
+            InvitationStatus::Expired
+        } else {
+            InvitationStatus::Pending
+        };
+        invitations.push(InvitationSummary {
+            id: InvitationId(r.try_get("id")?),
+            email: r.try_get("email")?,
+            role: Role::parse(&r.try_get::<String, _>("role")?, "role")?,
+            scope_kind: kind,
+            scope_name: label.clone(),
+            status,
+            expires_at: db::format_time(expires_at),
+        });
+    }
+    let _ = org_place;
+    Ok(PeopleView {
+        organization_name: tree.organization.name.clone(),
+        people,
+        invitations,
+        places: admin_places
+            .into_iter()
+            .map(|(kind, id, _, label)| InvitablePlace {
+                scope_kind: kind,
+                scope_id: id,
+                label,
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(kind: ScopeKind, id: &str, role: Role) -> Grant {
+        Grant {
+            organization_id: OrganizationId("o1".into()),
+            scope_kind: kind,
+            scope_id: id.into(),
+            role,
+        }
+    }
+
+    fn caller(grants: Vec<Grant>) -> Caller {
+        Caller {
+            me: Me {
+                id: UserId("u".into()),
+                email: "u@example.org".into(),
+                display_name: "U".into(),
+                is_site_admin: false,
+            },
+            grants,
+        }
+    }
+
+    fn pantry(campus: &str, pantry: &str) -> Place {
+        Place {
+            organization_id: "o1".into(),
+            campus_id: Some(campus.into()),
+            pantry_id: Some(pantry.into()),
+        }
+    }
+
+    #[test]
+    fn roles_flow_down_from_organization_and_campus() {
+        let c = caller(vec![
+            grant(ScopeKind::Organization, "o1", Role::Viewer),
+            grant(ScopeKind::Campus, "c1", Role::Manager),
+        ]);
+        assert_eq!(c.role_at(&pantry("c1", "p1")), Some(Role::Manager));
+        assert_eq!(c.role_at(&pantry("c2", "p2")), Some(Role::Viewer));
+    }
+
+    #[test]
+    fn a_pantry_membership_does_not_reach_sibling_pantries() {
+        let c = caller(vec![grant(ScopeKind::Pantry, "p1", Role::Staff)]);
+        assert_eq!(c.role_at(&pantry("c1", "p1")), Some(Role::Staff));
+        assert_eq!(c.role_at(&pantry("c1", "p2")), None);
+        assert!(matches!(
+            c.require(&pantry("c1", "p2"), Role::Viewer, "pantry"),
+            Err(AppError::NotFound(_))
+        ));
+        assert!(matches!(
+            c.require(&pantry("c1", "p1"), Role::Manager, "pantry"),
+            Err(AppError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn memberships_of_another_organization_grant_nothing() {
+        let c = caller(vec![grant(ScopeKind::Organization, "o1", Role::Admin)]);
+        let elsewhere = Place {
+            organization_id: "o2".into(),
+            campus_id: None,
+            pantry_id: None,
+        };
+        assert_eq!(c.role_at(&elsewhere), None);
+    }
+
+    #[test]
+    fn the_throttle_locks_after_the_limit_and_clears_on_success() {
+        let t = SignInThrottle::default();
+        let keys = vec![("email:a".to_string(), 3)];
+        for _ in 0..3 {
+            assert!(t.check(&keys).is_ok());
+            t.record_failure(&keys);
+        }
+        let wait = t.check(&keys).unwrap_err();
+        assert!(wait > Duration::from_secs(14 * 60));
+        t.clear("email:a");
+        assert!(t.check(&keys).is_ok());
+    }
+
+    #[test]
+    fn setup_codes_are_readable_and_compared_loosely() {
+        let code = SetupGate::generate_code();
+        assert_eq!(code.len(), 14);
+        let gate = SetupGate::new(Some(code.clone()));
+        assert!(gate.matches(&code.to_lowercase()));
+        assert!(gate.matches(&format!(" {code} ")));
+        assert!(!gate.matches("AAAA-BBBB-CCCC"));
+        gate.close();
+        assert!(!gate.matches(&code));
+    }
+
+    #[test]
+    fn tokens_are_random_and_only_their_hash_is_kept() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+}

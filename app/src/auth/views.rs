@@ -1,0 +1,296 @@
+//! Pages for first-start setup, signing in, invitations and people.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::api::*;
+use super::model::*;
+use crate::ids::OrganizationId;
+use crate::ui::*;
+
+/// Loads a page in full, so every part of it sees the new session.
+pub fn reload_to(path: &str) {
+    let _ = window().location().set_href(path);
+}
+
+/// Only same-site paths are followed after signing in.
+fn safe_next(next: Option<String>) -> String {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//"))
+        .unwrap_or_else(|| "/".into())
+}
+
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    let session = Resource::new(|| (), |_| get_session());
+    let action = ServerAction::<CompleteSetup>::new();
+    let error = last_error(action.value());
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            reload_to("/organizations/new");
+        }
+    });
+    view! {
+        <Title text="Set up" />
+        <section class="narrow">
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match session.await {
+                        Ok(SessionInfo { setup_open: true, .. }) => view! {
+                            <div class="card">
+                                <h1>"Set up Larder"</h1>
+                                <p>
+                                    "Create the first account. It runs this Larder: it creates organizations and invites everyone else. "
+                                    "The setup code is printed in the server log when Larder starts."
+                                </p>
+                                <ActionForm action=action attr:class="stack">
+                                    <TextField form="setup" label="Setup code" name="code" error=error autocomplete="off" hint="Looks like ABCD-EFGH-JKLM." autofocus=true />
+                                    <TextField form="setup" label="Your name" name="name" error=error autocomplete="name" />
+                                    <TextField form="setup" label="Email" name="email" kind="email" error=error autocomplete="email" />
+                                    <TextField form="setup" label="Password" name="password" kind="password" error=error autocomplete="new-password" hint="At least 10 characters." />
+                                    <FormError error=error fields=&["code", "name", "email", "password"] />
+                                    <SubmitButton label="Create account" busy_label="Creating…" pending=action.pending() />
+                                </ActionForm>
+                            </div>
+                        }.into_any(),
+                        Ok(_) => view! {
+                            <div class="card">
+                                <h1>"Larder is set up"</h1>
+                                <p>"This Larder already has its administrator. Sign in, or ask an admin for an invitation."</p>
+                                <p><a class="button primary" href="/sign-in">"Sign in"</a></p>
+                            </div>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let query = use_query_map();
+    let action = ServerAction::<SignIn>::new();
+    let error = last_error(action.value());
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            reload_to(&safe_next(query.read_untracked().get("next")));
+        }
+    });
+    view! {
+        <Title text="Sign in" />
+        <section class="narrow">
+            <div class="card">
+                <h1>"Sign in"</h1>
+                <ActionForm action=action attr:class="stack">
+                    <TextField form="sign-in" label="Email" name="email" kind="email" error=error autocomplete="username" autofocus=true />
+                    <TextField form="sign-in" label="Password" name="password" kind="password" error=error autocomplete="current-password" />
+                    <FormError error=error fields=&["email", "password"] />
+                    <SubmitButton label="Sign in" busy_label="Signing in…" pending=action.pending() />
+                </ActionForm>
+                <p class="muted">"New here? Accounts come by invitation: ask an admin of your pantry for a link."</p>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+pub fn SignOutButton() -> impl IntoView {
+    let action = ServerAction::<SignOut>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            reload_to("/sign-in");
+        }
+    });
+    view! {
+        <ActionForm action=action attr:class="inline">
+            <button type="submit" class="button link">"Sign out"</button>
+        </ActionForm>
+    }
+}
+
+#[component]
+pub fn InvitationPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let offer = Resource::new(token, get_invitation);
+    let create = ServerAction::<AcceptInvitation>::new();
+    let join = ServerAction::<JoinWithInvitation>::new();
+    let create_error = last_error(create.value());
+    let join_error = last_error(join.value());
+    Effect::new(move |_| {
+        if matches!(create.value().get(), Some(Ok(())))
+            || matches!(join.value().get(), Some(Ok(())))
+        {
+            reload_to("/");
+        }
+    });
+    view! {
+        <Title text="Invitation" />
+        <section class="narrow">
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    let offer = match offer.await {
+                        Ok(o) => o,
+                        Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                    };
+                    let token = token();
+                    let next = format!("/sign-in?next=/invitations/{token}");
+                    let what = format!(
+                        "{} invited you to {} as {} {}.",
+                        offer.invited_by,
+                        offer.scope_name,
+                        if offer.role == Role::Admin { "an" } else { "a" },
+                        offer.role.as_str()
+                    );
+                    let body = if offer.signed_in_as_invitee {
+                        view! {
+                            <ActionForm action=join attr:class="stack">
+                                <input type="hidden" name="token" value=token.clone() />
+                                <FormError error=join_error fields=&[] />
+                                <SubmitButton label="Accept invitation" busy_label="Accepting…" pending=join.pending() />
+                            </ActionForm>
+                        }.into_any()
+                    } else if offer.account_exists {
+                        view! {
+                            <p>"You already have an account as " <strong>{offer.email.clone()}</strong> ". Sign in with it to accept."</p>
+                            <p><a class="button primary" href=next>"Sign in to accept"</a></p>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <ActionForm action=create attr:class="stack">
+                                <input type="hidden" name="token" value=token.clone() />
+                                <TextField form="accept" label="Email" name="email" kind="email" error=create_error value=offer.email.clone() readonly=true hint="Invitations are for one address." />
+                                <TextField form="accept" label="Your name" name="name" error=create_error autocomplete="name" autofocus=true />
+                                <TextField form="accept" label="Choose a password" name="password" kind="password" error=create_error autocomplete="new-password" hint="At least 10 characters." />
+                                <FormError error=create_error fields=&["name", "password"] />
+                                <SubmitButton label="Create account and join" busy_label="Joining…" pending=create.pending() />
+                            </ActionForm>
+                        }.into_any()
+                    };
+                    view! {
+                        <div class="card">
+                            <p class="eyebrow">{offer.organization_name.clone()}</p>
+                            <h1>"You are invited"</h1>
+                            <p class="lead">{what}</p>
+                            <p class="muted">{format!("{}s can: {}.", offer.role.label(), offer.role.describe())}</p>
+                            {body}
+                        </div>
+                    }.into_any()
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+pub fn PeoplePage() -> impl IntoView {
+    let params = use_params_map();
+    let org = move || OrganizationId(params.read().get("id").unwrap_or_default());
+    let invite = ServerAction::<CreateInvitation>::new();
+    let revoke = ServerAction::<RevokeInvitation>::new();
+    let people = Resource::new(
+        move || (org(), invite.version().get(), revoke.version().get()),
+        |(org, _, _)| get_people(org),
+    );
+    let error = last_error(invite.value());
+    let created = move || invite.value().get().and_then(Result::ok);
+    view! {
+        <Title text="People" />
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let view = match people.await {
+                    Ok(v) => v,
+                    Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                };
+                let org_id = org();
+                view! {
+                    <Breadcrumbs trail=vec![
+                        (view.organization_name.clone(), Some(format!("/organizations/{org_id}"))),
+                        ("People".into(), None),
+                    ] />
+                    <h1>"People"</h1>
+                    <div class="columns">
+                        <section class="card">
+                            <h2>"Invite someone"</h2>
+                            <ActionForm action=invite attr:class="stack">
+                                <TextField form="invite" label="Email" name="email" kind="email" error=error autocomplete="off" />
+                                <div class="field">
+                                    <label for="invite-role">"Role"</label>
+                                    <select id="invite-role" name="role" aria-describedby="invite-role-hint">
+                                        {Role::ALL.iter().map(|r| view! {
+                                            <option value=r.as_str() selected=*r == Role::Staff>{r.label()}</option>
+                                        }).collect_view()}
+                                    </select>
+                                    <ul class="hint roles" id="invite-role-hint">
+                                        {Role::ALL.iter().map(|r| view! {
+                                            <li><strong>{r.label()}</strong>": "{r.describe()}</li>
+                                        }).collect_view()}
+                                    </ul>
+                                </div>
+                                <div class="field">
+                                    <label for="invite-scope">"Where"</label>
+                                    <select id="invite-scope" name="scope">
+                                        {view.places.iter().map(|p| view! {
+                                            <option value=format!("{}:{}", p.scope_kind.as_str(), p.scope_id)>{p.label.clone()}</option>
+                                        }).collect_view()}
+                                    </select>
+                                </div>
+                                <FormError error=error fields=&["email"] />
+                                <SubmitButton label="Create invitation link" busy_label="Creating…" pending=invite.pending() />
+                            </ActionForm>
+                            {move || created().map(|c| view! {
+                                <div class="notice" role="status">
+                                    <p>{format!("Invitation for {} as {} at {}. Send them this link; it works once, for 7 days.", c.email, c.role.as_str(), c.scope_name)}</p>
+                                    <label for="invite-link">"Invitation link"</label>
+                                    <input id="invite-link" class="copy" readonly value=c.link.clone() />
+                                </div>
+                            })}
+                        </section>
+                        <section class="card">
+                            <h2>"Members"</h2>
+                            <ul class="list">
+                                {view.people.iter().map(|p| view! {
+                                    <li>
+                                        <span class="primary-text">{p.display_name.clone()}</span>
+                                        <span class="muted">{p.email.clone()}</span>
+                                        <span class="badge">{format!("{} · {}", p.role.label(), p.scope_name)}</span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        </section>
+                    </div>
+                    <section class="card">
+                        <h2>"Invitations"</h2>
+                        {if view.invitations.is_empty() {
+                            view! { <EmptyState title="No invitations yet"><p>"Invite someone above; the link appears once, for you to pass on."</p></EmptyState> }.into_any()
+                        } else {
+                            view! {
+                                <ul class="list">
+                                    {view.invitations.iter().map(|i| {
+                                        let pending = i.status == InvitationStatus::Pending;
+                                        let id = i.id.to_string();
+                                        view! {
+                                            <li>
+                                                <span class="primary-text">{i.email.clone()}</span>
+                                                <span class="muted">{format!("{} at {} · until {}", i.role.label(), i.scope_name, i.expires_at)}</span>
+                                                <span class="badge" class:badge-ok=!pending>{i.status.label()}</span>
+                                                {pending.then(|| view! {
+                                                    <ActionForm action=revoke attr:class="inline">
+                                                        <input type="hidden" name="id" value=id.clone() />
+                                                        <button type="submit" class="button small">"Withdraw"</button>
+                                                    </ActionForm>
+                                                })}
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any()
+                        }}
+                    </section>
+                }.into_any()
+            })}
+        </Transition>
+    }
+}

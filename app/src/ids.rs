@@ -1,0 +1,105 @@
+//! Typed identifiers. Every id is a UUID (v7, so time-ordered) carried as
+//! text; the newtype keeps a pantry id from being passed where a campus id
+//! belongs.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($($(#[$meta:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// A fresh, time-ordered id.
+            #[cfg(feature = "ssr")]
+            pub fn new() -> Self {
+                Self(uuid::Uuid::now_v7().to_string())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = crate::error::AppError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_uuid_text(s).map(Self).ok_or_else(|| {
+                    crate::error::AppError::NotFound(format!(
+                        "“{}” is not a valid {} id.",
+                        truncate(s, 40),
+                        stringify!($name).trim_end_matches("Id").to_lowercase()
+                    ))
+                })
+            }
+        }
+    )*};
+}
+
+id_type!(
+    /// An organization: a college, a food bank, a shop.
+    OrganizationId,
+    /// A campus of an organization.
+    CampusId,
+    /// A pantry on a campus.
+    PantryId,
+    /// A person who can sign in.
+    UserId,
+    /// An invitation to join with a role.
+    InvitationId,
+    /// A membership: a user's role on an organization, campus or pantry.
+    MembershipId,
+);
+
+/// Accepts the canonical 8-4-4-4-12 lowercase hex form and nothing else, so
+/// ids in URLs are checked before they reach the database.
+fn parse_uuid_text(s: &str) -> Option<String> {
+    let s = s.trim().to_ascii_lowercase();
+    let b = s.as_bytes();
+    if b.len() != 36 {
+        return None;
+    }
+    for (i, c) in b.iter().enumerate() {
+        let ok = match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        };
+        if !ok {
+            return None;
+        }
+    }
+    Some(s)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n).collect::<String>() + "…"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_only_canonical_uuids() {
+        let ok: PantryId = "0192F1C2-7A3B-7C4D-8E5F-0123456789AB".parse().unwrap();
+        assert_eq!(ok.as_str(), "0192f1c2-7a3b-7c4d-8e5f-0123456789ab");
+        assert!("not-an-id".parse::<PantryId>().is_err());
+        assert!("0192f1c2x7a3b-7c4d-8e5f-0123456789ab"
+            .parse::<PantryId>()
+            .is_err());
+        let msg = "x".parse::<CampusId>().unwrap_err().to_string();
+        assert!(msg.contains("campus id"), "{msg}");
+    }
+}

@@ -1,0 +1,107 @@
+//! Server functions for organizations, campuses and pantries.
+
+use leptos::prelude::*;
+
+use super::model::*;
+use crate::error::AppError;
+use crate::ids::{CampusId, OrganizationId, PantryId};
+
+#[cfg(feature = "ssr")]
+async fn context() -> Result<(crate::state::AppState, crate::auth::service::Caller), AppError> {
+    let state = crate::state::AppState::current()?;
+    let caller = crate::auth::service::require_caller(&state).await?;
+    Ok((state, caller))
+}
+
+#[server(prefix = "/api", endpoint = "overview")]
+pub async fn get_overview() -> Result<Overview, AppError> {
+    let (state, caller) = context().await?;
+    super::service::overview(&state.db, &caller).await
+}
+
+#[server(prefix = "/api", endpoint = "create_organization")]
+pub async fn create_organization(name: String) -> Result<OrganizationId, AppError> {
+    let (state, caller) = context().await?;
+    Ok(
+        super::service::create_organization(&state.db, &caller, &name)
+            .await?
+            .id,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "organization")]
+pub async fn get_organization(id: OrganizationId) -> Result<OrganizationView, AppError> {
+    let (state, caller) = context().await?;
+    super::service::organization_view(&state.db, &caller, &id).await
+}
+
+#[server(prefix = "/api", endpoint = "rename_organization")]
+pub async fn rename_organization(id: OrganizationId, name: String) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::service::rename_organization(&state.db, &caller, &id, &name).await
+}
+
+#[server(prefix = "/api", endpoint = "archive_organization")]
+pub async fn archive_organization(id: OrganizationId) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::service::archive_organization(&state.db, &caller, &id).await
+}
+
+#[server(prefix = "/api", endpoint = "create_campus")]
+pub async fn create_campus(
+    organization: OrganizationId,
+    name: String,
+) -> Result<CampusId, AppError> {
+    let (state, caller) = context().await?;
+    Ok(
+        super::service::create_campus(&state.db, &caller, &organization, &name)
+            .await?
+            .id,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "campus")]
+pub async fn get_campus(id: CampusId) -> Result<CampusView, AppError> {
+    let (state, caller) = context().await?;
+    super::service::campus_view(&state.db, &caller, &id).await
+}
+
+#[server(prefix = "/api", endpoint = "rename_campus")]
+pub async fn rename_campus(id: CampusId, name: String) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::service::rename_campus(&state.db, &caller, &id, &name).await
+}
+
+#[server(prefix = "/api", endpoint = "archive_campus")]
+pub async fn archive_campus(id: CampusId) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::service::archive_campus(&state.db, &caller, &id).await
+}
+
+#[server(prefix = "/api", endpoint = "create_pantry")]
+pub async fn create_pantry(campus: CampusId, name: String) -> Result<PantryId, AppError> {
+    let (state, caller) = context().await?;
+    Ok(
+        super::service::create_pantry(&state.db, &caller, &campus, &name)
+            .await?
+            .id,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "pantry")]
+pub async fn get_pantry(id: PantryId) -> Result<PantryView, AppError> {
+    let (state, caller) = context().await?;
+    super::service::pantry_view(&state.db, &caller, &id).await
+}
+
+#[server(prefix = "/api", endpoint = "rename_pantry")]
+pub async fn rename_pantry(id: PantryId, name: String) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::service::rename_pantry(&state.db, &caller, &id, &name).await
+}
+
+#[server(prefix = "/api", endpoint = "archive_pantry")]
+pub async fn archive_pantry(id: PantryId) -> Result<CampusId, AppError> {
+    let (state, caller) = context().await?;
+    super::service::archive_pantry(&state.db, &caller, &id).await
+}

@@ -1,0 +1,692 @@
+//! Organizations, campuses and pantries on the server: the SQL that owns
+//! their tables and the rules for who may see and change them.
+//!
+//! Nothing here is deleted: archiving hides a place from lists and refuses
+//! new work there, while everything that refers to it stays intact.
+
+use sqlx::Row as _;
+
+use super::model::*;
+use crate::auth::model::{PersonWithRole, Role, ScopeKind};
+use crate::auth::service::{Caller, Place};
+use crate::db::{self, now_ms, Db};
+use crate::error::{AppError, AppResult};
+use crate::ids::{CampusId, MembershipId, OrganizationId, PantryId, UserId};
+
+fn org_place(id: &str) -> Place {
+    Place {
+        organization_id: id.into(),
+        campus_id: None,
+        pantry_id: None,
+    }
+}
+
+fn campus_place(c: &Campus) -> Place {
+    Place {
+        organization_id: c.organization_id.0.clone(),
+        campus_id: Some(c.id.0.clone()),
+        pantry_id: None,
+    }
+}
+
+fn pantry_place(p: &Pantry) -> Place {
+    Place {
+        organization_id: p.organization_id.0.clone(),
+        campus_id: Some(p.campus_id.0.clone()),
+        pantry_id: Some(p.id.0.clone()),
+    }
+}
+
+fn abilities(role: Option<Role>) -> Abilities {
+    Abilities {
+        manage: role >= Some(Role::Manager),
+        administer: role == Some(Role::Admin),
+    }
+}
+
+// ------------------------------------------------------------------ reads
+
+fn organization_from(r: &db::Row) -> Result<Organization, sqlx::Error> {
+    Ok(Organization {
+        id: OrganizationId(r.try_get("id")?),
+        name: r.try_get("name")?,
+        archived: r.try_get::<Option<i64>, _>("archived_at")?.is_some(),
+    })
+}
+
+fn campus_from(r: &db::Row) -> Result<Campus, sqlx::Error> {
+    Ok(Campus {
+        id: CampusId(r.try_get("id")?),
+        organization_id: OrganizationId(r.try_get("organization_id")?),
+        name: r.try_get("name")?,
+        archived: r.try_get::<Option<i64>, _>("archived_at")?.is_some(),
+    })
+}
+
+fn pantry_from(r: &db::Row) -> Result<Pantry, sqlx::Error> {
+    Ok(Pantry {
+        id: PantryId(r.try_get("id")?),
+        organization_id: OrganizationId(r.try_get("organization_id")?),
+        campus_id: CampusId(r.try_get("campus_id")?),
+        name: r.try_get("name")?,
+        archived: r.try_get::<Option<i64>, _>("archived_at")?.is_some(),
+    })
+}
+
+async fn active_organization(db: &Db, id: &str) -> AppResult<Organization> {
+    let row = sqlx::query(
+        "select id, name, archived_at from organizations where id = $1 and archived_at is null",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| AppError::not_found("organization"))?;
+    Ok(organization_from(&row)?)
+}
+
+async fn active_campus(db: &Db, id: &str) -> AppResult<Campus> {
+    let row = sqlx::query(
+        "select c.id, c.organization_id, c.name, c.archived_at from campuses c \
+         join organizations o on o.id = c.organization_id \
+         where c.id = $1 and c.archived_at is null and o.archived_at is null",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| AppError::not_found("campus"))?;
+    Ok(campus_from(&row)?)
+}
+
+async fn active_pantry(db: &Db, id: &str) -> AppResult<Pantry> {
+    let row = sqlx::query(
+        "select p.id, p.organization_id, p.campus_id, p.name, p.archived_at from pantries p \
+         join campuses c on c.id = p.campus_id join organizations o on o.id = p.organization_id \
+         where p.id = $1 and p.archived_at is null and c.archived_at is null and o.archived_at is null",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| AppError::not_found("pantry"))?;
+    Ok(pantry_from(&row)?)
+}
+
+pub async fn organization_name(db: &Db, id: &str) -> AppResult<String> {
+    Ok(active_organization(db, id).await?.name)
+}
+
+/// The place a membership or invitation scope names, with a label for it.
+pub async fn resolve_scope(db: &Db, kind: ScopeKind, id: &str) -> AppResult<(Place, String)> {
+    match kind {
+        ScopeKind::Organization => {
+            let o = active_organization(db, id).await?;
+            Ok((org_place(&o.id.0), o.name))
+        }
+        ScopeKind::Campus => {
+            let c = active_campus(db, id).await?;
+            Ok((campus_place(&c), c.name))
+        }
+        ScopeKind::Pantry => {
+            let p = active_pantry(db, id).await?;
+            let campus = active_campus(db, &p.campus_id.0).await?;
+            Ok((pantry_place(&p), format!("{} · {}", campus.name, p.name)))
+        }
+    }
+}
+
+/// An organization with all its active campuses and pantries.
+pub struct OrganizationTree {
+    pub organization: Organization,
+    pub campuses: Vec<Campus>,
+    pub pantries: Vec<Pantry>,
+}
+
+impl OrganizationTree {
+    /// Every place in the tree, top down, labelled for people.
+    pub fn places(&self) -> Vec<(ScopeKind, String, Place, String)> {
+        let mut out = vec![(
+            ScopeKind::Organization,
+            self.organization.id.0.clone(),
+            org_place(&self.organization.id.0),
+            format!("{} (whole organization)", self.organization.name),
+        )];
+        for c in &self.campuses {
+            out.push((
+                ScopeKind::Campus,
+                c.id.0.clone(),
+                campus_place(c),
+                format!("{} (campus)", c.name),
+            ));
+            for p in self.pantries.iter().filter(|p| p.campus_id == c.id) {
+                out.push((
+                    ScopeKind::Pantry,
+                    p.id.0.clone(),
+                    pantry_place(p),
+                    format!("{} · {}", c.name, p.name),
+                ));
+            }
+        }
+        out
+    }
+}
+
+pub async fn organization_tree(db: &Db, id: &OrganizationId) -> AppResult<OrganizationTree> {
+    let organization = active_organization(db, id.as_str()).await?;
+    let campuses = sqlx::query(
+        "select id, organization_id, name, archived_at from campuses \
+         where organization_id = $1 and archived_at is null order by name_key",
+    )
+    .bind(id.as_str())
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(campus_from)
+    .collect::<Result<Vec<_>, _>>()?;
+    let pantries = sqlx::query(
+        "select p.id, p.organization_id, p.campus_id, p.name, p.archived_at from pantries p \
+         join campuses c on c.id = p.campus_id \
+         where p.organization_id = $1 and p.archived_at is null and c.archived_at is null order by p.name_key",
+    )
+    .bind(id.as_str())
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(pantry_from)
+    .collect::<Result<Vec<_>, _>>()?;
+    Ok(OrganizationTree {
+        organization,
+        campuses,
+        pantries,
+    })
+}
+
+/// What the home page shows: the caller's organizations and every pantry
+/// they can see.
+pub async fn overview(db: &Db, caller: &Caller) -> AppResult<Overview> {
+    let mut org_ids: Vec<String> = caller
+        .grants
+        .iter()
+        .map(|g| g.organization_id.0.clone())
+        .collect();
+    org_ids.sort();
+    org_ids.dedup();
+    let mut organizations = Vec::new();
+    let mut pantries = Vec::new();
+    for id in org_ids {
+        let tree = match organization_tree(db, &OrganizationId(id)).await {
+            Ok(t) => t,
+            Err(AppError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        for p in &tree.pantries {
+            if caller.role_at(&pantry_place(p)).is_some() {
+                let campus_name = tree
+                    .campuses
+                    .iter()
+                    .find(|c| c.id == p.campus_id)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default();
+                pantries.push(PantryCard {
+                    pantry: p.clone(),
+                    campus_name,
+                    organization_name: tree.organization.name.clone(),
+                });
+            }
+        }
+        organizations.push(tree.organization);
+    }
+    organizations.sort_by_key(|o| o.name.to_lowercase());
+    Ok(Overview {
+        organizations,
+        pantries,
+        can_create_organization: caller.me.is_site_admin,
+    })
+}
+
+pub async fn organization_view(
+    db: &Db,
+    caller: &Caller,
+    id: &OrganizationId,
+) -> AppResult<OrganizationView> {
+    if !caller.belongs_to(id.as_str()) {
+        return Err(AppError::not_found("organization"));
+    }
+    let tree = organization_tree(db, id).await?;
+    let role = caller.role_at(&org_place(id.as_str()));
+    let campuses = tree
+        .campuses
+        .iter()
+        .filter_map(|c| {
+            let visible_pantries = tree
+                .pantries
+                .iter()
+                .filter(|p| p.campus_id == c.id && caller.role_at(&pantry_place(p)).is_some())
+                .count();
+            (caller.role_at(&campus_place(c)).is_some() || visible_pantries > 0).then(|| {
+                CampusSummary {
+                    campus: c.clone(),
+                    pantry_count: visible_pantries as i64,
+                }
+            })
+        })
+        .collect();
+    Ok(OrganizationView {
+        organization: tree.organization,
+        campuses,
+        abilities: abilities(role),
+    })
+}
+
+pub async fn campus_view(db: &Db, caller: &Caller, id: &CampusId) -> AppResult<CampusView> {
+    let campus = active_campus(db, id.as_str()).await?;
+    let tree = organization_tree(db, &campus.organization_id).await?;
+    let pantries: Vec<Pantry> = tree
+        .pantries
+        .into_iter()
+        .filter(|p| p.campus_id == campus.id && caller.role_at(&pantry_place(p)).is_some())
+        .collect();
+    let role = caller.role_at(&campus_place(&campus));
+    if role.is_none() && pantries.is_empty() {
+        return Err(AppError::not_found("campus"));
+    }
+    Ok(CampusView {
+        organization_name: tree.organization.name,
+        campus,
+        pantries,
+        abilities: abilities(role),
+    })
+}
+
+pub async fn pantry_view(db: &Db, caller: &Caller, id: &PantryId) -> AppResult<PantryView> {
+    let pantry = active_pantry(db, id.as_str()).await?;
+    let place = pantry_place(&pantry);
+    let role = caller.require(&place, Role::Viewer, "pantry")?;
+    let campus = active_campus(db, pantry.campus_id.as_str()).await?;
+    let organization_name = organization_name(db, pantry.organization_id.as_str()).await?;
+    let people = if role == Role::Admin {
+        people_at(db, &pantry, &campus, &organization_name).await?
+    } else {
+        vec![]
+    };
+    Ok(PantryView {
+        pantry,
+        campus_name: campus.name,
+        organization_name,
+        abilities: abilities(Some(role)),
+        people,
+    })
+}
+
+/// Everyone with access to a pantry, through it, its campus or its
+/// organization.
+async fn people_at(
+    db: &Db,
+    pantry: &Pantry,
+    campus: &Campus,
+    organization_name: &str,
+) -> AppResult<Vec<PersonWithRole>> {
+    let rows = sqlx::query(
+        "select m.user_id, u.display_name, u.email, m.role, m.scope_kind from memberships m \
+         join users u on u.id = m.user_id \
+         where u.disabled_at is null and ((m.scope_kind = 'organization' and m.scope_id = $1) \
+            or (m.scope_kind = 'campus' and m.scope_id = $2) or (m.scope_kind = 'pantry' and m.scope_id = $3)) \
+         order by u.display_name",
+    )
+    .bind(pantry.organization_id.as_str())
+    .bind(campus.id.as_str())
+    .bind(pantry.id.as_str())
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let kind = ScopeKind::parse(&r.try_get::<String, _>("scope_kind")?, "scope")?;
+            Ok(PersonWithRole {
+                user_id: UserId(r.try_get("user_id")?),
+                display_name: r.try_get("display_name")?,
+                email: r.try_get("email")?,
+                role: Role::parse(&r.try_get::<String, _>("role")?, "role")?,
+                scope_kind: kind,
+                scope_name: match kind {
+                    ScopeKind::Organization => organization_name.to_string(),
+                    ScopeKind::Campus => campus.name.clone(),
+                    ScopeKind::Pantry => pantry.name.clone(),
+                },
+            })
+        })
+        .collect()
+}
+
+// ----------------------------------------------------------------- writes
+
+fn duplicate(what: &str, name: &EntityName, within: &str) -> AppError {
+    AppError::conflict(
+        "name",
+        format!(
+            "There is already {what} called “{}” {within}.",
+            name.as_str()
+        ),
+    )
+}
+
+/// Turns a unique-index violation (two people creating the same name at
+/// once) into the same conflict the pre-check gives.
+fn or_duplicate(e: sqlx::Error, what: &str, name: &EntityName, within: &str) -> AppError {
+    if db::is_unique_violation(&e) {
+        duplicate(what, name, within)
+    } else {
+        e.into()
+    }
+}
+
+async fn name_taken(
+    db: &mut db::Tx,
+    sql: &str,
+    scope: Option<&str>,
+    key: &str,
+    except: &str,
+) -> AppResult<bool> {
+    let q = sqlx::query_scalar::<_, i64>(sql);
+    let q = match scope {
+        Some(s) => q
+            .bind(s.to_string())
+            .bind(key.to_string())
+            .bind(except.to_string()),
+        None => q.bind(key.to_string()).bind(except.to_string()),
+    };
+    Ok(q.fetch_one(&mut **db).await? > 0)
+}
+
+/// Creates an organization; its creator becomes its admin. Only the site
+/// admin (the account made at setup) may create organizations.
+pub async fn create_organization(db: &Db, caller: &Caller, name: &str) -> AppResult<Organization> {
+    if !caller.me.is_site_admin {
+        return Err(AppError::Forbidden(
+            "Only the administrator of this Larder can create organizations.".into(),
+        ));
+    }
+    let name = EntityName::parse(name, "name", "organization")?;
+    let mut tx = db.begin().await?;
+    let taken = name_taken(
+        &mut tx,
+        "select count(*) from organizations where name_key = $1 and archived_at is null and id <> $2",
+        None,
+        &name.key(),
+        "",
+    )
+    .await?;
+    if taken {
+        return Err(duplicate("an organization", &name, "on this Larder"));
+    }
+    let id = OrganizationId::new();
+    let now = now_ms();
+    sqlx::query(
+        "insert into organizations (id, name, name_key, created_at) values ($1, $2, $3, $4)",
+    )
+    .bind(id.as_str())
+    .bind(name.as_str())
+    .bind(name.key())
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| or_duplicate(e, "an organization", &name, "on this Larder"))?;
+    sqlx::query(
+        "insert into memberships (id, user_id, organization_id, scope_kind, scope_id, role, granted_by, created_at) \
+         values ($1, $2, $3, 'organization', $3, 'admin', $2, $4)",
+    )
+    .bind(MembershipId::new().as_str())
+    .bind(caller.me.id.as_str())
+    .bind(id.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(organization_id = %id, "organization created");
+    Ok(Organization {
+        id,
+        name: name.as_str().to_string(),
+        archived: false,
+    })
+}
+
+pub async fn rename_organization(
+    db: &Db,
+    caller: &Caller,
+    id: &OrganizationId,
+    name: &str,
+) -> AppResult<()> {
+    caller.require(&org_place(id.as_str()), Role::Admin, "organization")?;
+    let name = EntityName::parse(name, "name", "organization")?;
+    let mut tx = db.begin().await?;
+    active_organization(db, id.as_str()).await?;
+    if name_taken(
+        &mut tx,
+        "select count(*) from organizations where name_key = $1 and archived_at is null and id <> $2",
+        None,
+        &name.key(),
+        id.as_str(),
+    )
+    .await?
+    {
+        return Err(duplicate("an organization", &name, "on this Larder"));
+    }
+    sqlx::query(
+        "update organizations set name = $1, name_key = $2 where id = $3 and archived_at is null",
+    )
+    .bind(name.as_str())
+    .bind(name.key())
+    .bind(id.as_str())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| or_duplicate(e, "an organization", &name, "on this Larder"))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn archive_organization(db: &Db, caller: &Caller, id: &OrganizationId) -> AppResult<()> {
+    caller.require(&org_place(id.as_str()), Role::Admin, "organization")?;
+    sqlx::query("update organizations set archived_at = $1 where id = $2 and archived_at is null")
+        .bind(now_ms())
+        .bind(id.as_str())
+        .execute(db.pool())
+        .await?;
+    tracing::info!(organization_id = %id, "organization archived");
+    Ok(())
+}
+
+pub async fn create_campus(
+    db: &Db,
+    caller: &Caller,
+    organization: &OrganizationId,
+    name: &str,
+) -> AppResult<Campus> {
+    active_organization(db, organization.as_str()).await?;
+    caller.require(
+        &org_place(organization.as_str()),
+        Role::Admin,
+        "organization",
+    )?;
+    let name = EntityName::parse(name, "name", "campus")?;
+    let mut tx = db.begin().await?;
+    if name_taken(
+        &mut tx,
+        "select count(*) from campuses where organization_id = $1 and name_key = $2 and archived_at is null and id <> $3",
+        Some(organization.as_str()),
+        &name.key(),
+        "",
+    )
+    .await?
+    {
+        return Err(duplicate("a campus", &name, "in this organization"));
+    }
+    let id = CampusId::new();
+    sqlx::query("insert into campuses (id, organization_id, name, name_key, created_at) values ($1, $2, $3, $4, $5)")
+        .bind(id.as_str())
+        .bind(organization.as_str())
+        .bind(name.as_str())
+        .bind(name.key())
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| or_duplicate(e, "a campus", &name, "in this organization"))?;
+    tx.commit().await?;
+    Ok(Campus {
+        id,
+        organization_id: organization.clone(),
+        name: name.as_str().into(),
+        archived: false,
+    })
+}
+
+pub async fn rename_campus(db: &Db, caller: &Caller, id: &CampusId, name: &str) -> AppResult<()> {
+    let campus = active_campus(db, id.as_str()).await?;
+    caller.require(&campus_place(&campus), Role::Manager, "campus")?;
+    let name = EntityName::parse(name, "name", "campus")?;
+    let mut tx = db.begin().await?;
+    if name_taken(
+        &mut tx,
+        "select count(*) from campuses where organization_id = $1 and name_key = $2 and archived_at is null and id <> $3",
+        Some(campus.organization_id.as_str()),
+        &name.key(),
+        id.as_str(),
+    )
+    .await?
+    {
+        return Err(duplicate("a campus", &name, "in this organization"));
+    }
+    sqlx::query("update campuses set name = $1, name_key = $2 where id = $3")
+        .bind(name.as_str())
+        .bind(name.key())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| or_duplicate(e, "a campus", &name, "in this organization"))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Archives a campus. One with active pantries is refused, so archiving
+/// never hides a working pantry by surprise.
+pub async fn archive_campus(db: &Db, caller: &Caller, id: &CampusId) -> AppResult<()> {
+    let campus = active_campus(db, id.as_str()).await?;
+    caller.require(
+        &org_place(campus.organization_id.as_str()),
+        Role::Admin,
+        "campus",
+    )?;
+    let mut tx = db.begin().await?;
+    let active: i64 = sqlx::query_scalar(
+        "select count(*) from pantries where campus_id = $1 and archived_at is null",
+    )
+    .bind(id.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    if active > 0 {
+        return Err(AppError::conflict(
+            "campus",
+            format!(
+                "{} still has {active} active pantr{}. Archive {} first.",
+                campus.name,
+                if active == 1 { "y" } else { "ies" },
+                if active == 1 { "it" } else { "them" }
+            ),
+        ));
+    }
+    sqlx::query("update campuses set archived_at = $1 where id = $2 and archived_at is null")
+        .bind(now_ms())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn create_pantry(
+    db: &Db,
+    caller: &Caller,
+    campus: &CampusId,
+    name: &str,
+) -> AppResult<Pantry> {
+    let campus = active_campus(db, campus.as_str()).await?;
+    caller.require(&campus_place(&campus), Role::Manager, "campus")?;
+    let name = EntityName::parse(name, "name", "pantry")?;
+    let mut tx = db.begin().await?;
+    if name_taken(
+        &mut tx,
+        "select count(*) from pantries where campus_id = $1 and name_key = $2 and archived_at is null and id <> $3",
+        Some(campus.id.as_str()),
+        &name.key(),
+        "",
+    )
+    .await?
+    {
+        return Err(duplicate("a pantry", &name, "on this campus"));
+    }
+    let id = PantryId::new();
+    sqlx::query(
+        "insert into pantries (id, organization_id, campus_id, name, name_key, created_at) values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id.as_str())
+    .bind(campus.organization_id.as_str())
+    .bind(campus.id.as_str())
+    .bind(name.as_str())
+    .bind(name.key())
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| or_duplicate(e, "a pantry", &name, "on this campus"))?;
+    tx.commit().await?;
+    Ok(Pantry {
+        id,
+        organization_id: campus.organization_id,
+        campus_id: campus.id,
+        name: name.as_str().into(),
+        archived: false,
+    })
+}
+
+pub async fn rename_pantry(db: &Db, caller: &Caller, id: &PantryId, name: &str) -> AppResult<()> {
+    let pantry = active_pantry(db, id.as_str()).await?;
+    caller.require(&pantry_place(&pantry), Role::Manager, "pantry")?;
+    let name = EntityName::parse(name, "name", "pantry")?;
+    let mut tx = db.begin().await?;
+    if name_taken(
+        &mut tx,
+        "select count(*) from pantries where campus_id = $1 and name_key = $2 and archived_at is null and id <> $3",
+        Some(pantry.campus_id.as_str()),
+        &name.key(),
+        id.as_str(),
+    )
+    .await?
+    {
+        return Err(duplicate("a pantry", &name, "on this campus"));
+    }
+    sqlx::query("update pantries set name = $1, name_key = $2 where id = $3")
+        .bind(name.as_str())
+        .bind(name.key())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| or_duplicate(e, "a pantry", &name, "on this campus"))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Archives a pantry; a manager of its campus (or above) may.
+pub async fn archive_pantry(db: &Db, caller: &Caller, id: &PantryId) -> AppResult<CampusId> {
+    let pantry = active_pantry(db, id.as_str()).await?;
+    caller.require(&pantry_place(&pantry), Role::Viewer, "pantry")?;
+    let campus = Place {
+        pantry_id: None,
+        ..pantry_place(&pantry)
+    };
+    if caller.role_at(&campus) < Some(Role::Manager) {
+        return Err(AppError::Forbidden(
+            "Only a manager of the campus can archive its pantries.".into(),
+        ));
+    }
+    sqlx::query("update pantries set archived_at = $1 where id = $2 and archived_at is null")
+        .bind(now_ms())
+        .bind(id.as_str())
+        .execute(db.pool())
+        .await?;
+    Ok(pantry.campus_id)
+}

@@ -1,0 +1,465 @@
+//! Pages for the home overview, organizations, campuses and pantries.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use super::api::*;
+use crate::auth::api::{get_session, SessionInfo};
+use crate::ids::{CampusId, OrganizationId, PantryId};
+use crate::ui::*;
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let session = Resource::new(|| (), |_| get_session());
+    view! {
+        <Title text="Home" />
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                match session.await {
+                    Ok(SessionInfo { me: Some(me), .. }) => view! { <Overview name=me.display_name /> }.into_any(),
+                    Ok(SessionInfo { me: None, setup_open }) => view! { <Welcome setup_open /> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Welcome(setup_open: bool) -> impl IntoView {
+    view! {
+        <section class="hero">
+            <h1>"Larder"</h1>
+            <p class="lead">"Stock, visits and orders for food pantries, from the counter to the campus office."</p>
+            {if setup_open {
+                view! {
+                    <p>"This Larder is new. Create its first account with the setup code from the server log."</p>
+                    <p><a class="button primary" href="/setup">"Set up Larder"</a></p>
+                }.into_any()
+            } else {
+                view! { <p><a class="button primary" href="/sign-in">"Sign in"</a></p> }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Overview(name: String) -> impl IntoView {
+    let overview = Resource::new(|| (), |_| get_overview());
+    view! {
+        <h1>{format!("Hello, {name}")}</h1>
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                let o = match overview.await {
+                    Ok(o) => o,
+                    Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                };
+                let can_create = o.can_create_organization;
+                let no_organizations = o.organizations.is_empty();
+                view! {
+                    <section class="section">
+                        <div class="section-head">
+                            <h2>"Your pantries"</h2>
+                        </div>
+                        {if o.pantries.is_empty() {
+                            view! {
+                                <EmptyState title="No pantries yet">
+                                    <p>{if no_organizations {
+                                        "Create an organization, add a campus, then add its pantries."
+                                    } else {
+                                        "Open your organization to add a campus and its pantries."
+                                    }}</p>
+                                </EmptyState>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <ul class="cards">
+                                    {o.pantries.into_iter().map(|p| view! {
+                                        <li>
+                                            <a class="card link-card" href=format!("/pantries/{}", p.pantry.id)>
+                                                <span class="card-title">{p.pantry.name}</span>
+                                                <span class="muted">{format!("{} · {}", p.campus_name, p.organization_name)}</span>
+                                            </a>
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any()
+                        }}
+                    </section>
+                    <section class="section">
+                        <div class="section-head">
+                            <h2>"Organizations"</h2>
+                            {can_create.then(|| view! { <a class="button primary" href="/organizations/new">"New organization"</a> })}
+                        </div>
+                        {if o.organizations.is_empty() {
+                            view! {
+                                <EmptyState title="No organizations yet">
+                                    <p>{if can_create {
+                                        "Start with your college, food bank or shop."
+                                    } else {
+                                        "You are not a member of any organization. Ask an admin for an invitation."
+                                    }}</p>
+                                </EmptyState>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <ul class="cards">
+                                    {o.organizations.into_iter().map(|org| view! {
+                                        <li>
+                                            <a class="card link-card" href=format!("/organizations/{}", org.id)>
+                                                <span class="card-title">{org.name}</span>
+                                            </a>
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any()
+                        }}
+                    </section>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn NewOrganizationPage() -> impl IntoView {
+    let action = ServerAction::<CreateOrganization>::new();
+    let error = last_error(action.value());
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = action.value().get() {
+            navigate(&format!("/organizations/{id}"), Default::default());
+        }
+    });
+    view! {
+        <Title text="New organization" />
+        <section class="narrow">
+            <div class="card">
+                <h1>"New organization"</h1>
+                <p>"A college, a food bank or a shop. You become its admin; campuses and pantries come next."</p>
+                <ActionForm action=action attr:class="stack">
+                    <TextField form="new-org" label="Name" name="name" error=error autocomplete="organization" autofocus=true />
+                    <FormError error=error fields=&["name"] />
+                    <SubmitButton label="Create organization" busy_label="Creating…" pending=action.pending() />
+                </ActionForm>
+            </div>
+        </section>
+    }
+}
+
+/// Rename and archive, for an admin or manager, folded away by default.
+#[component]
+fn PlaceSettings(
+    what: &'static str,
+    current: String,
+    rename: AnyView,
+    archive: Option<AnyView>,
+) -> impl IntoView {
+    view! {
+        <details class="card settings">
+            <summary>{format!("{what} settings")}</summary>
+            <p class="muted">{format!("Currently called “{current}”.")}</p>
+            {rename}
+            {archive}
+        </details>
+    }
+}
+
+#[component]
+pub fn OrganizationPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || OrganizationId(params.read().get("id").unwrap_or_default());
+    let add_campus = ServerAction::<CreateCampus>::new();
+    let rename = ServerAction::<RenameOrganization>::new();
+    let archive = ServerAction::<ArchiveOrganization>::new();
+    let data = Resource::new(
+        move || (id(), add_campus.version().get(), rename.version().get()),
+        |(id, _, _)| get_organization(id),
+    );
+    let add_error = last_error(add_campus.value());
+    let rename_error = last_error(rename.value());
+    let archive_error = last_error(archive.value());
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = add_campus.value().get() {
+            if let Some(f) = form.get() {
+                f.reset();
+            }
+        }
+    });
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = archive.value().get() {
+            navigate("/", Default::default());
+        }
+    });
+    view! {
+        <Title text="Organization" />
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let v = match data.await {
+                    Ok(v) => v,
+                    Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                };
+                let org_id = v.organization.id.to_string();
+                let org_id_1 = org_id.clone();
+                let org_id_2 = org_id.clone();
+                let org_id_3 = org_id.clone();
+                view! {
+                    <Title text=v.organization.name.clone() />
+                    <Breadcrumbs trail=vec![(v.organization.name.clone(), None)] />
+                    <div class="page-head">
+                        <h1>{v.organization.name.clone()}</h1>
+                        {v.abilities.administer.then(|| view! {
+                            <a class="button" href=format!("/organizations/{org_id}/people")>"People"</a>
+                        })}
+                    </div>
+                    <section class="section">
+                        <h2>"Campuses"</h2>
+                        {if v.campuses.is_empty() {
+                            view! { <EmptyState title="No campuses yet"><p>"Add the first campus below; pantries belong to a campus."</p></EmptyState> }.into_any()
+                        } else {
+                            view! {
+                                <ul class="cards">
+                                    {v.campuses.iter().map(|c| view! {
+                                        <li>
+                                            <a class="card link-card" href=format!("/campuses/{}", c.campus.id)>
+                                                <span class="card-title">{c.campus.name.clone()}</span>
+                                                <span class="muted">{match c.pantry_count {
+                                                    0 => "No pantries yet".to_string(),
+                                                    1 => "1 pantry".to_string(),
+                                                    n => format!("{n} pantries"),
+                                                }}</span>
+                                            </a>
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any()
+                        }}
+                    </section>
+                    {v.abilities.administer.then(|| view! {
+                        <section class="card">
+                            <h2>"Add a campus"</h2>
+                            <ActionForm action=add_campus node_ref=form attr:class="row-form">
+                                <input type="hidden" name="organization" value=org_id_1 />
+                                <TextField form="add-campus" label="Campus name" name="name" error=add_error />
+                                <FormError error=add_error fields=&["name"] />
+                                <SubmitButton label="Add campus" busy_label="Adding…" pending=add_campus.pending() />
+                            </ActionForm>
+                        </section>
+                        <PlaceSettings
+                            what="Organization"
+                            current=v.organization.name.clone()
+                            rename=view! {
+                                <ActionForm action=rename attr:class="row-form">
+                                    <input type="hidden" name="id" value=org_id_2 />
+                                    <TextField form="rename-org" label="New name" name="name" error=rename_error />
+                                    <FormError error=rename_error fields=&["name"] />
+                                    <SubmitButton label="Rename" busy_label="Renaming…" pending=rename.pending() class="button" />
+                                </ActionForm>
+                            }.into_any()
+                            archive=Some(view! {
+                                <ActionForm action=archive attr:class="stack danger-zone">
+                                    <input type="hidden" name="id" value=org_id_3 />
+                                    <p>"Archiving hides the organization and everything in it from everyone. Nothing is deleted."</p>
+                                    <FormError error=archive_error fields=&[] />
+                                    <SubmitButton label="Archive organization" busy_label="Archiving…" pending=archive.pending() class="button danger" />
+                                </ActionForm>
+                            }.into_any())
+                        />
+                    })}
+                }.into_any()
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn CampusPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || CampusId(params.read().get("id").unwrap_or_default());
+    let add_pantry = ServerAction::<CreatePantry>::new();
+    let rename = ServerAction::<RenameCampus>::new();
+    let archive = ServerAction::<ArchiveCampus>::new();
+    let data = Resource::new(
+        move || (id(), add_pantry.version().get(), rename.version().get()),
+        |(id, _, _)| get_campus(id),
+    );
+    let add_error = last_error(add_pantry.value());
+    let rename_error = last_error(rename.value());
+    let archive_error = last_error(archive.value());
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = add_pantry.value().get() {
+            if let Some(f) = form.get() {
+                f.reset();
+            }
+        }
+    });
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = archive.value().get() {
+            navigate("/", Default::default());
+        }
+    });
+    view! {
+        <Title text="Campus" />
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let v = match data.await {
+                    Ok(v) => v,
+                    Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                };
+                let campus_id = v.campus.id.to_string();
+                let campus_id_1 = campus_id.clone();
+                let campus_id_2 = campus_id.clone();
+                let campus_id_3 = campus_id.clone();
+                view! {
+                    <Title text=v.campus.name.clone() />
+                    <Breadcrumbs trail=vec![
+                        (v.organization_name.clone(), Some(format!("/organizations/{}", v.campus.organization_id))),
+                        (v.campus.name.clone(), None),
+                    ] />
+                    <div class="page-head"><h1>{v.campus.name.clone()}</h1></div>
+                    <section class="section">
+                        <h2>"Pantries"</h2>
+                        {if v.pantries.is_empty() {
+                            view! { <EmptyState title="No pantries yet"><p>"A manager of this campus can add one below."</p></EmptyState> }.into_any()
+                        } else {
+                            view! {
+                                <ul class="cards">
+                                    {v.pantries.iter().map(|p| view! {
+                                        <li>
+                                            <a class="card link-card" href=format!("/pantries/{}", p.id)>
+                                                <span class="card-title">{p.name.clone()}</span>
+                                            </a>
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any()
+                        }}
+                    </section>
+                    {v.abilities.manage.then(|| view! {
+                        <section class="card">
+                            <h2>"Add a pantry"</h2>
+                            <ActionForm action=add_pantry node_ref=form attr:class="row-form">
+                                <input type="hidden" name="campus" value=campus_id_1 />
+                                <TextField form="add-pantry" label="Pantry name" name="name" error=add_error />
+                                <FormError error=add_error fields=&["name"] />
+                                <SubmitButton label="Add pantry" busy_label="Adding…" pending=add_pantry.pending() />
+                            </ActionForm>
+                        </section>
+                        <PlaceSettings
+                            what="Campus"
+                            current=v.campus.name.clone()
+                            rename=view! {
+                                <ActionForm action=rename attr:class="row-form">
+                                    <input type="hidden" name="id" value=campus_id_2 />
+                                    <TextField form="rename-campus" label="New name" name="name" error=rename_error />
+                                    <FormError error=rename_error fields=&["name"] />
+                                    <SubmitButton label="Rename" busy_label="Renaming…" pending=rename.pending() class="button" />
+                                </ActionForm>
+                            }.into_any()
+                            archive=v.abilities.administer.then(|| view! {
+                                <ActionForm action=archive attr:class="stack danger-zone">
+                                    <input type="hidden" name="id" value=campus_id_3 />
+                                    <p>"Archiving hides the campus from lists. A campus with active pantries cannot be archived."</p>
+                                    <FormError error=archive_error fields=&[] />
+                                    <SubmitButton label="Archive campus" busy_label="Archiving…" pending=archive.pending() class="button danger" />
+                                </ActionForm>
+                            }.into_any())
+                        />
+                    })}
+                }.into_any()
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn PantryPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || PantryId(params.read().get("id").unwrap_or_default());
+    let rename = ServerAction::<RenamePantry>::new();
+    let archive = ServerAction::<ArchivePantry>::new();
+    let data = Resource::new(
+        move || (id(), rename.version().get()),
+        |(id, _)| get_pantry(id),
+    );
+    let rename_error = last_error(rename.value());
+    let archive_error = last_error(archive.value());
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(campus)) = archive.value().get() {
+            navigate(&format!("/campuses/{campus}"), Default::default());
+        }
+    });
+    view! {
+        <Title text="Pantry" />
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let v = match data.await {
+                    Ok(v) => v,
+                    Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                };
+                let pantry_id = v.pantry.id.to_string();
+                let pantry_id_1 = pantry_id.clone();
+                let pantry_id_2 = pantry_id.clone();
+                view! {
+                    <Title text=v.pantry.name.clone() />
+                    <Breadcrumbs trail=vec![
+                        (v.organization_name.clone(), Some(format!("/organizations/{}", v.pantry.organization_id))),
+                        (v.campus_name.clone(), Some(format!("/campuses/{}", v.pantry.campus_id))),
+                        (v.pantry.name.clone(), None),
+                    ] />
+                    <div class="page-head">
+                        <h1>{v.pantry.name.clone()}</h1>
+                    </div>
+                    <section class="card">
+                        <dl class="facts">
+                            <div><dt>"Campus"</dt><dd>{v.campus_name.clone()}</dd></div>
+                            <div><dt>"Organization"</dt><dd>{v.organization_name.clone()}</dd></div>
+                        </dl>
+                    </section>
+                    {(!v.people.is_empty()).then(|| view! {
+                        <section class="card">
+                            <h2>"People with access"</h2>
+                            <ul class="list">
+                                {v.people.iter().map(|p| view! {
+                                    <li>
+                                        <span class="primary-text">{p.display_name.clone()}</span>
+                                        <span class="muted">{p.email.clone()}</span>
+                                        <span class="badge">{format!("{} · {}", p.role.label(), p.scope_name)}</span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        </section>
+                    })}
+                    {v.abilities.manage.then(|| view! {
+                        <PlaceSettings
+                            what="Pantry"
+                            current=v.pantry.name.clone()
+                            rename=view! {
+                                <ActionForm action=rename attr:class="row-form">
+                                    <input type="hidden" name="id" value=pantry_id_1 />
+                                    <TextField form="rename-pantry" label="New name" name="name" error=rename_error />
+                                    <FormError error=rename_error fields=&["name"] />
+                                    <SubmitButton label="Rename" busy_label="Renaming…" pending=rename.pending() class="button" />
+                                </ActionForm>
+                            }.into_any()
+                            archive=Some(view! {
+                                <ActionForm action=archive attr:class="stack danger-zone">
+                                    <input type="hidden" name="id" value=pantry_id_2 />
+                                    <p>"Archiving hides the pantry from lists and stops new work there. Its history stays."</p>
+                                    <FormError error=archive_error fields=&[] />
+                                    <SubmitButton label="Archive pantry" busy_label="Archiving…" pending=archive.pending() class="button danger" />
+                                </ActionForm>
+                            }.into_any())
+                        />
+                    })}
+                }.into_any()
+            })}
+        </Transition>
+    }
+}

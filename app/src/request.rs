@@ -1,0 +1,84 @@
+//! What a server function knows about the HTTP request it serves: the
+//! request id, the client's address, cookies. Read from the request parts
+//! that leptos_axum provides as context.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::ConnectInfo;
+use http::request::Parts;
+use leptos::prelude::use_context;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+fn parts() -> Option<Parts> {
+    use_context::<Parts>()
+}
+
+/// The id of the request being served, as set by the request-id layer.
+pub fn current_request_id() -> String {
+    parts()
+        .and_then(|p| {
+            p.headers
+                .get(REQUEST_ID_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        })
+        .unwrap_or_else(|| "none".into())
+}
+
+/// The address the request came from, if the server recorded it.
+pub fn client_ip() -> Option<IpAddr> {
+    parts().and_then(|p| {
+        p.extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+    })
+}
+
+/// The value of a cookie sent with the request.
+pub fn cookie(name: &str) -> Option<String> {
+    let parts = parts()?;
+    cookie_from_headers(&parts.headers, name)
+}
+
+pub fn cookie_from_headers(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Adds a header to the response of the server function being served.
+pub fn append_response_header(name: http::HeaderName, value: &str) {
+    if let (Some(res), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(value),
+    ) {
+        res.append_header(name, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = http::HeaderMap::new();
+        h.append(
+            http::header::COOKIE,
+            "a=1; larder_session=abc".parse().unwrap(),
+        );
+        h.append(http::header::COOKIE, "b=2".parse().unwrap());
+        assert_eq!(
+            cookie_from_headers(&h, "larder_session").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(cookie_from_headers(&h, "b").as_deref(), Some("2"));
+        assert_eq!(cookie_from_headers(&h, "missing"), None);
+    }
+}

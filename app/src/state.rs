@@ -1,0 +1,62 @@
+//! The state every server function and handler shares, provided as Leptos
+//! context by the server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::service::{SetupGate, SignInThrottle};
+use crate::db::Db;
+use crate::error::AppError;
+
+/// Settings the app itself needs (the server's config holds the rest).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where people reach this instance, for links in invitations.
+    pub public_url: String,
+    /// Whether cookies carry `Secure` (the public URL is https).
+    pub secure_cookies: bool,
+    /// Whether anyone may create an account without an invitation.
+    pub open_signup: bool,
+    /// How long a session lasts without being used.
+    pub session_ttl: Duration,
+    /// How long an invitation link stays valid.
+    pub invitation_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:3000".into(),
+            secure_cookies: false,
+            open_signup: false,
+            session_ttl: Duration::from_secs(14 * 24 * 3600),
+            invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub setup: Arc<SetupGate>,
+    pub throttle: Arc<SignInThrottle>,
+}
+
+impl AppState {
+    pub fn new(db: Db, settings: Settings, setup: SetupGate) -> Self {
+        Self {
+            db,
+            settings: Arc::new(settings),
+            setup: Arc::new(setup),
+            throttle: Arc::new(SignInThrottle::default()),
+        }
+    }
+
+    /// The state, from the context the server provides to server functions.
+    pub fn current() -> Result<Self, AppError> {
+        leptos::prelude::use_context::<Self>().ok_or_else(|| {
+            AppError::internal(&std::io::Error::other("AppState missing from context"))
+        })
+    }
+}

@@ -1,0 +1,50 @@
+// Starts one fresh Larder per viewport, each on its own empty SQLite
+// database, with its log captured so tests can read the setup code from it
+// exactly as a person would.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { instances } from './playwright.config';
+
+const root = path.resolve(__dirname, '..');
+export const runDir = path.join(__dirname, 'test-results', 'servers');
+
+async function waitReady(url: string, deadline: number) {
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`Larder did not become ready at ${url}`);
+}
+
+export default async function globalSetup() {
+  fs.mkdirSync(runDir, { recursive: true });
+  const bin = process.env.LARDER_BIN ?? path.join(root, 'target', 'debug', 'larder');
+  if (!fs.existsSync(bin)) throw new Error(`no server binary at ${bin}: run scripts/build.sh first`);
+  const pids: number[] = [];
+  for (const inst of instances) {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `larder-e2e-${inst.name}-`));
+    const log = fs.openSync(path.join(runDir, `${inst.name}.log`), 'w');
+    const child = spawn(bin, [], {
+      env: {
+        ...process.env,
+        LARDER_LISTEN: `127.0.0.1:${inst.port}`,
+        LARDER_DATA_DIR: dataDir,
+        LARDER_SITE_ROOT: path.join(root, 'target', 'site'),
+        LARDER_LOG_FORMAT: 'pretty',
+        NO_COLOR: '1',
+        DATABASE_URL: '',
+      },
+      stdio: ['ignore', log, log],
+      detached: true,
+    });
+    child.unref();
+    pids.push(child.pid!);
+    await waitReady(`http://127.0.0.1:${inst.port}/readyz`, Date.now() + 60_000);
+  }
+  fs.writeFileSync(path.join(runDir, 'pids.json'), JSON.stringify(pids));
+}

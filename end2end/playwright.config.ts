@@ -1,0 +1,48 @@
+import { defineConfig } from '@playwright/test';
+
+// Each viewport gets its own fresh Larder instance (see global-setup.ts), so
+// both walk the whole journey from an empty database.
+const base = Number(process.env.LARDER_E2E_PORT_BASE ?? 3101);
+
+export const instances = [
+  { name: 'phone', port: base },
+  { name: 'desktop', port: base + 1 },
+];
+
+export default defineConfig({
+  testDir: './tests',
+  outputDir: './test-results',
+  globalSetup: './global-setup.ts',
+  globalTeardown: './global-teardown.ts',
+  fullyParallel: false,
+  workers: 2,
+  retries: 0,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: [['list']],
+  use: {
+    launchOptions: {
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+    screenshot: 'only-on-failure',
+  },
+  projects: [
+    {
+      name: 'phone',
+      use: { baseURL: `http://127.0.0.1:${base}`, viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true },
+    },
+    {
+      name: 'desktop',
+      use: { baseURL: `http://127.0.0.1:${base + 1}`, viewport: { width: 1280, height: 800 } },
+    },
+  ],
+});

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds Larder: the browser bundle (WASM + JS glue + CSS + public files)
+# into target/site, and the server binary.
+#   scripts/build.sh            debug server (what the tests use)
+#   scripts/build.sh --release  optimised server (what `make run` uses)
+source "$(dirname "$0")/lib.sh"
+
+profile=debug
+[ "${1:-}" = "--release" ] && profile=release
+
+"$ROOT/scripts/setup-build.sh"
+
+say "building the browser bundle"
+cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
+site="$ROOT/target/site"
+wasm="$ROOT/target/wasm32-unknown-unknown/wasm-release/frontend.wasm"
+mkdir -p "$site/pkg"
+if [ ! -f "$site/pkg/larder_bg.wasm" ] || [ "$wasm" -nt "$site/pkg/larder_bg.wasm" ]; then
+  wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name larder "$wasm"
+  "$ROOT/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    "$site/pkg/larder_bg.wasm" -o "$site/pkg/larder_bg.wasm"
+fi
+cp "$ROOT/style/main.css" "$site/pkg/larder.css"
+cp -r "$ROOT/public/." "$site/"
+
+say "building the server ($profile)"
+if [ "$profile" = release ]; then cargo build -p server --release; else cargo build -p server; fi

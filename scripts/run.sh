@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets up what is missing, builds, and runs Larder on its embedded defaults
+# (SQLite under ./data, http://127.0.0.1:3000). Every LARDER_* variable and
+# DATABASE_URL in the environment is passed through; see the README.
+source "$(dirname "$0")/lib.sh"
+
+"$ROOT/scripts/build.sh" --release
+export LARDER_SITE_ROOT="${LARDER_SITE_ROOT:-$ROOT/target/site}"
+say "starting Larder on http://${LARDER_LISTEN:-127.0.0.1:3000}"
+exec "$ROOT/target/release/larder"

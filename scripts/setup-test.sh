@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what the tests need on top of the build tools: Debian's Chromium
+# (Playwright drives it; it never downloads a browser of its own) and a
+# PostgreSQL server for the integration suite.
+source "$(dirname "$0")/lib.sh"
+
+"$ROOT/scripts/setup-build.sh"
+apt_install chromium chromium-driver postgresql fonts-dejavu-core
+[ -x /usr/bin/chromium ] || die "chromium did not install at /usr/bin/chromium"
+pg_bin >/dev/null || die "PostgreSQL server binaries (initdb, pg_ctl) not found after install"
+say "test tools ready"

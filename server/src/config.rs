@@ -1,0 +1,349 @@
+//! Configuration: environment variables over an optional TOML file over
+//! defaults. A wrong value stops start-up with a message that names the
+//! variable and says what it expected.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstAdmin {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub public_url: String,
+    /// Where the built site (WASM, JS, CSS, public files) is served from.
+    pub site_root: PathBuf,
+    pub open_signup: bool,
+    /// A fixed setup code instead of a generated one (for automation).
+    pub setup_code: Option<String>,
+    pub first_admin: Option<FirstAdmin>,
+    pub session_ttl: Duration,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{var}: expected {expected}, got “{got}”")]
+    Invalid {
+        var: &'static str,
+        expected: String,
+        got: String,
+    },
+    #[error("{var}: {message}")]
+    Missing { var: &'static str, message: String },
+    #[error("LARDER_CONFIG: could not read {path}: {message}")]
+    File { path: String, message: String },
+}
+
+/// The optional TOML file: the same settings, lowercase, without the prefix.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    data_dir: Option<String>,
+    log_format: Option<String>,
+    log: Option<String>,
+    public_url: Option<String>,
+    site_root: Option<String>,
+    open_signup: Option<bool>,
+    setup_code: Option<String>,
+    session_ttl_hours: Option<u64>,
+    first_admin: Option<FileFirstAdmin>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileFirstAdmin {
+    name: Option<String>,
+    email: String,
+    password: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::load(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Builds the configuration from a variable lookup, so tests can pass
+    /// their own.
+    pub fn load(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let file = match env("LARDER_CONFIG") {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::File {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let pick = |var: &str, from_file: Option<String>| env(var).or(from_file);
+
+        let listen_raw =
+            pick("LARDER_LISTEN", file.listen).unwrap_or_else(|| "127.0.0.1:3000".into());
+        let listen: SocketAddr = listen_raw.parse().map_err(|_| ConfigError::Invalid {
+            var: "LARDER_LISTEN",
+            expected: "an address and port such as 127.0.0.1:3000 or 0.0.0.0:8080".into(),
+            got: listen_raw.clone(),
+        })?;
+
+        let data_dir = PathBuf::from(
+            pick("LARDER_DATA_DIR", file.data_dir).unwrap_or_else(|| "./data".into()),
+        );
+
+        let database_url = match pick("DATABASE_URL", file.database_url) {
+            Some(url) => {
+                if app::db::Backend::from_url(&url).is_none() {
+                    return Err(ConfigError::Invalid {
+                        var: "DATABASE_URL",
+                        expected: "a sqlite:// or postgres:// URL".into(),
+                        got: redact_url(&url),
+                    });
+                }
+                url
+            }
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("larder.db").display()),
+        };
+
+        let log_format = match pick("LARDER_LOG_FORMAT", file.log_format)
+            .as_deref()
+            .unwrap_or("pretty")
+        {
+            "pretty" | "text" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError::Invalid {
+                    var: "LARDER_LOG_FORMAT",
+                    expected: "pretty or json".into(),
+                    got: other.into(),
+                })
+            }
+        };
+        let log_filter = pick("LARDER_LOG", file.log).unwrap_or_else(|| "info,sqlx=warn".into());
+        tracing_subscriber::EnvFilter::try_new(&log_filter).map_err(|e| ConfigError::Invalid {
+            var: "LARDER_LOG",
+            expected: format!("a log filter such as info or larder=debug,info ({e})"),
+            got: log_filter.clone(),
+        })?;
+
+        let public_url = pick("LARDER_PUBLIC_URL", file.public_url).unwrap_or_else(|| {
+            let host = if listen.ip().is_unspecified() {
+                "127.0.0.1".to_string()
+            } else {
+                listen.ip().to_string()
+            };
+            format!("http://{host}:{}", listen.port())
+        });
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                var: "LARDER_PUBLIC_URL",
+                expected:
+                    "the address people use to reach Larder, starting with http:// or https://"
+                        .into(),
+                got: public_url,
+            });
+        }
+
+        let site_root = PathBuf::from(
+            pick("LARDER_SITE_ROOT", file.site_root).unwrap_or_else(|| "target/site".into()),
+        );
+
+        let open_signup = match env("LARDER_OPEN_SIGNUP") {
+            Some(v) => parse_bool("LARDER_OPEN_SIGNUP", &v)?,
+            None => file.open_signup.unwrap_or(false),
+        };
+
+        let setup_code = pick("LARDER_SETUP_CODE", file.setup_code);
+        if let Some(code) = &setup_code {
+            if code.trim().len() < 8 {
+                return Err(ConfigError::Invalid {
+                    var: "LARDER_SETUP_CODE",
+                    expected: "at least 8 characters".into(),
+                    got: "(hidden)".into(),
+                });
+            }
+        }
+
+        let session_ttl_hours = match env("LARDER_SESSION_TTL_HOURS") {
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|h| (1..=24 * 365).contains(h))
+                .ok_or_else(|| ConfigError::Invalid {
+                    var: "LARDER_SESSION_TTL_HOURS",
+                    expected: "a whole number of hours from 1 to 8760".into(),
+                    got: v.clone(),
+                })?,
+            None => file.session_ttl_hours.unwrap_or(14 * 24),
+        };
+
+        let first_admin = match (env("LARDER_ADMIN_EMAIL"), env("LARDER_ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) => Some(FirstAdmin {
+                name: env("LARDER_ADMIN_NAME").unwrap_or_else(|| "Administrator".into()),
+                email,
+                password,
+            }),
+            (Some(_), None) => {
+                return Err(ConfigError::Missing {
+                    var: "LARDER_ADMIN_PASSWORD",
+                    message:
+                        "LARDER_ADMIN_EMAIL is set, so the first admin's password is needed too"
+                            .into(),
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Missing {
+                    var: "LARDER_ADMIN_EMAIL",
+                    message:
+                        "LARDER_ADMIN_PASSWORD is set, so the first admin's email is needed too"
+                            .into(),
+                })
+            }
+            (None, None) => file.first_admin.map(|a| FirstAdmin {
+                name: a.name.unwrap_or_else(|| "Administrator".into()),
+                email: a.email,
+                password: a.password,
+            }),
+        };
+
+        Ok(Self {
+            listen,
+            database_url,
+            data_dir,
+            log_format,
+            log_filter,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            site_root,
+            open_signup,
+            setup_code,
+            first_admin,
+            session_ttl: Duration::from_secs(session_ttl_hours * 3600),
+        })
+    }
+}
+
+fn parse_bool(var: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            var,
+            expected: "true or false".into(),
+            got: v.into(),
+        }),
+    }
+}
+
+/// Hides a password in a database URL before it is shown.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_run_on_an_embedded_database_under_data() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_url, "sqlite://./data/larder.db?mode=rwc");
+        assert_eq!(c.public_url, "http://127.0.0.1:3000");
+        assert_eq!(c.log_format, LogFormat::Pretty);
+        assert!(!c.open_signup);
+    }
+
+    #[test]
+    fn the_data_directory_moves_the_default_database() {
+        let c = load(&[("LARDER_DATA_DIR", "/srv/larder")]).unwrap();
+        assert_eq!(c.database_url, "sqlite:///srv/larder/larder.db?mode=rwc");
+    }
+
+    #[test]
+    fn wrong_values_name_the_variable_and_what_it_expected() {
+        let e = load(&[("LARDER_LISTEN", "localhost")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("LARDER_LISTEN: expected an address"), "{e}");
+        let e = load(&[("DATABASE_URL", "mysql://u:secret@h/db")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("DATABASE_URL") && e.contains("u:***@h/db") && !e.contains("secret"),
+            "{e}"
+        );
+        let e = load(&[("LARDER_LOG_FORMAT", "xml")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("LARDER_LOG_FORMAT: expected pretty or json"),
+            "{e}"
+        );
+        let e = load(&[("LARDER_OPEN_SIGNUP", "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("LARDER_OPEN_SIGNUP"), "{e}");
+        let e = load(&[("LARDER_ADMIN_EMAIL", "a@example.org")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("LARDER_ADMIN_PASSWORD"), "{e}");
+    }
+
+    #[test]
+    fn a_toml_file_is_read_and_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("larder.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:4000\"\nlog_format = \"json\"\n[first_admin]\nemail = \"a@example.org\"\npassword = \"long enough pw\"\n").unwrap();
+        let p = path.to_str().unwrap();
+        let c = load(&[("LARDER_CONFIG", p), ("LARDER_LISTEN", "127.0.0.1:4001")]).unwrap();
+        assert_eq!(c.listen.port(), 4001);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.first_admin.unwrap().email, "a@example.org");
+        std::fs::write(&path, "lissen = \"x\"\n").unwrap();
+        let e = load(&[("LARDER_CONFIG", p)]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("LARDER_CONFIG: could not read") && e.contains("lissen"),
+            "{e}"
+        );
+    }
+}

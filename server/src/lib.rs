@@ -1,0 +1,258 @@
+//! The Larder server: configuration, the HTTP stack around the Leptos app,
+//! and start-up. `main.rs` is a thin shell over [`start`], which the
+//! integration tests call too.
+
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use leptos::config::{Env, LeptosOptions};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+use app::auth::model::{DisplayName, Email, NewPassword};
+use app::auth::service::{self as auth, SetupGate};
+use app::db::Db;
+use app::state::{AppState, Settings};
+use app::{shell, App};
+use config::{redact_url, Config};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("could not create the data directory {path} (LARDER_DATA_DIR): {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("could not open the database at {url} (DATABASE_URL): {source}")]
+    Database { url: String, source: sqlx::Error },
+    #[error("{var}: {message}")]
+    FirstAdmin { var: &'static str, message: String },
+    #[error("could not listen on {addr} (LARDER_LISTEN): {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("start-up failed: {0}")]
+    Other(String),
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Stops accepting, lets requests in flight finish, and waits.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Waits until the server ends (it ends only on error or [`Server::stop`]).
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    pub fn shutdown_handle(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+}
+
+/// Opens the database (applying migrations), prepares first-start setup,
+/// binds the listener and starts serving.
+pub async fn start(config: Config) -> Result<Server, StartError> {
+    if config.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+    }
+    let db = Db::connect(&config.database_url)
+        .await
+        .map_err(|source| StartError::Database {
+            url: redact_url(&config.database_url),
+            source,
+        })?;
+    tracing::info!(database = %redact_url(&config.database_url), backend = ?db.backend(), "database ready");
+
+    let setup = prepare_setup(&config, &db).await?;
+    let settings = Settings {
+        public_url: config.public_url.clone(),
+        secure_cookies: config.public_url.starts_with("https://"),
+        open_signup: config.open_signup,
+        session_ttl: config.session_ttl,
+        ..Settings::default()
+    };
+    let state = AppState::new(db, settings, setup);
+    let router = router(&config, state.clone());
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    tracing::info!(%addr, public_url = %config.public_url, "Larder is listening");
+    Ok(Server {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// On a fresh instance: creates the first admin from configuration, or
+/// opens the setup page with a one-time code printed to the log.
+async fn prepare_setup(config: &Config, db: &Db) -> Result<SetupGate, StartError> {
+    let users = auth::user_count(db)
+        .await
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    if users > 0 {
+        return Ok(SetupGate::new(None));
+    }
+    if let Some(admin) = &config.first_admin {
+        let bad = |var, e: app::error::AppError| StartError::FirstAdmin {
+            var,
+            message: e.to_string(),
+        };
+        let name =
+            DisplayName::parse(&admin.name, "name").map_err(|e| bad("LARDER_ADMIN_NAME", e))?;
+        let email =
+            Email::parse(&admin.email, "email").map_err(|e| bad("LARDER_ADMIN_EMAIL", e))?;
+        let password = NewPassword::parse(&admin.password, "password")
+            .map_err(|e| bad("LARDER_ADMIN_PASSWORD", e))?;
+        auth::create_first_admin(db, &name, &email, &password)
+            .await
+            .map_err(|e| StartError::Other(e.to_string()))?;
+        tracing::info!(email = %email.as_str(), "first admin created from LARDER_ADMIN_EMAIL");
+        return Ok(SetupGate::new(None));
+    }
+    let code = config
+        .setup_code
+        .clone()
+        .map(|c| c.trim().to_uppercase())
+        .unwrap_or_else(SetupGate::generate_code);
+    tracing::warn!(
+        "Larder has no accounts yet. Open {}/setup and enter the setup code {code} to create the first admin.",
+        config.public_url
+    );
+    Ok(SetupGate::new(Some(code)))
+}
+
+/// The whole HTTP stack: the Leptos pages and server functions, operations
+/// endpoints, and the layers every request passes through.
+pub fn router(config: &Config, state: AppState) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("larder")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .env(Env::PROD)
+        .build();
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let pages = Router::new()
+        .leptos_routes_with_context(&leptos_options, routes, context.clone(), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            context, shell,
+        ))
+        .with_state(leptos_options);
+
+    let metrics = Arc::new(metrics::Metrics::default());
+    let ops = Router::new()
+        .route("/healthz", get(http::healthz))
+        .route("/readyz", get(http::readyz))
+        .with_state(state)
+        .merge(
+            Router::new()
+                .route("/metrics", get(metrics::endpoint))
+                .with_state(metrics.clone()),
+        );
+
+    let request_span = |req: &axum::http::Request<axum::body::Body>| {
+        let request_id = req
+            .headers()
+            .get(app::request::REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("request", %request_id, method = %req.method(), path = %req.uri().path())
+    };
+    use axum::http::{header, HeaderValue};
+    pages
+        .merge(ops)
+        .layer(axum::middleware::from_fn(http::server_fn_status))
+        .layer(axum::middleware::from_fn(http::csrf_guard))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a request handler panicked");
+                axum::response::IntoResponse::into_response(app::error::AppError::Internal {
+                    request_id: "see server log".into(),
+                })
+            },
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}

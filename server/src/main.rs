@@ -1,0 +1,46 @@
+//! `larder`: runs the server on the configuration in the environment.
+
+use server::config::Config;
+
+#[tokio::main]
+async fn main() {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("larder: configuration error: {e}");
+            std::process::exit(2);
+        }
+    };
+    server::telemetry::init(&config);
+    let mut server = match server::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("larder: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Some(stop) = server.shutdown_handle() {
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing requests in flight");
+            let _ = stop.send(());
+        });
+    }
+    if let Err(e) = server.wait().await {
+        eprintln!("larder: server stopped: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
