@@ -422,6 +422,8 @@ pub fn clear_session_cookie(settings: &Settings) -> String {
 #[derive(Debug, Clone)]
 pub struct Grant {
     pub organization_id: OrganizationId,
+    /// For a pantry grant, the campus the pantry is on.
+    pub campus_id: Option<String>,
     pub scope_kind: ScopeKind,
     pub scope_id: String,
     pub role: Role,
@@ -473,13 +475,28 @@ impl Caller {
             .any(|g| g.organization_id.as_str() == organization)
     }
 
+    /// Whether the caller holds a membership somewhere inside `place`
+    /// (a pantry on this campus, any place in this organization), and so
+    /// knows it exists even without a role on it.
+    fn sees_inside(&self, place: &Place) -> bool {
+        match (&place.campus_id, &place.pantry_id) {
+            (None, _) => self.belongs_to(&place.organization_id),
+            (Some(campus), None) => self
+                .grants
+                .iter()
+                .any(|g| g.campus_id.as_ref() == Some(campus)),
+            (Some(_), Some(_)) => false,
+        }
+    }
+
     /// Refuses unless the caller holds at least `needed` at `place`. A
-    /// caller with no role there at all is told the thing does not exist,
-    /// so ids cannot be probed.
+    /// caller who cannot see the place at all is told it does not exist,
+    /// so ids of other tenants cannot be probed.
     pub fn require(&self, place: &Place, needed: Role, what: &str) -> AppResult<Role> {
         match self.role_at(place) {
             Some(r) if r >= needed => Ok(r),
             Some(_) => Err(AppError::forbidden()),
+            None if self.sees_inside(place) => Err(AppError::forbidden()),
             None => Err(AppError::not_found(what)),
         }
     }
@@ -543,8 +560,9 @@ pub async fn session_state_for_token(state: &AppState, token: &str) -> AppResult
 
 async fn load_grants(db: &Db, user: &UserId) -> AppResult<Vec<Grant>> {
     let rows = sqlx::query(
-        "select m.organization_id, m.scope_kind, m.scope_id, m.role from memberships m \
+        "select m.organization_id, m.scope_kind, m.scope_id, m.role, p.campus_id from memberships m \
          join organizations o on o.id = m.organization_id \
+         left join pantries p on m.scope_kind = 'pantry' and p.id = m.scope_id \
          where m.user_id = $1 and o.archived_at is null",
     )
     .bind(user.as_str())
@@ -554,6 +572,7 @@ async fn load_grants(db: &Db, user: &UserId) -> AppResult<Vec<Grant>> {
         .map(|r| {
             Ok(Grant {
                 organization_id: OrganizationId(r.try_get("organization_id")?),
+                campus_id: r.try_get("campus_id")?,
                 scope_kind: ScopeKind::parse(&r.try_get::<String, _>("scope_kind")?, "scope_kind")?,
                 scope_id: r.try_get("scope_id")?,
                 role: Role::parse(&r.try_get::<String, _>("role")?, "role")?,
@@ -855,11 +874,6 @@ pub async fn people_view(
     organization: &OrganizationId,
 ) -> AppResult<PeopleView> {
     let tree = places::organization_tree(&state.db, organization).await?;
-    let org_place = Place {
-        organization_id: organization.0.clone(),
-        campus_id: None,
-        pantry_id: None,
-    };
     if !caller.belongs_to(organization.as_str()) {
         return Err(AppError::not_found("organization"));
     }
@@ -937,7 +951,6 @@ pub async fn people_view(
             expires_at: db::format_time(expires_at),
         });
     }
-    let _ = org_place;
     Ok(PeopleView {
         organization_name: tree.organization.name.clone(),
         people,
@@ -960,6 +973,7 @@ mod tests {
     fn grant(kind: ScopeKind, id: &str, role: Role) -> Grant {
         Grant {
             organization_id: OrganizationId("o1".into()),
+            campus_id: (kind == ScopeKind::Pantry).then(|| "c1".to_string()),
             scope_kind: kind,
             scope_id: id.into(),
             role,
@@ -1007,6 +1021,36 @@ mod tests {
         ));
         assert!(matches!(
             c.require(&pantry("c1", "p1"), Role::Manager, "pantry"),
+            Err(AppError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn places_above_a_membership_are_forbidden_not_hidden() {
+        let c = caller(vec![grant(ScopeKind::Pantry, "p1", Role::Staff)]);
+        let campus = Place {
+            pantry_id: None,
+            ..pantry("c1", "p1")
+        };
+        assert!(matches!(
+            c.require(&campus, Role::Manager, "campus"),
+            Err(AppError::Forbidden(_))
+        ));
+        let other_campus = Place {
+            pantry_id: None,
+            ..pantry("c2", "p9")
+        };
+        assert!(matches!(
+            c.require(&other_campus, Role::Viewer, "campus"),
+            Err(AppError::NotFound(_))
+        ));
+        let org = Place {
+            campus_id: None,
+            pantry_id: None,
+            ..pantry("c1", "p1")
+        };
+        assert!(matches!(
+            c.require(&org, Role::Admin, "organization"),
             Err(AppError::Forbidden(_))
         ));
     }

@@ -1,0 +1,296 @@
+//! Spawns the real server on a random port with a fresh database, SQLite or
+//! PostgreSQL, and talks to it over HTTP like a browser would.
+
+use std::collections::HashMap;
+
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+use server::config::Config;
+use sqlx::Connection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const SETUP_CODE: &str = "TEST-SETUP-CODE";
+pub const PUBLIC_URL: &str = "http://larder.test";
+
+pub struct TestApp {
+    pub base: String,
+    pub server: server::Server,
+    _dir: tempfile::TempDir,
+}
+
+/// The PostgreSQL server `make test` started. Tests fail, rather than skip,
+/// without it: a green run must mean both databases were exercised.
+pub fn postgres_admin_url() -> String {
+    std::env::var("LARDER_TEST_POSTGRES_URL").expect(
+        "LARDER_TEST_POSTGRES_URL is not set: run the tests with `make test`, which starts PostgreSQL",
+    )
+}
+
+/// A fresh, empty database of the given kind; returns its URL.
+pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("larder.db").display()),
+        Backend::Postgres => {
+            sqlx::any::install_default_drivers();
+            let admin = postgres_admin_url();
+            let name = format!("larder_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::AnyConnection::connect(&admin)
+                .await
+                .expect("connecting to the test PostgreSQL");
+            sqlx::query(&format!("create database {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("creating a database");
+            conn.close().await.ok();
+            let (prefix, _) = admin
+                .rsplit_once('/')
+                .expect("admin URL has a database name");
+            format!("{prefix}/{name}")
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_with(backend, &[]).await
+}
+
+pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database(backend, dir.path()).await;
+    let mut vars: HashMap<String, String> = [
+        ("LARDER_LISTEN", "127.0.0.1:0"),
+        ("LARDER_SETUP_CODE", SETUP_CODE),
+        ("LARDER_PUBLIC_URL", PUBLIC_URL),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vars.insert("LARDER_DATA_DIR".into(), dir.path().display().to_string());
+    vars.insert(
+        "LARDER_SITE_ROOT".into(),
+        dir.path().join("site").display().to_string(),
+    );
+    vars.insert("DATABASE_URL".into(), database_url.clone());
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    let config = Config::load(|k| vars.get(k).cloned()).expect("test configuration is valid");
+    let server = server::start(config).await.expect("server starts");
+    TestApp {
+        base: format!("http://{}", server.addr),
+        server,
+        _dir: dir,
+    }
+}
+
+/// A browser-like client: keeps cookies between requests.
+pub fn client() -> Client {
+    Client::builder().cookie_store(true).build().unwrap()
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The user-facing message of an error reply.
+    pub fn message(&self) -> String {
+        let d = &self.body["detail"];
+        d.as_str()
+            .map(String::from)
+            .or_else(|| d["message"].as_str().map(String::from))
+            .unwrap_or_default()
+    }
+
+    pub fn kind(&self) -> &str {
+        self.body["kind"].as_str().unwrap_or("")
+    }
+
+    pub fn field(&self) -> &str {
+        self.body["detail"]["field"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    /// Calls a server function the way a form does (urlencoded POST).
+    pub async fn call(&self, client: &Client, endpoint: &str, form: &[(&str, &str)]) -> Reply {
+        let res = client
+            .post(format!("{}/api/{endpoint}", self.base))
+            .form(form)
+            .send()
+            .await
+            .expect("request reaches the server");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, client: &Client, path: &str) -> (StatusCode, String) {
+        let res = client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (res.status(), res.text().await.unwrap())
+    }
+
+    /// Runs the setup page's server function; returns the signed-in client.
+    pub async fn setup_admin(&self) -> Client {
+        let c = client();
+        let r = self
+            .call(
+                &c,
+                "setup",
+                &[
+                    ("code", SETUP_CODE),
+                    ("name", "Ada Admin"),
+                    ("email", "ada@college.example"),
+                    ("password", "correct horse battery"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "setup: {:?}", r.body);
+        c
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Client {
+        let c = client();
+        let r = self
+            .call(&c, "sign_in", &[("email", email), ("password", password)])
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "sign in: {:?}", r.body);
+        c
+    }
+
+    /// Creates something and returns its id (the server function's JSON string).
+    pub async fn create(&self, client: &Client, endpoint: &str, form: &[(&str, &str)]) -> String {
+        let r = self.call(client, endpoint, form).await;
+        assert_eq!(r.status, StatusCode::OK, "{endpoint}: {:?}", r.body);
+        r.body.as_str().expect("an id").to_string()
+    }
+
+    /// Creates an invitation and returns its token.
+    pub async fn invite(&self, admin: &Client, email: &str, role: &str, scope: &str) -> String {
+        let r = self
+            .call(
+                admin,
+                "invite",
+                &[("email", email), ("role", role), ("scope", scope)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "invite: {:?}", r.body);
+        r.body["link"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Invites and accepts with a new account; returns the signed-in client.
+    pub async fn join(&self, admin: &Client, email: &str, role: &str, scope: &str) -> Client {
+        let token = self.invite(admin, email, role, scope).await;
+        let c = client();
+        let r = self
+            .call(
+                &c,
+                "accept_invitation",
+                &[
+                    ("token", &token),
+                    ("name", "Sam Staff"),
+                    ("password", "staple lantern river"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "accept: {:?}", r.body);
+        c
+    }
+
+    /// Runs SQL against the app's own database, for setting up edge cases
+    /// (an expired session) that cannot be reached through the API quickly.
+    pub async fn sql(&self, statement: &str) {
+        sqlx::query(statement)
+            .execute(self.server.state.db.pool())
+            .await
+            .expect("test SQL runs");
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.server.state.db.pool())
+            .await
+            .unwrap()
+    }
+}
+
+/// An organization with one campus and two pantries, made by the admin.
+pub struct Places {
+    pub org: String,
+    pub campus: String,
+    pub main: String,
+    pub library: String,
+}
+
+pub async fn build_places(app: &TestApp, admin: &Client) -> Places {
+    let org = app
+        .create(admin, "create_organization", &[("name", "State College")])
+        .await;
+    let campus = app
+        .create(
+            admin,
+            "create_campus",
+            &[("organization", &org), ("name", "North Campus")],
+        )
+        .await;
+    let main = app
+        .create(
+            admin,
+            "create_pantry",
+            &[("campus", &campus), ("name", "Main Pantry")],
+        )
+        .await;
+    let library = app
+        .create(
+            admin,
+            "create_pantry",
+            &[("campus", &campus), ("name", "Library Pantry")],
+        )
+        .await;
+    Places {
+        org,
+        campus,
+        main,
+        library,
+    }
+}
+
+/// Runs an async test body once against SQLite and once against PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}

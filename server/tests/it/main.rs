@@ -1,0 +1,10 @@
+//! Integration tests: the real server over HTTP, on SQLite and PostgreSQL.
+//! One test binary (not one per file) keeps linking time down.
+
+mod helpers;
+
+mod accounts;
+mod binary;
+mod operations;
+mod places;
+mod schema;

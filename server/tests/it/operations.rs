@@ -1,0 +1,165 @@
+//! Health, readiness, metrics, request ids, forgery protection and the
+//! handling of malformed requests.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+use crate::on_both_databases;
+
+on_both_databases!(
+    a_fresh_instance_is_healthy_ready_and_measured,
+    cross_site_posts_are_refused_and_change_nothing,
+    malformed_requests_get_client_errors_not_crashes,
+);
+
+async fn a_fresh_instance_is_healthy_ready_and_measured(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = client();
+    assert_eq!(app.get(&c, "/healthz").await, (StatusCode::OK, "ok".into()));
+    let (status, body) = app.get(&c, "/readyz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["status"],
+        "ready"
+    );
+
+    let res = c.get(format!("{}/", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let id = res
+        .headers()
+        .get("x-request-id")
+        .expect("every response carries a request id");
+    assert_eq!(id.to_str().unwrap().len(), 36);
+    app.call(
+        &c,
+        "sign_in",
+        &[("email", "nobody@example.org"), ("password", "x")],
+    )
+    .await;
+
+    let (status, metrics) = app.get(&c, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        metrics.contains(r#"larder_http_requests_total{method="GET",route="/",status="200"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"larder_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"larder_http_requests_total{method="POST",route="/api/sign_in",status="422"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"larder_http_request_duration_seconds_count{method="GET",route="/readyz"} 1"#
+        ),
+        "{metrics}"
+    );
+
+    // Readiness reports a database that is gone.
+    app.server.state.db.pool().close().await;
+    let (status, body) = app.get(&c, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("database unreachable"), "{body}");
+}
+
+async fn cross_site_posts_are_refused_and_change_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = client();
+    let forged = c
+        .post(format!("{}/api/setup", app.base))
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("code", SETUP_CODE),
+            ("name", "Mallory"),
+            ("email", "m@evil.example"),
+            ("password", "long enough password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(forged.headers().get("set-cookie").is_none());
+    assert_eq!(app.count("select count(*) from users").await, 0);
+
+    let from_another_site = c
+        .post(format!("{}/api/setup", app.base))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("code", SETUP_CODE)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_another_site.status(), StatusCode::FORBIDDEN);
+
+    let same_origin = c
+        .post(format!("{}/api/setup", app.base))
+        .header("origin", &app.base)
+        .form(&[
+            ("code", SETUP_CODE),
+            ("name", "Ada"),
+            ("email", "ada@college.example"),
+            ("password", "long enough password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), StatusCode::OK);
+    assert_eq!(app.count("select count(*) from users").await, 1);
+}
+
+async fn malformed_requests_get_client_errors_not_crashes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+
+    // A missing argument.
+    let r = app.call(&admin, "create_organization", &[]).await;
+    assert!(r.status.is_client_error(), "{:?} {:?}", r.status, r.body);
+    // An unknown endpoint.
+    let (status, _) = app.get(&admin, "/api/no_such_function").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A body that is not a form at all.
+    let res = admin
+        .post(format!("{}/api/create_organization", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![0xff, 0xfe, 0x00, 0x25])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    // Ids that are not ids.
+    let r = app
+        .call(&admin, "pantry", &[("id", "'; drop table pantries; --")])
+        .await;
+    assert_eq!(
+        (r.status, r.kind()),
+        (StatusCode::NOT_FOUND, "not_found"),
+        "{:?}",
+        r.body
+    );
+    let (status, page) = app.get(&admin, "/pantries/not-an-id").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("does not exist"), "{page}");
+    // A page that does not exist.
+    let (status, page) = app.get(&admin, "/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("There is no page at this address."));
+    // An oversized name.
+    let long = "x".repeat(100_000);
+    let r = app
+        .call(&admin, "create_organization", &[("name", &long)])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.message(),
+        "The name is 100000 characters long; the most is 80."
+    );
+    // And the server still serves.
+    assert_eq!(app.get(&admin, "/healthz").await.0, StatusCode::OK);
+    assert_eq!(app.count("select count(*) from organizations").await, 0);
+}
