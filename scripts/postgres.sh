@@ -2,11 +2,21 @@
 # directory of its own; stops and removes it when the calling script exits.
 # Sourced by test.sh; exports LARDER_TEST_POSTGRES_URL.
 
+# A loopback port nothing listens on.
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+  done
+  die "no free port found"
+}
+
 start_test_postgres() {
   local bin port dir
   bin="$(pg_bin)" || die "PostgreSQL is not installed (scripts/setup-test.sh installs it)"
   dir="$(mktemp -d /tmp/larder-pg.XXXXXX)"
-  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  port="$(free_port)"
   # PostgreSQL refuses to run as root; use its own system user then.
   local run=()
   if [ "$(id -u)" = 0 ]; then

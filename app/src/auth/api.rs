@@ -14,6 +14,8 @@ use crate::ids::{InvitationId, OrganizationId};
 pub struct SessionInfo {
     pub me: Option<Me>,
     pub setup_open: bool,
+    /// Anyone may create an account (`LARDER_OPEN_SIGNUP`).
+    pub open_signup: bool,
 }
 
 #[server(prefix = "/api", endpoint = "session")]
@@ -24,6 +26,7 @@ pub async fn get_session() -> Result<SessionInfo, AppError> {
     Ok(SessionInfo {
         me,
         setup_open: state.setup.is_open(),
+        open_signup: state.settings.open_signup,
     })
 }
 
@@ -49,6 +52,18 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use crate::{auth::service, request, state::AppState};
     let state = AppState::current()?;
     let token = service::sign_in(&state, &email, &password, request::client_ip()).await?;
+    request::append_response_header(
+        http::header::SET_COOKIE,
+        &service::session_cookie(&token, &state.settings),
+    );
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "sign_up")]
+pub async fn sign_up(name: String, email: String, password: String) -> Result<(), AppError> {
+    use crate::{auth::service, request, state::AppState};
+    let state = AppState::current()?;
+    let token = service::sign_up(&state, &name, &email, &password).await?;
     request::append_response_header(
         http::header::SET_COOKIE,
         &service::session_cookie(&token, &state.settings),

@@ -249,6 +249,37 @@ async fn insert_user(
     Ok(())
 }
 
+/// Creates an account without an invitation, when the instance allows it
+/// (`LARDER_OPEN_SIGNUP`). The account holds no membership until someone
+/// invites it somewhere.
+pub async fn sign_up(
+    state: &AppState,
+    name: &str,
+    email: &str,
+    password: &str,
+) -> AppResult<String> {
+    if !state.settings.open_signup {
+        return Err(AppError::Forbidden(
+            "Sign-up is closed on this Larder. Ask an admin for an invitation.".into(),
+        ));
+    }
+    if state.setup.is_open() {
+        return Err(AppError::Forbidden(
+            "This Larder is not set up yet: its first account comes from the setup page.".into(),
+        ));
+    }
+    let name = DisplayName::parse(name, "name")?;
+    let email = Email::parse(email, "email")?;
+    let password = NewPassword::parse(password, "password")?;
+    let hash = hash_password(&password).await?;
+    let id = UserId::new();
+    let mut tx = state.db.begin().await?;
+    insert_user(&mut tx, &id, &name, &email, &hash, false).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %id, "account created by open sign-up");
+    create_session(&state.db, &id, &state.settings).await
+}
+
 // --------------------------------------------------------------- sign-in
 
 /// Failed sign-ins per email and per client address over a sliding window.

@@ -71,6 +71,7 @@ pub fn SetupPage() -> impl IntoView {
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
+    let session = Resource::new(|| (), |_| get_session());
     let action = ServerAction::<SignIn>::new();
     let error = last_error(action.value());
     Effect::new(move |_| {
@@ -89,7 +90,42 @@ pub fn SignInPage() -> impl IntoView {
                     <FormError error=error fields=&["email", "password"] />
                     <SubmitButton label="Sign in" busy_label="Signing in…" pending=action.pending() />
                 </ActionForm>
-                <p class="muted">"New here? Accounts come by invitation: ask an admin of your pantry for a link."</p>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        if matches!(session.await, Ok(SessionInfo { open_signup: true, .. })) {
+                            view! { <p>"New here? " <a href="/sign-up">"Create an account"</a></p> }.into_any()
+                        } else {
+                            view! { <p class="muted">"New here? Accounts come by invitation: ask an admin of your pantry for a link."</p> }.into_any()
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let action = ServerAction::<SignUp>::new();
+    let error = last_error(action.value());
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            reload_to("/");
+        }
+    });
+    view! {
+        <Title text="Create an account" />
+        <section class="narrow">
+            <div class="card">
+                <h1>"Create an account"</h1>
+                <p>"An account on its own sees nothing yet: an admin grants access to a pantry."</p>
+                <ActionForm action=action attr:class="stack">
+                    <TextField form="sign-up" label="Your name" name="name" error=error autocomplete="name" autofocus=true />
+                    <TextField form="sign-up" label="Email" name="email" kind="email" error=error autocomplete="email" />
+                    <TextField form="sign-up" label="Password" name="password" kind="password" error=error autocomplete="new-password" hint="At least 10 characters." />
+                    <FormError error=error fields=&["name", "email", "password"] />
+                    <SubmitButton label="Create account" busy_label="Creating…" pending=action.pending() />
+                </ActionForm>
             </div>
         </section>
     }

@@ -18,7 +18,7 @@ pub fn HomePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match session.await {
                     Ok(SessionInfo { me: Some(me), .. }) => view! { <Overview name=me.display_name /> }.into_any(),
-                    Ok(SessionInfo { me: None, setup_open }) => view! { <Welcome setup_open /> }.into_any(),
+                    Ok(SessionInfo { me: None, setup_open, .. }) => view! { <Welcome setup_open /> }.into_any(),
                     Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
                 }
             })}
@@ -415,6 +415,9 @@ pub fn PantryPage() -> impl IntoView {
                     ] />
                     <div class="page-head">
                         <h1>{v.pantry.name.clone()}</h1>
+                        {v.abilities.administer.then(|| view! {
+                            <a class="button" href=format!("/organizations/{}/people", v.pantry.organization_id)>"Invite people"</a>
+                        })}
                     </div>
                     <section class="card">
                         <dl class="facts">

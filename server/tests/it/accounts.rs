@@ -13,7 +13,64 @@ on_both_databases!(
     sessions_expire_and_signing_out_ends_them,
     invitations_work_once_for_the_invited_address,
     an_existing_account_joins_by_signing_in,
+    open_sign_up_is_off_unless_configured,
 );
+
+async fn open_sign_up_is_off_unless_configured(backend: Backend) {
+    let form = [
+        ("name", "Pat"),
+        ("email", "pat@college.example"),
+        ("password", "a long password"),
+    ];
+    let closed = spawn_app(backend).await;
+    closed.setup_admin().await;
+    let r = closed.call(&client(), "sign_up", &form).await;
+    assert_eq!(
+        (r.status, r.message().as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            "Sign-up is closed on this Larder. Ask an admin for an invitation."
+        )
+    );
+    assert_eq!(closed.count("select count(*) from users").await, 1);
+    assert!(!closed
+        .get(&client(), "/sign-in")
+        .await
+        .1
+        .contains(r#"href="/sign-up""#));
+
+    let open = spawn_with(backend, &[("LARDER_OPEN_SIGNUP", "true")]).await;
+    let early = open.call(&client(), "sign_up", &form).await;
+    assert_eq!(
+        early.status,
+        StatusCode::FORBIDDEN,
+        "the first account still comes from setup"
+    );
+    open.setup_admin().await;
+    let (status, page) = open.get(&client(), "/sign-in").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(r#"href="/sign-up""#),
+        "the sign-in page offers sign-up when it is open"
+    );
+    let (status, page) = open.get(&client(), "/sign-up").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Create an account") && page.contains(r#"name="password""#));
+    let c = client();
+    let r = open.call(&c, "sign_up", &form).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let overview = open.call(&c, "overview", &[]).await;
+    assert_eq!(
+        overview.body["organizations"].as_array().unwrap().len(),
+        0,
+        "a new account sees nothing"
+    );
+    let again = open.call(&client(), "sign_up", &form).await;
+    assert_eq!(
+        (again.status, again.field()),
+        (StatusCode::CONFLICT, "email")
+    );
+}
 
 async fn setup_creates_the_first_admin_once_and_checks_every_field(backend: Backend) {
     let app = spawn_app(backend).await;

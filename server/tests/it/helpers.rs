@@ -90,7 +90,11 @@ pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
 
 /// A browser-like client: keeps cookies between requests.
 pub fn client() -> Client {
-    Client::builder().cookie_store(true).build().unwrap()
+    Client::builder()
+        .cookie_store(true)
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
 }
 
 pub struct Reply {

@@ -10,7 +10,32 @@ on_both_databases!(
     a_fresh_instance_is_healthy_ready_and_measured,
     cross_site_posts_are_refused_and_change_nothing,
     malformed_requests_get_client_errors_not_crashes,
+    concurrent_page_loads_all_complete,
 );
+
+/// Many people loading pages at once: every render finishes, none hangs.
+async fn concurrent_page_loads_all_complete(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let paths = [
+        "/".to_string(),
+        format!("/organizations/{}", p.org),
+        format!("/campuses/{}", p.campus),
+        format!("/pantries/{}", p.main),
+        "/sign-in".into(),
+    ];
+    let loads = (0..100).map(|i| {
+        let path = paths[i % paths.len()].clone();
+        let (admin, app) = (&admin, &app);
+        async move { app.get(admin, &path).await.0 }
+    });
+    let statuses = futures::future::join_all(loads).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+}
 
 async fn a_fresh_instance_is_healthy_ready_and_measured(backend: Backend) {
     let app = spawn_app(backend).await;
