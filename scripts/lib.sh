@@ -22,10 +22,11 @@ apt_install() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -qq || as_root apt-get update -qq
-  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-    || { sleep 2; as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"; }
+  # Through `env`, because sudo drops the caller's environment.
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get)
+  as_root "${apt[@]}" update -qq || as_root "${apt[@]}" update -qq
+  as_root "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" \
+    || { sleep 2; as_root "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}"; }
 }
 
 # The wasm-bindgen version pinned in Cargo.lock; the CLI must match it exactly.

@@ -7,6 +7,11 @@ source "$(dirname "$0")/lib.sh"
 
 command -v cargo >/dev/null || die "cargo not found: install Rust with rustup first"
 command -v npm >/dev/null || die "npm not found: install Node.js first"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$node_major" -ge 18 ] || die "Node.js $node_major is too old: Larder's tools need Node.js 18 or newer"
+
+# Crates with C parts (SQLite, ring) need a C compiler and linker.
+command -v cc >/dev/null || apt_install build-essential pkg-config
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"

@@ -7,9 +7,18 @@ use serde::{Deserialize, Serialize};
 macro_rules! id_type {
     ($($(#[$meta:meta])* $name:ident),* $(,)?) => {$(
         $(#[$meta])*
+        /// Deserializing checks the form, so a malformed id in a request is
+        /// refused before it reaches the database.
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
+        #[serde(try_from = "String")]
         pub struct $name(pub String);
+
+        impl TryFrom<String> for $name {
+            type Error = crate::error::AppError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
 
         impl $name {
             /// A fresh, time-ordered id.
@@ -59,6 +68,11 @@ id_type!(
     MembershipId,
 );
 
+/// Whether `s` has the form of an id (any of the types above).
+pub fn is_id(s: &str) -> bool {
+    parse_uuid_text(s).is_some_and(|p| p == s)
+}
+
 /// Accepts the canonical 8-4-4-4-12 lowercase hex form and nothing else, so
 /// ids in URLs are checked before they reach the database.
 fn parse_uuid_text(s: &str) -> Option<String> {
@@ -99,6 +113,14 @@ mod tests {
         assert!("0192f1c2x7a3b-7c4d-8e5f-0123456789ab"
             .parse::<PantryId>()
             .is_err());
+        assert!(serde_json::from_str::<PantryId>("\"a\\u0000b\"").is_err());
+        let id: PantryId =
+            serde_json::from_str("\"0192f1c2-7a3b-7c4d-8e5f-0123456789ab\"").unwrap();
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            "\"0192f1c2-7a3b-7c4d-8e5f-0123456789ab\""
+        );
+        assert!(is_id(id.as_str()) && !is_id("0192F1C2-7A3B-7C4D-8E5F-0123456789AB"));
         let msg = "x".parse::<CampusId>().unwrap_err().to_string();
         assert!(msg.contains("campus id"), "{msg}");
     }

@@ -12,6 +12,8 @@ create table users (
     created_at bigint not null,
     disabled_at bigint
 );
+-- One site admin: the account created at setup.
+create unique index users_one_site_admin on users (is_site_admin) where is_site_admin = 1;
 
 create table organizations (
     id text primary key,

@@ -186,18 +186,29 @@ impl Config {
             }
         }
 
-        let session_ttl_hours = match env("LARDER_SESSION_TTL_HOURS") {
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|h| (1..=24 * 365).contains(h))
-                .ok_or_else(|| ConfigError::Invalid {
-                    var: "LARDER_SESSION_TTL_HOURS",
-                    expected: "a whole number of hours from 1 to 8760".into(),
-                    got: v.clone(),
-                })?,
-            None => file.session_ttl_hours.unwrap_or(14 * 24),
-        };
+        let session_ttl_hours =
+            match env("LARDER_SESSION_TTL_HOURS") {
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|h| (1..=24 * 365).contains(h))
+                    .ok_or_else(|| ConfigError::Invalid {
+                        var: "LARDER_SESSION_TTL_HOURS",
+                        expected: "a whole number of hours from 1 to 8760".into(),
+                        got: v.clone(),
+                    })?,
+                None => match file.session_ttl_hours {
+                    Some(h) if !(1..=24 * 365).contains(&h) => return Err(ConfigError::Invalid {
+                        var: "LARDER_SESSION_TTL_HOURS",
+                        expected:
+                            "a whole number of hours from 1 to 8760 (session_ttl_hours in the file)"
+                                .into(),
+                        got: h.to_string(),
+                    }),
+                    Some(h) => h,
+                    None => 14 * 24,
+                },
+            };
 
         let first_admin = match (env("LARDER_ADMIN_EMAIL"), env("LARDER_ADMIN_PASSWORD")) {
             (Some(email), Some(password)) => Some(FirstAdmin {

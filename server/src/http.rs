@@ -18,11 +18,15 @@ use app::state::AppState;
 /// by all current browsers) must not say `cross-site`. Requests with
 /// neither come from scripts, which cannot carry a victim's cookie. Together
 /// with `SameSite=Lax` session cookies this is OWASP's recommended defence.
-pub async fn csrf_guard(req: Request, next: Next) -> Response {
+pub async fn csrf_guard(
+    State(public_origin): State<std::sync::Arc<String>>,
+    req: Request,
+    next: Next,
+) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
-    if let Err(reason) = same_site(req.headers()) {
+    if let Err(reason) = same_site(req.headers(), &public_origin) {
         tracing::warn!(%reason, path = %req.uri().path(), "cross-site request refused");
         return AppError::Forbidden(
             "This request came from another site and was refused. Reload the page and try again."
@@ -33,12 +37,30 @@ pub async fn csrf_guard(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn same_site(headers: &HeaderMap) -> Result<(), String> {
+/// `scheme://host[:port]` of the configured public URL.
+pub fn public_origin(public_url: &str) -> String {
+    match public_url.split_once("://") {
+        Some((scheme, rest)) => {
+            format!("{scheme}://{}", rest.split('/').next().unwrap_or_default())
+        }
+        None => public_url.to_string(),
+    }
+    .to_ascii_lowercase()
+}
+
+fn same_site(headers: &HeaderMap, public_origin: &str) -> Result<(), String> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin
             .to_str()
             .map_err(|_| "unreadable Origin".to_string())?;
+        // Behind a proxy that rewrites Host, the public URL is the origin.
+        if origin
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case(public_origin)
+        {
+            return Ok(());
+        }
         let origin_host = origin
             .split_once("://")
             .map(|(_, rest)| rest.trim_end_matches('/'));
@@ -136,23 +158,27 @@ mod tests {
 
     #[test]
     fn same_origin_posts_pass_and_foreign_ones_do_not() {
-        assert!(same_site(&headers(&[
+        let public = public_origin("https://pantry.college.example/larder");
+        assert_eq!(public, "https://pantry.college.example");
+        let check = |pairs: &[(&str, &str)]| same_site(&headers(pairs), &public);
+        assert!(check(&[
             ("host", "127.0.0.1:3000"),
             ("origin", "http://127.0.0.1:3000")
-        ]))
+        ])
         .is_ok());
-        assert!(same_site(&headers(&[
+        assert!(check(&[
             ("host", "127.0.0.1:3000"),
             ("origin", "https://evil.example")
-        ]))
+        ])
         .is_err());
-        assert!(same_site(&headers(&[("host", "127.0.0.1:3000"), ("origin", "null")])).is_err());
-        assert!(same_site(&headers(&[("host", "h"), ("sec-fetch-site", "cross-site")])).is_err());
-        assert!(same_site(&headers(&[
-            ("host", "h"),
-            ("sec-fetch-site", "same-origin")
-        ]))
+        assert!(check(&[("host", "127.0.0.1:3000"), ("origin", "null")]).is_err());
+        assert!(check(&[
+            ("host", "10.0.0.5:3000"),
+            ("origin", "https://pantry.college.example")
+        ])
         .is_ok());
-        assert!(same_site(&headers(&[("host", "h")])).is_ok());
+        assert!(check(&[("host", "h"), ("sec-fetch-site", "cross-site")]).is_err());
+        assert!(check(&[("host", "h"), ("sec-fetch-site", "same-origin")]).is_ok());
+        assert!(check(&[("host", "h")]).is_ok());
     }
 }

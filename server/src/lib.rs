@@ -175,6 +175,16 @@ async fn prepare_setup(config: &Config, db: &Db) -> Result<SetupGate, StartError
     Ok(SetupGate::new(Some(code)))
 }
 
+/// The path as logs show it: invitation links carry a secret token, which
+/// must not end up in log files.
+fn loggable_path(path: &str) -> &str {
+    if path.starts_with("/invitations/") {
+        "/invitations/{token}"
+    } else {
+        path
+    }
+}
+
 /// The whole HTTP stack: the Leptos pages and server functions, operations
 /// endpoints, and the layers every request passes through.
 pub fn router(config: &Config, state: AppState) -> Router {
@@ -217,13 +227,16 @@ pub fn router(config: &Config, state: AppState) -> Router {
             .get(app::request::REQUEST_ID_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        tracing::info_span!("request", %request_id, method = %req.method(), path = %req.uri().path())
+        tracing::info_span!("request", %request_id, method = %req.method(), path = %loggable_path(req.uri().path()))
     };
     use axum::http::{header, HeaderValue};
     pages
         .merge(ops)
         .layer(axum::middleware::from_fn(http::server_fn_status))
-        .layer(axum::middleware::from_fn(http::csrf_guard))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(http::public_origin(&config.public_url)),
+            http::csrf_guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::track,

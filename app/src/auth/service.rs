@@ -44,8 +44,26 @@ fn token_hash(token: &str) -> String {
         .collect()
 }
 
+/// Argon2 costs ~19 MiB and tens of milliseconds per hash by design; at
+/// most this many run at once, so a burst of sign-ins queues instead of
+/// exhausting memory.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        )
+    })
+}
+
 pub async fn hash_password(password: &NewPassword) -> AppResult<String> {
     let password = password.expose().to_owned();
+    let _permit = hashing_permits()
+        .acquire()
+        .await
+        .map_err(|e| AppError::internal(&e))?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -63,30 +81,33 @@ pub async fn hash_password(password: &NewPassword) -> AppResult<String> {
 async fn verify_password(stored: Option<String>, candidate: &str) -> bool {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let known = stored.is_some();
-    let stored = stored.unwrap_or_else(|| {
-        DUMMY
-            .get_or_init(|| {
-                let salt = SaltString::generate(&mut OsRng);
-                Argon2::default()
-                    .hash_password(b"not a real password", &salt)
-                    .unwrap()
-                    .to_string()
-            })
-            .clone()
-    });
     let candidate = candidate.to_owned();
-    let ok = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored)
+    let Ok(_permit) = hashing_permits().acquire().await else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || {
+        let stored = stored.unwrap_or_else(|| {
+            DUMMY
+                .get_or_init(|| {
+                    let salt = SaltString::generate(&mut OsRng);
+                    Argon2::default()
+                        .hash_password(b"not a real password", &salt)
+                        .map(|h| h.to_string())
+                        .unwrap_or_default()
+                })
+                .clone()
+        });
+        let ok = PasswordHash::new(&stored)
             .map(|h| {
                 Argon2::default()
                     .verify_password(candidate.as_bytes(), &h)
                     .is_ok()
             })
-            .unwrap_or(false)
+            .unwrap_or(false);
+        known && ok
     })
     .await
-    .unwrap_or(false);
-    known && ok
+    .unwrap_or(false)
 }
 
 // ------------------------------------------------------------ first start
@@ -212,8 +233,23 @@ pub async fn create_first_admin(
         ));
     }
     let id = UserId::new();
-    insert_user(&mut tx, &id, name, email, &hash, true).await?;
-    tx.commit().await?;
+    // A unique index allows one site admin: of two setups racing past the
+    // count above (possible on PostgreSQL), the second fails here.
+    let already_set_up =
+        || AppError::Forbidden("This Larder is already set up. Sign in instead.".into());
+    insert_user(&mut tx, &id, name, email, &hash, true)
+        .await
+        .map_err(|e| match e {
+            AppError::Conflict { .. } => already_set_up(),
+            other => other,
+        })?;
+    tx.commit().await.map_err(|e| {
+        if db::is_unique_violation(&e) {
+            already_set_up()
+        } else {
+            e.into()
+        }
+    })?;
     tracing::info!(user_id = %id, "first admin created");
     Ok(id)
 }
@@ -295,10 +331,19 @@ impl SignInThrottle {
     pub const PER_EMAIL: usize = 5;
     pub const PER_ADDRESS: usize = 30;
 
-    /// `Err(wait)` when any key has used up its attempts.
-    fn check(&self, keys: &[(String, usize)]) -> Result<(), Duration> {
+    /// Counts a sign-in attempt against every key, or refuses it with the
+    /// time to wait when a key has used up its attempts. The attempt is
+    /// counted before the (slow) password check, so a burst of parallel
+    /// guesses cannot slip past the limit; [`Self::succeeded`] takes it back.
+    fn attempt(&self, keys: &[(String, usize)]) -> Result<(), Duration> {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 50_000 {
+            map.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.duration_since(*t) < Self::WINDOW)
+            });
+        }
         let mut wait = Duration::ZERO;
         for (key, limit) in keys {
             if let Some(q) = map.get_mut(key) {
@@ -314,21 +359,8 @@ impl SignInThrottle {
                 }
             }
         }
-        if wait.is_zero() {
-            Ok(())
-        } else {
-            Err(wait)
-        }
-    }
-
-    fn record_failure(&self, keys: &[(String, usize)]) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 50_000 {
-            map.retain(|_, q| {
-                q.back()
-                    .is_some_and(|t| now.duration_since(*t) < Self::WINDOW)
-            });
+        if !wait.is_zero() {
+            return Err(wait);
         }
         for (key, _) in keys {
             let q = map.entry(key.clone()).or_default();
@@ -337,13 +369,20 @@ impl SignInThrottle {
                 q.pop_front();
             }
         }
+        Ok(())
     }
 
-    fn clear(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+    /// A correct password: the account's failures are forgotten, and the
+    /// attempt no longer counts against the client's address.
+    fn succeeded(&self, keys: &[(String, usize)]) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, (key, _)) in keys.iter().enumerate() {
+            if i == 0 {
+                map.remove(key);
+            } else if let Some(q) = map.get_mut(key) {
+                q.pop_back();
+            }
+        }
     }
 }
 
@@ -358,12 +397,15 @@ pub async fn sign_in(
     if password.is_empty() {
         return Err(AppError::invalid("password", "Enter your password."));
     }
-    let email_key = format!("email:{}", email.normalized());
-    let mut keys = vec![(email_key.clone(), SignInThrottle::PER_EMAIL)];
+    // The account's own key comes first: success clears it.
+    let mut keys = vec![(
+        format!("email:{}", email.normalized()),
+        SignInThrottle::PER_EMAIL,
+    )];
     if let Some(ip) = client {
         keys.push((format!("ip:{ip}"), SignInThrottle::PER_ADDRESS));
     }
-    if let Err(wait) = state.throttle.check(&keys) {
+    if let Err(wait) = state.throttle.attempt(&keys) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         return Err(AppError::TooManyRequests {
             message: format!(
@@ -386,16 +428,23 @@ pub async fn sign_in(
         ),
         None => (None, None),
     };
+    let Some(id) = id else {
+        verify_password(None, password).await;
+        tracing::info!(email = %email.normalized(), "failed sign-in: no such account");
+        return Err(AppError::invalid(
+            "password",
+            "That email and password do not match an account.",
+        ));
+    };
     if !verify_password(hash, password).await {
-        state.throttle.record_failure(&keys);
         tracing::info!(email = %email.normalized(), "failed sign-in");
         return Err(AppError::invalid(
             "password",
             "That email and password do not match an account.",
         ));
     }
-    state.throttle.clear(&email_key);
-    let id = UserId(id.expect("verified accounts exist"));
+    state.throttle.succeeded(&keys);
+    let id = UserId(id);
     create_session(&state.db, &id, &state.settings).await
 }
 
@@ -810,6 +859,8 @@ pub async fn accept_with_new_account(
     let name = DisplayName::parse(name, "name")?;
     let password = NewPassword::parse(password, "password")?;
     let inv = usable_invitation(&state.db, token).await?;
+    // The place may have been archived since the invitation was made.
+    places::resolve_scope(&state.db, inv.scope_kind, &inv.scope_id).await?;
     let email = Email::parse(&inv.email, "email")?;
     let hash = hash_password(&password).await?;
     let mut tx = state.db.begin().await?;
@@ -824,6 +875,7 @@ pub async fn accept_with_new_account(
 /// Accepts an invitation for the signed-in caller, whose email it names.
 pub async fn accept_as_caller(state: &AppState, caller: &Caller, token: &str) -> AppResult<()> {
     let inv = usable_invitation(&state.db, token).await?;
+    places::resolve_scope(&state.db, inv.scope_kind, &inv.scope_id).await?;
     if caller.me.email.to_lowercase() != inv.email_key {
         return Err(AppError::Forbidden(format!(
             "This invitation is for {}, but you are signed in as {}. Sign out and sign in as {} to accept it.",
@@ -854,6 +906,19 @@ async fn redeem(tx: &mut db::Tx, inv: &InvitationRow, user: &UserId) -> AppResul
             "token",
             "This invitation has already been used. Sign in instead.",
         ));
+    }
+    // An invitation never lowers a role the person already holds there.
+    let held: Option<String> = sqlx::query_scalar(
+        "select role from memberships where user_id = $1 and scope_kind = $2 and scope_id = $3",
+    )
+    .bind(user.as_str())
+    .bind(inv.scope_kind.as_str())
+    .bind(&inv.scope_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let held = held.map(|r| Role::parse(&r, "role")).transpose()?;
+    if held.is_some_and(|r| r >= inv.role) {
+        return Ok(());
     }
     sqlx::query(
         "insert into memberships (id, user_id, organization_id, scope_kind, scope_id, role, granted_by, created_at) \
@@ -1102,13 +1167,12 @@ mod tests {
         let t = SignInThrottle::default();
         let keys = vec![("email:a".to_string(), 3)];
         for _ in 0..3 {
-            assert!(t.check(&keys).is_ok());
-            t.record_failure(&keys);
+            assert!(t.attempt(&keys).is_ok());
         }
-        let wait = t.check(&keys).unwrap_err();
+        let wait = t.attempt(&keys).unwrap_err();
         assert!(wait > Duration::from_secs(14 * 60));
-        t.clear("email:a");
-        assert!(t.check(&keys).is_ok());
+        t.succeeded(&keys);
+        assert!(t.attempt(&keys).is_ok());
     }
 
     #[test]

@@ -16,8 +16,31 @@ pub fn reload_to(path: &str) {
 
 /// Only same-site paths are followed after signing in.
 fn safe_next(next: Option<String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//"))
-        .unwrap_or_else(|| "/".into())
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n
+                .chars()
+                .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+    })
+    .unwrap_or_else(|| "/".into())
+}
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_same_site_paths_are_followed_after_sign_in() {
+        let next = |s: &str| super::safe_next(Some(s.into()));
+        assert_eq!(next("/invitations/abc"), "/invitations/abc");
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "https://evil.example",
+            "evil",
+        ] {
+            assert_eq!(next(bad), "/", "{bad:?}");
+        }
+    }
 }
 
 #[component]

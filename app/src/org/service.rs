@@ -74,6 +74,9 @@ fn pantry_from(r: &db::Row) -> Result<Pantry, sqlx::Error> {
 }
 
 async fn active_organization(db: &Db, id: &str) -> AppResult<Organization> {
+    if !crate::ids::is_id(id) {
+        return Err(AppError::not_found("organization"));
+    }
     let row = sqlx::query(
         "select id, name, archived_at from organizations where id = $1 and archived_at is null",
     )
@@ -85,6 +88,9 @@ async fn active_organization(db: &Db, id: &str) -> AppResult<Organization> {
 }
 
 async fn active_campus(db: &Db, id: &str) -> AppResult<Campus> {
+    if !crate::ids::is_id(id) {
+        return Err(AppError::not_found("campus"));
+    }
     let row = sqlx::query(
         "select c.id, c.organization_id, c.name, c.archived_at from campuses c \
          join organizations o on o.id = c.organization_id \
@@ -98,6 +104,9 @@ async fn active_campus(db: &Db, id: &str) -> AppResult<Campus> {
 }
 
 async fn active_pantry(db: &Db, id: &str) -> AppResult<Pantry> {
+    if !crate::ids::is_id(id) {
+        return Err(AppError::not_found("pantry"));
+    }
     let row = sqlx::query(
         "select p.id, p.organization_id, p.campus_id, p.name, p.archived_at from pantries p \
          join campuses c on c.id = p.campus_id join organizations o on o.id = p.organization_id \
@@ -357,42 +366,106 @@ async fn people_at(
 
 // ----------------------------------------------------------------- writes
 
-fn duplicate(what: &str, name: &EntityName, within: &str) -> AppError {
-    AppError::conflict(
-        "name",
-        format!(
-            "There is already {what} called “{}” {within}.",
-            name.as_str()
-        ),
-    )
+/// How the names of one kind of place stay unique: case-insensitively,
+/// among the active places of the same parent.
+struct NameRule {
+    table: &'static str,
+    /// The parent column (`None`: unique across the instance).
+    parent: Option<&'static str>,
+    /// "an organization", "a campus", "a pantry".
+    what: &'static str,
+    /// "on this Larder", "in this organization", "on this campus".
+    within: &'static str,
 }
 
-/// Turns a unique-index violation (two people creating the same name at
-/// once) into the same conflict the pre-check gives.
-fn or_duplicate(e: sqlx::Error, what: &str, name: &EntityName, within: &str) -> AppError {
-    if db::is_unique_violation(&e) {
-        duplicate(what, name, within)
-    } else {
-        e.into()
+const ORGANIZATION_NAMES: NameRule = NameRule {
+    table: "organizations",
+    parent: None,
+    what: "an organization",
+    within: "on this Larder",
+};
+const CAMPUS_NAMES: NameRule = NameRule {
+    table: "campuses",
+    parent: Some("organization_id"),
+    what: "a campus",
+    within: "in this organization",
+};
+const PANTRY_NAMES: NameRule = NameRule {
+    table: "pantries",
+    parent: Some("campus_id"),
+    what: "a pantry",
+    within: "on this campus",
+};
+
+impl NameRule {
+    fn duplicate(&self, name: &EntityName) -> AppError {
+        AppError::conflict(
+            "name",
+            format!(
+                "There is already {} called “{}” {}.",
+                self.what,
+                name.as_str(),
+                self.within
+            ),
+        )
     }
-}
 
-async fn name_taken(
-    db: &mut db::Tx,
-    sql: &str,
-    scope: Option<&str>,
-    key: &str,
-    except: &str,
-) -> AppResult<bool> {
-    let q = sqlx::query_scalar::<_, i64>(sql);
-    let q = match scope {
-        Some(s) => q
-            .bind(s.to_string())
-            .bind(key.to_string())
-            .bind(except.to_string()),
-        None => q.bind(key.to_string()).bind(except.to_string()),
-    };
-    Ok(q.fetch_one(&mut **db).await? > 0)
+    /// A unique-index violation (two people choosing the same name at once)
+    /// reads like the pre-check's conflict.
+    fn or_duplicate(&self, e: sqlx::Error, name: &EntityName) -> AppError {
+        if db::is_unique_violation(&e) {
+            self.duplicate(name)
+        } else {
+            e.into()
+        }
+    }
+
+    /// Refuses the name if another active place under `parent` has it.
+    async fn ensure_free(
+        &self,
+        tx: &mut db::Tx,
+        parent: &str,
+        name: &EntityName,
+        except: &str,
+    ) -> AppResult<()> {
+        let scope = self
+            .parent
+            .map(|col| format!("{col} = $3 and "))
+            .unwrap_or_default();
+        let sql = format!(
+            "select count(*) from {} where {scope}name_key = $1 and archived_at is null and id <> $2",
+            self.table
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(&sql)
+            .bind(name.key())
+            .bind(except.to_string());
+        if self.parent.is_some() {
+            q = q.bind(parent.to_string());
+        }
+        if q.fetch_one(&mut **tx).await? > 0 {
+            return Err(self.duplicate(name));
+        }
+        Ok(())
+    }
+
+    /// Renames one active place, checking the name inside the transaction.
+    async fn rename(&self, db: &Db, parent: &str, id: &str, name: &EntityName) -> AppResult<()> {
+        let mut tx = db.begin().await?;
+        self.ensure_free(&mut tx, parent, name, id).await?;
+        let sql = format!(
+            "update {} set name = $1, name_key = $2 where id = $3 and archived_at is null",
+            self.table
+        );
+        sqlx::query(&sql)
+            .bind(name.as_str())
+            .bind(name.key())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.or_duplicate(e, name))?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// Creates an organization; its creator becomes its admin. Only the site
@@ -405,17 +478,9 @@ pub async fn create_organization(db: &Db, caller: &Caller, name: &str) -> AppRes
     }
     let name = EntityName::parse(name, "name", "organization")?;
     let mut tx = db.begin().await?;
-    let taken = name_taken(
-        &mut tx,
-        "select count(*) from organizations where name_key = $1 and archived_at is null and id <> $2",
-        None,
-        &name.key(),
-        "",
-    )
-    .await?;
-    if taken {
-        return Err(duplicate("an organization", &name, "on this Larder"));
-    }
+    ORGANIZATION_NAMES
+        .ensure_free(&mut tx, "", &name, "")
+        .await?;
     let id = OrganizationId::new();
     let now = now_ms();
     sqlx::query(
@@ -427,7 +492,7 @@ pub async fn create_organization(db: &Db, caller: &Caller, name: &str) -> AppRes
     .bind(now)
     .execute(&mut *tx)
     .await
-    .map_err(|e| or_duplicate(e, "an organization", &name, "on this Larder"))?;
+    .map_err(|e| ORGANIZATION_NAMES.or_duplicate(e, &name))?;
     sqlx::query(
         "insert into memberships (id, user_id, organization_id, scope_kind, scope_id, role, granted_by, created_at) \
          values ($1, $2, $3, 'organization', $3, 'admin', $2, $4)",
@@ -453,32 +518,10 @@ pub async fn rename_organization(
     id: &OrganizationId,
     name: &str,
 ) -> AppResult<()> {
+    active_organization(db, id.as_str()).await?;
     caller.require(&org_place(id.as_str()), Role::Admin, "organization")?;
     let name = EntityName::parse(name, "name", "organization")?;
-    let mut tx = db.begin().await?;
-    active_organization(db, id.as_str()).await?;
-    if name_taken(
-        &mut tx,
-        "select count(*) from organizations where name_key = $1 and archived_at is null and id <> $2",
-        None,
-        &name.key(),
-        id.as_str(),
-    )
-    .await?
-    {
-        return Err(duplicate("an organization", &name, "on this Larder"));
-    }
-    sqlx::query(
-        "update organizations set name = $1, name_key = $2 where id = $3 and archived_at is null",
-    )
-    .bind(name.as_str())
-    .bind(name.key())
-    .bind(id.as_str())
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| or_duplicate(e, "an organization", &name, "on this Larder"))?;
-    tx.commit().await?;
-    Ok(())
+    ORGANIZATION_NAMES.rename(db, "", id.as_str(), &name).await
 }
 
 pub async fn archive_organization(db: &Db, caller: &Caller, id: &OrganizationId) -> AppResult<()> {
@@ -506,17 +549,9 @@ pub async fn create_campus(
     )?;
     let name = EntityName::parse(name, "name", "campus")?;
     let mut tx = db.begin().await?;
-    if name_taken(
-        &mut tx,
-        "select count(*) from campuses where organization_id = $1 and name_key = $2 and archived_at is null and id <> $3",
-        Some(organization.as_str()),
-        &name.key(),
-        "",
-    )
-    .await?
-    {
-        return Err(duplicate("a campus", &name, "in this organization"));
-    }
+    CAMPUS_NAMES
+        .ensure_free(&mut tx, organization.as_str(), &name, "")
+        .await?;
     let id = CampusId::new();
     sqlx::query("insert into campuses (id, organization_id, name, name_key, created_at) values ($1, $2, $3, $4, $5)")
         .bind(id.as_str())
@@ -526,7 +561,7 @@ pub async fn create_campus(
         .bind(now_ms())
         .execute(&mut *tx)
         .await
-        .map_err(|e| or_duplicate(e, "a campus", &name, "in this organization"))?;
+        .map_err(|e| CAMPUS_NAMES.or_duplicate(e, &name))?;
     tx.commit().await?;
     Ok(Campus {
         id,
@@ -540,26 +575,24 @@ pub async fn rename_campus(db: &Db, caller: &Caller, id: &CampusId, name: &str) 
     let campus = active_campus(db, id.as_str()).await?;
     caller.require(&campus_place(&campus), Role::Manager, "campus")?;
     let name = EntityName::parse(name, "name", "campus")?;
-    let mut tx = db.begin().await?;
-    if name_taken(
-        &mut tx,
-        "select count(*) from campuses where organization_id = $1 and name_key = $2 and archived_at is null and id <> $3",
-        Some(campus.organization_id.as_str()),
-        &name.key(),
-        id.as_str(),
-    )
-    .await?
-    {
-        return Err(duplicate("a campus", &name, "in this organization"));
-    }
-    sqlx::query("update campuses set name = $1, name_key = $2 where id = $3")
-        .bind(name.as_str())
-        .bind(name.key())
-        .bind(id.as_str())
-        .execute(&mut *tx)
+    CAMPUS_NAMES
+        .rename(db, campus.organization_id.as_str(), id.as_str(), &name)
         .await
-        .map_err(|e| or_duplicate(e, "a campus", &name, "in this organization"))?;
-    tx.commit().await?;
+}
+
+/// Takes the campus row's write lock for the rest of the transaction, and
+/// checks it is still active. Creating a pantry and archiving its campus
+/// both start here, so they cannot interleave into an active pantry on an
+/// archived campus. (A no-op update is the lock both engines understand.)
+async fn lock_active_campus(tx: &mut db::Tx, campus: &CampusId) -> AppResult<()> {
+    let locked =
+        sqlx::query("update campuses set name = name where id = $1 and archived_at is null")
+            .bind(campus.as_str())
+            .execute(&mut **tx)
+            .await?;
+    if locked.rows_affected() == 0 {
+        return Err(AppError::not_found("campus"));
+    }
     Ok(())
 }
 
@@ -573,6 +606,7 @@ pub async fn archive_campus(db: &Db, caller: &Caller, id: &CampusId) -> AppResul
         "campus",
     )?;
     let mut tx = db.begin().await?;
+    lock_active_campus(&mut tx, &campus.id).await?;
     let active: i64 = sqlx::query_scalar(
         "select count(*) from pantries where campus_id = $1 and archived_at is null",
     )
@@ -609,17 +643,10 @@ pub async fn create_pantry(
     caller.require(&campus_place(&campus), Role::Manager, "campus")?;
     let name = EntityName::parse(name, "name", "pantry")?;
     let mut tx = db.begin().await?;
-    if name_taken(
-        &mut tx,
-        "select count(*) from pantries where campus_id = $1 and name_key = $2 and archived_at is null and id <> $3",
-        Some(campus.id.as_str()),
-        &name.key(),
-        "",
-    )
-    .await?
-    {
-        return Err(duplicate("a pantry", &name, "on this campus"));
-    }
+    lock_active_campus(&mut tx, &campus.id).await?;
+    PANTRY_NAMES
+        .ensure_free(&mut tx, campus.id.as_str(), &name, "")
+        .await?;
     let id = PantryId::new();
     sqlx::query(
         "insert into pantries (id, organization_id, campus_id, name, name_key, created_at) values ($1, $2, $3, $4, $5, $6)",
@@ -632,7 +659,7 @@ pub async fn create_pantry(
     .bind(now_ms())
     .execute(&mut *tx)
     .await
-    .map_err(|e| or_duplicate(e, "a pantry", &name, "on this campus"))?;
+    .map_err(|e| PANTRY_NAMES.or_duplicate(e, &name))?;
     tx.commit().await?;
     Ok(Pantry {
         id,
@@ -647,27 +674,9 @@ pub async fn rename_pantry(db: &Db, caller: &Caller, id: &PantryId, name: &str) 
     let pantry = active_pantry(db, id.as_str()).await?;
     caller.require(&pantry_place(&pantry), Role::Manager, "pantry")?;
     let name = EntityName::parse(name, "name", "pantry")?;
-    let mut tx = db.begin().await?;
-    if name_taken(
-        &mut tx,
-        "select count(*) from pantries where campus_id = $1 and name_key = $2 and archived_at is null and id <> $3",
-        Some(pantry.campus_id.as_str()),
-        &name.key(),
-        id.as_str(),
-    )
-    .await?
-    {
-        return Err(duplicate("a pantry", &name, "on this campus"));
-    }
-    sqlx::query("update pantries set name = $1, name_key = $2 where id = $3")
-        .bind(name.as_str())
-        .bind(name.key())
-        .bind(id.as_str())
-        .execute(&mut *tx)
+    PANTRY_NAMES
+        .rename(db, pantry.campus_id.as_str(), id.as_str(), &name)
         .await
-        .map_err(|e| or_duplicate(e, "a pantry", &name, "on this campus"))?;
-    tx.commit().await?;
-    Ok(())
 }
 
 /// Archives a pantry; a manager of its campus (or above) may.

@@ -163,10 +163,25 @@ async fn malformed_requests_get_client_errors_not_crashes(backend: Backend) {
         .await;
     assert_eq!(
         (r.status, r.kind()),
-        (StatusCode::NOT_FOUND, "not_found"),
+        (StatusCode::BAD_REQUEST, "bad_request"),
         "{:?}",
         r.body
     );
+    assert!(
+        r.message().contains("is not a valid pantry id"),
+        "{:?}",
+        r.body
+    );
+    let r = app
+        .call(
+            &admin,
+            "campus",
+            &[("id", "0192f1c2-7a3b-7c4d-8e5f-0123456789a\u{0}")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let (status, _) = app.get(&admin, "/campuses/%00").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, page) = app.get(&admin, "/pantries/not-an-id").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(page.contains("does not exist"), "{page}");
