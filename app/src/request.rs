@@ -26,13 +26,30 @@ pub fn current_request_id() -> String {
         .unwrap_or_else(|| "none".into())
 }
 
-/// The address the request came from, if the server recorded it.
+/// The address the request came from. Behind a reverse proxy on the same
+/// machine (a loopback peer), the address that proxy appended to
+/// `X-Forwarded-For`; a remote peer's header is not trusted.
 pub fn client_ip() -> Option<IpAddr> {
-    parts().and_then(|p| {
-        p.extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-    })
+    let parts = parts()?;
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())?;
+    Some(client_ip_from(peer, &parts.headers))
+}
+
+pub fn client_ip_from(peer: IpAddr, headers: &http::HeaderMap) -> IpAddr {
+    if !peer.is_loopback() {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .next_back()
+        .unwrap_or(peer)
 }
 
 /// The value of a cookie sent with the request.
@@ -65,6 +82,20 @@ pub fn append_response_header(name: http::HeaderName, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_addresses_are_trusted_only_from_a_local_proxy() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        let remote: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(client_ip_from(local, &h).to_string(), "198.51.100.7");
+        assert_eq!(client_ip_from(remote, &h), remote);
+        assert_eq!(client_ip_from(local, &http::HeaderMap::new()), local);
+    }
 
     #[test]
     fn cookies_are_found_among_others() {

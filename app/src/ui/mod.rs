@@ -154,17 +154,20 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
 /// The trail from the organization down to the page being shown.
 #[component]
 pub fn Breadcrumbs(trail: Vec<(String, Option<String>)>) -> impl IntoView {
-    view! {
-        <nav aria-label="Breadcrumb" class="breadcrumbs">
-            <ol>
-                {trail
-                    .into_iter()
-                    .map(|(label, href)| match href {
-                        Some(href) => view! { <li><a href=href>{label}</a></li> }.into_any(),
-                        None => view! { <li aria-current="page">{label}</li> }.into_any(),
-                    })
-                    .collect_view()}
-            </ol>
-        </nav>
-    }
+    // A trail of one would only repeat the page's heading.
+    (trail.len() > 1).then(|| {
+        view! {
+            <nav aria-label="Breadcrumb" class="breadcrumbs">
+                <ol>
+                    {trail
+                        .into_iter()
+                        .map(|(label, href)| match href {
+                            Some(href) => view! { <li><a href=href>{label}</a></li> }.into_any(),
+                            None => view! { <li aria-current="page">{label}</li> }.into_any(),
+                        })
+                        .collect_view()}
+                </ol>
+            </nav>
+        }
+    })
 }
