@@ -50,6 +50,8 @@ async fn a_fresh_instance_is_healthy_ready_and_measured(backend: Backend) {
 
     let res = c.get(format!("{}/", app.base)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    let gzipped = c.get(format!("{}/", app.base)).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(gzipped.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
     let id = res
         .headers()
         .get("x-request-id")
@@ -65,7 +67,7 @@ async fn a_fresh_instance_is_healthy_ready_and_measured(backend: Backend) {
     let (status, metrics) = app.get(&c, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        metrics.contains(r#"larder_http_requests_total{method="GET",route="/",status="200"} 1"#),
+        metrics.contains(r#"larder_http_requests_total{method="GET",route="/",status="200"} 2"#),
         "{metrics}"
     );
     assert!(
