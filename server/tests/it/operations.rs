@@ -50,8 +50,19 @@ async fn a_fresh_instance_is_healthy_ready_and_measured(backend: Backend) {
 
     let res = c.get(format!("{}/", app.base)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let gzipped = c.get(format!("{}/", app.base)).header("accept-encoding", "gzip").send().await.unwrap();
-    assert_eq!(gzipped.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+    let gzipped = c
+        .get(format!("{}/", app.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        gzipped
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap()),
+        Some("gzip")
+    );
     let id = res
         .headers()
         .get("x-request-id")
