@@ -627,6 +627,11 @@ pub async fn session_state_for_token(state: &AppState, token: &str) -> AppResult
             .bind(&hash)
             .execute(state.db.pool())
             .await?;
+        // The cookie's lifetime slides with the session's.
+        crate::request::append_response_header(
+            http::header::SET_COOKIE,
+            &session_cookie(token, &state.settings),
+        );
     }
     let me = Me {
         id: UserId(row.try_get("id")?),

@@ -272,6 +272,25 @@ async fn sessions_expire_and_signing_out_ends_them(backend: Backend) {
         StatusCode::OK
     );
 
+    // A session in use slides forward, cookie included.
+    app.sql("update sessions set last_seen_at = 0").await;
+    let r = app.call(&admin, "overview", &[]).await;
+    let cookie = r
+        .headers
+        .get("set-cookie")
+        .expect("a refreshed cookie")
+        .to_str()
+        .unwrap();
+    assert!(
+        cookie.starts_with("larder_session=") && cookie.contains("Max-Age=1209600"),
+        "{cookie}"
+    );
+    assert_eq!(
+        app.count("select count(*) from sessions where last_seen_at > 0")
+            .await,
+        1
+    );
+
     app.sql("update sessions set expires_at = 1").await;
     let r = app.call(&admin, "overview", &[]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
