@@ -124,6 +124,67 @@ impl Db {
     }
 }
 
+/// A tiny builder for SQL with numbered parameters.
+#[derive(Default, Clone)]
+pub struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+#[derive(Clone)]
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+impl Sql {
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+    pub fn text(&mut self, v: impl Into<String>) -> &mut Self {
+        self.args.push(Arg::Text(v.into()));
+        let n = self.args.len();
+        self.text.push_str(&format!("${n}"));
+        self
+    }
+    pub fn int(&mut self, v: i64) -> &mut Self {
+        self.args.push(Arg::Int(v));
+        let n = self.args.len();
+        self.text.push_str(&format!("${n}"));
+        self
+    }
+    pub fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.text);
+        for a in &self.args {
+            q = match a {
+                Arg::Text(s) => q.bind(s.as_str()),
+                Arg::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+
+    /// This query inside another: `before` + this + `after`, same arguments.
+    pub fn wrapped(&self, before: &str, after: &str) -> Self {
+        Self {
+            text: format!("{before}{}{after}", self.text),
+            args: self.args.clone(),
+        }
+    }
+}
+
+/// A `like` pattern matching `q` anywhere, lowercased, with its wildcards
+/// escaped (use with `escape '\'`).
+pub fn contains_pattern(q: &str) -> String {
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// Now, in UTC milliseconds since the Unix epoch: the storage form of time.
 pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64

@@ -66,6 +66,16 @@ id_type!(
     InvitationId,
     /// A membership: a user's role on an organization, campus or pantry.
     MembershipId,
+    /// A product in an organization's catalog.
+    ProductId,
+    /// A lot: units of one product at one pantry sharing a best-before date.
+    LotId,
+    /// A stock movement, one line of the ledger.
+    MovementId,
+    /// An event in the event log.
+    EventId,
+    /// A parked event: one a consumer kept failing on.
+    DeadLetterId,
 );
 
 /// Whether `s` has the form of an id (any of the types above).

@@ -5,8 +5,11 @@
 #![recursion_limit = "256"]
 
 pub mod auth;
+pub mod catalog;
 pub mod error;
+pub mod events;
 pub mod ids;
+pub mod inventory;
 pub mod org;
 pub mod ui;
 

@@ -5,6 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::service::{SetupGate, SignInThrottle};
+use crate::events::bus::{Consumer, EventBus, LocalBus, RetryPolicy};
+use crate::inventory::cache::StockCache;
+use crate::inventory::consumers::{CacheInvalidation, DailyFlows, LiveFeed, LiveFeedConsumer};
 use crate::db::Db;
 use crate::error::AppError;
 
@@ -21,6 +24,8 @@ pub struct Settings {
     pub session_ttl: Duration,
     /// How long an invitation link stays valid.
     pub invitation_ttl: Duration,
+    /// How hard event delivery tries before parking an event.
+    pub event_retry: RetryPolicy,
 }
 
 impl Default for Settings {
@@ -31,6 +36,7 @@ impl Default for Settings {
             open_signup: false,
             session_ttl: Duration::from_secs(14 * 24 * 3600),
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+            event_retry: RetryPolicy::default(),
         }
     }
 }
@@ -41,15 +47,32 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub setup: Arc<SetupGate>,
     pub throttle: Arc<SignInThrottle>,
+    /// Delivers committed events to the consumers.
+    pub bus: Arc<dyn EventBus>,
+    pub stock_cache: Arc<StockCache>,
+    pub live: Arc<LiveFeed>,
 }
 
 impl AppState {
+    /// The state with the in-process event bus and every consumer
+    /// registered. Delivery starts with [`EventBus::start`].
     pub fn new(db: Db, settings: Settings, setup: SetupGate) -> Self {
+        let stock_cache = Arc::new(StockCache::default());
+        let live = Arc::new(LiveFeed::default());
+        let consumers: Vec<Arc<dyn Consumer>> = vec![
+            Arc::new(CacheInvalidation(stock_cache.clone())),
+            Arc::new(LiveFeedConsumer(live.clone())),
+            Arc::new(DailyFlows),
+        ];
+        let bus = Arc::new(LocalBus::new(consumers, settings.event_retry.clone()));
         Self {
             db,
             settings: Arc::new(settings),
             setup: Arc::new(setup),
             throttle: Arc::new(SignInThrottle::default()),
+            bus,
+            stock_cache,
+            live,
         }
     }
 

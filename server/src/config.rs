@@ -36,6 +36,10 @@ pub struct Config {
     pub setup_code: Option<String>,
     pub first_admin: Option<FirstAdmin>,
     pub session_ttl: Duration,
+    /// Attempts at delivering an event before it is parked.
+    pub event_max_attempts: u32,
+    /// The first wait between attempts; it doubles each time.
+    pub event_retry: Duration,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -66,6 +70,8 @@ struct FileConfig {
     open_signup: Option<bool>,
     setup_code: Option<String>,
     session_ttl_hours: Option<u64>,
+    event_max_attempts: Option<u64>,
+    event_retry_ms: Option<u64>,
     first_admin: Option<FileFirstAdmin>,
 }
 
@@ -210,6 +216,21 @@ impl Config {
                 },
             };
 
+        let event_max_attempts = bounded(
+            "LARDER_EVENT_MAX_ATTEMPTS",
+            env("LARDER_EVENT_MAX_ATTEMPTS"),
+            file.event_max_attempts,
+            1..=100,
+            5,
+        )?;
+        let event_retry_ms = bounded(
+            "LARDER_EVENT_RETRY_MS",
+            env("LARDER_EVENT_RETRY_MS"),
+            file.event_retry_ms,
+            1..=60_000,
+            200,
+        )?;
+
         let first_admin = match (env("LARDER_ADMIN_EMAIL"), env("LARDER_ADMIN_PASSWORD")) {
             (Some(email), Some(password)) => Some(FirstAdmin {
                 name: env("LARDER_ADMIN_NAME").unwrap_or_else(|| "Administrator".into()),
@@ -251,7 +272,39 @@ impl Config {
             setup_code,
             first_admin,
             session_ttl: Duration::from_secs(session_ttl_hours * 3600),
+            event_max_attempts: event_max_attempts as u32,
+            event_retry: Duration::from_millis(event_retry_ms),
         })
+    }
+}
+
+/// A whole number from the environment or the file, within `range`.
+fn bounded(
+    var: &'static str,
+    from_env: Option<String>,
+    from_file: Option<u64>,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    let expected = || format!("a whole number from {} to {}", range.start(), range.end());
+    match (from_env, from_file) {
+        (Some(v), _) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| ConfigError::Invalid {
+                var,
+                expected: expected(),
+                got: v.clone(),
+            }),
+        (None, Some(n)) if range.contains(&n) => Ok(n),
+        (None, Some(n)) => Err(ConfigError::Invalid {
+            var,
+            expected: format!("{} (in the file)", expected()),
+            got: n.to_string(),
+        }),
+        (None, None) => Ok(default),
     }
 }
 

@@ -103,9 +103,19 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         secure_cookies: config.public_url.starts_with("https://"),
         open_signup: config.open_signup,
         session_ttl: config.session_ttl,
+        event_retry: app::events::bus::RetryPolicy {
+            max_attempts: config.event_max_attempts,
+            first_backoff: config.event_retry,
+            ..Default::default()
+        },
         ..Settings::default()
     };
     let state = AppState::new(db, settings, setup);
+    let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
+    let delivery = state
+        .bus
+        .clone()
+        .start(state.db.clone(), delivery_stopped);
     let router = router(&config, state.clone());
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -119,14 +129,20 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         .map_err(|e| StartError::Other(e.to_string()))?;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(
+        let served = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async {
             let _ = rx.await;
         })
-        .await
+        .await;
+        // Requests are done; let consumers finish the batch in hand.
+        let _ = stop_delivery.send(true);
+        for task in delivery {
+            let _ = task.await;
+        }
+        served
     });
     tracing::info!(%addr, public_url = %config.public_url, "Larder is listening");
     Ok(Server {
@@ -214,11 +230,19 @@ pub fn router(config: &Config, state: AppState) -> Router {
     let ops = Router::new()
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))
-        .with_state(state)
+        .route(
+            "/live/pantries/{id}",
+            get(app::inventory::live::pantry_stream),
+        )
+        .route(
+            "/organizations/{id}/catalog.csv",
+            get(app::catalog::api::export_handler),
+        )
+        .with_state(state.clone())
         .merge(
             Router::new()
                 .route("/metrics", get(metrics::endpoint))
-                .with_state(metrics.clone()),
+                .with_state((metrics.clone(), state)),
         );
 
     let request_span = |req: &axum::http::Request<axum::body::Body>| {

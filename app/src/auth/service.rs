@@ -683,6 +683,20 @@ pub async fn require_caller(state: &AppState) -> AppResult<Caller> {
     }
 }
 
+/// The caller of a plain Axum handler (outside server functions), from the
+/// request's session cookie.
+pub async fn caller_from_headers(state: &AppState, headers: &http::HeaderMap) -> AppResult<Caller> {
+    let token = crate::request::cookie_from_headers(headers, SESSION_COOKIE)
+        .ok_or_else(AppError::sign_in_required)?;
+    match session_state_for_token(state, &token).await? {
+        SessionState::Active(c) => Ok(c),
+        SessionState::Expired => Err(AppError::Unauthenticated(
+            "Your session has expired. Please sign in again.".into(),
+        )),
+        SessionState::Missing => Err(AppError::sign_in_required()),
+    }
+}
+
 pub async fn optional_caller(state: &AppState) -> AppResult<Option<Caller>> {
     Ok(match session_state(state).await? {
         SessionState::Active(c) => Some(c),

@@ -119,6 +119,30 @@ async fn active_pantry(db: &Db, id: &str) -> AppResult<Pantry> {
     Ok(pantry_from(&row)?)
 }
 
+/// An active pantry with its campus and organization, and the place
+/// access checks need.
+pub async fn pantry_with_parents(db: &Db, id: &str) -> AppResult<(Pantry, Campus, Organization, Place)> {
+    let pantry = active_pantry(db, id).await?;
+    let campus = active_campus(db, pantry.campus_id.as_str()).await?;
+    let organization = active_organization(db, pantry.organization_id.as_str()).await?;
+    let place = pantry_place(&pantry);
+    Ok((pantry, campus, organization, place))
+}
+
+/// An active campus and the place access checks need.
+pub async fn campus_with_place(db: &Db, id: &str) -> AppResult<(Campus, Place)> {
+    let campus = active_campus(db, id).await?;
+    let place = campus_place(&campus);
+    Ok((campus, place))
+}
+
+/// An active organization and the place access checks need.
+pub async fn organization_with_place(db: &Db, id: &str) -> AppResult<(Organization, Place)> {
+    let o = active_organization(db, id).await?;
+    let place = org_place(&o.id.0);
+    Ok((o, place))
+}
+
 pub async fn organization_name(db: &Db, id: &str) -> AppResult<String> {
     Ok(active_organization(db, id).await?.name)
 }

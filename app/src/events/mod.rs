@@ -1,0 +1,13 @@
+//! The event log: every state change appends an event in its own
+//! transaction; the bus delivers committed events to consumers.
+
+pub mod api;
+pub mod model;
+pub mod views;
+
+#[cfg(feature = "ssr")]
+pub mod bus;
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
+pub mod store;

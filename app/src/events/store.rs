@@ -1,0 +1,146 @@
+//! The event log table: appending inside the writer's transaction, and
+//! reading in delivery order.
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use crate::db::{self, now_ms, Backend, Tx};
+use crate::error::{AppError, AppResult};
+use crate::ids::EventId;
+
+/// An event about to be written.
+pub struct NewEvent<'a, P: Serialize> {
+    pub event_type: &'static str,
+    pub version: i64,
+    pub organization_id: &'a str,
+    pub pantry_id: Option<&'a str>,
+    pub payload: &'a P,
+    pub actor_id: Option<&'a str>,
+    pub correlation_id: &'a str,
+}
+
+/// A committed event, as consumers receive it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub seq: i64,
+    pub id: EventId,
+    pub event_type: String,
+    pub version: i64,
+    pub organization_id: String,
+    pub pantry_id: Option<String>,
+    pub payload: serde_json::Value,
+    pub actor_id: Option<String>,
+    pub correlation_id: String,
+    pub occurred_at: i64,
+}
+
+/// Appends an event in the writer's transaction.
+///
+/// Call it after every row lock the transaction needs: on PostgreSQL it
+/// takes a transaction-scoped lock that serializes appends until commit,
+/// so `seq` order is commit order and the dispatcher, reading `seq > n`,
+/// can never skip an event that commits late. (SQLite writers are already
+/// serialized by `begin immediate`.)
+pub async fn append<P: Serialize>(
+    tx: &mut Tx,
+    backend: Backend,
+    event: &NewEvent<'_, P>,
+) -> AppResult<EventId> {
+    if backend == Backend::Postgres {
+        sqlx::query("select pg_advisory_xact_lock(7415001)")
+            .execute(&mut **tx)
+            .await?;
+    }
+    let id = EventId::new();
+    let payload = serde_json::to_string(event.payload)
+        .map_err(|e| AppError::internal(&e))?;
+    sqlx::query(
+        "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id.as_str())
+    .bind(event.event_type)
+    .bind(event.version)
+    .bind(event.organization_id)
+    .bind(event.pantry_id)
+    .bind(payload)
+    .bind(event.actor_id)
+    .bind(event.correlation_id)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+const EVENT_COLUMNS: &str =
+    "seq, id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at";
+
+fn event_from(r: &db::Row) -> Result<Event, sqlx::Error> {
+    let payload: String = r.try_get("payload")?;
+    Ok(Event {
+        seq: r.try_get("seq")?,
+        id: EventId(r.try_get("id")?),
+        event_type: r.try_get("type")?,
+        version: r.try_get("version")?,
+        organization_id: r.try_get("organization_id")?,
+        pantry_id: r.try_get("pantry_id")?,
+        // A payload that is not JSON reaches the consumer as a string, so
+        // the consumer fails on it (and parks it) instead of the reader.
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
+        actor_id: r.try_get("actor_id")?,
+        correlation_id: r.try_get("correlation_id")?,
+        occurred_at: r.try_get("occurred_at")?,
+    })
+}
+
+/// Up to `limit` events after `after`, in order.
+pub async fn read_after(pool: &sqlx::AnyPool, after: i64, limit: i64) -> Result<Vec<Event>, sqlx::Error> {
+    sqlx::query(&format!(
+        "select {EVENT_COLUMNS} from events where seq > $1 order by seq limit $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(event_from)
+    .collect()
+}
+
+pub async fn read_one(pool: &sqlx::AnyPool, seq: i64) -> Result<Option<Event>, sqlx::Error> {
+    sqlx::query(&format!("select {EVENT_COLUMNS} from events where seq = $1"))
+        .bind(seq)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(event_from)
+        .transpose()
+}
+
+/// The newest event's position (0 when the log is empty).
+pub async fn head(pool: &sqlx::AnyPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar::<_, Option<i64>>("select max(seq) from events")
+        .fetch_one(pool)
+        .await
+        .map(|s| s.unwrap_or(0))
+}
+
+pub async fn checkpoint(pool: &sqlx::AnyPool, consumer: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("select last_seq from consumer_checkpoints where consumer = $1")
+        .bind(consumer)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn save_checkpoint(tx: &mut Tx, consumer: &str, seq: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into consumer_checkpoints (consumer, last_seq, updated_at) values ($1, $2, $3) \
+         on conflict (consumer) do update set last_seq = excluded.last_seq, updated_at = excluded.updated_at",
+    )
+    .bind(consumer)
+    .bind(seq)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

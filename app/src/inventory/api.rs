@@ -1,0 +1,131 @@
+//! Server functions for stock: the inventory list, a product's stock and
+//! history, the movements, and overviews.
+
+use leptos::prelude::*;
+
+use super::model::*;
+use crate::error::AppError;
+use crate::ids::{PantryId, ProductId};
+
+#[cfg(feature = "ssr")]
+async fn context() -> Result<(crate::state::AppState, crate::auth::service::Caller), AppError> {
+    let state = crate::state::AppState::current()?;
+    let caller = crate::auth::service::require_caller(&state).await?;
+    Ok((state, caller))
+}
+
+#[server(prefix = "/api", endpoint = "stock")]
+pub async fn get_stock(
+    pantry: PantryId,
+    #[server(default)] q: String,
+    #[server(default)] category: String,
+    #[server(default)] filter: String,
+    #[server(default)] sort: String,
+    #[server(default)] page: i64,
+) -> Result<StockPage, AppError> {
+    let (state, caller) = context().await?;
+    let query = StockQuery {
+        q,
+        category,
+        filter: StockFilter::parse(&filter),
+        sort: StockSort::parse(&sort),
+        page,
+    };
+    super::service::stock_page(&state, &caller, &pantry, &query).await
+}
+
+#[server(prefix = "/api", endpoint = "product_stock")]
+pub async fn get_product_stock(
+    pantry: PantryId,
+    product: ProductId,
+    #[server(default)] page: i64,
+) -> Result<ProductStockView, AppError> {
+    let (state, caller) = context().await?;
+    super::service::product_stock(&state, &caller, &pantry, &product, page).await
+}
+
+/// `scope` is `pantry:<id>`, `campus:<id>` or `organization:<id>`.
+#[server(prefix = "/api", endpoint = "stock_overview")]
+pub async fn get_stock_overview(scope: String) -> Result<StockOverview, AppError> {
+    let (state, caller) = context().await?;
+    let scope = super::service::Scope::parse(&scope)?;
+    super::service::overview(&state, &caller, &scope).await
+}
+
+#[server(prefix = "/api", endpoint = "receive")]
+#[allow(clippy::too_many_arguments)]
+pub async fn receive(
+    pantry: PantryId,
+    product: ProductId,
+    quantity: String,
+    #[server(default)] best_before: String,
+    #[server(default)] source: String,
+    #[server(default)] donor: String,
+    #[server(default)] weight_g: String,
+    #[server(default)] note: String,
+) -> Result<MovementReceipt, AppError> {
+    let (state, caller) = context().await?;
+    let f = super::service::MovementFields { quantity, best_before, source, donor, weight_g, note, ..Default::default() };
+    super::service::receive(&state, &caller, &pantry, &product, &f).await
+}
+
+#[server(prefix = "/api", endpoint = "distribute")]
+pub async fn distribute(
+    pantry: PantryId,
+    product: ProductId,
+    quantity: String,
+    #[server(default)] note: String,
+) -> Result<MovementReceipt, AppError> {
+    let (state, caller) = context().await?;
+    let f = super::service::MovementFields { quantity, note, ..Default::default() };
+    super::service::distribute(&state, &caller, &pantry, &product, &f).await
+}
+
+#[server(prefix = "/api", endpoint = "adjust")]
+#[allow(clippy::too_many_arguments)]
+pub async fn adjust(
+    pantry: PantryId,
+    product: ProductId,
+    quantity: String,
+    #[server(default)] direction: String,
+    #[server(default)] reason: String,
+    #[server(default)] best_before: String,
+    #[server(default)] note: String,
+) -> Result<MovementReceipt, AppError> {
+    let (state, caller) = context().await?;
+    let f = super::service::MovementFields { quantity, direction, reason, best_before, note, ..Default::default() };
+    super::service::adjust(&state, &caller, &pantry, &product, &f).await
+}
+
+#[server(prefix = "/api", endpoint = "transfer")]
+pub async fn transfer(
+    pantry: PantryId,
+    product: ProductId,
+    quantity: String,
+    #[server(default)] to: String,
+    #[server(default)] note: String,
+) -> Result<MovementReceipt, AppError> {
+    let (state, caller) = context().await?;
+    let f = super::service::MovementFields { quantity, to, note, ..Default::default() };
+    super::service::transfer(&state, &caller, &pantry, &product, &f).await
+}
+
+#[server(prefix = "/api", endpoint = "discard")]
+pub async fn discard(
+    pantry: PantryId,
+    product: ProductId,
+    quantity: String,
+    #[server(default)] reason: String,
+    #[server(default)] lot: String,
+    #[server(default)] note: String,
+) -> Result<MovementReceipt, AppError> {
+    let (state, caller) = context().await?;
+    let f = super::service::MovementFields { quantity, reason, lot, note, ..Default::default() };
+    super::service::discard(&state, &caller, &pantry, &product, &f).await
+}
+
+#[server(prefix = "/api", endpoint = "set_minimum")]
+pub async fn set_minimum(pantry: PantryId, product: ProductId, #[server(default)] minimum: String) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::service::set_minimum(&state, &caller, &pantry, &product, &minimum).await
+}

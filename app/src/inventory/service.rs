@@ -1,0 +1,1101 @@
+//! Stock on the server: recording movements (the write path) and the stock
+//! checker's queries (the read path).
+//!
+//! A movement is one transaction: lock the pantry's stock row for the
+//! product, check the stock cannot go negative, take from lots first expiry
+//! first out (or add to the lot of its best-before date), write the ledger
+//! line and its lot lines, update the projection, and append the event.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row as _;
+
+use super::model::*;
+use crate::auth::model::Role;
+use crate::auth::service::{Caller, Place};
+use crate::catalog::model::{Product, Unit};
+use crate::catalog::service as catalog;
+use crate::db::{self, contains_pattern, now_ms, Backend, Db, Sql, Tx};
+use crate::error::{AppError, AppResult};
+use crate::events::store::{self as events, NewEvent};
+use crate::ids::{LotId, MovementId, OrganizationId, PantryId, ProductId};
+use crate::state::AppState;
+
+/// Rows per page of an inventory list.
+pub const STOCK_PAGE: i64 = 50;
+/// Movements per page of a product's history.
+pub const HISTORY_PAGE: i64 = 25;
+/// What counts as expiring soon, in days.
+pub const EXPIRING_DAYS: i64 = 7;
+
+/// Who is recording, and the request it came in on.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: String,
+    pub correlation_id: String,
+}
+
+impl Actor {
+    pub fn of(caller: &Caller) -> Self {
+        Self {
+            user_id: caller.me.id.0.clone(),
+            correlation_id: crate::request::current_request_id(),
+        }
+    }
+}
+
+/// The payload of every stock movement event (`StockReceived`, …), version 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockMoved {
+    pub movement_id: String,
+    pub product_id: String,
+    pub kind: MovementKind,
+    /// Signed change to the pantry's stock.
+    pub quantity: i64,
+    /// The pantry's stock of the product after the movement.
+    pub on_hand: i64,
+    pub lots: Vec<LotChange>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub donor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub weight_g: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub counterpart_pantry_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LotChange {
+    pub lot_id: String,
+    pub best_before: Option<String>,
+    pub quantity: i64,
+}
+
+/// The payload of `StockMinimumSet`, version 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinimumSet {
+    pub product_id: String,
+    pub minimum: i64,
+}
+
+pub const EVENT_VERSION: i64 = 1;
+
+// ------------------------------------------------------------ pantries
+
+pub async fn pantry_header(db: &Db, id: &PantryId) -> AppResult<(PantryHeader, Place)> {
+    let (pantry, campus, organization, place) =
+        crate::org::service::pantry_with_parents(db, id.as_str()).await?;
+    Ok((
+        PantryHeader {
+            id: pantry.id,
+            name: pantry.name,
+            campus_id: campus.id,
+            campus_name: campus.name,
+            organization_id: organization.id,
+            organization_name: organization.name,
+        },
+        place,
+    ))
+}
+
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+fn iso(d: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+fn days_from_today(days: i64) -> String {
+    iso(today().saturating_add(time::Duration::days(days)))
+}
+
+// ------------------------------------------------------------ the write path
+
+/// One change to one pantry's stock of one product.
+#[derive(Debug, Clone, Default)]
+struct Change {
+    kind: Option<MovementKind>,
+    /// Signed.
+    quantity: i64,
+    /// For increases: the lot's date.
+    best_before: Option<String>,
+    /// For decreases: take from this lot only.
+    from_lot: Option<LotId>,
+    reason: Option<String>,
+    source: Option<String>,
+    donor: Option<String>,
+    weight_g: Option<i64>,
+    counterpart: Option<String>,
+    note: Option<String>,
+}
+
+/// Locks (on PostgreSQL) the stock row, creating it at zero if needed, and
+/// returns what is on hand.
+async fn lock_stock(tx: &mut Tx, backend: Backend, organization: &str, pantry: &str, product: &str) -> AppResult<i64> {
+    sqlx::query(
+        "insert into stock_levels (pantry_id, product_id, organization_id, on_hand, minimum, updated_at) \
+         values ($1, $2, $3, 0, 0, $4) on conflict (pantry_id, product_id) do nothing",
+    )
+    .bind(pantry)
+    .bind(product)
+    .bind(organization)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    let lock = if backend == Backend::Postgres { " for update" } else { "" };
+    let on_hand: i64 = sqlx::query_scalar(&format!(
+        "select on_hand from stock_levels where pantry_id = $1 and product_id = $2{lock}"
+    ))
+    .bind(pantry)
+    .bind(product)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(on_hand)
+}
+
+/// Applies a change under the stock row's lock. Returns the movement id,
+/// the stock after it, and the lots it touched.
+async fn apply(
+    tx: &mut Tx,
+    backend: Backend,
+    pantry: &PantryHeader,
+    product: &Product,
+    change: &Change,
+    actor: &Actor,
+) -> AppResult<(MovementId, i64, Vec<LotChange>)> {
+    let kind = change.kind.expect("a change has a kind");
+    let org = pantry.organization_id.as_str();
+    let on_hand = lock_stock(tx, backend, org, pantry.id.as_str(), product.id.as_str()).await?;
+    let now = now_ms();
+    let mut lots = Vec::new();
+    if change.quantity > 0 {
+        let existing: Option<(String,)> = sqlx::query_as(
+            "select id from lots where pantry_id = $1 and product_id = $2 and coalesce(best_before, '') = $3",
+        )
+        .bind(pantry.id.as_str())
+        .bind(product.id.as_str())
+        .bind(change.best_before.clone().unwrap_or_default())
+        .fetch_optional(&mut **tx)
+        .await?;
+        let lot_id = match existing {
+            Some((id,)) => {
+                sqlx::query("update lots set quantity = quantity + $1 where id = $2")
+                    .bind(change.quantity)
+                    .bind(&id)
+                    .execute(&mut **tx)
+                    .await?;
+                id
+            }
+            None => {
+                let id = LotId::new().0;
+                sqlx::query(
+                    "insert into lots (id, pantry_id, product_id, best_before, quantity, received_at) values ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&id)
+                .bind(pantry.id.as_str())
+                .bind(product.id.as_str())
+                .bind(change.best_before.clone())
+                .bind(change.quantity)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                id
+            }
+        };
+        lots.push(LotChange {
+            lot_id,
+            best_before: change.best_before.clone(),
+            quantity: change.quantity,
+        });
+    } else {
+        let wanted = -change.quantity;
+        if wanted > on_hand {
+            return Err(not_enough(product, pantry, on_hand, wanted));
+        }
+        let rows = match &change.from_lot {
+            Some(lot) => sqlx::query(
+                "select id, best_before, quantity from lots where id = $1 and pantry_id = $2 and product_id = $3",
+            )
+            .bind(lot.as_str())
+            .bind(pantry.id.as_str())
+            .bind(product.id.as_str())
+            .fetch_all(&mut **tx)
+            .await?,
+            None => sqlx::query(
+                "select id, best_before, quantity from lots where pantry_id = $1 and product_id = $2 and quantity > 0 \
+                 order by case when best_before is null then 1 else 0 end, best_before, received_at, id",
+            )
+            .bind(pantry.id.as_str())
+            .bind(product.id.as_str())
+            .fetch_all(&mut **tx)
+            .await?,
+        };
+        if change.from_lot.is_some() && rows.is_empty() {
+            return Err(AppError::invalid("lot", "That lot is not part of this pantry's stock of the product."));
+        }
+        let mut left = wanted;
+        for r in &rows {
+            if left == 0 {
+                break;
+            }
+            let id: String = r.try_get("id")?;
+            let qty: i64 = r.try_get("quantity")?;
+            let take = left.min(qty);
+            if take == 0 {
+                continue;
+            }
+            sqlx::query("update lots set quantity = quantity - $1 where id = $2")
+                .bind(take)
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+            lots.push(LotChange {
+                lot_id: id,
+                best_before: r.try_get("best_before")?,
+                quantity: -take,
+            });
+            left -= take;
+        }
+        if left > 0 {
+            // Only possible when one lot was named and holds too little.
+            let in_lot = wanted - left;
+            return Err(AppError::conflict(
+                "quantity",
+                format!(
+                    "That lot holds only {} of {}; you asked for {}.",
+                    product.unit.format(in_lot),
+                    product.name,
+                    product.unit.format(wanted)
+                ),
+            ));
+        }
+    }
+    let after = on_hand + change.quantity;
+    sqlx::query("update stock_levels set on_hand = $1, updated_at = $2 where pantry_id = $3 and product_id = $4")
+        .bind(after)
+        .bind(now)
+        .bind(pantry.id.as_str())
+        .bind(product.id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    let movement = MovementId::new();
+    sqlx::query(
+        "insert into movements (id, organization_id, pantry_id, product_id, kind, quantity, reason, source, donor, weight_g, \
+         counterpart_pantry_id, note, actor_id, correlation_id, occurred_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(movement.as_str())
+    .bind(org)
+    .bind(pantry.id.as_str())
+    .bind(product.id.as_str())
+    .bind(kind.as_str())
+    .bind(change.quantity)
+    .bind(change.reason.clone())
+    .bind(change.source.clone())
+    .bind(change.donor.clone())
+    .bind(change.weight_g)
+    .bind(change.counterpart.clone())
+    .bind(change.note.clone())
+    .bind(&actor.user_id)
+    .bind(&actor.correlation_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    for l in &lots {
+        sqlx::query("insert into movement_lots (movement_id, lot_id, quantity) values ($1, $2, $3)")
+            .bind(movement.as_str())
+            .bind(&l.lot_id)
+            .bind(l.quantity)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok((movement, after, lots))
+}
+
+fn not_enough(product: &Product, pantry: &PantryHeader, on_hand: i64, wanted: i64) -> AppError {
+    let message = if on_hand == 0 {
+        format!("{} has no {} on hand, so {} cannot go out.", pantry.name, product.name, product.unit.format(wanted))
+    } else {
+        format!(
+            "Only {} of {} on hand at {}; you asked for {}.",
+            product.unit.format(on_hand),
+            product.name,
+            pantry.name,
+            product.unit.format(wanted)
+        )
+    };
+    AppError::conflict("quantity", message)
+}
+
+async fn append_moved(
+    tx: &mut Tx,
+    backend: Backend,
+    pantry: &PantryHeader,
+    product: &Product,
+    change: &Change,
+    actor: &Actor,
+    (movement, on_hand, lots): &(MovementId, i64, Vec<LotChange>),
+) -> AppResult<()> {
+    let kind = change.kind.expect("a change has a kind");
+    let payload = StockMoved {
+        movement_id: movement.0.clone(),
+        product_id: product.id.0.clone(),
+        kind,
+        quantity: change.quantity,
+        on_hand: *on_hand,
+        lots: lots.clone(),
+        reason: change.reason.clone(),
+        source: change.source.clone(),
+        donor: change.donor.clone(),
+        weight_g: change.weight_g,
+        counterpart_pantry_id: change.counterpart.clone(),
+    };
+    events::append(
+        tx,
+        backend,
+        &NewEvent {
+            event_type: kind.event_type(),
+            version: EVENT_VERSION,
+            organization_id: pantry.organization_id.as_str(),
+            pantry_id: Some(pantry.id.as_str()),
+            payload: &payload,
+            actor_id: Some(&actor.user_id),
+            correlation_id: &actor.correlation_id,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// After a commit: this process's cache forgets the pantries at once, so
+/// the person who recorded reads their own write; the dispatcher wakes to
+/// tell every consumer (and, through them, every other process).
+fn committed(state: &AppState, pantries: &[&str]) {
+    for p in pantries {
+        state.stock_cache.invalidate_pantry(p);
+    }
+    state.bus.committed();
+}
+
+/// Checks access and loads what a movement at `pantry` needs.
+async fn movement_context(
+    state: &AppState,
+    caller: &Caller,
+    pantry: &PantryId,
+    product: &ProductId,
+) -> AppResult<(PantryHeader, Product)> {
+    let (header, place) = pantry_header(&state.db, pantry).await?;
+    caller.require(&place, Role::Staff, "pantry")?;
+    let product = catalog::active_product(&state.db, &header.organization_id, product).await?;
+    Ok((header, product))
+}
+
+/// Runs one change in its own transaction and reports the result.
+async fn record(
+    state: &AppState,
+    header: &PantryHeader,
+    product: &Product,
+    change: Change,
+    actor: &Actor,
+) -> AppResult<MovementReceipt> {
+    let backend = state.db.backend();
+    let mut tx = state.db.begin().await?;
+    let done = apply(&mut tx, backend, header, product, &change, actor).await?;
+    append_moved(&mut tx, backend, header, product, &change, actor, &done).await?;
+    tx.commit().await?;
+    committed(state, &[header.id.as_str()]);
+    Ok(MovementReceipt {
+        movement_id: done.0,
+        product_name: product.name.clone(),
+        quantity_text: product.unit.format(change.quantity.abs()),
+        on_hand: done.1,
+        on_hand_text: product.unit.format(done.1),
+    })
+}
+
+/// The form fields of a movement, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct MovementFields {
+    pub quantity: String,
+    pub best_before: String,
+    pub source: String,
+    pub donor: String,
+    pub weight_g: String,
+    pub reason: String,
+    pub direction: String,
+    pub lot: String,
+    pub to: String,
+    pub note: String,
+}
+
+pub async fn receive(
+    state: &AppState,
+    caller: &Caller,
+    pantry: &PantryId,
+    product: &ProductId,
+    f: &MovementFields,
+) -> AppResult<MovementReceipt> {
+    let (header, product) = movement_context(state, caller, pantry, product).await?;
+    let quantity = positive(product.unit, &f.quantity)?;
+    let mut best_before = BestBefore::parse_optional(&f.best_before, "best_before")?.map(|d| d.as_str().to_string());
+    if best_before.is_none() && product.perishable {
+        match product.shelf_life_days {
+            Some(days) => best_before = Some(days_from_today(days)),
+            None => {
+                return Err(AppError::invalid(
+                    "best_before",
+                    format!("{} is perishable: enter its best-before date.", product.name),
+                ))
+            }
+        }
+    }
+    let source = ReceiveSource::parse(&f.source, "source")?;
+    let weight_g = crate::catalog::model::parse_optional_count(&f.weight_g, "weight_g", 100_000_000, "the weight in grams")?
+        .or_else(|| product.weight_per_unit_g().map(|w| w * quantity / product.unit.scale()));
+    let change = Change {
+        kind: Some(MovementKind::Received),
+        quantity,
+        best_before,
+        source: Some(source.as_str().into()),
+        donor: parse_text(&f.donor, "donor", 120)?,
+        weight_g,
+        note: parse_text(&f.note, "note", 500)?,
+        ..Change::default()
+    };
+    record(state, &header, &product, change, &Actor::of(caller)).await
+}
+
+pub async fn distribute(
+    state: &AppState,
+    caller: &Caller,
+    pantry: &PantryId,
+    product: &ProductId,
+    f: &MovementFields,
+) -> AppResult<MovementReceipt> {
+    let (header, product) = movement_context(state, caller, pantry, product).await?;
+    let quantity = positive(product.unit, &f.quantity)?;
+    let change = Change {
+        kind: Some(MovementKind::Distributed),
+        quantity: -quantity,
+        note: parse_text(&f.note, "note", 500)?,
+        ..Change::default()
+    };
+    record(state, &header, &product, change, &Actor::of(caller)).await
+}
+
+pub async fn adjust(
+    state: &AppState,
+    caller: &Caller,
+    pantry: &PantryId,
+    product: &ProductId,
+    f: &MovementFields,
+) -> AppResult<MovementReceipt> {
+    let (header, product) = movement_context(state, caller, pantry, product).await?;
+    let quantity = positive(product.unit, &f.quantity)?;
+    let sign = match f.direction.as_str() {
+        "add" => 1,
+        "remove" => -1,
+        _ => return Err(AppError::invalid("direction", "Choose whether to add or remove stock.")),
+    };
+    let reason = parse_text(&f.reason, "reason", 200)?
+        .ok_or_else(|| AppError::invalid("reason", "Say why the stock is adjusted (for example, “stock count”)."))?;
+    let change = Change {
+        kind: Some(MovementKind::Adjusted),
+        quantity: sign * quantity,
+        best_before: if sign > 0 {
+            BestBefore::parse_optional(&f.best_before, "best_before")?.map(|d| d.as_str().to_string())
+        } else {
+            None
+        },
+        reason: Some(reason),
+        note: parse_text(&f.note, "note", 500)?,
+        ..Change::default()
+    };
+    record(state, &header, &product, change, &Actor::of(caller)).await
+}
+
+pub async fn discard(
+    state: &AppState,
+    caller: &Caller,
+    pantry: &PantryId,
+    product: &ProductId,
+    f: &MovementFields,
+) -> AppResult<MovementReceipt> {
+    let (header, product) = movement_context(state, caller, pantry, product).await?;
+    let quantity = positive(product.unit, &f.quantity)?;
+    let reason = DiscardReason::parse(&f.reason, "reason")?;
+    let from_lot = if f.lot.trim().is_empty() {
+        None
+    } else {
+        Some(f.lot.trim().parse::<LotId>().map_err(|_| AppError::invalid("lot", "Choose a lot from the list."))?)
+    };
+    let change = Change {
+        kind: Some(MovementKind::Discarded),
+        quantity: -quantity,
+        from_lot,
+        reason: Some(reason.as_str().into()),
+        note: parse_text(&f.note, "note", 500)?,
+        ..Change::default()
+    };
+    record(state, &header, &product, change, &Actor::of(caller)).await
+}
+
+/// Moves stock from one pantry to another of the same organization: both
+/// sides in one transaction, lots keep their best-before dates.
+pub async fn transfer(
+    state: &AppState,
+    caller: &Caller,
+    pantry: &PantryId,
+    product: &ProductId,
+    f: &MovementFields,
+) -> AppResult<MovementReceipt> {
+    let (from, product) = movement_context(state, caller, pantry, product).await?;
+    let to_id: PantryId = f
+        .to
+        .trim()
+        .parse()
+        .map_err(|_| AppError::invalid("to", "Choose the pantry to send it to."))?;
+    if to_id == from.id {
+        return Err(AppError::invalid("to", "Choose a different pantry to send it to."));
+    }
+    let (to, to_place) = pantry_header(&state.db, &to_id)
+        .await
+        .map_err(|_| AppError::invalid("to", "That pantry does not exist or is archived."))?;
+    if to.organization_id != from.organization_id {
+        return Err(AppError::invalid("to", "Stock moves only between pantries of one organization."));
+    }
+    caller
+        .require(&to_place, Role::Staff, "pantry")
+        .map_err(|_| AppError::invalid("to", format!("You cannot record stock at {}.", to.name)))?;
+    let quantity = positive(product.unit, &f.quantity)?;
+    let note = parse_text(&f.note, "note", 500)?;
+    let actor = Actor::of(caller);
+    let backend = state.db.backend();
+    let mut tx = state.db.begin().await?;
+    // Lock both stock rows in one global order, so two opposite transfers
+    // cannot deadlock.
+    let mut ids = [from.id.as_str(), to.id.as_str()];
+    ids.sort();
+    for p in ids {
+        lock_stock(&mut tx, backend, from.organization_id.as_str(), p, product.id.as_str()).await?;
+    }
+    let out = Change {
+        kind: Some(MovementKind::Transferred),
+        quantity: -quantity,
+        counterpart: Some(to.id.0.clone()),
+        note: note.clone(),
+        ..Change::default()
+    };
+    let out_done = apply(&mut tx, backend, &from, &product, &out, &actor).await?;
+    // Each lot taken arrives with its own best-before date.
+    let mut in_done = Vec::new();
+    for lot in &out_done.2 {
+        let part = Change {
+            kind: Some(MovementKind::Transferred),
+            quantity: -lot.quantity,
+            best_before: lot.best_before.clone(),
+            counterpart: Some(from.id.0.clone()),
+            note: note.clone(),
+            ..Change::default()
+        };
+        let done = apply(&mut tx, backend, &to, &product, &part, &actor).await?;
+        in_done.push((part, done));
+    }
+    append_moved(&mut tx, backend, &from, &product, &out, &actor, &out_done).await?;
+    for (part, done) in &in_done {
+        append_moved(&mut tx, backend, &to, &product, part, &actor, done).await?;
+    }
+    tx.commit().await?;
+    committed(state, &[from.id.as_str(), to.id.as_str()]);
+    Ok(MovementReceipt {
+        movement_id: out_done.0,
+        product_name: product.name.clone(),
+        quantity_text: product.unit.format(quantity),
+        on_hand: out_done.1,
+        on_hand_text: product.unit.format(out_done.1),
+    })
+}
+
+/// Sets the level below which a product counts as low stock at a pantry.
+pub async fn set_minimum(
+    state: &AppState,
+    caller: &Caller,
+    pantry: &PantryId,
+    product: &ProductId,
+    minimum: &str,
+) -> AppResult<()> {
+    let (header, place) = pantry_header(&state.db, pantry).await?;
+    caller.require(&place, Role::Manager, "pantry")?;
+    let product = catalog::active_product(&state.db, &header.organization_id, product).await?;
+    let minimum = if minimum.trim().is_empty() {
+        0
+    } else {
+        product.unit.parse_quantity(minimum, "minimum")?
+    };
+    let backend = state.db.backend();
+    let actor = Actor::of(caller);
+    let mut tx = state.db.begin().await?;
+    lock_stock(&mut tx, backend, header.organization_id.as_str(), header.id.as_str(), product.id.as_str()).await?;
+    sqlx::query("update stock_levels set minimum = $1, updated_at = $2 where pantry_id = $3 and product_id = $4")
+        .bind(minimum)
+        .bind(now_ms())
+        .bind(header.id.as_str())
+        .bind(product.id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    events::append(
+        &mut tx,
+        backend,
+        &NewEvent {
+            event_type: "StockMinimumSet",
+            version: EVENT_VERSION,
+            organization_id: header.organization_id.as_str(),
+            pantry_id: Some(header.id.as_str()),
+            payload: &MinimumSet {
+                product_id: product.id.0.clone(),
+                minimum,
+            },
+            actor_id: Some(&actor.user_id),
+            correlation_id: &actor.correlation_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    committed(state, &[header.id.as_str()]);
+    Ok(())
+}
+
+fn positive(unit: Unit, input: &str) -> AppResult<i64> {
+    let q = unit.parse_quantity(input, "quantity")?;
+    if q == 0 {
+        return Err(AppError::invalid("quantity", "Enter a quantity above zero."));
+    }
+    Ok(q)
+}
+
+// ------------------------------------------------------------ the read path
+
+/// One page of a pantry's inventory.
+pub async fn stock_page(state: &AppState, caller: &Caller, pantry: &PantryId, query: &StockQuery) -> AppResult<StockPage> {
+    let (header, place) = pantry_header(&state.db, pantry).await?;
+    let role = caller.require(&place, Role::Viewer, "pantry")?;
+    let as_of = events::head(state.db.pool()).await?;
+    let key = format!("stock:{}:{:?}", header.id, query);
+    let page = state
+        .stock_cache
+        .get_or_load(
+            key,
+            header.organization_id.as_str(),
+            &[header.id.0.clone()],
+            load_stock_page(&state.db, header.clone(), query.clone()),
+        )
+        .await?;
+    Ok(StockPage {
+        can_move: role >= Role::Staff,
+        as_of,
+        ..page
+    })
+}
+
+async fn load_stock_page(db: &Db, header: PantryHeader, query: StockQuery) -> AppResult<StockPage> {
+    let today = iso(today());
+    let horizon = days_from_today(EXPIRING_DAYS);
+    let pantry = header.id.as_str();
+    let mut sql = Sql::default();
+    sql.push("select * from (select p.id, p.name, p.name_key, p.category, p.category_key, p.unit, \
+              coalesce(s.on_hand, 0) as on_hand, coalesce(s.minimum, 0) as minimum, \
+              (select min(l.best_before) from lots l where l.pantry_id = ")
+        .text(pantry)
+        .push(" and l.product_id = p.id and l.quantity > 0) as next_best_before, \
+              (select cast(coalesce(sum(l.quantity), 0) as bigint) from lots l where l.pantry_id = ")
+        .text(pantry)
+        .push(" and l.product_id = p.id and l.quantity > 0 and l.best_before >= ")
+        .text(today.clone())
+        .push(" and l.best_before <= ")
+        .text(horizon)
+        .push(") as expiring, (select cast(coalesce(sum(l.quantity), 0) as bigint) from lots l where l.pantry_id = ")
+        .text(pantry)
+        .push(" and l.product_id = p.id and l.quantity > 0 and l.best_before < ")
+        .text(today)
+        .push(") as expired from products p left join stock_levels s on s.product_id = p.id and s.pantry_id = ")
+        .text(pantry)
+        .push(" where p.organization_id = ")
+        .text(header.organization_id.as_str())
+        .push(" and p.archived_at is null");
+    let q = query.q.trim();
+    if !q.is_empty() {
+        sql.push(" and (p.name_key like ").text(contains_pattern(q)).push(" escape '\\'");
+        if let Ok(gtin) = crate::catalog::model::Gtin::parse(q, "q") {
+            sql.push(" or p.id in (select product_id from product_barcodes where organization_id = ")
+                .text(header.organization_id.as_str())
+                .push(" and gtin = ")
+                .text(gtin.as_str())
+                .push(")");
+        }
+        sql.push(")");
+    }
+    if !query.category.trim().is_empty() {
+        sql.push(" and p.category_key = ").text(query.category.trim().to_lowercase());
+    }
+    sql.push(") t where 1 = 1");
+    match query.filter {
+        StockFilter::All => {}
+        StockFilter::InStock => {
+            sql.push(" and on_hand > 0");
+        }
+        StockFilter::Low => {
+            sql.push(" and minimum > 0 and on_hand < minimum");
+        }
+        StockFilter::Expiring => {
+            sql.push(" and (expiring > 0 or expired > 0)");
+        }
+    }
+    let count_sql = sql.wrapped("select count(*) from (", ") c");
+    sql.push(match query.sort {
+        StockSort::Name => " order by name_key, id",
+        StockSort::Category => " order by category_key, name_key, id",
+        StockSort::OnHand => " order by on_hand, name_key, id",
+        StockSort::BestBefore => " order by case when next_best_before is null then 1 else 0 end, next_best_before, name_key, id",
+    });
+    let page = query.page.max(1);
+    sql.push(" limit ").int(STOCK_PAGE).push(" offset ").int((page - 1) * STOCK_PAGE);
+    let total: i64 = count_sql.query().fetch_one(db.pool()).await?.try_get(0)?;
+    let rows = sql
+        .query()
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|r| -> AppResult<StockRow> {
+            let on_hand: i64 = r.try_get("on_hand")?;
+            let minimum: i64 = r.try_get("minimum")?;
+            Ok(StockRow {
+                product_id: ProductId(r.try_get("id")?),
+                name: r.try_get("name")?,
+                category: r.try_get("category")?,
+                unit: Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?,
+                on_hand,
+                minimum,
+                low: minimum > 0 && on_hand < minimum,
+                next_best_before: r.try_get("next_best_before")?,
+                expiring: r.try_get("expiring")?,
+                expired: r.try_get("expired")?,
+            })
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    let categories = catalog::categories(db, &header.organization_id).await?;
+    Ok(StockPage {
+        pantry: header,
+        rows,
+        total,
+        page,
+        per_page: STOCK_PAGE,
+        categories,
+        expiring_days: EXPIRING_DAYS,
+        can_move: false,
+        as_of: 0,
+    })
+}
+
+/// A product at a pantry: stock, lots, and a page of its history.
+pub async fn product_stock(
+    state: &AppState,
+    caller: &Caller,
+    pantry: &PantryId,
+    product: &ProductId,
+    page: i64,
+) -> AppResult<ProductStockView> {
+    let (header, place) = pantry_header(&state.db, pantry).await?;
+    let role = caller.require(&place, Role::Viewer, "pantry")?;
+    let product = catalog::product_in_org(&state.db, &header.organization_id, product).await?;
+    let db = &state.db;
+    let level = sqlx::query("select on_hand, minimum from stock_levels where pantry_id = $1 and product_id = $2")
+        .bind(header.id.as_str())
+        .bind(product.id.as_str())
+        .fetch_optional(db.pool())
+        .await?;
+    let (on_hand, minimum) = match level {
+        Some(r) => (r.try_get("on_hand")?, r.try_get("minimum")?),
+        None => (0, 0),
+    };
+    let today = iso(today());
+    let horizon = days_from_today(EXPIRING_DAYS);
+    let lots = sqlx::query(
+        "select id, best_before, quantity from lots where pantry_id = $1 and product_id = $2 and quantity > 0 \
+         order by case when best_before is null then 1 else 0 end, best_before, received_at, id",
+    )
+    .bind(header.id.as_str())
+    .bind(product.id.as_str())
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| -> AppResult<LotView> {
+        let best_before: Option<String> = r.try_get("best_before")?;
+        Ok(LotView {
+            id: LotId(r.try_get("id")?),
+            expired: best_before.as_deref().is_some_and(|d| d < today.as_str()),
+            expiring: best_before
+                .as_deref()
+                .is_some_and(|d| d >= today.as_str() && d <= horizon.as_str()),
+            best_before,
+            quantity: r.try_get("quantity")?,
+        })
+    })
+    .collect::<AppResult<Vec<_>>>()?;
+    let page = page.max(1);
+    let movements_total: i64 = sqlx::query_scalar("select count(*) from movements where pantry_id = $1 and product_id = $2")
+        .bind(header.id.as_str())
+        .bind(product.id.as_str())
+        .fetch_one(db.pool())
+        .await?;
+    let movements = sqlx::query(
+        "select m.id, m.kind, m.quantity, m.occurred_at, m.reason, m.source, m.donor, m.weight_g, m.note, \
+         u.display_name, cp.name as counterpart from movements m join users u on u.id = m.actor_id \
+         left join pantries cp on cp.id = m.counterpart_pantry_id \
+         where m.pantry_id = $1 and m.product_id = $2 order by m.occurred_at desc, m.id desc limit $3 offset $4",
+    )
+    .bind(header.id.as_str())
+    .bind(product.id.as_str())
+    .bind(HISTORY_PAGE)
+    .bind((page - 1) * HISTORY_PAGE)
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| -> AppResult<MovementView> {
+        let kind: String = r.try_get("kind")?;
+        Ok(MovementView {
+            id: MovementId(r.try_get("id")?),
+            kind: MovementKind::parse(&kind).ok_or_else(|| AppError::internal(&std::io::Error::other(format!("unknown movement kind {kind}"))))?,
+            quantity: r.try_get("quantity")?,
+            occurred_at: db::format_time(r.try_get("occurred_at")?),
+            actor: r.try_get("display_name")?,
+            reason: r.try_get("reason")?,
+            source: r.try_get("source")?,
+            donor: r.try_get("donor")?,
+            weight_g: r.try_get("weight_g")?,
+            counterpart: r.try_get("counterpart")?,
+            note: r.try_get("note")?,
+        })
+    })
+    .collect::<AppResult<Vec<_>>>()?;
+    let tree = crate::org::service::organization_tree(db, &header.organization_id).await?;
+    let transfer_to = tree
+        .pantries
+        .iter()
+        .filter(|p| p.id != header.id)
+        .filter(|p| {
+            caller.role_at(&Place {
+                organization_id: p.organization_id.0.clone(),
+                campus_id: Some(p.campus_id.0.clone()),
+                pantry_id: Some(p.id.0.clone()),
+            }) >= Some(Role::Staff)
+        })
+        .map(|p| {
+            let campus = tree.campuses.iter().find(|c| c.id == p.campus_id).map(|c| c.name.as_str()).unwrap_or("");
+            (p.id.clone(), format!("{} · {}", campus, p.name))
+        })
+        .collect();
+    Ok(ProductStockView {
+        pantry: header,
+        product,
+        on_hand,
+        minimum,
+        lots,
+        movements,
+        movements_total,
+        page,
+        per_page: HISTORY_PAGE,
+        transfer_to,
+        can_move: role >= Role::Staff,
+        can_manage: role >= Role::Manager,
+    })
+}
+
+/// The place an overview is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Pantry(PantryId),
+    Campus(crate::ids::CampusId),
+    Organization(OrganizationId),
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> AppResult<Self> {
+        let (kind, id) = s
+            .split_once(':')
+            .ok_or_else(|| AppError::invalid("scope", "Choose a pantry, campus or organization."))?;
+        match kind {
+            "pantry" => Ok(Self::Pantry(id.parse()?)),
+            "campus" => Ok(Self::Campus(id.parse()?)),
+            "organization" => Ok(Self::Organization(id.parse()?)),
+            _ => Err(AppError::invalid("scope", "Choose a pantry, campus or organization.")),
+        }
+    }
+}
+
+/// The SQL condition selecting the scope's stock rows (alias `s`), with the
+/// pantries it covers and its label.
+struct ScopeSql {
+    organization: String,
+    label: String,
+    pantries: Vec<String>,
+    condition: &'static str,
+    id: String,
+}
+
+async fn resolve_scope(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<ScopeSql> {
+    let db = &state.db;
+    match scope {
+        Scope::Pantry(id) => {
+            let (h, place) = pantry_header(db, id).await?;
+            caller.require(&place, Role::Viewer, "pantry")?;
+            Ok(ScopeSql {
+                organization: h.organization_id.0.clone(),
+                label: h.name.clone(),
+                pantries: vec![h.id.0.clone()],
+                condition: "s.pantry_id = $1",
+                id: h.id.0,
+            })
+        }
+        Scope::Campus(id) => {
+            let (c, place) = crate::org::service::campus_with_place(db, id.as_str()).await?;
+            caller.require(&place, Role::Viewer, "campus")?;
+            let tree = crate::org::service::organization_tree(db, &c.organization_id).await?;
+            Ok(ScopeSql {
+                organization: c.organization_id.0.clone(),
+                label: c.name.clone(),
+                pantries: tree.pantries.iter().filter(|p| p.campus_id == c.id).map(|p| p.id.0.clone()).collect(),
+                condition: "s.pantry_id in (select id from pantries where campus_id = $1 and archived_at is null)",
+                id: c.id.0,
+            })
+        }
+        Scope::Organization(id) => {
+            let (o, place) = crate::org::service::organization_with_place(db, id.as_str()).await?;
+            caller.require(&place, Role::Viewer, "organization")?;
+            let tree = crate::org::service::organization_tree(db, &o.id).await?;
+            Ok(ScopeSql {
+                organization: o.id.0.clone(),
+                label: o.name.clone(),
+                pantries: tree.pantries.iter().map(|p| p.id.0.clone()).collect(),
+                condition: "s.organization_id = $1 and s.pantry_id in (select p.id from pantries p join campuses c on c.id = p.campus_id \
+                            where p.organization_id = $1 and p.archived_at is null and c.archived_at is null)",
+                id: o.id.0,
+            })
+        }
+    }
+}
+
+/// Units and weight by category, low stock and expiring lots for a pantry,
+/// a campus or a whole organization. Cached until a movement in it lands.
+pub async fn overview(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<StockOverview> {
+    let s = resolve_scope(state, caller, scope).await?;
+    let key = format!("overview:{:?}", scope);
+    let pantries = s.pantries.clone();
+    let organization = s.organization.clone();
+    state
+        .stock_cache
+        .get_or_load(key, &organization, &pantries, load_overview(&state.db, s))
+        .await
+}
+
+const WEIGHT_PER_UNIT: &str = "coalesce(p.unit_weight_g, case p.unit when 'kg' then 1000 when 'lb' then 454 end)";
+const UNIT_SCALE: &str = "(case p.unit when 'kg' then 1000 when 'l' then 1000 when 'lb' then 16 else 1 end)";
+
+async fn load_overview(db: &Db, s: ScopeSql) -> AppResult<StockOverview> {
+    let pool = db.pool();
+    let categories = sqlx::query(&format!(
+        "select min(p.category) as category, count(*) as products, \
+         cast(sum(case when p.unit in ('each', 'pack') then s.on_hand else 0 end) as bigint) as units, \
+         cast(sum(case when {WEIGHT_PER_UNIT} is null then 0 else s.on_hand * {WEIGHT_PER_UNIT} / {UNIT_SCALE} end) as bigint) as weight_g \
+         from stock_levels s join products p on p.id = s.product_id \
+         where {} and s.on_hand > 0 and p.archived_at is null group by p.category_key order by p.category_key",
+        s.condition
+    ))
+    .bind(&s.id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| -> AppResult<CategoryTotals> {
+        Ok(CategoryTotals {
+            category: r.try_get("category")?,
+            products: r.try_get("products")?,
+            units: r.try_get("units")?,
+            weight_g: r.try_get("weight_g")?,
+        })
+    })
+    .collect::<AppResult<Vec<_>>>()?;
+    let low_from = format!(
+        "from stock_levels s join products p on p.id = s.product_id join pantries pa on pa.id = s.pantry_id \
+         where {} and s.minimum > 0 and s.on_hand < s.minimum and p.archived_at is null",
+        s.condition
+    );
+    let low_stock_total: i64 = sqlx::query_scalar(&format!("select count(*) {low_from}"))
+        .bind(&s.id)
+        .fetch_one(pool)
+        .await?;
+    let low_stock = sqlx::query(&format!(
+        "select s.pantry_id, pa.name as pantry_name, p.id as product_id, p.name as product_name, p.unit, s.on_hand, s.minimum \
+         {low_from} order by pa.name_key, p.name_key limit 50"
+    ))
+    .bind(&s.id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| -> AppResult<LowStockRow> {
+        Ok(LowStockRow {
+            pantry_id: PantryId(r.try_get("pantry_id")?),
+            pantry_name: r.try_get("pantry_name")?,
+            product_id: ProductId(r.try_get("product_id")?),
+            product_name: r.try_get("product_name")?,
+            unit: Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?,
+            on_hand: r.try_get("on_hand")?,
+            minimum: r.try_get("minimum")?,
+        })
+    })
+    .collect::<AppResult<Vec<_>>>()?;
+    let horizon = days_from_today(EXPIRING_DAYS);
+    // Lots are scoped through their stock row (alias s).
+    let expiring_from = format!(
+        "from lots l join stock_levels s on s.pantry_id = l.pantry_id and s.product_id = l.product_id \
+         join products p on p.id = l.product_id join pantries pa on pa.id = l.pantry_id \
+         where {} and l.quantity > 0 and l.best_before is not null and l.best_before <= $2 and p.archived_at is null",
+        s.condition
+    );
+    let expiring_total: i64 = sqlx::query_scalar(&format!("select count(*) {expiring_from}"))
+        .bind(&s.id)
+        .bind(&horizon)
+        .fetch_one(pool)
+        .await?;
+    let expiring = sqlx::query(&format!(
+        "select l.pantry_id, pa.name as pantry_name, p.id as product_id, p.name as product_name, p.unit, l.best_before, l.quantity \
+         {expiring_from} order by l.best_before, pa.name_key, p.name_key limit 50"
+    ))
+    .bind(&s.id)
+    .bind(&horizon)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| -> AppResult<ExpiringLot> {
+        Ok(ExpiringLot {
+            pantry_id: PantryId(r.try_get("pantry_id")?),
+            pantry_name: r.try_get("pantry_name")?,
+            product_id: ProductId(r.try_get("product_id")?),
+            product_name: r.try_get("product_name")?,
+            unit: Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?,
+            best_before: r.try_get("best_before")?,
+            quantity: r.try_get("quantity")?,
+        })
+    })
+    .collect::<AppResult<Vec<_>>>()?;
+    Ok(StockOverview {
+        scope_label: s.label,
+        categories,
+        low_stock,
+        low_stock_total,
+        expiring,
+        expiring_total,
+        expiring_days: EXPIRING_DAYS,
+    })
+}

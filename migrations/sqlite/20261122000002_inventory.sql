@@ -1,0 +1,137 @@
+-- Inventory: the catalog, stock held in lots, the movement ledger, and the
+-- event log with its consumers' checkpoints and parked events.
+-- Quantities are integers in the product's smallest unit (g for kg, ml for
+-- l, oz for lb, one for each and pack). Weights are integer grams.
+
+create table products (
+    id text primary key,
+    organization_id text not null references organizations (id),
+    name text not null,
+    name_key text not null,
+    category text not null,
+    category_key text not null,
+    unit text not null check (unit in ('each', 'kg', 'lb', 'l', 'pack')),
+    -- Grams in one unit (one each, one pack, one litre); null when unknown.
+    unit_weight_g integer check (unit_weight_g is null or unit_weight_g >= 0),
+    perishable integer not null default 0,
+    shelf_life_days integer check (shelf_life_days is null or shelf_life_days >= 0),
+    photo_url text,
+    created_at integer not null,
+    updated_at integer not null,
+    archived_at integer
+);
+create unique index products_active_name on products (organization_id, name_key) where archived_at is null;
+create index products_category on products (organization_id, category_key);
+
+-- Barcodes as GTIN-14 (shorter GTINs zero-padded), unique per organization.
+create table product_barcodes (
+    organization_id text not null references organizations (id),
+    gtin text not null,
+    product_id text not null references products (id),
+    primary key (organization_id, gtin)
+);
+create index product_barcodes_product on product_barcodes (product_id);
+
+-- The stock projection: what the ledger sums to, kept in the same
+-- transaction as every movement.
+create table stock_levels (
+    pantry_id text not null references pantries (id),
+    product_id text not null references products (id),
+    organization_id text not null references organizations (id),
+    on_hand integer not null check (on_hand >= 0),
+    minimum integer not null default 0 check (minimum >= 0),
+    updated_at integer not null,
+    primary key (pantry_id, product_id)
+);
+create index stock_levels_product on stock_levels (product_id);
+create index stock_levels_organization on stock_levels (organization_id);
+
+-- One lot per (pantry, product, best-before date); best_before is an ISO
+-- date, null for stock that does not expire.
+create table lots (
+    id text primary key,
+    pantry_id text not null,
+    product_id text not null,
+    best_before text,
+    quantity integer not null check (quantity >= 0),
+    received_at integer not null,
+    foreign key (pantry_id, product_id) references stock_levels (pantry_id, product_id)
+);
+create index lots_stock on lots (pantry_id, product_id, best_before);
+create index lots_expiring on lots (best_before) where quantity > 0;
+
+-- The ledger. `quantity` is the signed change to the pantry's stock.
+create table movements (
+    id text primary key,
+    organization_id text not null references organizations (id),
+    pantry_id text not null references pantries (id),
+    product_id text not null references products (id),
+    kind text not null check (kind in ('received', 'distributed', 'adjusted', 'transferred', 'discarded')),
+    quantity integer not null,
+    reason text,
+    source text,
+    donor text,
+    weight_g integer,
+    counterpart_pantry_id text references pantries (id),
+    note text,
+    actor_id text not null references users (id),
+    correlation_id text not null,
+    occurred_at integer not null
+);
+create index movements_stock on movements (pantry_id, product_id, occurred_at);
+create index movements_product on movements (product_id, occurred_at);
+
+-- Which lots a movement took from or added to.
+create table movement_lots (
+    movement_id text not null references movements (id),
+    lot_id text not null references lots (id),
+    quantity integer not null,
+    primary key (movement_id, lot_id)
+);
+
+-- The event log (outbox). `seq` is the delivery order: it is assigned while
+-- writers are serialized, so a reader never sees seq n+1 before seq n.
+create table events (
+    seq integer primary key autoincrement,
+    id text not null unique,
+    type text not null,
+    version integer not null,
+    organization_id text not null,
+    pantry_id text,
+    payload text not null,
+    actor_id text,
+    correlation_id text not null,
+    occurred_at integer not null
+);
+create index events_pantry on events (pantry_id, seq);
+
+create table consumer_checkpoints (
+    consumer text primary key,
+    last_seq integer not null,
+    updated_at integer not null
+);
+
+create table dead_letters (
+    id text primary key,
+    consumer text not null,
+    event_seq integer not null references events (seq),
+    attempts integer not null,
+    error text not null,
+    parked_at integer not null,
+    retried_at integer,
+    resolved_at integer
+);
+create index dead_letters_open on dead_letters (consumer, event_seq) where resolved_at is null;
+
+-- Movements per pantry, product and UTC day, kept by an event consumer: the
+-- demand series forecasting and reports read.
+create table daily_flows (
+    pantry_id text not null,
+    product_id text not null,
+    organization_id text not null,
+    day text not null,
+    kind text not null,
+    quantity integer not null,
+    movements integer not null,
+    primary key (pantry_id, product_id, day, kind)
+);
