@@ -129,7 +129,10 @@ impl Unit {
         match self {
             Self::Each | Self::Pack => AppError::invalid(
                 field,
-                format!("Count whole {}s; this product is not split.", self.as_str()),
+                format!(
+                    "Count whole {}; this product is not split.",
+                    if self == Self::Pack { "packs" } else { "items" }
+                ),
             ),
             _ => AppError::invalid(
                 field,

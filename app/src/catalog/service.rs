@@ -501,18 +501,23 @@ pub async fn import_csv(state: &AppState, caller: &Caller, organization: &Organi
     let mut report = ImportReport::default();
     let mut parsed: Vec<(i64, ProductInput)> = Vec::new();
     let mut seen: std::collections::HashMap<String, i64> = Default::default();
-    for (i, record) in reader.records().enumerate() {
-        let line = record.as_ref().ok().and_then(|r| r.position()).map(|p| p.line() as i64).unwrap_or(i as i64 + 2);
+    let mut record = csv::StringRecord::new();
+    for i in 0.. {
+        // The line the record starts on, as an editor numbers it.
+        // (The reader counts a line when it reaches its end.)
+        let line = reader.position().line() as i64 + 1;
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                report.errors.push(RowError { line, message: format!("not readable as CSV: {e}") });
+                // A broken quote swallows the rest of the file.
+                break;
+            }
+        }
         if i >= MAX_IMPORT_ROWS {
             return Err(AppError::invalid("file", format!("The file has more than {MAX_IMPORT_ROWS} rows; split it.")));
         }
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                report.errors.push(RowError { line, message: format!("not readable as CSV: {e}") });
-                continue;
-            }
-        };
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }

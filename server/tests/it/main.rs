@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod binary;
+mod inventory;
 mod operations;
 mod places;
 mod schema;
