@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::service::{SetupGate, SignInThrottle};
+use crate::db::Db;
+use crate::error::AppError;
 use crate::events::bus::{Consumer, EventBus, LocalBus, RetryPolicy};
 use crate::inventory::cache::StockCache;
 use crate::inventory::consumers::{CacheInvalidation, DailyFlows, LiveFeed, LiveFeedConsumer};
-use crate::db::Db;
-use crate::error::AppError;
 
 /// Settings the app itself needs (the server's config holds the rest).
 #[derive(Debug, Clone)]

@@ -112,10 +112,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     };
     let state = AppState::new(db, settings, setup);
     let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
-    let delivery = state
-        .bus
-        .clone()
-        .start(state.db.clone(), delivery_stopped);
+    let delivery = state.bus.clone().start(state.db.clone(), delivery_stopped);
     let router = router(&config, state.clone());
 
     let listener = tokio::net::TcpListener::bind(config.listen)

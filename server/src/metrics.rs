@@ -153,25 +153,63 @@ fn render_app(out: &mut String, state: &app::state::AppState) {
     let (hits, misses) = (cache.hits.load(Relaxed), cache.misses.load(Relaxed));
     out.push_str("# HELP larder_cache_requests_total Stock cache lookups, by result.\n");
     out.push_str("# TYPE larder_cache_requests_total counter\n");
-    let _ = writeln!(out, "larder_cache_requests_total{{cache=\"stock\",result=\"hit\"}} {hits}");
-    let _ = writeln!(out, "larder_cache_requests_total{{cache=\"stock\",result=\"miss\"}} {misses}");
-    out.push_str("# HELP larder_cache_hit_ratio Share of stock cache lookups answered from the cache.\n");
+    let _ = writeln!(
+        out,
+        "larder_cache_requests_total{{cache=\"stock\",result=\"hit\"}} {hits}"
+    );
+    let _ = writeln!(
+        out,
+        "larder_cache_requests_total{{cache=\"stock\",result=\"miss\"}} {misses}"
+    );
+    out.push_str(
+        "# HELP larder_cache_hit_ratio Share of stock cache lookups answered from the cache.\n",
+    );
     out.push_str("# TYPE larder_cache_hit_ratio gauge\n");
-    let ratio = if hits + misses == 0 { 0.0 } else { hits as f64 / (hits + misses) as f64 };
+    let ratio = if hits + misses == 0 {
+        0.0
+    } else {
+        hits as f64 / (hits + misses) as f64
+    };
     let _ = writeln!(out, "larder_cache_hit_ratio{{cache=\"stock\"}} {ratio}");
     out.push_str("# HELP larder_cache_entries Answers held in the stock cache.\n");
     out.push_str("# TYPE larder_cache_entries gauge\n");
-    let _ = writeln!(out, "larder_cache_entries{{cache=\"stock\"}} {}", cache.len());
-    out.push_str("# HELP larder_cache_invalidations_total Invalidations of the stock cache by events.\n");
+    let _ = writeln!(
+        out,
+        "larder_cache_entries{{cache=\"stock\"}} {}",
+        cache.len()
+    );
+    out.push_str(
+        "# HELP larder_cache_invalidations_total Invalidations of the stock cache by events.\n",
+    );
     out.push_str("# TYPE larder_cache_invalidations_total counter\n");
-    let _ = writeln!(out, "larder_cache_invalidations_total{{cache=\"stock\"}} {}", cache.invalidations.load(Relaxed));
+    let _ = writeln!(
+        out,
+        "larder_cache_invalidations_total{{cache=\"stock\"}} {}",
+        cache.invalidations.load(Relaxed)
+    );
     for (metric, help) in [
-        ("larder_events_delivered_total", "Events delivered to each consumer."),
-        ("larder_event_failures_total", "Failed delivery attempts, by consumer."),
-        ("larder_events_parked_total", "Events parked after repeated failures, by consumer."),
-        ("larder_consumer_position", "The last event each consumer has processed."),
+        (
+            "larder_events_delivered_total",
+            "Events delivered to each consumer.",
+        ),
+        (
+            "larder_event_failures_total",
+            "Failed delivery attempts, by consumer.",
+        ),
+        (
+            "larder_events_parked_total",
+            "Events parked after repeated failures, by consumer.",
+        ),
+        (
+            "larder_consumer_position",
+            "The last event each consumer has processed.",
+        ),
     ] {
-        let kind = if metric.ends_with("_total") { "counter" } else { "gauge" };
+        let kind = if metric.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
         let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
         for c in state.bus.consumers() {
             if let Some(s) = state.bus.stats(c.name()) {

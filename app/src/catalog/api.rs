@@ -22,7 +22,16 @@ pub async fn get_products(
     #[server(default)] page: i64,
 ) -> Result<ProductPage, AppError> {
     let (state, caller) = context().await?;
-    super::service::list(&state.db, &caller, &organization, &q, &category, ProductSort::parse(&sort), page).await
+    super::service::list(
+        &state.db,
+        &caller,
+        &organization,
+        &q,
+        &category,
+        ProductSort::parse(&sort),
+        page,
+    )
+    .await
 }
 
 /// A product with whether the caller may edit it and its organization's name.
@@ -45,8 +54,20 @@ pub async fn create_product(
     #[server(default)] shelf_life_days: String,
 ) -> Result<ProductId, AppError> {
     let (state, caller) = context().await?;
-    let fields = ProductFields { name, category, unit, unit_weight_g, barcodes, perishable: perishable.is_some(), shelf_life_days };
-    Ok(super::service::create(&state, &caller, &organization, &fields).await?.id)
+    let fields = ProductFields {
+        name,
+        category,
+        unit,
+        unit_weight_g,
+        barcodes,
+        perishable: perishable.is_some(),
+        shelf_life_days,
+    };
+    Ok(
+        super::service::create(&state, &caller, &organization, &fields)
+            .await?
+            .id,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "update_product")]
@@ -62,8 +83,18 @@ pub async fn update_product(
     #[server(default)] shelf_life_days: String,
 ) -> Result<(), AppError> {
     let (state, caller) = context().await?;
-    let fields = ProductFields { name, category, unit, unit_weight_g, barcodes, perishable: perishable.is_some(), shelf_life_days };
-    super::service::update(&state, &caller, &id, &fields).await.map(|_| ())
+    let fields = ProductFields {
+        name,
+        category,
+        unit,
+        unit_weight_g,
+        barcodes,
+        perishable: perishable.is_some(),
+        shelf_life_days,
+    };
+    super::service::update(&state, &caller, &id, &fields)
+        .await
+        .map(|_| ())
 }
 
 #[server(prefix = "/api", endpoint = "archive_product")]
@@ -100,7 +131,10 @@ pub async fn export_handler(
         Ok(body) => (
             [
                 (http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (http::header::CONTENT_DISPOSITION, "attachment; filename=\"catalog.csv\""),
+                (
+                    http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"catalog.csv\"",
+                ),
             ],
             body,
         )

@@ -85,7 +85,10 @@ impl Unit {
         let bad = || {
             AppError::invalid(
                 field,
-                format!("“{}” is not a quantity; enter a number such as 3 or 1.5.", clip(s)),
+                format!(
+                    "“{}” is not a quantity; enter a number such as 3 or 1.5.",
+                    clip(s)
+                ),
             )
         };
         let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
@@ -274,7 +277,10 @@ impl Gtin {
             }
         }
         if out.len() > 20 {
-            return Err(AppError::invalid(field, "A product can have at most 20 barcodes."));
+            return Err(AppError::invalid(
+                field,
+                "A product can have at most 20 barcodes.",
+            ));
         }
         Ok(out)
     }
@@ -298,7 +304,10 @@ pub fn parse_product_name(input: &str, field: &str) -> Result<String, AppError> 
         return Err(AppError::invalid(field, "Enter a name for the product."));
     }
     if s.chars().any(char::is_control) {
-        return Err(AppError::invalid(field, "Names cannot contain control characters."));
+        return Err(AppError::invalid(
+            field,
+            "Names cannot contain control characters.",
+        ));
     }
     let n = s.chars().count();
     if n > 120 {
@@ -436,7 +445,10 @@ impl Product {
             name: self.name.clone(),
             category: self.category.clone(),
             unit: self.unit.as_str().into(),
-            unit_weight_g: self.unit_weight_g.map(|w| w.to_string()).unwrap_or_default(),
+            unit_weight_g: self
+                .unit_weight_g
+                .map(|w| w.to_string())
+                .unwrap_or_default(),
             barcodes: self
                 .barcodes
                 .iter()
@@ -444,7 +456,10 @@ impl Product {
                 .collect::<Vec<_>>()
                 .join(", "),
             perishable: self.perishable,
-            shelf_life_days: self.shelf_life_days.map(|d| d.to_string()).unwrap_or_default(),
+            shelf_life_days: self
+                .shelf_life_days
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
         }
     }
 }
@@ -521,7 +536,12 @@ mod tests {
     #[test]
     fn gtins_of_every_length_check_their_digit() {
         // Real codes: EAN-13, UPC-A, EAN-8, GTIN-14.
-        for ok in ["4006381333931", "036000291452", "96385074", "10012345678902"] {
+        for ok in [
+            "4006381333931",
+            "036000291452",
+            "96385074",
+            "10012345678902",
+        ] {
             assert!(Gtin::parse(ok, "b").is_ok(), "{ok}");
         }
         let e = Gtin::parse("4006381333932", "b").unwrap_err();
@@ -533,8 +553,14 @@ mod tests {
             Gtin::parse("036000291452", "b").unwrap(),
             Gtin::parse("0036000291452", "b").unwrap()
         );
-        assert_eq!(Gtin::parse("036000291452", "b").unwrap().display(), "36000291452");
-        assert_eq!(Gtin::parse("4006381333931", "b").unwrap().display(), "4006381333931");
+        assert_eq!(
+            Gtin::parse("036000291452", "b").unwrap().display(),
+            "36000291452"
+        );
+        assert_eq!(
+            Gtin::parse("4006381333931", "b").unwrap().display(),
+            "4006381333931"
+        );
         let list = Gtin::parse_list("4006381333931, 96385074\n4006381333931", "b").unwrap();
         assert_eq!(list.len(), 2);
     }

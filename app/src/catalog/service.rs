@@ -32,31 +32,46 @@ fn product_from(r: &db::Row, barcodes: Vec<Gtin>) -> AppResult<Product> {
 }
 
 async fn barcodes_of(db: &Db, product: &str) -> AppResult<Vec<Gtin>> {
-    Ok(sqlx::query_scalar::<_, String>("select gtin from product_barcodes where product_id = $1 order by gtin")
-        .bind(product)
-        .fetch_all(db.pool())
-        .await?
-        .into_iter()
-        .map(Gtin::from_stored)
-        .collect())
+    Ok(sqlx::query_scalar::<_, String>(
+        "select gtin from product_barcodes where product_id = $1 order by gtin",
+    )
+    .bind(product)
+    .fetch_all(db.pool())
+    .await?
+    .into_iter()
+    .map(Gtin::from_stored)
+    .collect())
 }
 
 /// A product of the organization, archived or not.
-pub async fn product_in_org(db: &Db, organization: &OrganizationId, id: &ProductId) -> AppResult<Product> {
-    let row = sqlx::query(&format!("select {PRODUCT_COLUMNS} from products where id = $1 and organization_id = $2"))
-        .bind(id.as_str())
-        .bind(organization.as_str())
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or_else(|| AppError::not_found("product"))?;
+pub async fn product_in_org(
+    db: &Db,
+    organization: &OrganizationId,
+    id: &ProductId,
+) -> AppResult<Product> {
+    let row = sqlx::query(&format!(
+        "select {PRODUCT_COLUMNS} from products where id = $1 and organization_id = $2"
+    ))
+    .bind(id.as_str())
+    .bind(organization.as_str())
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| AppError::not_found("product"))?;
     product_from(&row, barcodes_of(db, id.as_str()).await?)
 }
 
 /// A product stock can move for: in the organization and not archived.
-pub async fn active_product(db: &Db, organization: &OrganizationId, id: &ProductId) -> AppResult<Product> {
+pub async fn active_product(
+    db: &Db,
+    organization: &OrganizationId,
+    id: &ProductId,
+) -> AppResult<Product> {
     let p = product_in_org(db, organization, id).await?;
     if p.archived {
-        return Err(AppError::invalid("product", format!("{} is archived; restore it before moving stock.", p.name)));
+        return Err(AppError::invalid(
+            "product",
+            format!("{} is archived; restore it before moving stock.", p.name),
+        ));
     }
     Ok(p)
 }
@@ -94,7 +109,9 @@ fn require_editor(caller: &Caller, organization: &str) -> AppResult<()> {
     if can_edit(caller, organization) {
         Ok(())
     } else {
-        Err(AppError::Forbidden("Only managers and admins change the catalog.".into()))
+        Err(AppError::Forbidden(
+            "Only managers and admins change the catalog.".into(),
+        ))
     }
 }
 
@@ -111,12 +128,16 @@ pub async fn list(
     require_reader(caller, organization.as_str())?;
     let (org, _) = crate::org::service::organization_with_place(db, organization.as_str()).await?;
     let mut sql = Sql::default();
-    sql.push(&format!("select {PRODUCT_COLUMNS} from products where organization_id = "))
-        .text(organization.as_str())
-        .push(" and archived_at is null");
+    sql.push(&format!(
+        "select {PRODUCT_COLUMNS} from products where organization_id = "
+    ))
+    .text(organization.as_str())
+    .push(" and archived_at is null");
     let q = q.trim();
     if !q.is_empty() {
-        sql.push(" and (name_key like ").text(contains_pattern(q)).push(" escape '\\'");
+        sql.push(" and (name_key like ")
+            .text(contains_pattern(q))
+            .push(" escape '\\'");
         if let Ok(gtin) = Gtin::parse(q, "q") {
             sql.push(" or id in (select product_id from product_barcodes where organization_id = ")
                 .text(organization.as_str())
@@ -137,7 +158,10 @@ pub async fn list(
         ProductSort::Recent => " order by updated_at desc, id desc",
     });
     let page = page.max(1);
-    sql.push(" limit ").int(CATALOG_PAGE).push(" offset ").int((page - 1) * CATALOG_PAGE);
+    sql.push(" limit ")
+        .int(CATALOG_PAGE)
+        .push(" offset ")
+        .int((page - 1) * CATALOG_PAGE);
     let total: i64 = count.query().fetch_one(db.pool()).await?.try_get(0)?;
     let rows = sql.query().fetch_all(db.pool()).await?;
     let mut items = Vec::with_capacity(rows.len());
@@ -159,10 +183,11 @@ pub async fn list(
 
 /// A product, for its catalog page.
 pub async fn get(db: &Db, caller: &Caller, id: &ProductId) -> AppResult<(Product, bool, String)> {
-    let org: Option<String> = sqlx::query_scalar("select organization_id from products where id = $1")
-        .bind(id.as_str())
-        .fetch_optional(db.pool())
-        .await?;
+    let org: Option<String> =
+        sqlx::query_scalar("select organization_id from products where id = $1")
+            .bind(id.as_str())
+            .fetch_optional(db.pool())
+            .await?;
     let org = org.ok_or_else(|| AppError::not_found("product"))?;
     require_reader(caller, &org).map_err(|_| AppError::not_found("product"))?;
     let org_id = OrganizationId(org);
@@ -173,7 +198,12 @@ pub async fn get(db: &Db, caller: &Caller, id: &ProductId) -> AppResult<(Product
 
 /// Checks name and barcodes against the rest of the catalog, inside the
 /// writing transaction.
-async fn check_unique(tx: &mut Tx, organization: &str, input: &ProductInput, except: Option<&str>) -> AppResult<()> {
+async fn check_unique(
+    tx: &mut Tx,
+    organization: &str,
+    input: &ProductInput,
+    except: Option<&str>,
+) -> AppResult<()> {
     let except = except.unwrap_or("");
     let clash: Option<String> = sqlx::query_scalar(
         "select name from products where organization_id = $1 and name_key = $2 and archived_at is null and id <> $3",
@@ -184,7 +214,10 @@ async fn check_unique(tx: &mut Tx, organization: &str, input: &ProductInput, exc
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(existing) = clash {
-        return Err(AppError::conflict("name", format!("The catalog already has a product called “{existing}”.")));
+        return Err(AppError::conflict(
+            "name",
+            format!("The catalog already has a product called “{existing}”."),
+        ));
     }
     for g in &input.barcodes {
         let owner: Option<String> = sqlx::query_scalar(
@@ -206,23 +239,37 @@ async fn check_unique(tx: &mut Tx, organization: &str, input: &ProductInput, exc
     Ok(())
 }
 
-async fn write_barcodes(tx: &mut Tx, organization: &str, product: &str, barcodes: &[Gtin]) -> AppResult<()> {
+async fn write_barcodes(
+    tx: &mut Tx,
+    organization: &str,
+    product: &str,
+    barcodes: &[Gtin],
+) -> AppResult<()> {
     sqlx::query("delete from product_barcodes where product_id = $1")
         .bind(product)
         .execute(&mut **tx)
         .await?;
     for g in barcodes {
-        sqlx::query("insert into product_barcodes (organization_id, gtin, product_id) values ($1, $2, $3)")
-            .bind(organization)
-            .bind(g.as_str())
-            .bind(product)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "insert into product_barcodes (organization_id, gtin, product_id) values ($1, $2, $3)",
+        )
+        .bind(organization)
+        .bind(g.as_str())
+        .bind(product)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
 
-async fn append_product_event(tx: &mut Tx, state: &AppState, event_type: &'static str, product: &Product, actor: &str, correlation: &str) -> AppResult<()> {
+async fn append_product_event(
+    tx: &mut Tx,
+    state: &AppState,
+    event_type: &'static str,
+    product: &Product,
+    actor: &str,
+    correlation: &str,
+) -> AppResult<()> {
     events::append(
         tx,
         state.db.backend(),
@@ -240,7 +287,14 @@ async fn append_product_event(tx: &mut Tx, state: &AppState, event_type: &'stati
     Ok(())
 }
 
-async fn insert_product(tx: &mut Tx, state: &AppState, organization: &OrganizationId, input: &ProductInput, actor: &str, correlation: &str) -> AppResult<Product> {
+async fn insert_product(
+    tx: &mut Tx,
+    state: &AppState,
+    organization: &OrganizationId,
+    input: &ProductInput,
+    actor: &str,
+    correlation: &str,
+) -> AppResult<Product> {
     check_unique(tx, organization.as_str(), input, None).await?;
     let id = ProductId::new();
     let now = now_ms();
@@ -281,18 +335,29 @@ async fn insert_product(tx: &mut Tx, state: &AppState, organization: &Organizati
 
 fn duplicate_name(e: sqlx::Error, input: &ProductInput) -> AppError {
     if db::is_unique_violation(&e) {
-        AppError::conflict("name", format!("The catalog already has a product called “{}”.", input.name))
+        AppError::conflict(
+            "name",
+            format!("The catalog already has a product called “{}”.", input.name),
+        )
     } else {
         e.into()
     }
 }
 
-async fn update_in_tx(tx: &mut Tx, state: &AppState, existing: &Product, input: &ProductInput, actor: &str, correlation: &str) -> AppResult<Product> {
+async fn update_in_tx(
+    tx: &mut Tx,
+    state: &AppState,
+    existing: &Product,
+    input: &ProductInput,
+    actor: &str,
+    correlation: &str,
+) -> AppResult<Product> {
     if existing.unit != input.unit {
-        let stocked: i64 = sqlx::query_scalar("select count(*) from movements where product_id = $1")
-            .bind(existing.id.as_str())
-            .fetch_one(&mut **tx)
-            .await?;
+        let stocked: i64 =
+            sqlx::query_scalar("select count(*) from movements where product_id = $1")
+                .bind(existing.id.as_str())
+                .fetch_one(&mut **tx)
+                .await?;
         if stocked > 0 {
             return Err(AppError::invalid(
                 "unit",
@@ -303,7 +368,13 @@ async fn update_in_tx(tx: &mut Tx, state: &AppState, existing: &Product, input: 
             ));
         }
     }
-    check_unique(tx, existing.organization_id.as_str(), input, Some(existing.id.as_str())).await?;
+    check_unique(
+        tx,
+        existing.organization_id.as_str(),
+        input,
+        Some(existing.id.as_str()),
+    )
+    .await?;
     sqlx::query(
         "update products set name = $1, name_key = $2, category = $3, category_key = $4, unit = $5, unit_weight_g = $6, \
          perishable = $7, shelf_life_days = $8, updated_at = $9 where id = $10",
@@ -321,7 +392,13 @@ async fn update_in_tx(tx: &mut Tx, state: &AppState, existing: &Product, input: 
     .execute(&mut **tx)
     .await
     .map_err(|e| duplicate_name(e, input))?;
-    write_barcodes(tx, existing.organization_id.as_str(), existing.id.as_str(), &input.barcodes).await?;
+    write_barcodes(
+        tx,
+        existing.organization_id.as_str(),
+        existing.id.as_str(),
+        &input.barcodes,
+    )
+    .await?;
     let product = Product {
         name: input.name.clone(),
         category: input.category.clone(),
@@ -341,19 +418,37 @@ fn committed(state: &AppState, organization: &str) {
     state.bus.committed();
 }
 
-pub async fn create(state: &AppState, caller: &Caller, organization: &OrganizationId, fields: &ProductFields) -> AppResult<Product> {
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    organization: &OrganizationId,
+    fields: &ProductFields,
+) -> AppResult<Product> {
     require_editor(caller, organization.as_str())?;
     crate::org::service::organization_with_place(&state.db, organization.as_str()).await?;
     let input = fields.parse()?;
     let correlation = crate::request::current_request_id();
     let mut tx = state.db.begin().await?;
-    let product = insert_product(&mut tx, state, organization, &input, caller.me.id.as_str(), &correlation).await?;
+    let product = insert_product(
+        &mut tx,
+        state,
+        organization,
+        &input,
+        caller.me.id.as_str(),
+        &correlation,
+    )
+    .await?;
     tx.commit().await?;
     committed(state, organization.as_str());
     Ok(product)
 }
 
-pub async fn update(state: &AppState, caller: &Caller, id: &ProductId, fields: &ProductFields) -> AppResult<Product> {
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    id: &ProductId,
+    fields: &ProductFields,
+) -> AppResult<Product> {
     let (existing, _, _) = get(&state.db, caller, id).await?;
     require_editor(caller, existing.organization_id.as_str())?;
     if existing.archived {
@@ -362,7 +457,15 @@ pub async fn update(state: &AppState, caller: &Caller, id: &ProductId, fields: &
     let input = fields.parse()?;
     let correlation = crate::request::current_request_id();
     let mut tx = state.db.begin().await?;
-    let product = update_in_tx(&mut tx, state, &existing, &input, caller.me.id.as_str(), &correlation).await?;
+    let product = update_in_tx(
+        &mut tx,
+        state,
+        &existing,
+        &input,
+        caller.me.id.as_str(),
+        &correlation,
+    )
+    .await?;
     tx.commit().await?;
     committed(state, existing.organization_id.as_str());
     Ok(product)
@@ -377,10 +480,12 @@ pub async fn archive(state: &AppState, caller: &Caller, id: &ProductId) -> AppRe
         return Ok(());
     }
     let mut tx = state.db.begin().await?;
-    let holding: i64 = sqlx::query_scalar("select count(*) from stock_levels where product_id = $1 and on_hand > 0")
-        .bind(id.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
+    let holding: i64 = sqlx::query_scalar(
+        "select count(*) from stock_levels where product_id = $1 and on_hand > 0",
+    )
+    .bind(id.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
     if holding > 0 {
         return Err(AppError::conflict(
             "product",
@@ -396,8 +501,19 @@ pub async fn archive(state: &AppState, caller: &Caller, id: &ProductId) -> AppRe
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
-    let product = Product { archived: true, ..existing };
-    append_product_event(&mut tx, state, "ProductArchived", &product, caller.me.id.as_str(), &crate::request::current_request_id()).await?;
+    let product = Product {
+        archived: true,
+        ..existing
+    };
+    append_product_event(
+        &mut tx,
+        state,
+        "ProductArchived",
+        &product,
+        caller.me.id.as_str(),
+        &crate::request::current_request_id(),
+    )
+    .await?;
     tx.commit().await?;
     committed(state, product.organization_id.as_str());
     Ok(())
@@ -406,10 +522,22 @@ pub async fn archive(state: &AppState, caller: &Caller, id: &ProductId) -> AppRe
 // ------------------------------------------------------------ CSV
 
 /// The columns of a catalog CSV, in order.
-pub const CSV_HEADER: [&str; 7] = ["name", "category", "unit", "unit_weight_g", "barcodes", "perishable", "shelf_life_days"];
+pub const CSV_HEADER: [&str; 7] = [
+    "name",
+    "category",
+    "unit",
+    "unit_weight_g",
+    "barcodes",
+    "perishable",
+    "shelf_life_days",
+];
 
 /// The whole active catalog as CSV, in the import format.
-pub async fn export_csv(db: &Db, caller: &Caller, organization: &OrganizationId) -> AppResult<String> {
+pub async fn export_csv(
+    db: &Db,
+    caller: &Caller,
+    organization: &OrganizationId,
+) -> AppResult<String> {
     require_reader(caller, organization.as_str())?;
     crate::org::service::organization_with_place(db, organization.as_str()).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -421,10 +549,12 @@ pub async fn export_csv(db: &Db, caller: &Caller, organization: &OrganizationId)
     .bind(organization.as_str())
     .fetch_all(db.pool())
     .await?;
-    let codes = sqlx::query("select product_id, gtin from product_barcodes where organization_id = $1 order by gtin")
-        .bind(organization.as_str())
-        .fetch_all(db.pool())
-        .await?;
+    let codes = sqlx::query(
+        "select product_id, gtin from product_barcodes where organization_id = $1 order by gtin",
+    )
+    .bind(organization.as_str())
+    .fetch_all(db.pool())
+    .await?;
     let mut by_product: std::collections::HashMap<String, Vec<Gtin>> = Default::default();
     for r in &codes {
         by_product
@@ -450,12 +580,18 @@ pub async fn export_csv(db: &Db, caller: &Caller, organization: &OrganizationId)
             f.unit,
             f.unit_weight_g,
             f.barcodes.replace(", ", " "),
-            if f.perishable { "yes".into() } else { "no".into() },
+            if f.perishable {
+                "yes".into()
+            } else {
+                "no".into()
+            },
             f.shelf_life_days,
         ])
         .map_err(bad)?;
     }
-    let bytes = w.into_inner().map_err(|e| AppError::internal(&e.into_error()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| AppError::internal(&e.into_error()))?;
     String::from_utf8(bytes).map_err(|e| AppError::internal(&e))
 }
 
@@ -473,29 +609,60 @@ pub const MAX_IMPORT_ROWS: usize = 20_000;
 /// Imports a catalog CSV: new names are created, known names updated.
 /// Every bad row is reported with its line; unless `skip_bad`, a file with
 /// any bad row imports nothing.
-pub async fn import_csv(state: &AppState, caller: &Caller, organization: &OrganizationId, text: &str, skip_bad: bool) -> AppResult<ImportReport> {
+pub async fn import_csv(
+    state: &AppState,
+    caller: &Caller,
+    organization: &OrganizationId,
+    text: &str,
+    skip_bad: bool,
+) -> AppResult<ImportReport> {
     require_editor(caller, organization.as_str())?;
     crate::org::service::organization_with_place(&state.db, organization.as_str()).await?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
         return Err(AppError::invalid("file", "The file is empty."));
     }
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| AppError::invalid("file", format!("The first line could not be read as CSV: {e}")))?
+        .map_err(|e| {
+            AppError::invalid(
+                "file",
+                format!("The first line could not be read as CSV: {e}"),
+            )
+        })?
         .iter()
         .map(|h| h.trim().to_lowercase())
         .collect();
     let col = |name: &str| headers.iter().position(|h| h == name);
     let Some(name_col) = col("name") else {
-        return Err(AppError::invalid("file", format!("The first line must name the columns; “name” is missing. Expected: {}.", CSV_HEADER.join(", "))));
+        return Err(AppError::invalid(
+            "file",
+            format!(
+                "The first line must name the columns; “name” is missing. Expected: {}.",
+                CSV_HEADER.join(", ")
+            ),
+        ));
     };
-    let unknown: Vec<&String> = headers.iter().filter(|h| !CSV_HEADER.contains(&h.as_str())).collect();
+    let unknown: Vec<&String> = headers
+        .iter()
+        .filter(|h| !CSV_HEADER.contains(&h.as_str()))
+        .collect();
     if !unknown.is_empty() {
         return Err(AppError::invalid(
             "file",
-            format!("Unknown column{} {}; the columns are {}.", if unknown.len() == 1 { "" } else { "s" }, unknown.iter().map(|s| format!("“{s}”")).collect::<Vec<_>>().join(", "), CSV_HEADER.join(", ")),
+            format!(
+                "Unknown column{} {}; the columns are {}.",
+                if unknown.len() == 1 { "" } else { "s" },
+                unknown
+                    .iter()
+                    .map(|s| format!("“{s}”"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                CSV_HEADER.join(", ")
+            ),
         ));
     }
     let mut report = ImportReport::default();
@@ -510,18 +677,30 @@ pub async fn import_csv(state: &AppState, caller: &Caller, organization: &Organi
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                report.errors.push(RowError { line, message: format!("not readable as CSV: {e}") });
+                report.errors.push(RowError {
+                    line,
+                    message: format!("not readable as CSV: {e}"),
+                });
                 // A broken quote swallows the rest of the file.
                 break;
             }
         }
         if i >= MAX_IMPORT_ROWS {
-            return Err(AppError::invalid("file", format!("The file has more than {MAX_IMPORT_ROWS} rows; split it.")));
+            return Err(AppError::invalid(
+                "file",
+                format!("The file has more than {MAX_IMPORT_ROWS} rows; split it."),
+            ));
         }
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let get = |name: &str| col(name).and_then(|c| record.get(c)).unwrap_or("").trim().to_string();
+        let get = |name: &str| {
+            col(name)
+                .and_then(|c| record.get(c))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
         let _ = name_col;
         let perishable = match parse_flag(&get("perishable")) {
             Ok(p) => p,
@@ -543,7 +722,10 @@ pub async fn import_csv(state: &AppState, caller: &Caller, organization: &Organi
             Ok(input) => {
                 let key = input.name.to_lowercase();
                 if let Some(first) = seen.insert(key, line) {
-                    report.errors.push(RowError { line, message: format!("“{}” is already on line {first}", input.name) });
+                    report.errors.push(RowError {
+                        line,
+                        message: format!("“{}” is already on line {first}", input.name),
+                    });
                 } else {
                     parsed.push((line, input));
                 }
@@ -576,15 +758,22 @@ pub async fn import_csv(state: &AppState, caller: &Caller, organization: &Organi
                     report.skipped += 1;
                     continue;
                 }
-                update_in_tx(&mut tx, state, &existing, input, actor, &correlation).await.map(|_| false)
+                update_in_tx(&mut tx, state, &existing, input, actor, &correlation)
+                    .await
+                    .map(|_| false)
             }
-            None => insert_product(&mut tx, state, organization, input, actor, &correlation).await.map(|_| true),
+            None => insert_product(&mut tx, state, organization, input, actor, &correlation)
+                .await
+                .map(|_| true),
         };
         match result {
             Ok(true) => report.created += 1,
             Ok(false) => report.updated += 1,
             Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
-                report.errors.push(RowError { line: *line, message: format!("{}: {}", e.field().unwrap_or("row"), e) });
+                report.errors.push(RowError {
+                    line: *line,
+                    message: format!("{}: {}", e.field().unwrap_or("row"), e),
+                });
                 if !skip_bad {
                     report.rejected = true;
                     report.created = 0;

@@ -158,7 +158,12 @@ impl LocalBus {
             .collect()
     }
 
-    async fn deliver(self: Arc<Self>, db: Db, consumer: Arc<dyn Consumer>, mut shutdown: watch::Receiver<bool>) {
+    async fn deliver(
+        self: Arc<Self>,
+        db: Db,
+        consumer: Arc<dyn Consumer>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let name = consumer.name();
         let stats = self.stats[name].clone();
         let wake = self.wake[name].clone();
@@ -200,7 +205,9 @@ impl LocalBus {
             match self.deliver_batch(&db, consumer.as_ref(), &batch).await {
                 Ok(()) => {
                     position = batch.last().map(|e| e.seq).unwrap_or(position);
-                    stats.delivered.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    stats
+                        .delivered
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     stats.position.store(position, Ordering::Relaxed);
                 }
                 Err(_) => {
@@ -210,7 +217,8 @@ impl LocalBus {
                         if *shutdown.borrow() {
                             return;
                         }
-                        self.deliver_one(&db, consumer.as_ref(), event, &stats, &mut shutdown).await;
+                        self.deliver_one(&db, consumer.as_ref(), event, &stats, &mut shutdown)
+                            .await;
                         position = event.seq;
                         stats.position.store(position, Ordering::Relaxed);
                     }
@@ -219,7 +227,11 @@ impl LocalBus {
         }
     }
 
-    async fn starting_position(&self, db: &Db, consumer: &dyn Consumer) -> Result<i64, sqlx::Error> {
+    async fn starting_position(
+        &self,
+        db: &Db,
+        consumer: &dyn Consumer,
+    ) -> Result<i64, sqlx::Error> {
         let saved = store::checkpoint(db.pool(), consumer.name()).await?;
         match (consumer.durability(), saved) {
             (Durability::Durable, Some(p)) => Ok(p),
@@ -228,7 +240,12 @@ impl LocalBus {
         }
     }
 
-    async fn deliver_batch(&self, db: &Db, consumer: &dyn Consumer, batch: &[Event]) -> Result<(), String> {
+    async fn deliver_batch(
+        &self,
+        db: &Db,
+        consumer: &dyn Consumer,
+        batch: &[Event],
+    ) -> Result<(), String> {
         let mut tx = db.begin().await.map_err(|e| e.to_string())?;
         for event in batch {
             consumer.handle(event, &mut tx).await?;
@@ -294,7 +311,6 @@ impl LocalBus {
             }
         }
     }
-
 }
 
 /// Runs a parked event through its consumer again (from the admin page),
@@ -342,7 +358,13 @@ impl EventBus for LocalBus {
 }
 
 /// Records the parked event and moves the checkpoint past it, together.
-async fn park(db: &Db, consumer: &str, seq: i64, attempts: u32, error: &str) -> Result<(), sqlx::Error> {
+async fn park(
+    db: &Db,
+    consumer: &str,
+    seq: i64,
+    attempts: u32,
+    error: &str,
+) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query(
         "insert into dead_letters (id, consumer, event_seq, attempts, error, parked_at) values ($1, $2, $3, $4, $5, $6)",

@@ -12,8 +12,13 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{DeadLetterId, OrganizationId};
 use crate::state::AppState;
 
-pub async fn admin_view(state: &AppState, caller: &Caller, organization: &OrganizationId) -> AppResult<EventsAdminView> {
-    let (org, place) = crate::org::service::organization_with_place(&state.db, organization.as_str()).await?;
+pub async fn admin_view(
+    state: &AppState,
+    caller: &Caller,
+    organization: &OrganizationId,
+) -> AppResult<EventsAdminView> {
+    let (org, place) =
+        crate::org::service::organization_with_place(&state.db, organization.as_str()).await?;
     caller.require(&place, Role::Admin, "organization")?;
     let pool = state.db.pool();
     let parked = sqlx::query(
@@ -63,7 +68,11 @@ pub async fn admin_view(state: &AppState, caller: &Caller, organization: &Organi
 }
 
 /// Runs a parked event through its consumer again.
-pub async fn retry(state: &AppState, caller: &Caller, id: &DeadLetterId) -> AppResult<RetryOutcome> {
+pub async fn retry(
+    state: &AppState,
+    caller: &Caller,
+    id: &DeadLetterId,
+) -> AppResult<RetryOutcome> {
     let pool = state.db.pool();
     let row = sqlx::query(
         "select d.consumer, d.event_seq, d.resolved_at, e.organization_id from dead_letters d join events e on e.seq = d.event_seq where d.id = $1",
@@ -85,7 +94,12 @@ pub async fn retry(state: &AppState, caller: &Caller, id: &DeadLetterId) -> AppR
         .iter()
         .find(|c| c.name() == name)
         .cloned()
-        .ok_or_else(|| AppError::invalid("consumer", format!("No consumer called {name} runs in this version of Larder.")))?;
+        .ok_or_else(|| {
+            AppError::invalid(
+                "consumer",
+                format!("No consumer called {name} runs in this version of Larder."),
+            )
+        })?;
     let event = store::read_one(pool, row.try_get("event_seq")?)
         .await?
         .ok_or_else(|| AppError::not_found("event"))?;

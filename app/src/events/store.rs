@@ -52,8 +52,7 @@ pub async fn append<P: Serialize>(
             .await?;
     }
     let id = EventId::new();
-    let payload = serde_json::to_string(event.payload)
-        .map_err(|e| AppError::internal(&e))?;
+    let payload = serde_json::to_string(event.payload).map_err(|e| AppError::internal(&e))?;
     sqlx::query(
         "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -94,7 +93,11 @@ fn event_from(r: &db::Row) -> Result<Event, sqlx::Error> {
 }
 
 /// Up to `limit` events after `after`, in order.
-pub async fn read_after(pool: &sqlx::AnyPool, after: i64, limit: i64) -> Result<Vec<Event>, sqlx::Error> {
+pub async fn read_after(
+    pool: &sqlx::AnyPool,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Event>, sqlx::Error> {
     sqlx::query(&format!(
         "select {EVENT_COLUMNS} from events where seq > $1 order by seq limit $2"
     ))
@@ -108,13 +111,15 @@ pub async fn read_after(pool: &sqlx::AnyPool, after: i64, limit: i64) -> Result<
 }
 
 pub async fn read_one(pool: &sqlx::AnyPool, seq: i64) -> Result<Option<Event>, sqlx::Error> {
-    sqlx::query(&format!("select {EVENT_COLUMNS} from events where seq = $1"))
-        .bind(seq)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(event_from)
-        .transpose()
+    sqlx::query(&format!(
+        "select {EVENT_COLUMNS} from events where seq = $1"
+    ))
+    .bind(seq)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(event_from)
+    .transpose()
 }
 
 /// The newest event's position (0 when the log is empty).

@@ -65,7 +65,15 @@ pub async fn receive(
     #[server(default)] note: String,
 ) -> Result<MovementReceipt, AppError> {
     let (state, caller) = context().await?;
-    let f = super::service::MovementFields { quantity, best_before, source, donor, weight_g, note, ..Default::default() };
+    let f = super::service::MovementFields {
+        quantity,
+        best_before,
+        source,
+        donor,
+        weight_g,
+        note,
+        ..Default::default()
+    };
     super::service::receive(&state, &caller, &pantry, &product, &f).await
 }
 
@@ -77,7 +85,11 @@ pub async fn distribute(
     #[server(default)] note: String,
 ) -> Result<MovementReceipt, AppError> {
     let (state, caller) = context().await?;
-    let f = super::service::MovementFields { quantity, note, ..Default::default() };
+    let f = super::service::MovementFields {
+        quantity,
+        note,
+        ..Default::default()
+    };
     super::service::distribute(&state, &caller, &pantry, &product, &f).await
 }
 
@@ -93,7 +105,14 @@ pub async fn adjust(
     #[server(default)] note: String,
 ) -> Result<MovementReceipt, AppError> {
     let (state, caller) = context().await?;
-    let f = super::service::MovementFields { quantity, direction, reason, best_before, note, ..Default::default() };
+    let f = super::service::MovementFields {
+        quantity,
+        direction,
+        reason,
+        best_before,
+        note,
+        ..Default::default()
+    };
     super::service::adjust(&state, &caller, &pantry, &product, &f).await
 }
 
@@ -106,7 +125,12 @@ pub async fn transfer(
     #[server(default)] note: String,
 ) -> Result<MovementReceipt, AppError> {
     let (state, caller) = context().await?;
-    let f = super::service::MovementFields { quantity, to, note, ..Default::default() };
+    let f = super::service::MovementFields {
+        quantity,
+        to,
+        note,
+        ..Default::default()
+    };
     super::service::transfer(&state, &caller, &pantry, &product, &f).await
 }
 
@@ -120,12 +144,22 @@ pub async fn discard(
     #[server(default)] note: String,
 ) -> Result<MovementReceipt, AppError> {
     let (state, caller) = context().await?;
-    let f = super::service::MovementFields { quantity, reason, lot, note, ..Default::default() };
+    let f = super::service::MovementFields {
+        quantity,
+        reason,
+        lot,
+        note,
+        ..Default::default()
+    };
     super::service::discard(&state, &caller, &pantry, &product, &f).await
 }
 
 #[server(prefix = "/api", endpoint = "set_minimum")]
-pub async fn set_minimum(pantry: PantryId, product: ProductId, #[server(default)] minimum: String) -> Result<(), AppError> {
+pub async fn set_minimum(
+    pantry: PantryId,
+    product: ProductId,
+    #[server(default)] minimum: String,
+) -> Result<(), AppError> {
     let (state, caller) = context().await?;
     super::service::set_minimum(&state, &caller, &pantry, &product, &minimum).await
 }

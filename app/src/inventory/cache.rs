@@ -120,7 +120,11 @@ impl StockCache {
             }
             inner.remove(&key);
             for p in pantries {
-                inner.by_pantry.entry(p.clone()).or_default().insert(key.clone());
+                inner
+                    .by_pantry
+                    .entry(p.clone())
+                    .or_default()
+                    .insert(key.clone());
             }
             inner
                 .by_organization
@@ -200,14 +204,29 @@ mod tests {
         let cache = StockCache::default();
         let pantries = vec!["p1".to_string(), "p2".to_string()];
         let load = |v: i64| async move { Ok::<_, ()>(v) };
-        assert_eq!(block(cache.get_or_load("k".into(), "o", &pantries, load(1))), Ok(1));
-        assert_eq!(block(cache.get_or_load("k".into(), "o", &pantries, load(2))), Ok(1));
+        assert_eq!(
+            block(cache.get_or_load("k".into(), "o", &pantries, load(1))),
+            Ok(1)
+        );
+        assert_eq!(
+            block(cache.get_or_load("k".into(), "o", &pantries, load(2))),
+            Ok(1)
+        );
         cache.invalidate_pantry("p3");
-        assert_eq!(block(cache.get_or_load("k".into(), "o", &pantries, load(3))), Ok(1));
+        assert_eq!(
+            block(cache.get_or_load("k".into(), "o", &pantries, load(3))),
+            Ok(1)
+        );
         cache.invalidate_pantry("p2");
-        assert_eq!(block(cache.get_or_load("k".into(), "o", &pantries, load(4))), Ok(4));
+        assert_eq!(
+            block(cache.get_or_load("k".into(), "o", &pantries, load(4))),
+            Ok(4)
+        );
         cache.invalidate_organization("o");
-        assert_eq!(block(cache.get_or_load("k".into(), "o", &pantries, load(5))), Ok(5));
+        assert_eq!(
+            block(cache.get_or_load("k".into(), "o", &pantries, load(5))),
+            Ok(5)
+        );
         assert_eq!(cache.hits.load(Ordering::Relaxed), 2);
         assert_eq!(cache.misses.load(Ordering::Relaxed), 3);
     }
@@ -221,10 +240,16 @@ mod tests {
             cache.invalidate_pantry("p1");
             Ok::<_, ()>(1)
         };
-        assert_eq!(block(cache.get_or_load("k".into(), "o", &pantries, stale)), Ok(1));
+        assert_eq!(
+            block(cache.get_or_load("k".into(), "o", &pantries, stale)),
+            Ok(1)
+        );
         assert!(cache.is_empty());
         let fresh = async { Ok::<_, ()>(2) };
-        assert_eq!(block(cache.get_or_load("k".into(), "o", &pantries, fresh)), Ok(2));
+        assert_eq!(
+            block(cache.get_or_load("k".into(), "o", &pantries, fresh)),
+            Ok(2)
+        );
         assert_eq!(cache.len(), 1);
     }
 }

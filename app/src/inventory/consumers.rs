@@ -23,7 +23,11 @@ impl Consumer for CacheInvalidation {
     fn durability(&self) -> Durability {
         Durability::Ephemeral
     }
-    fn handle<'a>(&'a self, event: &'a Event, _tx: &'a mut Tx) -> BoxFuture<'a, Result<(), String>> {
+    fn handle<'a>(
+        &'a self,
+        event: &'a Event,
+        _tx: &'a mut Tx,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             match &event.pantry_id {
                 Some(p) => self.0.invalidate_pantry(p),
@@ -74,15 +78,29 @@ impl Consumer for LiveFeedConsumer {
     fn durability(&self) -> Durability {
         Durability::Ephemeral
     }
-    fn handle<'a>(&'a self, event: &'a Event, _tx: &'a mut Tx) -> BoxFuture<'a, Result<(), String>> {
+    fn handle<'a>(
+        &'a self,
+        event: &'a Event,
+        _tx: &'a mut Tx,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let update = LiveUpdate {
                 seq: event.seq,
                 event_type: event.event_type.clone(),
                 organization_id: event.organization_id.clone(),
                 pantry_id: event.pantry_id.clone(),
-                product_id: event.payload.get("product_id").and_then(|v| v.as_str()).map(String::from)
-                    .or_else(|| event.payload.get("id").and_then(|v| v.as_str()).map(String::from)),
+                product_id: event
+                    .payload
+                    .get("product_id")
+                    .and_then(|v| v.as_str())
+                    .map(String::from)
+                    .or_else(|| {
+                        event
+                            .payload
+                            .get("id")
+                            .and_then(|v| v.as_str())
+                            .map(String::from)
+                    }),
                 on_hand: event.payload.get("on_hand").and_then(|v| v.as_i64()),
             };
             // No open pages is not an error.
@@ -110,7 +128,10 @@ impl Consumer for DailyFlows {
                 return Ok(());
             }
             if event.version != 1 {
-                return Err(format!("{} version {} is not understood", event.event_type, event.version));
+                return Err(format!(
+                    "{} version {} is not understood",
+                    event.event_type, event.version
+                ));
             }
             let moved: StockMoved = serde_json::from_value(event.payload.clone())
                 .map_err(|e| format!("{} payload does not parse: {e}", event.event_type))?;
@@ -118,10 +139,17 @@ impl Consumer for DailyFlows {
                 .pantry_id
                 .as_deref()
                 .ok_or_else(|| format!("{} has no pantry", event.event_type))?;
-            let day = time::OffsetDateTime::from_unix_timestamp_nanos(event.occurred_at as i128 * 1_000_000)
-                .map_err(|e| e.to_string())?
-                .date();
-            let day = format!("{:04}-{:02}-{:02}", day.year(), u8::from(day.month()), day.day());
+            let day = time::OffsetDateTime::from_unix_timestamp_nanos(
+                event.occurred_at as i128 * 1_000_000,
+            )
+            .map_err(|e| e.to_string())?
+            .date();
+            let day = format!(
+                "{:04}-{:02}-{:02}",
+                day.year(),
+                u8::from(day.month()),
+                day.day()
+            );
             sqlx::query(
                 "insert into daily_flows (pantry_id, product_id, organization_id, day, kind, quantity, movements) \
                  values ($1, $2, $3, $4, $5, $6, 1) on conflict (pantry_id, product_id, day, kind) \

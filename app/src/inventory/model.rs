@@ -111,7 +111,10 @@ impl DiscardReason {
             .into_iter()
             .find(|r| r.as_str() == s.trim())
             .ok_or_else(|| {
-                AppError::invalid(field, "Choose why it was discarded: expired, damaged, recalled or other.")
+                AppError::invalid(
+                    field,
+                    "Choose why it was discarded: expired, damaged, recalled or other.",
+                )
             })
     }
     pub fn as_str(self) -> &'static str {
@@ -142,7 +145,10 @@ impl BestBefore {
         let bad = || {
             AppError::invalid(
                 field,
-                format!("“{}” is not a date; use the form 2027-03-31.", s.chars().take(20).collect::<String>()),
+                format!(
+                    "“{}” is not a date; use the form 2027-03-31.",
+                    s.chars().take(20).collect::<String>()
+                ),
             )
         };
         let parts: Vec<&str> = s.split('-').collect();
@@ -160,10 +166,16 @@ impl BestBefore {
             parts[2].parse().map_err(|_| bad())?,
         );
         if !(2000..=2100).contains(&y) {
-            return Err(AppError::invalid(field, format!("{s} is not a plausible best-before date.")));
+            return Err(AppError::invalid(
+                field,
+                format!("{s} is not a plausible best-before date."),
+            ));
         }
         if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
-            return Err(AppError::invalid(field, format!("{s} is not a day of the calendar.")));
+            return Err(AppError::invalid(
+                field,
+                format!("{s} is not a day of the calendar."),
+            ));
         }
         Ok(Self(s.to_string()))
     }
@@ -203,7 +215,10 @@ pub fn parse_text(input: &str, field: &str, max: usize) -> Result<Option<String>
         return Ok(None);
     }
     if s.chars().count() > max {
-        return Err(AppError::invalid(field, format!("Keep it to {max} characters.")));
+        return Err(AppError::invalid(
+            field,
+            format!("Keep it to {max} characters."),
+        ));
     }
     if s.chars().any(char::is_control) {
         return Err(AppError::invalid(field, "Remove the control characters."));
@@ -465,7 +480,10 @@ mod tests {
 
     #[test]
     fn text_is_trimmed_and_bounded() {
-        assert_eq!(parse_text("  a  b ", "n", 5).unwrap().as_deref(), Some("a b"));
+        assert_eq!(
+            parse_text("  a  b ", "n", 5).unwrap().as_deref(),
+            Some("a b")
+        );
         assert_eq!(parse_text("", "n", 5).unwrap(), None);
         assert!(parse_text("abcdef", "n", 5).is_err());
     }

@@ -134,7 +134,13 @@ struct Change {
 
 /// Locks (on PostgreSQL) the stock row, creating it at zero if needed, and
 /// returns what is on hand.
-async fn lock_stock(tx: &mut Tx, backend: Backend, organization: &str, pantry: &str, product: &str) -> AppResult<i64> {
+async fn lock_stock(
+    tx: &mut Tx,
+    backend: Backend,
+    organization: &str,
+    pantry: &str,
+    product: &str,
+) -> AppResult<i64> {
     sqlx::query(
         "insert into stock_levels (pantry_id, product_id, organization_id, on_hand, minimum, updated_at) \
          values ($1, $2, $3, 0, 0, $4) on conflict (pantry_id, product_id) do nothing",
@@ -145,7 +151,11 @@ async fn lock_stock(tx: &mut Tx, backend: Backend, organization: &str, pantry: &
     .bind(now_ms())
     .execute(&mut **tx)
     .await?;
-    let lock = if backend == Backend::Postgres { " for update" } else { "" };
+    let lock = if backend == Backend::Postgres {
+        " for update"
+    } else {
+        ""
+    };
     let on_hand: i64 = sqlx::query_scalar(&format!(
         "select on_hand from stock_levels where pantry_id = $1 and product_id = $2{lock}"
     ))
@@ -234,7 +244,10 @@ async fn apply(
             .await?,
         };
         if change.from_lot.is_some() && rows.is_empty() {
-            return Err(AppError::invalid("lot", "That lot is not part of this pantry's stock of the product."));
+            return Err(AppError::invalid(
+                "lot",
+                "That lot is not part of this pantry's stock of the product.",
+            ));
         }
         let mut left = wanted;
         for r in &rows {
@@ -305,19 +318,26 @@ async fn apply(
     .execute(&mut **tx)
     .await?;
     for l in &lots {
-        sqlx::query("insert into movement_lots (movement_id, lot_id, quantity) values ($1, $2, $3)")
-            .bind(movement.as_str())
-            .bind(&l.lot_id)
-            .bind(l.quantity)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "insert into movement_lots (movement_id, lot_id, quantity) values ($1, $2, $3)",
+        )
+        .bind(movement.as_str())
+        .bind(&l.lot_id)
+        .bind(l.quantity)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok((movement, after, lots))
 }
 
 fn not_enough(product: &Product, pantry: &PantryHeader, on_hand: i64, wanted: i64) -> AppError {
     let message = if on_hand == 0 {
-        format!("{} has no {} on hand, so {} cannot go out.", pantry.name, product.name, product.unit.format(wanted))
+        format!(
+            "{} has no {} on hand, so {} cannot go out.",
+            pantry.name,
+            product.name,
+            product.unit.format(wanted)
+        )
     } else {
         format!(
             "Only {} of {} on hand at {}; you asked for {}.",
@@ -440,21 +460,34 @@ pub async fn receive(
 ) -> AppResult<MovementReceipt> {
     let (header, product) = movement_context(state, caller, pantry, product).await?;
     let quantity = positive(product.unit, &f.quantity)?;
-    let mut best_before = BestBefore::parse_optional(&f.best_before, "best_before")?.map(|d| d.as_str().to_string());
+    let mut best_before =
+        BestBefore::parse_optional(&f.best_before, "best_before")?.map(|d| d.as_str().to_string());
     if best_before.is_none() && product.perishable {
         match product.shelf_life_days {
             Some(days) => best_before = Some(days_from_today(days)),
             None => {
                 return Err(AppError::invalid(
                     "best_before",
-                    format!("{} is perishable: enter its best-before date.", product.name),
+                    format!(
+                        "{} is perishable: enter its best-before date.",
+                        product.name
+                    ),
                 ))
             }
         }
     }
     let source = ReceiveSource::parse(&f.source, "source")?;
-    let weight_g = crate::catalog::model::parse_optional_count(&f.weight_g, "weight_g", 100_000_000, "the weight in grams")?
-        .or_else(|| product.weight_per_unit_g().map(|w| w * quantity / product.unit.scale()));
+    let weight_g = crate::catalog::model::parse_optional_count(
+        &f.weight_g,
+        "weight_g",
+        100_000_000,
+        "the weight in grams",
+    )?
+    .or_else(|| {
+        product
+            .weight_per_unit_g()
+            .map(|w| w * quantity / product.unit.scale())
+    });
     let change = Change {
         kind: Some(MovementKind::Received),
         quantity,
@@ -498,15 +531,25 @@ pub async fn adjust(
     let sign = match f.direction.as_str() {
         "add" => 1,
         "remove" => -1,
-        _ => return Err(AppError::invalid("direction", "Choose whether to add or remove stock.")),
+        _ => {
+            return Err(AppError::invalid(
+                "direction",
+                "Choose whether to add or remove stock.",
+            ))
+        }
     };
-    let reason = parse_text(&f.reason, "reason", 200)?
-        .ok_or_else(|| AppError::invalid("reason", "Say why the stock is adjusted (for example, “stock count”)."))?;
+    let reason = parse_text(&f.reason, "reason", 200)?.ok_or_else(|| {
+        AppError::invalid(
+            "reason",
+            "Say why the stock is adjusted (for example, “stock count”).",
+        )
+    })?;
     let change = Change {
         kind: Some(MovementKind::Adjusted),
         quantity: sign * quantity,
         best_before: if sign > 0 {
-            BestBefore::parse_optional(&f.best_before, "best_before")?.map(|d| d.as_str().to_string())
+            BestBefore::parse_optional(&f.best_before, "best_before")?
+                .map(|d| d.as_str().to_string())
         } else {
             None
         },
@@ -530,7 +573,12 @@ pub async fn discard(
     let from_lot = if f.lot.trim().is_empty() {
         None
     } else {
-        Some(f.lot.trim().parse::<LotId>().map_err(|_| AppError::invalid("lot", "Choose a lot from the list."))?)
+        Some(
+            f.lot
+                .trim()
+                .parse::<LotId>()
+                .map_err(|_| AppError::invalid("lot", "Choose a lot from the list."))?,
+        )
     };
     let change = Change {
         kind: Some(MovementKind::Discarded),
@@ -553,19 +601,24 @@ pub async fn transfer(
     f: &MovementFields,
 ) -> AppResult<MovementReceipt> {
     let (from, product) = movement_context(state, caller, pantry, product).await?;
-    let to_id: PantryId = f
-        .to
-        .trim()
-        .parse()
-        .map_err(|_| AppError::invalid("to", "Choose the pantry to send it to."))?;
+    let to_id: PantryId =
+        f.to.trim()
+            .parse()
+            .map_err(|_| AppError::invalid("to", "Choose the pantry to send it to."))?;
     if to_id == from.id {
-        return Err(AppError::invalid("to", "Choose a different pantry to send it to."));
+        return Err(AppError::invalid(
+            "to",
+            "Choose a different pantry to send it to.",
+        ));
     }
     let (to, to_place) = pantry_header(&state.db, &to_id)
         .await
         .map_err(|_| AppError::invalid("to", "That pantry does not exist or is archived."))?;
     if to.organization_id != from.organization_id {
-        return Err(AppError::invalid("to", "Stock moves only between pantries of one organization."));
+        return Err(AppError::invalid(
+            "to",
+            "Stock moves only between pantries of one organization.",
+        ));
     }
     caller
         .require(&to_place, Role::Staff, "pantry")
@@ -580,7 +633,14 @@ pub async fn transfer(
     let mut ids = [from.id.as_str(), to.id.as_str()];
     ids.sort();
     for p in ids {
-        lock_stock(&mut tx, backend, from.organization_id.as_str(), p, product.id.as_str()).await?;
+        lock_stock(
+            &mut tx,
+            backend,
+            from.organization_id.as_str(),
+            p,
+            product.id.as_str(),
+        )
+        .await?;
     }
     let out = Change {
         kind: Some(MovementKind::Transferred),
@@ -638,7 +698,14 @@ pub async fn set_minimum(
     let backend = state.db.backend();
     let actor = Actor::of(caller);
     let mut tx = state.db.begin().await?;
-    lock_stock(&mut tx, backend, header.organization_id.as_str(), header.id.as_str(), product.id.as_str()).await?;
+    lock_stock(
+        &mut tx,
+        backend,
+        header.organization_id.as_str(),
+        header.id.as_str(),
+        product.id.as_str(),
+    )
+    .await?;
     sqlx::query("update stock_levels set minimum = $1, updated_at = $2 where pantry_id = $3 and product_id = $4")
         .bind(minimum)
         .bind(now_ms())
@@ -671,7 +738,10 @@ pub async fn set_minimum(
 fn positive(unit: Unit, input: &str) -> AppResult<i64> {
     let q = unit.parse_quantity(input, "quantity")?;
     if q == 0 {
-        return Err(AppError::invalid("quantity", "Enter a quantity above zero."));
+        return Err(AppError::invalid(
+            "quantity",
+            "Enter a quantity above zero.",
+        ));
     }
     Ok(q)
 }
@@ -679,7 +749,12 @@ fn positive(unit: Unit, input: &str) -> AppResult<i64> {
 // ------------------------------------------------------------ the read path
 
 /// One page of a pantry's inventory.
-pub async fn stock_page(state: &AppState, caller: &Caller, pantry: &PantryId, query: &StockQuery) -> AppResult<StockPage> {
+pub async fn stock_page(
+    state: &AppState,
+    caller: &Caller,
+    pantry: &PantryId,
+    query: &StockQuery,
+) -> AppResult<StockPage> {
     let (header, place) = pantry_header(&state.db, pantry).await?;
     let role = caller.require(&place, Role::Viewer, "pantry")?;
     let as_of = events::head(state.db.pool()).await?;
@@ -727,18 +802,23 @@ async fn load_stock_page(db: &Db, header: PantryHeader, query: StockQuery) -> Ap
         .push(" and p.archived_at is null");
     let q = query.q.trim();
     if !q.is_empty() {
-        sql.push(" and (p.name_key like ").text(contains_pattern(q)).push(" escape '\\'");
+        sql.push(" and (p.name_key like ")
+            .text(contains_pattern(q))
+            .push(" escape '\\'");
         if let Ok(gtin) = crate::catalog::model::Gtin::parse(q, "q") {
-            sql.push(" or p.id in (select product_id from product_barcodes where organization_id = ")
-                .text(header.organization_id.as_str())
-                .push(" and gtin = ")
-                .text(gtin.as_str())
-                .push(")");
+            sql.push(
+                " or p.id in (select product_id from product_barcodes where organization_id = ",
+            )
+            .text(header.organization_id.as_str())
+            .push(" and gtin = ")
+            .text(gtin.as_str())
+            .push(")");
         }
         sql.push(")");
     }
     if !query.category.trim().is_empty() {
-        sql.push(" and p.category_key = ").text(query.category.trim().to_lowercase());
+        sql.push(" and p.category_key = ")
+            .text(query.category.trim().to_lowercase());
     }
     sql.push(") t where 1 = 1");
     match query.filter {
@@ -761,7 +841,10 @@ async fn load_stock_page(db: &Db, header: PantryHeader, query: StockQuery) -> Ap
         StockSort::BestBefore => " order by case when next_best_before is null then 1 else 0 end, next_best_before, name_key, id",
     });
     let page = query.page.max(1);
-    sql.push(" limit ").int(STOCK_PAGE).push(" offset ").int((page - 1) * STOCK_PAGE);
+    sql.push(" limit ")
+        .int(STOCK_PAGE)
+        .push(" offset ")
+        .int((page - 1) * STOCK_PAGE);
     let total: i64 = count_sql.query().fetch_one(db.pool()).await?.try_get(0)?;
     let rows = sql
         .query()
@@ -811,11 +894,13 @@ pub async fn product_stock(
     let role = caller.require(&place, Role::Viewer, "pantry")?;
     let product = catalog::product_in_org(&state.db, &header.organization_id, product).await?;
     let db = &state.db;
-    let level = sqlx::query("select on_hand, minimum from stock_levels where pantry_id = $1 and product_id = $2")
-        .bind(header.id.as_str())
-        .bind(product.id.as_str())
-        .fetch_optional(db.pool())
-        .await?;
+    let level = sqlx::query(
+        "select on_hand, minimum from stock_levels where pantry_id = $1 and product_id = $2",
+    )
+    .bind(header.id.as_str())
+    .bind(product.id.as_str())
+    .fetch_optional(db.pool())
+    .await?;
     let (on_hand, minimum) = match level {
         Some(r) => (r.try_get("on_hand")?, r.try_get("minimum")?),
         None => (0, 0),
@@ -845,11 +930,13 @@ pub async fn product_stock(
     })
     .collect::<AppResult<Vec<_>>>()?;
     let page = page.max(1);
-    let movements_total: i64 = sqlx::query_scalar("select count(*) from movements where pantry_id = $1 and product_id = $2")
-        .bind(header.id.as_str())
-        .bind(product.id.as_str())
-        .fetch_one(db.pool())
-        .await?;
+    let movements_total: i64 = sqlx::query_scalar(
+        "select count(*) from movements where pantry_id = $1 and product_id = $2",
+    )
+    .bind(header.id.as_str())
+    .bind(product.id.as_str())
+    .fetch_one(db.pool())
+    .await?;
     let movements = sqlx::query(
         "select m.id, m.kind, m.quantity, m.occurred_at, m.reason, m.source, m.donor, m.weight_g, m.note, \
          u.display_name, cp.name as counterpart from movements m join users u on u.id = m.actor_id \
@@ -893,7 +980,12 @@ pub async fn product_stock(
             }) >= Some(Role::Staff)
         })
         .map(|p| {
-            let campus = tree.campuses.iter().find(|c| c.id == p.campus_id).map(|c| c.name.as_str()).unwrap_or("");
+            let campus = tree
+                .campuses
+                .iter()
+                .find(|c| c.id == p.campus_id)
+                .map(|c| c.name.as_str())
+                .unwrap_or("");
             (p.id.clone(), format!("{} · {}", campus, p.name))
         })
         .collect();
@@ -923,14 +1015,17 @@ pub enum Scope {
 
 impl Scope {
     pub fn parse(s: &str) -> AppResult<Self> {
-        let (kind, id) = s
-            .split_once(':')
-            .ok_or_else(|| AppError::invalid("scope", "Choose a pantry, campus or organization."))?;
+        let (kind, id) = s.split_once(':').ok_or_else(|| {
+            AppError::invalid("scope", "Choose a pantry, campus or organization.")
+        })?;
         match kind {
             "pantry" => Ok(Self::Pantry(id.parse()?)),
             "campus" => Ok(Self::Campus(id.parse()?)),
             "organization" => Ok(Self::Organization(id.parse()?)),
-            _ => Err(AppError::invalid("scope", "Choose a pantry, campus or organization.")),
+            _ => Err(AppError::invalid(
+                "scope",
+                "Choose a pantry, campus or organization.",
+            )),
         }
     }
 }
@@ -989,7 +1084,11 @@ async fn resolve_scope(state: &AppState, caller: &Caller, scope: &Scope) -> AppR
 
 /// Units and weight by category, low stock and expiring lots for a pantry,
 /// a campus or a whole organization. Cached until a movement in it lands.
-pub async fn overview(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<StockOverview> {
+pub async fn overview(
+    state: &AppState,
+    caller: &Caller,
+    scope: &Scope,
+) -> AppResult<StockOverview> {
     let s = resolve_scope(state, caller, scope).await?;
     let key = format!("overview:{:?}", scope);
     let pantries = s.pantries.clone();
@@ -1000,8 +1099,10 @@ pub async fn overview(state: &AppState, caller: &Caller, scope: &Scope) -> AppRe
         .await
 }
 
-const WEIGHT_PER_UNIT: &str = "coalesce(p.unit_weight_g, case p.unit when 'kg' then 1000 when 'lb' then 454 end)";
-const UNIT_SCALE: &str = "(case p.unit when 'kg' then 1000 when 'l' then 1000 when 'lb' then 16 else 1 end)";
+const WEIGHT_PER_UNIT: &str =
+    "coalesce(p.unit_weight_g, case p.unit when 'kg' then 1000 when 'lb' then 454 end)";
+const UNIT_SCALE: &str =
+    "(case p.unit when 'kg' then 1000 when 'l' then 1000 when 'lb' then 16 else 1 end)";
 
 async fn load_overview(db: &Db, s: ScopeSql) -> AppResult<StockOverview> {
     let pool = db.pool();

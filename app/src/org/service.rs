@@ -121,7 +121,10 @@ async fn active_pantry(db: &Db, id: &str) -> AppResult<Pantry> {
 
 /// An active pantry with its campus and organization, and the place
 /// access checks need.
-pub async fn pantry_with_parents(db: &Db, id: &str) -> AppResult<(Pantry, Campus, Organization, Place)> {
+pub async fn pantry_with_parents(
+    db: &Db,
+    id: &str,
+) -> AppResult<(Pantry, Campus, Organization, Place)> {
     let pantry = active_pantry(db, id).await?;
     let campus = active_campus(db, pantry.campus_id.as_str()).await?;
     let organization = active_organization(db, pantry.organization_id.as_str()).await?;

@@ -5,7 +5,9 @@ mod helpers;
 
 mod accounts;
 mod binary;
+mod crash;
 mod inventory;
 mod operations;
 mod places;
+mod properties;
 mod schema;
