@@ -4,10 +4,25 @@ import { defineConfig } from '@playwright/test';
 // both walk the whole journey from an empty database.
 const base = Number(process.env.LARDER_E2E_PORT_BASE ?? 3101);
 
+// Spec files that get instances of their own (beside the default one per
+// viewport), so no spec depends on what another did first.
+export const isolatedSpecs = ['inventory'];
+
 export const instances = [
   { name: 'phone', port: base },
   { name: 'desktop', port: base + 1 },
+  ...isolatedSpecs.flatMap((spec, i) => [
+    { name: `phone-${spec}`, port: base + 2 + 2 * i },
+    { name: `desktop-${spec}`, port: base + 3 + 2 * i },
+  ]),
 ];
+
+/** The base URL of a spec's own instance for a viewport. */
+export function instanceUrl(project: string, spec: string): string {
+  const inst = instances.find((i) => i.name === `${project}-${spec}`);
+  if (!inst) throw new Error(`no instance for ${project}-${spec}`);
+  return `http://127.0.0.1:${inst.port}`;
+}
 
 export default defineConfig({
   testDir: './tests',

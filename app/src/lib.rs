@@ -27,6 +27,9 @@ use leptos_router::{path, SsrMode};
 
 use auth::api::get_session;
 use auth::views::*;
+use catalog::views::*;
+use events::views::*;
+use inventory::views::*;
 use org::views::*;
 
 /// The HTML document around the app, rendered on the server.
@@ -78,7 +81,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/organizations/:id") view=OrganizationPage ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/people") view=PeoplePage ssr=SsrMode::Async />
                     <Route path=path!("/campuses/:id") view=CampusPage ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/catalog") view=CatalogPage ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/events") view=EventsAdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/products/:id") view=ProductPage ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:id") view=PantryPage ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/inventory") view=InventoryPage ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/distribute") view=QuickDistributePage ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:pantry/products/:product") view=ProductStockPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -2,6 +2,8 @@
 //! and start-up. `main.rs` is a thin shell over [`start`], which the
 //! integration tests call too.
 
+#![recursion_limit = "256"]
+
 pub mod config;
 pub mod http;
 pub mod metrics;

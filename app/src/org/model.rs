@@ -79,6 +79,10 @@ pub struct Pantry {
 /// memberships, so views can hide what would be refused anyway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Abilities {
+    /// Holds a role here (or above): sees the stock of the whole place.
+    pub view: bool,
+    /// Holds staff or above: records stock movements.
+    pub record: bool,
     pub manage: bool,
     pub administer: bool,
 }

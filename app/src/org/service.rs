@@ -39,6 +39,8 @@ fn pantry_place(p: &Pantry) -> Place {
 
 fn abilities(role: Option<Role>) -> Abilities {
     Abilities {
+        view: role.is_some(),
+        record: role >= Some(Role::Staff),
         manage: role >= Some(Role::Manager),
         administer: role == Some(Role::Admin),
     }

@@ -7,6 +7,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use super::api::*;
 use crate::auth::api::{get_session, SessionInfo};
 use crate::ids::{CampusId, OrganizationId, PantryId};
+use crate::inventory::views::StockOverviewCard;
 use crate::ui::*;
 
 #[component]
@@ -206,15 +207,21 @@ pub fn OrganizationPage() -> impl IntoView {
                 let org_id_1 = org_id.clone();
                 let org_id_2 = org_id.clone();
                 let org_id_3 = org_id.clone();
+                let org_id_4 = org_id.clone();
                 view! {
                     <Title text=v.organization.name.clone() />
                     <Breadcrumbs trail=vec![(v.organization.name.clone(), None)] />
                     <div class="page-head">
                         <h1>{v.organization.name.clone()}</h1>
-                        {v.abilities.administer.then(|| view! {
-                            <a class="button" href=format!("/organizations/{org_id}/people")>"People"</a>
-                        })}
+                        <div class="actions">
+                            <a class="button" href=format!("/organizations/{org_id}/catalog")>"Catalog"</a>
+                            {v.abilities.administer.then(|| view! {
+                                <a class="button" href=format!("/organizations/{org_id}/people")>"People"</a>
+                                <a class="button" href=format!("/organizations/{org_id}/events")>"Events"</a>
+                            })}
+                        </div>
                     </div>
+                    {v.abilities.view.then(|| view! { <StockOverviewCard scope=format!("organization:{org_id_4}") /> })}
                     <section class="section">
                         <h2>"Campuses"</h2>
                         {if v.campuses.is_empty() {
@@ -315,6 +322,7 @@ pub fn CampusPage() -> impl IntoView {
                 let campus_id_1 = campus_id.clone();
                 let campus_id_2 = campus_id.clone();
                 let campus_id_3 = campus_id.clone();
+                let campus_id_4 = campus_id.clone();
                 view! {
                     <Title text=v.campus.name.clone() />
                     <Breadcrumbs trail=vec![
@@ -340,6 +348,7 @@ pub fn CampusPage() -> impl IntoView {
                             }.into_any()
                         }}
                     </section>
+                    {v.abilities.view.then(|| view! { <StockOverviewCard scope=format!("campus:{campus_id_4}") /> })}
                     {v.abilities.manage.then(|| view! {
                         <section class="card">
                             <h2>"Add a pantry"</h2>
@@ -406,6 +415,9 @@ pub fn PantryPage() -> impl IntoView {
                 let pantry_id = v.pantry.id.to_string();
                 let pantry_id_1 = pantry_id.clone();
                 let pantry_id_2 = pantry_id.clone();
+                let pantry_id_3 = pantry_id.clone();
+                let pantry_id_4 = pantry_id.clone();
+                let pantry_id_5 = pantry_id.clone();
                 view! {
                     <Title text=v.pantry.name.clone() />
                     <Breadcrumbs trail=vec![
@@ -419,6 +431,14 @@ pub fn PantryPage() -> impl IntoView {
                             <a class="button" href=format!("/organizations/{}/people", v.pantry.organization_id)>"Invite people"</a>
                         })}
                     </div>
+                    <nav class="actions pantry-actions" aria-label="Stock">
+                        {v.abilities.record.then(|| view! {
+                            <a class="button primary" href=format!("/pantries/{pantry_id_3}/distribute")>"Distribute"</a>
+                        })}
+                        <a class="button" href=format!("/pantries/{pantry_id_4}/inventory")>"Inventory"</a>
+                        <a class="button" href=format!("/organizations/{}/catalog", v.pantry.organization_id)>"Catalog"</a>
+                    </nav>
+                    <StockOverviewCard scope=format!("pantry:{pantry_id_5}") />
                     <section class="card">
                         <dl class="facts">
                             <div><dt>"Campus"</dt><dd>{v.campus_name.clone()}</dd></div>
