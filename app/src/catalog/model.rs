@@ -56,10 +56,11 @@ impl Unit {
         }
     }
 
-    /// The weight of one unit in grams when the unit itself says it.
+    /// The weight of one unit in grams when the unit itself says it (a
+    /// litre is taken as a kilogram unless the product says otherwise).
     pub fn intrinsic_weight_g(self) -> Option<i64> {
         match self {
-            Self::Kg => Some(1000),
+            Self::Kg | Self::L => Some(1000),
             Self::Lb => Some(454),
             _ => None,
         }

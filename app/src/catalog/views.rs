@@ -26,13 +26,22 @@ fn catalog_href(org: &str, q: &str, category: &str, sort: ProductSort, page: i64
     if page > 1 {
         parts.push(format!("page={page}"));
     }
-    let query = if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) };
+    let query = if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    };
     format!("/organizations/{org}/catalog{query}")
 }
 
 /// The fields of a product, filled with `f`; used to add and to edit.
 #[component]
-fn ProductFormFields(form: &'static str, f: ProductFields, categories: Vec<String>, error: Signal<Option<AppError>>) -> impl IntoView {
+fn ProductFormFields(
+    form: &'static str,
+    f: ProductFields,
+    categories: Vec<String>,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
     let list_id = format!("{form}-categories");
     let unit_id = format!("{form}-unit");
     let perishable_id = format!("{form}-perishable");
@@ -93,12 +102,30 @@ pub fn CatalogPage() -> impl IntoView {
     let q = move || query.read().get("q").unwrap_or_default();
     let category = move || query.read().get("category").unwrap_or_default();
     let sort = move || ProductSort::parse(&query.read().get("sort").unwrap_or_default());
-    let page = move || query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1);
+    let page = move || {
+        query
+            .read()
+            .get("page")
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or(1)
+    };
     let create = ServerAction::<CreateProduct>::new();
     let import = ServerAction::<ImportProducts>::new();
     let data = Resource::new(
-        move || (org(), q(), category(), sort(), page(), create.version().get(), import.version().get()),
-        |(org, q, category, sort, page, _, _)| get_products(OrganizationId(org), q, category, sort.as_str().into(), page),
+        move || {
+            (
+                org(),
+                q(),
+                category(),
+                sort(),
+                page(),
+                create.version().get(),
+                import.version().get(),
+            )
+        },
+        |(org, q, category, sort, page, _, _)| {
+            get_products(OrganizationId(org), q, category, sort.as_str().into(), page)
+        },
     );
     let create_error = last_error(create.value());
     let create_form = NodeRef::<leptos::html::Form>::new();
@@ -224,13 +251,17 @@ fn ImportCard(organization: String, action: ServerAction<ImportProducts>) -> imp
         #[cfg(feature = "hydrate")]
         {
             let organization = organization.clone();
-            let Some(input) = file_input.get_untracked() else { return };
+            let Some(input) = file_input.get_untracked() else {
+                return;
+            };
             let Some(file) = input.files().and_then(|f| f.get(0)) else {
                 problem.set(Some("Choose a CSV file first.".into()));
                 return;
             };
             if file.size() > 2_000_000.0 {
-                problem.set(Some("That file is over 2 MB; split it into smaller files.".into()));
+                problem.set(Some(
+                    "That file is over 2 MB; split it into smaller files.".into(),
+                ));
                 return;
             }
             leptos::task::spawn_local(async move {
@@ -296,7 +327,10 @@ pub fn ProductPage() -> impl IntoView {
     let id = move || ProductId(params.read().get("id").unwrap_or_default());
     let update = ServerAction::<UpdateProduct>::new();
     let archive = ServerAction::<ArchiveProduct>::new();
-    let data = Resource::new(move || (id(), update.version().get()), |(id, _)| get_product(id));
+    let data = Resource::new(
+        move || (id(), update.version().get()),
+        |(id, _)| get_product(id),
+    );
     let update_error = last_error(update.value());
     let archive_error = last_error(archive.value());
     let navigate = use_navigate();

@@ -15,7 +15,10 @@ pub fn EventsAdminPage() -> impl IntoView {
     let params = use_params_map();
     let org = move || OrganizationId(params.read().get("id").unwrap_or_default());
     let retry = ServerAction::<RetryParkedEvent>::new();
-    let data = Resource::new(move || (org(), retry.version().get()), |(org, _)| get_events_admin(org));
+    let data = Resource::new(
+        move || (org(), retry.version().get()),
+        |(org, _)| get_events_admin(org),
+    );
     let outcome = move || {
         retry.value().get().map(|r| match r {
             Ok(RetryOutcome::Delivered) => view! { <p class="notice" role="status">"Delivered. The event is no longer parked."</p> }.into_any(),
@@ -45,7 +48,20 @@ pub fn EventsAdminPage() -> impl IntoView {
                             <thead><tr><th scope="col">"Consumer"</th><th scope="col" class="num">"Read up to"</th><th scope="col" class="num">"Behind"</th></tr></thead>
                             <tbody>
                                 {v.consumers.iter().map(|c| view! {
-                                    <tr><td>{c.name.clone()}</td><td class="num">{c.position}</td><td class="num">{c.behind}</td></tr>
+                                    <tr>
+                                        <td>
+                                            <span class="primary-text">{c.name.clone()}</span>
+                                            <br />
+                                            <span class="muted">{match c.name.as_str() {
+                                                "stock-cache" => "Forgets cached stock answers a change makes stale",
+                                                "live-feed" => "Updates open inventory pages",
+                                                "daily-flows" => "Keeps daily totals for reports and forecasts",
+                                                _ => "",
+                                            }}</span>
+                                        </td>
+                                        <td class="num">{c.position}</td>
+                                        <td class="num">{c.behind}</td>
+                                    </tr>
                                 }).collect_view()}
                             </tbody>
                         </table>

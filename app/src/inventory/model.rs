@@ -417,6 +417,8 @@ pub struct CategoryTotals {
     pub units: i64,
     /// Known weight, in grams.
     pub weight_g: i64,
+    /// Products in stock whose weight is unknown (not in `weight_g`).
+    pub unweighed: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

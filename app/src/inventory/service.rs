@@ -1100,7 +1100,7 @@ pub async fn overview(
 }
 
 const WEIGHT_PER_UNIT: &str =
-    "coalesce(p.unit_weight_g, case p.unit when 'kg' then 1000 when 'lb' then 454 end)";
+    "coalesce(p.unit_weight_g, case p.unit when 'kg' then 1000 when 'l' then 1000 when 'lb' then 454 end)";
 const UNIT_SCALE: &str =
     "(case p.unit when 'kg' then 1000 when 'l' then 1000 when 'lb' then 16 else 1 end)";
 
@@ -1109,7 +1109,8 @@ async fn load_overview(db: &Db, s: ScopeSql) -> AppResult<StockOverview> {
     let categories = sqlx::query(&format!(
         "select min(p.category) as category, count(*) as products, \
          cast(sum(case when p.unit in ('each', 'pack') then s.on_hand else 0 end) as bigint) as units, \
-         cast(sum(case when {WEIGHT_PER_UNIT} is null then 0 else s.on_hand * {WEIGHT_PER_UNIT} / {UNIT_SCALE} end) as bigint) as weight_g \
+         cast(sum(case when {WEIGHT_PER_UNIT} is null then 0 else s.on_hand * {WEIGHT_PER_UNIT} / {UNIT_SCALE} end) as bigint) as weight_g, \
+         count(case when {WEIGHT_PER_UNIT} is null then 1 end) as unweighed \
          from stock_levels s join products p on p.id = s.product_id \
          where {} and s.on_hand > 0 and p.archived_at is null group by p.category_key order by p.category_key",
         s.condition
@@ -1124,6 +1125,7 @@ async fn load_overview(db: &Db, s: ScopeSql) -> AppResult<StockOverview> {
             products: r.try_get("products")?,
             units: r.try_get("units")?,
             weight_g: r.try_get("weight_g")?,
+            unweighed: r.try_get("unweighed")?,
         })
     })
     .collect::<AppResult<Vec<_>>>()?;

@@ -17,7 +17,9 @@ pub fn encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -25,7 +27,14 @@ pub fn encode(s: &str) -> String {
 }
 
 /// A link to the inventory list with these settings.
-fn list_href(pantry: &str, q: &str, category: &str, filter: StockFilter, sort: StockSort, page: i64) -> String {
+fn list_href(
+    pantry: &str,
+    q: &str,
+    category: &str,
+    filter: StockFilter,
+    sort: StockSort,
+    page: i64,
+) -> String {
     let mut parts = Vec::new();
     if !q.is_empty() {
         parts.push(format!("q={}", encode(q)));
@@ -42,7 +51,11 @@ fn list_href(pantry: &str, q: &str, category: &str, filter: StockFilter, sort: S
     if page > 1 {
         parts.push(format!("page={page}"));
     }
-    let query = if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) };
+    let query = if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    };
     format!("/pantries/{pantry}/inventory{query}")
 }
 
@@ -82,8 +95,10 @@ pub fn LiveUpdates(pantry: Signal<String>, tick: RwSignal<u64>) -> impl IntoView
             let failed = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
                 status.set(LiveStatus::Reconnecting);
             });
-            let _ = source.add_event_listener_with_callback("stock", changed.as_ref().unchecked_ref());
-            let _ = source.add_event_listener_with_callback("resync", changed.as_ref().unchecked_ref());
+            let _ =
+                source.add_event_listener_with_callback("stock", changed.as_ref().unchecked_ref());
+            let _ =
+                source.add_event_listener_with_callback("resync", changed.as_ref().unchecked_ref());
             source.set_onopen(Some(opened.as_ref().unchecked_ref()));
             source.set_onerror(Some(failed.as_ref().unchecked_ref()));
             let held = send_wrapper::SendWrapper::new((source, changed, opened, failed));
@@ -111,10 +126,19 @@ pub fn LiveUpdates(pantry: Signal<String>, tick: RwSignal<u64>) -> impl IntoView
     }
 }
 
-fn pantry_trail(p: &PantryHeader, last: Vec<(String, Option<String>)>) -> Vec<(String, Option<String>)> {
+fn pantry_trail(
+    p: &PantryHeader,
+    last: Vec<(String, Option<String>)>,
+) -> Vec<(String, Option<String>)> {
     let mut trail = vec![
-        (p.organization_name.clone(), Some(format!("/organizations/{}", p.organization_id))),
-        (p.campus_name.clone(), Some(format!("/campuses/{}", p.campus_id))),
+        (
+            p.organization_name.clone(),
+            Some(format!("/organizations/{}", p.organization_id)),
+        ),
+        (
+            p.campus_name.clone(),
+            Some(format!("/campuses/{}", p.campus_id)),
+        ),
         (p.name.clone(), Some(format!("/pantries/{}", p.id))),
     ];
     trail.extend(last);
@@ -147,12 +171,36 @@ pub fn InventoryPage() -> impl IntoView {
     let category = move || query.read().get("category").unwrap_or_default();
     let filter = move || StockFilter::parse(&query.read().get("filter").unwrap_or_default());
     let sort = move || StockSort::parse(&query.read().get("sort").unwrap_or_default());
-    let page = move || query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1);
+    let page = move || {
+        query
+            .read()
+            .get("page")
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or(1)
+    };
     let tick = RwSignal::new(0u64);
     let data = Resource::new(
-        move || (pantry.get(), q(), category(), filter(), sort(), page(), tick.get()),
+        move || {
+            (
+                pantry.get(),
+                q(),
+                category(),
+                filter(),
+                sort(),
+                page(),
+                tick.get(),
+            )
+        },
         |(pantry, q, category, filter, sort, page, _)| async move {
-            get_stock(PantryId(pantry), q, category, filter.as_str().into(), sort.as_str().into(), page).await
+            get_stock(
+                PantryId(pantry),
+                q,
+                category,
+                filter.as_str().into(),
+                sort.as_str().into(),
+                page,
+            )
+            .await
         },
     );
     view! {
@@ -268,7 +316,10 @@ pub fn InventoryPage() -> impl IntoView {
 
 /// Confirms a recorded movement, in words.
 fn receipt_text(kind: &str, r: &MovementReceipt) -> String {
-    format!("{kind} {} of {}. On hand now: {}.", r.quantity_text, r.product_name, r.on_hand_text)
+    format!(
+        "{kind} {} of {}. On hand now: {}.",
+        r.quantity_text, r.product_name, r.on_hand_text
+    )
 }
 
 /// The success line of the last movement any of the forms recorded.
@@ -289,7 +340,13 @@ pub fn ProductStockPage() -> impl IntoView {
     let query = use_query_map();
     let pantry = Signal::derive(move || params.read().get("pantry").unwrap_or_default());
     let product = move || params.read().get("product").unwrap_or_default();
-    let page = move || query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1);
+    let page = move || {
+        query
+            .read()
+            .get("page")
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or(1)
+    };
     let tick = RwSignal::new(0u64);
     let receive = ServerAction::<Receive>::new();
     let distribute = ServerAction::<Distribute>::new();
@@ -309,7 +366,9 @@ pub fn ProductStockPage() -> impl IntoView {
     };
     let data = Resource::new(
         move || (pantry.get(), product(), page(), tick.get(), versions()),
-        |(pantry, product, page, _, _)| get_product_stock(PantryId(pantry), ProductId(product), page),
+        |(pantry, product, page, _, _)| {
+            get_product_stock(PantryId(pantry), ProductId(product), page)
+        },
     );
     // The forms read the same data, but not on every live change: a change
     // elsewhere must not wipe what someone is typing.
@@ -326,30 +385,30 @@ pub fn ProductStockPage() -> impl IntoView {
         last.set(Some(message));
         saved.update(|n| *n += 1);
     };
-    Effect::new(move |_| {
-        if let Some(Ok(r)) = receive.value().get() {
-            record(receipt_text("Received", &r));
-        }
+    Effect::new(move |_| match receive.value().get() {
+        Some(Ok(r)) => record(receipt_text("Received", &r)),
+        Some(Err(_)) => last.set(None),
+        None => {}
     });
-    Effect::new(move |_| {
-        if let Some(Ok(r)) = distribute.value().get() {
-            record(receipt_text("Distributed", &r));
-        }
+    Effect::new(move |_| match distribute.value().get() {
+        Some(Ok(r)) => record(receipt_text("Distributed", &r)),
+        Some(Err(_)) => last.set(None),
+        None => {}
     });
-    Effect::new(move |_| {
-        if let Some(Ok(r)) = adjust.value().get() {
-            record(receipt_text("Adjusted", &r));
-        }
+    Effect::new(move |_| match adjust.value().get() {
+        Some(Ok(r)) => record(receipt_text("Adjusted", &r)),
+        Some(Err(_)) => last.set(None),
+        None => {}
     });
-    Effect::new(move |_| {
-        if let Some(Ok(r)) = transfer.value().get() {
-            record(receipt_text("Transferred", &r));
-        }
+    Effect::new(move |_| match transfer.value().get() {
+        Some(Ok(r)) => record(receipt_text("Transferred", &r)),
+        Some(Err(_)) => last.set(None),
+        None => {}
     });
-    Effect::new(move |_| {
-        if let Some(Ok(r)) = discard.value().get() {
-            record(receipt_text("Discarded", &r));
-        }
+    Effect::new(move |_| match discard.value().get() {
+        Some(Ok(r)) => record(receipt_text("Discarded", &r)),
+        Some(Err(_)) => last.set(None),
+        None => {}
     });
     Effect::new(move |_| {
         if let Some(Ok(())) = minimum.value().get() {
@@ -545,7 +604,11 @@ fn MovementForms(
     let transfer_to = v.transfer_to.clone();
     let perishable = v.product.perishable && v.product.shelf_life_days.is_none();
     let minimum_value = if v.minimum > 0 {
-        unit.format(v.minimum).split(' ').next().unwrap_or("").to_string()
+        unit.format(v.minimum)
+            .split(' ')
+            .next()
+            .unwrap_or("")
+            .to_string()
     } else {
         String::new()
     };
@@ -666,7 +729,16 @@ pub fn QuickDistributePage() -> impl IntoView {
     let give = ServerAction::<Distribute>::new();
     let data = Resource::new(
         move || (pantry.get(), search.get(), tick.get(), give.version().get()),
-        |(pantry, q, _, _)| get_stock(PantryId(pantry), q, String::new(), "in_stock".into(), "name".into(), 1),
+        |(pantry, q, _, _)| {
+            get_stock(
+                PantryId(pantry),
+                q,
+                String::new(),
+                "in_stock".into(),
+                "name".into(),
+                1,
+            )
+        },
     );
     let error = last_error(give.value());
     let done = RwSignal::new(None::<String>);
@@ -674,7 +746,10 @@ pub fn QuickDistributePage() -> impl IntoView {
     let refocus = RwSignal::new(false);
     Effect::new(move |_| {
         if let Some(Ok(r)) = give.value().get() {
-            done.set(Some(format!("Gave out {} of {}. {} left.", r.quantity_text, r.product_name, r.on_hand_text)));
+            done.set(Some(format!(
+                "Gave out {} of {}. {} left.",
+                r.quantity_text, r.product_name, r.on_hand_text
+            )));
             selected.set(None);
             quantity.set(1);
             search.set(String::new());
@@ -704,7 +779,16 @@ pub fn QuickDistributePage() -> impl IntoView {
     view! {
         <Title text="Distribute" />
         <div class="page-head">
-            <h1>"Distribute"</h1>
+            <div>
+                <h1>"Distribute"</h1>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        data.await.ok().map(|v| view! {
+                            <p class="muted where"><a href=format!("/pantries/{}", v.pantry.id)>{v.pantry.name}</a>{format!(" · {}", v.pantry.campus_name)}</p>
+                        })
+                    })}
+                </Transition>
+            </div>
             <LiveUpdates pantry=pantry tick=tick />
         </div>
         <div aria-live="polite" class="toast-slot">
@@ -741,7 +825,10 @@ pub fn QuickDistributePage() -> impl IntoView {
                                                     selected.set(Some(pick.clone()));
                                                 }>
                                                     <span class="pick-name">{name}</span>
-                                                    <span class="pick-qty">{format!("{on_hand} on hand")}</span>
+                                                    <span class="pick-qty">
+                                                        {format!("{on_hand} on hand")}
+                                                        {(row.expired > 0).then(|| view! { <span class="badge badge-expired">{format!("{} expired", row.unit.format(row.expired))}</span> })}
+                                                    </span>
                                                 </button>
                                             </li>
                                         }
@@ -818,7 +905,13 @@ pub fn StockOverviewCard(scope: String) -> impl IntoView {
                                                 <td>{c.category.clone()}</td>
                                                 <td class="num">{c.products}</td>
                                                 <td class="num">{c.units}</td>
-                                                <td class="num">{format_weight(c.weight_g)}</td>
+                                                <td class="num">{if c.unweighed == c.products {
+                                                    "—".to_string()
+                                                } else if c.unweighed > 0 {
+                                                    format!("{} + {} unweighed", format_weight(c.weight_g), c.unweighed)
+                                                } else {
+                                                    format_weight(c.weight_g)
+                                                }}</td>
                                             </tr>
                                         }).collect_view()}
                                     </tbody>
