@@ -24,11 +24,15 @@ start_test_postgres() {
     chown postgres "$dir"
     run=(runuser -u postgres --)
   fi
+  # Tests trade durability for speed; benchmarks (PG_DURABLE=1) keep the
+  # server's defaults, as a real deployment would.
+  local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [ "${PG_DURABLE:-0}" = 1 ] && durability=""
   say "starting PostgreSQL ($("$bin/postgres" --version | awk '{print $3}')) on 127.0.0.1:$port"
   "${run[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
   "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir $durability -c max_connections=400" \
     start >/dev/null || { cat "$dir/server.log" >&2; die "PostgreSQL did not start"; }
   PG_TEST_DIR="$dir"
   PG_TEST_RUN=("${run[@]}")

@@ -44,12 +44,16 @@ pub async fn get_product_stock(
     super::service::product_stock(&state, &caller, &pantry, &product, page).await
 }
 
-/// `scope` is `pantry:<id>`, `campus:<id>` or `organization:<id>`.
+/// `scope` is `pantry:<id>`, `campus:<id>` or `organization:<id>`;
+/// `days` how far ahead counts as expiring (default 7).
 #[server(prefix = "/api", endpoint = "stock_overview")]
-pub async fn get_stock_overview(scope: String) -> Result<StockOverview, AppError> {
+pub async fn get_stock_overview(
+    scope: String,
+    #[server(default)] days: i64,
+) -> Result<StockOverview, AppError> {
     let (state, caller) = context().await?;
     let scope = super::service::Scope::parse(&scope)?;
-    super::service::overview(&state, &caller, &scope).await
+    super::service::overview(&state, &caller, &scope, days).await
 }
 
 #[server(prefix = "/api", endpoint = "receive")]

@@ -758,7 +758,7 @@ pub async fn stock_page(
     let (header, place) = pantry_header(&state.db, pantry).await?;
     let role = caller.require(&place, Role::Viewer, "pantry")?;
     let as_of = events::head(state.db.pool()).await?;
-    let key = format!("stock:{}:{:?}", header.id, query);
+    let key = format!("stock:{}:{:?}:{}", header.id, query, iso(today()));
     let page = state
         .stock_cache
         .get_or_load(
@@ -1088,14 +1088,31 @@ pub async fn overview(
     state: &AppState,
     caller: &Caller,
     scope: &Scope,
+    days: i64,
 ) -> AppResult<StockOverview> {
+    let days = match days {
+        0 => EXPIRING_DAYS,
+        1..=365 => days,
+        _ => {
+            return Err(AppError::invalid(
+                "days",
+                "Look ahead between 1 and 365 days.",
+            ))
+        }
+    };
     let s = resolve_scope(state, caller, scope).await?;
-    let key = format!("overview:{:?}", scope);
+    // Expiry depends on the date, so answers are per day as well.
+    let key = format!("overview:{scope:?}:{days}:{}", iso(today()));
     let pantries = s.pantries.clone();
     let organization = s.organization.clone();
     state
         .stock_cache
-        .get_or_load(key, &organization, &pantries, load_overview(&state.db, s))
+        .get_or_load(
+            key,
+            &organization,
+            &pantries,
+            load_overview(&state.db, s, days),
+        )
         .await
 }
 
@@ -1104,7 +1121,7 @@ const WEIGHT_PER_UNIT: &str =
 const UNIT_SCALE: &str =
     "(case p.unit when 'kg' then 1000 when 'l' then 1000 when 'lb' then 16 else 1 end)";
 
-async fn load_overview(db: &Db, s: ScopeSql) -> AppResult<StockOverview> {
+async fn load_overview(db: &Db, s: ScopeSql, days: i64) -> AppResult<StockOverview> {
     let pool = db.pool();
     let categories = sqlx::query(&format!(
         "select min(p.category) as category, count(*) as products, \
@@ -1158,7 +1175,7 @@ async fn load_overview(db: &Db, s: ScopeSql) -> AppResult<StockOverview> {
         })
     })
     .collect::<AppResult<Vec<_>>>()?;
-    let horizon = days_from_today(EXPIRING_DAYS);
+    let horizon = days_from_today(days);
     // Lots are scoped through their stock row (alias s).
     let expiring_from = format!(
         "from lots l join stock_levels s on s.pantry_id = l.pantry_id and s.product_id = l.product_id \
@@ -1199,6 +1216,6 @@ async fn load_overview(db: &Db, s: ScopeSql) -> AppResult<StockOverview> {
         low_stock_total,
         expiring,
         expiring_total,
-        expiring_days: EXPIRING_DAYS,
+        expiring_days: days,
     })
 }

@@ -876,7 +876,7 @@ pub fn QuickDistributePage() -> impl IntoView {
 /// pantry (`pantry:<id>`), campus or organization.
 #[component]
 pub fn StockOverviewCard(scope: String) -> impl IntoView {
-    let data = Resource::new(move || scope.clone(), get_stock_overview);
+    let data = Resource::new(move || scope.clone(), |scope| get_stock_overview(scope, 0));
     view! {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {

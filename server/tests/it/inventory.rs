@@ -1024,6 +1024,32 @@ async fn the_stock_checker_caches_until_a_movement_lands(backend: Backend) {
     );
     assert_eq!(org["low_stock_total"], 1);
     assert_eq!(org["expiring_total"], 1);
+    // The window is the caller's to choose, within reason.
+    let r = app
+        .call(
+            &admin,
+            "stock_overview",
+            &[("scope", &format!("pantry:{}", p.main)), ("days", "400")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "days")
+    );
+    let r = app
+        .call(
+            &admin,
+            "stock_overview",
+            &[("scope", &format!("pantry:{}", p.main)), ("days", "30")],
+        )
+        .await;
+    assert_eq!(
+        (
+            r.body["expiring_days"].as_i64(),
+            r.body["expiring_total"].as_i64()
+        ),
+        (Some(30), Some(1))
+    );
     let campus = overview(format!("campus:{}", p.campus)).await;
     assert_eq!(campus["categories"], org["categories"]);
     let library = overview(format!("pantry:{}", p.library)).await;

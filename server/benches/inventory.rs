@@ -1,0 +1,596 @@
+//! Inventory benchmarks, run by `bench/inventory.sh` (which writes the
+//! figures into docs/BENCHMARKS.md). Not a test: it measures.
+//!
+//! 1. Write path: stock movements per second and their latency over HTTP
+//!    with N concurrent clients, next to the raw rate of single-row insert
+//!    transactions on the same database engine, same pool, same settings,
+//!    in the same run.
+//! 2. Read path: the stock overview and low-stock queries at 10,000
+//!    products, 20 pantries and 1,000,000 movements, p50/p99 over HTTP,
+//!    with the cache cold (invalidated before every request) and warm.
+//!
+//! Environment: LARDER_BENCH_POSTGRES_URL (an admin URL; required unless
+//! LARDER_BENCH_BACKENDS=sqlite), LARDER_BENCH_BACKENDS (sqlite,postgres),
+//! LARDER_BENCH_CLIENTS (16), LARDER_BENCH_SECONDS (15),
+//! LARDER_BENCH_PRODUCTS (10000), LARDER_BENCH_PANTRIES (20),
+//! LARDER_BENCH_MOVEMENTS (1000000), LARDER_BENCH_SAMPLES (200).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::db::Db;
+use reqwest::Client;
+use serde_json::Value;
+use sqlx::Connection;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Settings {
+    clients: usize,
+    seconds: u64,
+    products: usize,
+    pantries: usize,
+    movements: usize,
+    samples: usize,
+}
+
+async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("larder.db").display()),
+        Backend::Postgres => {
+            let admin =
+                std::env::var("LARDER_BENCH_POSTGRES_URL").expect("LARDER_BENCH_POSTGRES_URL");
+            let name = format!("larder_bench_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!("create database {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.ok();
+            let (prefix, _) = admin.rsplit_once('/').unwrap();
+            format!("{prefix}/{name}")
+        }
+    }
+}
+
+/// Latency summary in milliseconds.
+fn percentiles(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.50), at(0.99))
+}
+
+struct Rate {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    count: usize,
+}
+
+/// Runs `op` from `clients` tasks for `seconds` (after a short warm-up)
+/// and reports the rate and latency.
+async fn load<F, Fut>(clients: usize, seconds: u64, op: F) -> Rate
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let warm = Instant::now() + Duration::from_secs(2);
+    let end = warm + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut n = 0u64;
+                loop {
+                    let start = Instant::now();
+                    if start >= end {
+                        return lat;
+                    }
+                    op(c, n).await;
+                    n += 1;
+                    if start >= warm {
+                        lat.push(start.elapsed().as_secs_f64() * 1000.0);
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let count = all.len();
+    let (p50_ms, p99_ms) = percentiles(all);
+    Rate {
+        per_second: count as f64 / seconds as f64,
+        p50_ms,
+        p99_ms,
+        count,
+    }
+}
+
+/// Single-row insert transactions straight through the app's pool, with the
+/// app's connection settings (WAL and `begin immediate` on SQLite).
+async fn raw_inserts(backend: Backend, s: &Settings) -> Rate {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(backend, dir.path()).await;
+    let db = Db::connect(&url).await.unwrap();
+    sqlx::query("create table bench_raw (id text primary key, payload text not null, created_at bigint not null)")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let db = Arc::new(db);
+    load(s.clients, s.seconds, move |_, _| {
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            sqlx::query("insert into bench_raw (id, payload, created_at) values ($1, $2, $3)")
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind("a movement-sized row of text")
+                .bind(app::db::now_ms())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    })
+    .await
+}
+
+struct App {
+    server: server::Server,
+    base: String,
+    admin: Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(backend: Backend) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(backend, dir.path()).await;
+    let vars: HashMap<String, String> = [
+        ("LARDER_LISTEN", "127.0.0.1:0".to_string()),
+        ("LARDER_SETUP_CODE", "BENCH-SETUP-CODE".to_string()),
+        ("LARDER_PUBLIC_URL", "http://larder.bench".to_string()),
+        ("LARDER_DATA_DIR", dir.path().display().to_string()),
+        (
+            "LARDER_SITE_ROOT",
+            dir.path().join("site").display().to_string(),
+        ),
+        ("DATABASE_URL", url),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let config = server::config::Config::load(|k| vars.get(k).cloned()).unwrap();
+    let server = server::start(config).await.unwrap();
+    let base = format!("http://{}", server.addr);
+    let admin = Client::builder()
+        .cookie_store(true)
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let app = App {
+        server,
+        base,
+        admin,
+        _dir: dir,
+    };
+    call(
+        &app,
+        "setup",
+        &[
+            ("code", "BENCH-SETUP-CODE"),
+            ("name", "Bench"),
+            ("email", "bench@larder.example"),
+            ("password", "correct horse battery"),
+        ],
+    )
+    .await;
+    app
+}
+
+async fn call(app: &App, endpoint: &str, form: &[(&str, &str)]) -> Value {
+    let r = app
+        .admin
+        .post(format!("{}/api/{endpoint}", app.base))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{endpoint}: {status} {body}");
+    body
+}
+
+async fn id(app: &App, endpoint: &str, form: &[(&str, &str)]) -> String {
+    call(app, endpoint, form)
+        .await
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The full write path: HTTP, session, checks, ledger, lots, projection,
+/// event; each client distributes its own product one unit at a time.
+async fn http_movements(backend: Backend, s: &Settings) -> Rate {
+    let app = start(backend).await;
+    let org = id(&app, "create_organization", &[("name", "Bench College")]).await;
+    let campus = id(
+        &app,
+        "create_campus",
+        &[("organization", &org), ("name", "Main")],
+    )
+    .await;
+    let pantry = id(
+        &app,
+        "create_pantry",
+        &[("campus", &campus), ("name", "Pantry")],
+    )
+    .await;
+    let mut products = Vec::new();
+    for i in 0..s.clients {
+        let p = id(
+            &app,
+            "create_product",
+            &[
+                ("organization", &org),
+                ("name", &format!("Item {i}")),
+                ("category", "Canned goods"),
+            ],
+        )
+        .await;
+        call(
+            &app,
+            "receive",
+            &[
+                ("pantry", &pantry),
+                ("product", &p),
+                ("quantity", "1000000000"),
+            ],
+        )
+        .await;
+        products.push(p);
+    }
+    let (admin, base) = (app.admin.clone(), app.base.clone());
+    let products = Arc::new(products);
+    let rate = load(s.clients, s.seconds, move |c, _| {
+        let (admin, base, pantry, products) = (
+            admin.clone(),
+            base.clone(),
+            pantry.clone(),
+            products.clone(),
+        );
+        async move {
+            let r = admin
+                .post(format!("{base}/api/distribute"))
+                .form(&[
+                    ("pantry", pantry.as_str()),
+                    ("product", products[c].as_str()),
+                    ("quantity", "1"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                r.status().is_success(),
+                "{}",
+                r.text().await.unwrap_or_default()
+            );
+            r.bytes().await.unwrap();
+        }
+    })
+    .await;
+    app.server.stop().await.ok();
+    rate
+}
+
+/// Seeds the catalog, stock, lots and ledger straight into the database.
+async fn seed(app: &App, org: &str, pantries: &[String], s: &Settings) {
+    let pool = app.server.state.db.pool();
+    let categories = app::catalog::model::SUGGESTED_CATEGORIES;
+    let now = app::db::now_ms();
+    let actor: String = sqlx::query_scalar("select id from users")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let mut product_ids = Vec::with_capacity(s.products);
+    for chunk in (0..s.products).collect::<Vec<_>>().chunks(500) {
+        let mut sql = String::from("insert into products (id, organization_id, name, name_key, category, category_key, unit, unit_weight_g, perishable, created_at, updated_at) values ");
+        let mut rows = Vec::new();
+        for (j, i) in chunk.iter().enumerate() {
+            let b = j * 7;
+            rows.push(format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 400, 0, {now}, {now})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7
+            ));
+            let _ = i;
+        }
+        sql.push_str(&rows.join(", "));
+        let mut q = sqlx::query(&sql);
+        for i in chunk {
+            let pid = uuid::Uuid::now_v7().to_string();
+            let name = format!("Product {i:05}");
+            let cat = categories[i % categories.len()];
+            q = q
+                .bind(pid.clone())
+                .bind(org.to_string())
+                .bind(name.clone())
+                .bind(name.to_lowercase())
+                .bind(cat)
+                .bind(cat.to_lowercase())
+                .bind(if i % 10 == 0 { "kg" } else { "each" });
+            product_ids.push(pid);
+        }
+        q.execute(pool).await.unwrap();
+    }
+    // One stock row per (pantry, product), its key k numbering them.
+    sqlx::query("create table bench_keys (k bigint primary key, pantry_id text not null, product_id text not null, received bigint not null)")
+        .execute(pool)
+        .await
+        .unwrap();
+    let keys: Vec<(usize, &String, &String)> = pantries
+        .iter()
+        .flat_map(|p| product_ids.iter().map(move |q| (p, q)))
+        .enumerate()
+        .map(|(k, (p, q))| (k, p, q))
+        .collect();
+    let per_row = (s.movements / keys.len()).max(1);
+    let today = time::OffsetDateTime::now_utc().date();
+    for chunk in keys.chunks(1000) {
+        let mut k_sql =
+            String::from("insert into bench_keys (k, pantry_id, product_id, received) values ");
+        let mut s_sql = String::from("insert into stock_levels (pantry_id, product_id, organization_id, on_hand, minimum, updated_at) values ");
+        let mut l_sql = String::from("insert into lots (id, pantry_id, product_id, best_before, quantity, received_at) values ");
+        let (mut kr, mut sr, mut lr) = (Vec::new(), Vec::new(), Vec::new());
+        for (j, (k, _, _)) in chunk.iter().enumerate() {
+            let received = (per_row as i64 - 1) + (*k as i64 * 7 % 50);
+            let on_hand = received - (per_row as i64 - 1);
+            let minimum = if k % 10 == 0 { 10 } else { 0 };
+            let bb = today + time::Duration::days((*k % 365) as i64);
+            let bb = format!(
+                "{:04}-{:02}-{:02}",
+                bb.year(),
+                u8::from(bb.month()),
+                bb.day()
+            );
+            let (a, b) = (j * 2 + 1, j * 2 + 2);
+            kr.push(format!("({k}, ${a}, ${b}, {received})"));
+            sr.push(format!(
+                "(${a}, ${b}, '{org}', {on_hand}, {minimum}, {now})"
+            ));
+            lr.push(format!(
+                "('{}', ${a}, ${b}, '{bb}', {on_hand}, {now})",
+                uuid::Uuid::now_v7()
+            ));
+        }
+        k_sql.push_str(&kr.join(", "));
+        s_sql.push_str(&sr.join(", "));
+        l_sql.push_str(&lr.join(", "));
+        for sql in [&k_sql, &s_sql, &l_sql] {
+            let mut q = sqlx::query(sql);
+            for (_, p, r) in chunk {
+                q = q.bind(p.as_str()).bind(r.as_str());
+            }
+            q.execute(pool).await.unwrap();
+        }
+    }
+    // The ledger: per stock row one receipt and per_row - 1 single-unit
+    // distributions, so it sums to the projection.
+    let rows = keys.len() as i64;
+    let total = rows * per_row as i64;
+    let step = 100_000i64;
+    let mut from = 0i64;
+    while from < total {
+        let to = (from + step).min(total);
+        sqlx::query(&format!(
+            "with recursive n(i) as (select cast({from} as bigint) union all select i + 1 from n where i + 1 < {to}) \
+             insert into movements (id, organization_id, pantry_id, product_id, kind, quantity, actor_id, correlation_id, occurred_at) \
+             select 'bench-' || cast(n.i as text), '{org}', b.pantry_id, b.product_id, \
+             case when n.i < {rows} then 'received' else 'distributed' end, \
+             case when n.i < {rows} then b.received else -1 end, '{actor}', 'bench', {now} - (n.i % 365) * 86400000 \
+             from n join bench_keys b on b.k = n.i % {rows}"
+        ))
+        .execute(pool)
+        .await
+        .unwrap();
+        from = to;
+    }
+    sqlx::query("analyze").execute(pool).await.unwrap();
+}
+
+struct QueryFigures {
+    name: &'static str,
+    cold: (f64, f64),
+    warm: (f64, f64),
+}
+
+async fn queries(backend: Backend, s: &Settings) -> (Vec<QueryFigures>, String) {
+    let app = start(backend).await;
+    let org = id(&app, "create_organization", &[("name", "Bench College")]).await;
+    let mut pantries = Vec::new();
+    for c in 0..2 {
+        let campus = id(
+            &app,
+            "create_campus",
+            &[("organization", &org), ("name", &format!("Campus {c}"))],
+        )
+        .await;
+        for p in 0..s.pantries / 2 {
+            pantries.push(
+                id(
+                    &app,
+                    "create_pantry",
+                    &[("campus", &campus), ("name", &format!("Pantry {p}"))],
+                )
+                .await,
+            );
+        }
+    }
+    let started = Instant::now();
+    seed(&app, &org, &pantries, s).await;
+    let seeded = format!("seeded in {:.0} s", started.elapsed().as_secs_f64());
+    let counts: Vec<i64> = futures::future::join_all(
+        [
+            "select count(*) from products",
+            "select count(*) from stock_levels",
+            "select count(*) from movements",
+        ]
+        .map(|q| sqlx::query_scalar::<_, i64>(q).fetch_one(app.server.state.db.pool())),
+    )
+    .await
+    .into_iter()
+    .map(|r| r.unwrap())
+    .collect();
+    let described = format!(
+        "{} products, {} pantries, {} stock rows, {} movements; {seeded}",
+        counts[0],
+        pantries.len(),
+        counts[1],
+        counts[2]
+    );
+    let cache = app.server.state.stock_cache.clone();
+    let mut out = Vec::new();
+    let org_scope = format!("organization:{org}");
+    let pantry_scope = format!("pantry:{}", pantries[0]);
+    let cases: Vec<(&'static str, &'static str, Vec<(&str, &str)>)> = vec![
+        (
+            "Overview, whole organization (20 pantries)",
+            "stock_overview",
+            vec![("scope", org_scope.as_str())],
+        ),
+        (
+            "Overview, one pantry",
+            "stock_overview",
+            vec![("scope", pantry_scope.as_str())],
+        ),
+        (
+            "Low-stock list, one pantry",
+            "stock",
+            vec![("pantry", pantries[0].as_str()), ("filter", "low")],
+        ),
+    ];
+    for (name, endpoint, form) in cases {
+        let mut cold = Vec::new();
+        let mut warm = Vec::new();
+        for i in 0..s.samples * 2 {
+            let is_cold = i % 2 == 0;
+            if is_cold {
+                cache.invalidate_organization(&org);
+            }
+            let start = Instant::now();
+            call(&app, endpoint, &form).await;
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            if is_cold {
+                cold.push(ms);
+                // The warm sample right after reads what this one cached.
+            } else {
+                warm.push(ms);
+            }
+        }
+        out.push(QueryFigures {
+            name,
+            cold: percentiles(cold),
+            warm: percentiles(warm),
+        });
+    }
+    app.server.stop().await.ok();
+    (out, described)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    if std::env::args().any(|a| a == "--bench") && std::env::var("LARDER_BENCH_RUN").is_err() {
+        // `cargo bench` with no intent to run this one (e.g. all benches).
+        eprintln!("inventory bench: set LARDER_BENCH_RUN=1 (bench/inventory.sh does)");
+        return;
+    }
+    let s = Settings {
+        clients: env_num("LARDER_BENCH_CLIENTS", 16) as usize,
+        seconds: env_num("LARDER_BENCH_SECONDS", 15),
+        products: env_num("LARDER_BENCH_PRODUCTS", 10_000) as usize,
+        pantries: env_num("LARDER_BENCH_PANTRIES", 20) as usize,
+        movements: env_num("LARDER_BENCH_MOVEMENTS", 1_000_000) as usize,
+        samples: env_num("LARDER_BENCH_SAMPLES", 200) as usize,
+    };
+    let backends: Vec<Backend> = std::env::var("LARDER_BENCH_BACKENDS")
+        .unwrap_or_else(|_| "sqlite,postgres".into())
+        .split(',')
+        .map(|b| match b.trim() {
+            "sqlite" => Backend::Sqlite,
+            "postgres" => Backend::Postgres,
+            other => panic!("unknown backend {other}"),
+        })
+        .collect();
+    println!(
+        "### Write path: {} concurrent clients, {} s per measurement after 2 s warm-up\n",
+        s.clients, s.seconds
+    );
+    println!("| database | raw single-row insert transactions/s | movements/s over HTTP | ratio | movement p50 | movement p99 | raw p50 | raw p99 |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for &b in &backends {
+        eprintln!("{}: raw inserts…", b.name());
+        let raw = raw_inserts(b, &s).await;
+        eprintln!("{}: movements over HTTP…", b.name());
+        let http = http_movements(b, &s).await;
+        println!(
+            "| {} | {:.0} | {:.0} | {:.2} | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms |",
+            b.name(),
+            raw.per_second,
+            http.per_second,
+            http.per_second / raw.per_second,
+            http.p50_ms,
+            http.p99_ms,
+            raw.p50_ms,
+            raw.p99_ms
+        );
+        eprintln!(
+            "{}: {} raw, {} movements measured",
+            b.name(),
+            raw.count,
+            http.count
+        );
+    }
+    for &b in &backends {
+        eprintln!("{}: seeding and querying…", b.name());
+        let (figures, described) = queries(b, &s).await;
+        println!("\n### Read path on {}: {described}\n", b.name());
+        println!("| query (over HTTP, {} samples each) | cold p50 | cold p99 | cached p50 | cached p99 |", s.samples);
+        println!("|---|---:|---:|---:|---:|");
+        for f in figures {
+            println!(
+                "| {} | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms |",
+                f.name, f.cold.0, f.cold.1, f.warm.0, f.warm.1
+            );
+        }
+    }
+}
