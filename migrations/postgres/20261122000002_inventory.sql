@@ -44,7 +44,10 @@ create table stock_levels (
     primary key (pantry_id, product_id)
 );
 create index stock_levels_product on stock_levels (product_id);
-create index stock_levels_organization on stock_levels (organization_id);
+-- Overviews sum a whole organization per product from this index alone.
+create index stock_levels_organization on stock_levels (organization_id, product_id, on_hand, pantry_id);
+-- Low stock: only rows with a minimum can be low.
+create index stock_levels_low on stock_levels (organization_id, pantry_id, on_hand, minimum) where minimum > 0;
 
 -- One lot per (pantry, product, best-before date); best_before is an ISO
 -- date, null for stock that does not expire.

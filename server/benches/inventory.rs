@@ -551,34 +551,40 @@ async fn main() {
             other => panic!("unknown backend {other}"),
         })
         .collect();
-    println!(
-        "### Write path: {} concurrent clients, {} s per measurement after 2 s warm-up\n",
-        s.clients, s.seconds
-    );
-    println!("| database | raw single-row insert transactions/s | movements/s over HTTP | ratio | movement p50 | movement p99 | raw p50 | raw p99 |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for &b in &backends {
-        eprintln!("{}: raw inserts…", b.name());
-        let raw = raw_inserts(b, &s).await;
-        eprintln!("{}: movements over HTTP…", b.name());
-        let http = http_movements(b, &s).await;
+    let parts = std::env::var("LARDER_BENCH_PARTS").unwrap_or_else(|_| "write,read".into());
+    if parts.contains("write") {
         println!(
-            "| {} | {:.0} | {:.0} | {:.2} | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms |",
-            b.name(),
-            raw.per_second,
-            http.per_second,
-            http.per_second / raw.per_second,
-            http.p50_ms,
-            http.p99_ms,
-            raw.p50_ms,
-            raw.p99_ms
+            "### Write path: {} concurrent clients, {} s per measurement after 2 s warm-up\n",
+            s.clients, s.seconds
         );
-        eprintln!(
-            "{}: {} raw, {} movements measured",
-            b.name(),
-            raw.count,
-            http.count
-        );
+        println!("| database | raw single-row insert transactions/s | movements/s over HTTP | ratio | movement p50 | movement p99 | raw p50 | raw p99 |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        for &b in &backends {
+            eprintln!("{}: raw inserts…", b.name());
+            let raw = raw_inserts(b, &s).await;
+            eprintln!("{}: movements over HTTP…", b.name());
+            let http = http_movements(b, &s).await;
+            println!(
+                "| {} | {:.0} | {:.0} | {:.2} | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms |",
+                b.name(),
+                raw.per_second,
+                http.per_second,
+                http.per_second / raw.per_second,
+                http.p50_ms,
+                http.p99_ms,
+                raw.p50_ms,
+                raw.p99_ms
+            );
+            eprintln!(
+                "{}: {} raw, {} movements measured",
+                b.name(),
+                raw.count,
+                http.count
+            );
+        }
+    }
+    if !parts.contains("read") {
+        return;
     }
     for &b in &backends {
         eprintln!("{}: seeding and querying…", b.name());

@@ -820,6 +820,24 @@ async fn load_stock_page(db: &Db, header: PantryHeader, query: StockQuery) -> Ap
         sql.push(" and p.category_key = ")
             .text(query.category.trim().to_lowercase());
     }
+    // The filters again inside, where indexes can serve them, so the
+    // per-product subqueries run only for rows that can match.
+    match query.filter {
+        StockFilter::All => {}
+        StockFilter::InStock => {
+            sql.push(" and s.on_hand > 0");
+        }
+        StockFilter::Low => {
+            sql.push(" and s.minimum > 0 and s.on_hand < s.minimum");
+        }
+        StockFilter::Expiring => {
+            sql.push(" and exists (select 1 from lots l where l.pantry_id = ")
+                .text(pantry)
+                .push(" and l.product_id = p.id and l.quantity > 0 and l.best_before <= ")
+                .text(days_from_today(EXPIRING_DAYS))
+                .push(")");
+        }
+    }
     sql.push(") t where 1 = 1");
     match query.filter {
         StockFilter::All => {}
@@ -1036,7 +1054,10 @@ struct ScopeSql {
     organization: String,
     label: String,
     pantries: Vec<String>,
+    /// Selects the scope's stock rows (alias `s`); `$1` is `id`.
     condition: &'static str,
+    /// Selects the scope's lots (alias `l`).
+    lot_condition: &'static str,
     id: String,
 }
 
@@ -1051,6 +1072,7 @@ async fn resolve_scope(state: &AppState, caller: &Caller, scope: &Scope) -> AppR
                 label: h.name.clone(),
                 pantries: vec![h.id.0.clone()],
                 condition: "s.pantry_id = $1",
+                lot_condition: "l.pantry_id = $1",
                 id: h.id.0,
             })
         }
@@ -1063,6 +1085,7 @@ async fn resolve_scope(state: &AppState, caller: &Caller, scope: &Scope) -> AppR
                 label: c.name.clone(),
                 pantries: tree.pantries.iter().filter(|p| p.campus_id == c.id).map(|p| p.id.0.clone()).collect(),
                 condition: "s.pantry_id in (select id from pantries where campus_id = $1 and archived_at is null)",
+                lot_condition: "l.pantry_id in (select id from pantries where campus_id = $1 and archived_at is null)",
                 id: c.id.0,
             })
         }
@@ -1070,12 +1093,29 @@ async fn resolve_scope(state: &AppState, caller: &Caller, scope: &Scope) -> AppR
             let (o, place) = crate::org::service::organization_with_place(db, id.as_str()).await?;
             caller.require(&place, Role::Viewer, "organization")?;
             let tree = crate::org::service::organization_tree(db, &o.id).await?;
+            // Usually no archived pantry holds stock; then the whole
+            // organization's rows are the scope and its index serves them
+            // without a per-row check.
+            let archived_stock: i64 = sqlx::query_scalar(
+                "select count(*) from pantries p join campuses c on c.id = p.campus_id \
+                 where p.organization_id = $1 and (p.archived_at is not null or c.archived_at is not null) \
+                 and exists (select 1 from stock_levels s where s.pantry_id = p.id and s.on_hand > 0)",
+            )
+            .bind(o.id.as_str())
+            .fetch_one(db.pool())
+            .await?;
             Ok(ScopeSql {
                 organization: o.id.0.clone(),
                 label: o.name.clone(),
                 pantries: tree.pantries.iter().map(|p| p.id.0.clone()).collect(),
-                condition: "s.organization_id = $1 and s.pantry_id in (select p.id from pantries p join campuses c on c.id = p.campus_id \
-                            where p.organization_id = $1 and p.archived_at is null and c.archived_at is null)",
+                condition: if archived_stock == 0 {
+                    "s.organization_id = $1"
+                } else {
+                    "s.organization_id = $1 and s.pantry_id not in (select p.id from pantries p join campuses c on c.id = p.campus_id \
+                     where p.organization_id = $1 and (p.archived_at is not null or c.archived_at is not null))"
+                },
+                lot_condition: "l.pantry_id in (select p.id from pantries p join campuses c on c.id = p.campus_id \
+                                where p.organization_id = $1 and p.archived_at is null and c.archived_at is null)",
                 id: o.id.0,
             })
         }
@@ -1123,92 +1163,96 @@ const UNIT_SCALE: &str =
 
 async fn load_overview(db: &Db, s: ScopeSql, days: i64) -> AppResult<StockOverview> {
     let pool = db.pool();
-    let categories = sqlx::query(&format!(
+    // Sum per product first (an index scan), then join the catalog once
+    // per product rather than once per stock row.
+    let categories_sql = format!(
         "select min(p.category) as category, count(*) as products, \
-         cast(sum(case when p.unit in ('each', 'pack') then s.on_hand else 0 end) as bigint) as units, \
-         cast(sum(case when {WEIGHT_PER_UNIT} is null then 0 else s.on_hand * {WEIGHT_PER_UNIT} / {UNIT_SCALE} end) as bigint) as weight_g, \
+         cast(sum(case when p.unit in ('each', 'pack') then t.on_hand else 0 end) as bigint) as units, \
+         cast(sum(case when {WEIGHT_PER_UNIT} is null then 0 else t.on_hand * {WEIGHT_PER_UNIT} / {UNIT_SCALE} end) as bigint) as weight_g, \
          count(case when {WEIGHT_PER_UNIT} is null then 1 end) as unweighed \
-         from stock_levels s join products p on p.id = s.product_id \
-         where {} and s.on_hand > 0 and p.archived_at is null group by p.category_key order by p.category_key",
+         from (select s.product_id, sum(s.on_hand) as on_hand from stock_levels s \
+               where {} and s.on_hand > 0 group by s.product_id) t \
+         join products p on p.id = t.product_id \
+         where p.archived_at is null group by p.category_key order by p.category_key",
         s.condition
-    ))
-    .bind(&s.id)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| -> AppResult<CategoryTotals> {
-        Ok(CategoryTotals {
-            category: r.try_get("category")?,
-            products: r.try_get("products")?,
-            units: r.try_get("units")?,
-            weight_g: r.try_get("weight_g")?,
-            unweighed: r.try_get("unweighed")?,
-        })
-    })
-    .collect::<AppResult<Vec<_>>>()?;
+    );
     let low_from = format!(
-        "from stock_levels s join products p on p.id = s.product_id join pantries pa on pa.id = s.pantry_id \
+        "from stock_levels s join products p on p.id = s.product_id \
          where {} and s.minimum > 0 and s.on_hand < s.minimum and p.archived_at is null",
         s.condition
     );
-    let low_stock_total: i64 = sqlx::query_scalar(&format!("select count(*) {low_from}"))
-        .bind(&s.id)
-        .fetch_one(pool)
-        .await?;
-    let low_stock = sqlx::query(&format!(
+    let low_count_sql = format!("select count(*) {low_from}");
+    // Most urgent first: the smallest share of the minimum on hand.
+    let low_sql = format!(
         "select s.pantry_id, pa.name as pantry_name, p.id as product_id, p.name as product_name, p.unit, s.on_hand, s.minimum \
-         {low_from} order by pa.name_key, p.name_key limit 50"
-    ))
-    .bind(&s.id)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| -> AppResult<LowStockRow> {
-        Ok(LowStockRow {
-            pantry_id: PantryId(r.try_get("pantry_id")?),
-            pantry_name: r.try_get("pantry_name")?,
-            product_id: ProductId(r.try_get("product_id")?),
-            product_name: r.try_get("product_name")?,
-            unit: Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?,
-            on_hand: r.try_get("on_hand")?,
-            minimum: r.try_get("minimum")?,
-        })
-    })
-    .collect::<AppResult<Vec<_>>>()?;
-    let horizon = days_from_today(days);
-    // Lots are scoped through their stock row (alias s).
-    let expiring_from = format!(
-        "from lots l join stock_levels s on s.pantry_id = l.pantry_id and s.product_id = l.product_id \
-         join products p on p.id = l.product_id join pantries pa on pa.id = l.pantry_id \
-         where {} and l.quantity > 0 and l.best_before is not null and l.best_before <= $2 and p.archived_at is null",
+         from stock_levels s join products p on p.id = s.product_id join pantries pa on pa.id = s.pantry_id \
+         where {} and s.minimum > 0 and s.on_hand < s.minimum and p.archived_at is null \
+         order by s.on_hand * 1.0 / s.minimum, pa.name_key, p.name_key limit 50",
         s.condition
     );
-    let expiring_total: i64 = sqlx::query_scalar(&format!("select count(*) {expiring_from}"))
-        .bind(&s.id)
-        .bind(&horizon)
-        .fetch_one(pool)
-        .await?;
-    let expiring = sqlx::query(&format!(
-        "select l.pantry_id, pa.name as pantry_name, p.id as product_id, p.name as product_name, p.unit, l.best_before, l.quantity \
-         {expiring_from} order by l.best_before, pa.name_key, p.name_key limit 50"
-    ))
-    .bind(&s.id)
-    .bind(&horizon)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| -> AppResult<ExpiringLot> {
-        Ok(ExpiringLot {
-            pantry_id: PantryId(r.try_get("pantry_id")?),
-            pantry_name: r.try_get("pantry_name")?,
-            product_id: ProductId(r.try_get("product_id")?),
-            product_name: r.try_get("product_name")?,
-            unit: Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?,
-            best_before: r.try_get("best_before")?,
-            quantity: r.try_get("quantity")?,
+    let horizon = days_from_today(days);
+    // Lots with stock belong to active products (archiving needs zero stock).
+    let expiring_from = format!(
+        "from lots l where {} and l.quantity > 0 and l.best_before is not null and l.best_before <= $2",
+        s.lot_condition
+    );
+    let expiring_count_sql = format!("select count(*) {expiring_from}");
+    // In best-before order, straight from the index: the first 50 suffice.
+    let expiring_sql = format!(
+        "select e.pantry_id, pa.name as pantry_name, p.id as product_id, p.name as product_name, p.unit, e.best_before, e.quantity \
+         from (select l.pantry_id, l.product_id, l.best_before, l.quantity {expiring_from} order by l.best_before limit 50) e \
+         join products p on p.id = e.product_id join pantries pa on pa.id = e.pantry_id \
+         order by e.best_before, pa.name_key, p.name_key"
+    );
+    // Three independent reads: run them side by side.
+    let (categories, low, low_stock_total, expiring, expiring_total) = tokio::join!(
+        sqlx::query(&categories_sql).bind(&s.id).fetch_all(pool),
+        sqlx::query(&low_sql).bind(&s.id).fetch_all(pool),
+        sqlx::query_scalar::<_, i64>(&low_count_sql).bind(&s.id).fetch_one(pool),
+        sqlx::query(&expiring_sql).bind(&s.id).bind(&horizon).fetch_all(pool),
+        sqlx::query_scalar::<_, i64>(&expiring_count_sql).bind(&s.id).bind(&horizon).fetch_one(pool),
+    );
+    let (low_stock_total, expiring_total) = (low_stock_total?, expiring_total?);
+    let categories = categories?
+        .iter()
+        .map(|r| -> AppResult<CategoryTotals> {
+            Ok(CategoryTotals {
+                category: r.try_get("category")?,
+                products: r.try_get("products")?,
+                units: r.try_get("units")?,
+                weight_g: r.try_get("weight_g")?,
+                unweighed: r.try_get("unweighed")?,
+            })
         })
-    })
-    .collect::<AppResult<Vec<_>>>()?;
+        .collect::<AppResult<Vec<_>>>()?;
+    let low_stock = low?
+        .iter()
+        .map(|r| -> AppResult<LowStockRow> {
+            Ok(LowStockRow {
+                pantry_id: PantryId(r.try_get("pantry_id")?),
+                pantry_name: r.try_get("pantry_name")?,
+                product_id: ProductId(r.try_get("product_id")?),
+                product_name: r.try_get("product_name")?,
+                unit: Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?,
+                on_hand: r.try_get("on_hand")?,
+                minimum: r.try_get("minimum")?,
+            })
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    let expiring = expiring?
+        .iter()
+        .map(|r| -> AppResult<ExpiringLot> {
+            Ok(ExpiringLot {
+                pantry_id: PantryId(r.try_get("pantry_id")?),
+                pantry_name: r.try_get("pantry_name")?,
+                product_id: ProductId(r.try_get("product_id")?),
+                product_name: r.try_get("product_name")?,
+                unit: Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?,
+                best_before: r.try_get("best_before")?,
+                quantity: r.try_get("quantity")?,
+            })
+        })
+        .collect::<AppResult<Vec<_>>>()?;
     Ok(StockOverview {
         scope_label: s.label,
         categories,
