@@ -66,7 +66,16 @@ pub async fn active_product(
     organization: &OrganizationId,
     id: &ProductId,
 ) -> AppResult<Product> {
-    let p = product_in_org(db, organization, id).await?;
+    // Movements need no barcodes: one round trip.
+    let row = sqlx::query(&format!(
+        "select {PRODUCT_COLUMNS} from products where id = $1 and organization_id = $2"
+    ))
+    .bind(id.as_str())
+    .bind(organization.as_str())
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| AppError::not_found("product"))?;
+    let p = product_from(&row, Vec::new())?;
     if p.archived {
         return Err(AppError::invalid(
             "product",

@@ -127,9 +127,31 @@ pub async fn pantry_with_parents(
     db: &Db,
     id: &str,
 ) -> AppResult<(Pantry, Campus, Organization, Place)> {
-    let pantry = active_pantry(db, id).await?;
-    let campus = active_campus(db, pantry.campus_id.as_str()).await?;
-    let organization = active_organization(db, pantry.organization_id.as_str()).await?;
+    if !crate::ids::is_id(id) {
+        return Err(AppError::not_found("pantry"));
+    }
+    // One round trip: every stock request starts here.
+    let r = sqlx::query(
+        "select p.id, p.organization_id, p.campus_id, p.name, p.archived_at, c.name as campus_name, o.name as organization_name \
+         from pantries p join campuses c on c.id = p.campus_id join organizations o on o.id = p.organization_id \
+         where p.id = $1 and p.archived_at is null and c.archived_at is null and o.archived_at is null",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| AppError::not_found("pantry"))?;
+    let pantry = pantry_from(&r)?;
+    let campus = Campus {
+        id: pantry.campus_id.clone(),
+        organization_id: pantry.organization_id.clone(),
+        name: r.try_get("campus_name")?,
+        archived: false,
+    };
+    let organization = Organization {
+        id: pantry.organization_id.clone(),
+        name: r.try_get("organization_name")?,
+        archived: false,
+    };
     let place = pantry_place(&pantry);
     Ok((pantry, campus, organization, place))
 }
