@@ -10,6 +10,7 @@ use crate::error::AppError;
 use crate::events::bus::{Consumer, EventBus, LocalBus, RetryPolicy};
 use crate::inventory::cache::StockCache;
 use crate::inventory::consumers::{CacheInvalidation, DailyFlows, LiveFeed, LiveFeedConsumer};
+use crate::inventory::writer::MovementWriter;
 
 /// Settings the app itself needs (the server's config holds the rest).
 #[derive(Debug, Clone)]
@@ -51,11 +52,14 @@ pub struct AppState {
     pub bus: Arc<dyn EventBus>,
     pub stock_cache: Arc<StockCache>,
     pub live: Arc<LiveFeed>,
+    /// Writes stock movements in batches.
+    pub writer: MovementWriter,
 }
 
 impl AppState {
     /// The state with the in-process event bus and every consumer
-    /// registered. Delivery starts with [`EventBus::start`].
+    /// registered. Delivery starts with [`EventBus::start`]; the movement
+    /// writer starts here, so this runs inside the Tokio runtime.
     pub fn new(db: Db, settings: Settings, setup: SetupGate) -> Self {
         let stock_cache = Arc::new(StockCache::default());
         let live = Arc::new(LiveFeed::default());
@@ -64,7 +68,9 @@ impl AppState {
             Arc::new(LiveFeedConsumer(live.clone())),
             Arc::new(DailyFlows),
         ];
-        let bus = Arc::new(LocalBus::new(consumers, settings.event_retry.clone()));
+        let bus: Arc<dyn EventBus> =
+            Arc::new(LocalBus::new(consumers, settings.event_retry.clone()));
+        let writer = MovementWriter::start(db.clone(), stock_cache.clone(), bus.clone());
         Self {
             db,
             settings: Arc::new(settings),
@@ -73,6 +79,7 @@ impl AppState {
             bus,
             stock_cache,
             live,
+            writer,
         }
     }
 

@@ -13,3 +13,5 @@ pub mod consumers;
 pub mod live;
 #[cfg(feature = "ssr")]
 pub mod service;
+#[cfg(feature = "ssr")]
+pub mod writer;

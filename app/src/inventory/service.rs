@@ -116,7 +116,7 @@ fn days_from_today(days: i64) -> String {
 
 /// One change to one pantry's stock of one product.
 #[derive(Debug, Clone, Default)]
-struct Change {
+pub(super) struct Change {
     kind: Option<MovementKind>,
     /// Signed.
     quantity: i64,
@@ -132,38 +132,42 @@ struct Change {
     note: Option<String>,
 }
 
-/// Locks (on PostgreSQL) the stock row, creating it at zero if needed, and
-/// returns what is on hand.
+/// Locks (on PostgreSQL) the stock row and returns what is on hand. With
+/// `create`, a missing row is created at zero first; without, a missing
+/// row reads as zero and nothing is written.
 async fn lock_stock(
     tx: &mut Tx,
     backend: Backend,
     organization: &str,
     pantry: &str,
     product: &str,
+    create: bool,
 ) -> AppResult<i64> {
-    sqlx::query(
-        "insert into stock_levels (pantry_id, product_id, organization_id, on_hand, minimum, updated_at) \
-         values ($1, $2, $3, 0, 0, $4) on conflict (pantry_id, product_id) do nothing",
-    )
-    .bind(pantry)
-    .bind(product)
-    .bind(organization)
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?;
+    if create {
+        sqlx::query(
+            "insert into stock_levels (pantry_id, product_id, organization_id, on_hand, minimum, updated_at) \
+             values ($1, $2, $3, 0, 0, $4) on conflict (pantry_id, product_id) do nothing",
+        )
+        .bind(pantry)
+        .bind(product)
+        .bind(organization)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    }
     let lock = if backend == Backend::Postgres {
         " for update"
     } else {
         ""
     };
-    let on_hand: i64 = sqlx::query_scalar(&format!(
+    let on_hand: Option<i64> = sqlx::query_scalar(&format!(
         "select on_hand from stock_levels where pantry_id = $1 and product_id = $2{lock}"
     ))
     .bind(pantry)
     .bind(product)
-    .fetch_one(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    Ok(on_hand)
+    Ok(on_hand.unwrap_or(0))
 }
 
 /// Applies a change under the stock row's lock. Returns the movement id,
@@ -178,7 +182,17 @@ async fn apply(
 ) -> AppResult<(MovementId, i64, Vec<LotChange>)> {
     let kind = change.kind.expect("a change has a kind");
     let org = pantry.organization_id.as_str();
-    let on_hand = lock_stock(tx, backend, org, pantry.id.as_str(), product.id.as_str()).await?;
+    // Every refusal below comes before the first write, so a refused
+    // change leaves its transaction as it found it (batches rely on that).
+    let on_hand = lock_stock(
+        tx,
+        backend,
+        org,
+        pantry.id.as_str(),
+        product.id.as_str(),
+        change.quantity > 0,
+    )
+    .await?;
     let now = now_ms();
     let mut lots = Vec::new();
     if change.quantity > 0 {
@@ -254,19 +268,13 @@ async fn apply(
             if left == 0 {
                 break;
             }
-            let id: String = r.try_get("id")?;
             let qty: i64 = r.try_get("quantity")?;
             let take = left.min(qty);
             if take == 0 {
                 continue;
             }
-            sqlx::query("update lots set quantity = quantity - $1 where id = $2")
-                .bind(take)
-                .bind(&id)
-                .execute(&mut **tx)
-                .await?;
             lots.push(LotChange {
-                lot_id: id,
+                lot_id: r.try_get("id")?,
                 best_before: r.try_get("best_before")?,
                 quantity: -take,
             });
@@ -284,6 +292,13 @@ async fn apply(
                     product.unit.format(wanted)
                 ),
             ));
+        }
+        for l in &lots {
+            sqlx::query("update lots set quantity = quantity + $1 where id = $2")
+                .bind(l.quantity)
+                .bind(&l.lot_id)
+                .execute(&mut **tx)
+                .await?;
         }
     }
     let after = on_hand + change.quantity;
@@ -413,7 +428,118 @@ async fn movement_context(
     Ok((header, product))
 }
 
-/// Runs one change in its own transaction and reports the result.
+/// A movement ready to write: inputs parsed, access checked.
+#[derive(Debug, Clone)]
+pub(super) enum Command {
+    Change {
+        pantry: PantryHeader,
+        product: Product,
+        change: Change,
+    },
+    Transfer {
+        from: PantryHeader,
+        to: PantryHeader,
+        product: Product,
+        quantity: i64,
+        note: Option<String>,
+    },
+}
+
+impl Command {
+    /// The pantries whose stock the command changes.
+    pub(super) fn pantries(&self) -> Vec<String> {
+        match self {
+            Command::Change { pantry, .. } => vec![pantry.id.0.clone()],
+            Command::Transfer { from, to, .. } => vec![from.id.0.clone(), to.id.0.clone()],
+        }
+    }
+}
+
+/// Writes a command inside `tx`: ledger, lots, projection, events. A
+/// refusal (`Invalid`, `Conflict`) comes before any write, so the caller
+/// may carry on with the same transaction.
+pub(super) async fn execute(
+    tx: &mut Tx,
+    backend: Backend,
+    command: &Command,
+    actor: &Actor,
+) -> AppResult<MovementReceipt> {
+    match command {
+        Command::Change {
+            pantry,
+            product,
+            change,
+        } => {
+            let done = apply(tx, backend, pantry, product, change, actor).await?;
+            append_moved(tx, backend, pantry, product, change, actor, &done).await?;
+            Ok(MovementReceipt {
+                movement_id: done.0,
+                product_name: product.name.clone(),
+                quantity_text: product.unit.format(change.quantity.abs()),
+                on_hand: done.1,
+                on_hand_text: product.unit.format(done.1),
+            })
+        }
+        Command::Transfer {
+            from,
+            to,
+            product,
+            quantity,
+            note,
+        } => {
+            // Lock both stock rows in one global order, so two opposite
+            // transfers from different processes cannot deadlock.
+            let mut ids = [from.id.as_str(), to.id.as_str()];
+            ids.sort();
+            for p in ids {
+                lock_stock(
+                    tx,
+                    backend,
+                    from.organization_id.as_str(),
+                    p,
+                    product.id.as_str(),
+                    false,
+                )
+                .await?;
+            }
+            let out = Change {
+                kind: Some(MovementKind::Transferred),
+                quantity: -quantity,
+                counterpart: Some(to.id.0.clone()),
+                note: note.clone(),
+                ..Change::default()
+            };
+            let out_done = apply(tx, backend, from, product, &out, actor).await?;
+            // Each lot taken arrives with its own best-before date.
+            let mut in_done = Vec::new();
+            for lot in &out_done.2 {
+                let part = Change {
+                    kind: Some(MovementKind::Transferred),
+                    quantity: -lot.quantity,
+                    best_before: lot.best_before.clone(),
+                    counterpart: Some(from.id.0.clone()),
+                    note: note.clone(),
+                    ..Change::default()
+                };
+                let done = apply(tx, backend, to, product, &part, actor).await?;
+                in_done.push((part, done));
+            }
+            append_moved(tx, backend, from, product, &out, actor, &out_done).await?;
+            for (part, done) in &in_done {
+                append_moved(tx, backend, to, product, part, actor, done).await?;
+            }
+            Ok(MovementReceipt {
+                movement_id: out_done.0,
+                product_name: product.name.clone(),
+                quantity_text: product.unit.format(*quantity),
+                on_hand: out_done.1,
+                on_hand_text: product.unit.format(out_done.1),
+            })
+        }
+    }
+}
+
+/// Hands one change to the movement writer and waits for its outcome.
 async fn record(
     state: &AppState,
     header: &PantryHeader,
@@ -421,19 +547,17 @@ async fn record(
     change: Change,
     actor: &Actor,
 ) -> AppResult<MovementReceipt> {
-    let backend = state.db.backend();
-    let mut tx = state.db.begin().await?;
-    let done = apply(&mut tx, backend, header, product, &change, actor).await?;
-    append_moved(&mut tx, backend, header, product, &change, actor, &done).await?;
-    tx.commit().await?;
-    committed(state, &[header.id.as_str()]);
-    Ok(MovementReceipt {
-        movement_id: done.0,
-        product_name: product.name.clone(),
-        quantity_text: product.unit.format(change.quantity.abs()),
-        on_hand: done.1,
-        on_hand_text: product.unit.format(done.1),
-    })
+    state
+        .writer
+        .submit(
+            Command::Change {
+                pantry: header.clone(),
+                product: product.clone(),
+                change,
+            },
+            actor.clone(),
+        )
+        .await
 }
 
 /// The form fields of a movement, as typed.
@@ -625,58 +749,19 @@ pub async fn transfer(
         .map_err(|_| AppError::invalid("to", format!("You cannot record stock at {}.", to.name)))?;
     let quantity = positive(product.unit, &f.quantity)?;
     let note = parse_text(&f.note, "note", 500)?;
-    let actor = Actor::of(caller);
-    let backend = state.db.backend();
-    let mut tx = state.db.begin().await?;
-    // Lock both stock rows in one global order, so two opposite transfers
-    // cannot deadlock.
-    let mut ids = [from.id.as_str(), to.id.as_str()];
-    ids.sort();
-    for p in ids {
-        lock_stock(
-            &mut tx,
-            backend,
-            from.organization_id.as_str(),
-            p,
-            product.id.as_str(),
+    state
+        .writer
+        .submit(
+            Command::Transfer {
+                from,
+                to,
+                product,
+                quantity,
+                note,
+            },
+            Actor::of(caller),
         )
-        .await?;
-    }
-    let out = Change {
-        kind: Some(MovementKind::Transferred),
-        quantity: -quantity,
-        counterpart: Some(to.id.0.clone()),
-        note: note.clone(),
-        ..Change::default()
-    };
-    let out_done = apply(&mut tx, backend, &from, &product, &out, &actor).await?;
-    // Each lot taken arrives with its own best-before date.
-    let mut in_done = Vec::new();
-    for lot in &out_done.2 {
-        let part = Change {
-            kind: Some(MovementKind::Transferred),
-            quantity: -lot.quantity,
-            best_before: lot.best_before.clone(),
-            counterpart: Some(from.id.0.clone()),
-            note: note.clone(),
-            ..Change::default()
-        };
-        let done = apply(&mut tx, backend, &to, &product, &part, &actor).await?;
-        in_done.push((part, done));
-    }
-    append_moved(&mut tx, backend, &from, &product, &out, &actor, &out_done).await?;
-    for (part, done) in &in_done {
-        append_moved(&mut tx, backend, &to, &product, part, &actor, done).await?;
-    }
-    tx.commit().await?;
-    committed(state, &[from.id.as_str(), to.id.as_str()]);
-    Ok(MovementReceipt {
-        movement_id: out_done.0,
-        product_name: product.name.clone(),
-        quantity_text: product.unit.format(quantity),
-        on_hand: out_done.1,
-        on_hand_text: product.unit.format(out_done.1),
-    })
+        .await
 }
 
 /// Sets the level below which a product counts as low stock at a pantry.
@@ -704,6 +789,7 @@ pub async fn set_minimum(
         header.organization_id.as_str(),
         header.id.as_str(),
         product.id.as_str(),
+        true,
     )
     .await?;
     sqlx::query("update stock_levels set minimum = $1, updated_at = $2 where pantry_id = $3 and product_id = $4")
@@ -1208,9 +1294,17 @@ async fn load_overview(db: &Db, s: ScopeSql, days: i64) -> AppResult<StockOvervi
     let (categories, low, low_stock_total, expiring, expiring_total) = tokio::join!(
         sqlx::query(&categories_sql).bind(&s.id).fetch_all(pool),
         sqlx::query(&low_sql).bind(&s.id).fetch_all(pool),
-        sqlx::query_scalar::<_, i64>(&low_count_sql).bind(&s.id).fetch_one(pool),
-        sqlx::query(&expiring_sql).bind(&s.id).bind(&horizon).fetch_all(pool),
-        sqlx::query_scalar::<_, i64>(&expiring_count_sql).bind(&s.id).bind(&horizon).fetch_one(pool),
+        sqlx::query_scalar::<_, i64>(&low_count_sql)
+            .bind(&s.id)
+            .fetch_one(pool),
+        sqlx::query(&expiring_sql)
+            .bind(&s.id)
+            .bind(&horizon)
+            .fetch_all(pool),
+        sqlx::query_scalar::<_, i64>(&expiring_count_sql)
+            .bind(&s.id)
+            .bind(&horizon)
+            .fetch_one(pool),
     );
     let (low_stock_total, expiring_total) = (low_stock_total?, expiring_total?);
     let categories = categories?
