@@ -529,6 +529,7 @@ async fn queries(backend: Backend, s: &Settings) -> (Vec<QueryFigures>, String) 
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    sqlx::any::install_default_drivers();
     if std::env::args().any(|a| a == "--bench") && std::env::var("LARDER_BENCH_RUN").is_err() {
         // `cargo bench` with no intent to run this one (e.g. all benches).
         eprintln!("inventory bench: set LARDER_BENCH_RUN=1 (bench/inventory.sh does)");

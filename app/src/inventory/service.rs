@@ -365,43 +365,71 @@ fn not_enough(product: &Product, pantry: &PantryHeader, on_hand: i64, wanted: i6
     AppError::conflict("quantity", message)
 }
 
-async fn append_moved(
-    tx: &mut Tx,
-    backend: Backend,
+/// An event a command produced, appended when its batch is done, so the
+/// lock that orders events is held for as short a time as possible.
+#[derive(Debug, Clone)]
+pub(super) struct PendingEvent {
+    event_type: &'static str,
+    organization_id: String,
+    pantry_id: String,
+    payload: StockMoved,
+    actor_id: String,
+    correlation_id: String,
+}
+
+fn moved_event(
     pantry: &PantryHeader,
     product: &Product,
     change: &Change,
     actor: &Actor,
     (movement, on_hand, lots): &(MovementId, i64, Vec<LotChange>),
-) -> AppResult<()> {
+) -> PendingEvent {
     let kind = change.kind.expect("a change has a kind");
-    let payload = StockMoved {
-        movement_id: movement.0.clone(),
-        product_id: product.id.0.clone(),
-        kind,
-        quantity: change.quantity,
-        on_hand: *on_hand,
-        lots: lots.clone(),
-        reason: change.reason.clone(),
-        source: change.source.clone(),
-        donor: change.donor.clone(),
-        weight_g: change.weight_g,
-        counterpart_pantry_id: change.counterpart.clone(),
-    };
-    events::append(
-        tx,
-        backend,
-        &NewEvent {
-            event_type: kind.event_type(),
-            version: EVENT_VERSION,
-            organization_id: pantry.organization_id.as_str(),
-            pantry_id: Some(pantry.id.as_str()),
-            payload: &payload,
-            actor_id: Some(&actor.user_id),
-            correlation_id: &actor.correlation_id,
+    PendingEvent {
+        event_type: kind.event_type(),
+        organization_id: pantry.organization_id.0.clone(),
+        pantry_id: pantry.id.0.clone(),
+        payload: StockMoved {
+            movement_id: movement.0.clone(),
+            product_id: product.id.0.clone(),
+            kind,
+            quantity: change.quantity,
+            on_hand: *on_hand,
+            lots: lots.clone(),
+            reason: change.reason.clone(),
+            source: change.source.clone(),
+            donor: change.donor.clone(),
+            weight_g: change.weight_g,
+            counterpart_pantry_id: change.counterpart.clone(),
         },
-    )
-    .await?;
+        actor_id: actor.user_id.clone(),
+        correlation_id: actor.correlation_id.clone(),
+    }
+}
+
+/// Appends the events of a batch, in the order their commands ran. Call
+/// it last in the transaction (see [`events::append`]).
+pub(super) async fn append_events(
+    tx: &mut Tx,
+    backend: Backend,
+    pending: &[PendingEvent],
+) -> AppResult<()> {
+    for e in pending {
+        events::append(
+            tx,
+            backend,
+            &NewEvent {
+                event_type: e.event_type,
+                version: EVENT_VERSION,
+                organization_id: &e.organization_id,
+                pantry_id: Some(&e.pantry_id),
+                payload: &e.payload,
+                actor_id: Some(&e.actor_id),
+                correlation_id: &e.correlation_id,
+            },
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -446,6 +474,17 @@ pub(super) enum Command {
 }
 
 impl Command {
+    /// The stock row the command is about (for a transfer, the one it
+    /// takes from).
+    pub(super) fn stock_key(&self) -> (&str, &str) {
+        match self {
+            Command::Change {
+                pantry, product, ..
+            } => (pantry.id.as_str(), product.id.as_str()),
+            Command::Transfer { from, product, .. } => (from.id.as_str(), product.id.as_str()),
+        }
+    }
+
     /// The pantries whose stock the command changes.
     pub(super) fn pantries(&self) -> Vec<String> {
         match self {
@@ -463,6 +502,7 @@ pub(super) async fn execute(
     backend: Backend,
     command: &Command,
     actor: &Actor,
+    events: &mut Vec<PendingEvent>,
 ) -> AppResult<MovementReceipt> {
     match command {
         Command::Change {
@@ -471,7 +511,7 @@ pub(super) async fn execute(
             change,
         } => {
             let done = apply(tx, backend, pantry, product, change, actor).await?;
-            append_moved(tx, backend, pantry, product, change, actor, &done).await?;
+            events.push(moved_event(pantry, product, change, actor, &done));
             Ok(MovementReceipt {
                 movement_id: done.0,
                 product_name: product.name.clone(),
@@ -524,9 +564,9 @@ pub(super) async fn execute(
                 let done = apply(tx, backend, to, product, &part, actor).await?;
                 in_done.push((part, done));
             }
-            append_moved(tx, backend, from, product, &out, actor, &out_done).await?;
+            events.push(moved_event(from, product, &out, actor, &out_done));
             for (part, done) in &in_done {
-                append_moved(tx, backend, to, product, part, actor, done).await?;
+                events.push(moved_event(to, product, part, actor, done));
             }
             Ok(MovementReceipt {
                 movement_id: out_done.0,

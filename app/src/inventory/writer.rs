@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::cache::StockCache;
 use super::model::MovementReceipt;
-use super::service::{execute, Actor, Command};
+use super::service::{append_events, execute, Actor, Command};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::events::bus::EventBus;
@@ -32,17 +32,38 @@ struct Job {
     reply: oneshot::Sender<AppResult<MovementReceipt>>,
 }
 
+/// One writer task per shard. SQLite has one write lock, so one shard.
+/// PostgreSQL runs shards side by side, each owning a slice of the stock
+/// rows (by pantry and product), so their batches do not wait on each
+/// other's row locks; a statement's network round trip then overlaps
+/// another shard's.
 #[derive(Clone)]
 pub struct MovementWriter {
-    sender: mpsc::Sender<Job>,
+    shards: Vec<mpsc::Sender<Job>>,
 }
 
 impl MovementWriter {
-    /// Starts the writer task (inside the Tokio runtime).
+    /// Starts the writer tasks (inside the Tokio runtime).
     pub fn start(db: Db, cache: Arc<StockCache>, bus: Arc<dyn EventBus>) -> Self {
-        let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(db, cache, bus, receiver));
-        Self { sender }
+        let count = match db.backend() {
+            crate::db::Backend::Sqlite => 1,
+            crate::db::Backend::Postgres => 4,
+        };
+        let shards = (0..count)
+            .map(|_| {
+                let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
+                tokio::spawn(run(db.clone(), cache.clone(), bus.clone(), receiver));
+                sender
+            })
+            .collect();
+        Self { shards }
+    }
+
+    fn shard(&self, command: &Command) -> &mpsc::Sender<Job> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        command.stock_key().hash(&mut h);
+        &self.shards[(h.finish() as usize) % self.shards.len()]
     }
 
     pub(super) async fn submit(
@@ -52,7 +73,8 @@ impl MovementWriter {
     ) -> AppResult<MovementReceipt> {
         let (reply, outcome) = oneshot::channel();
         let gone = || AppError::internal(&std::io::Error::other("the movement writer stopped"));
-        self.sender
+        self.shard(&command)
+            .clone()
             .send(Job {
                 command,
                 actor,
@@ -124,20 +146,24 @@ async fn write_batch(db: &Db, jobs: &[Job]) -> Result<Vec<AppResult<MovementRece
     let backend = db.backend();
     let mut tx = db.begin().await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut events = Vec::new();
     for job in jobs {
-        match execute(&mut tx, backend, &job.command, &job.actor).await {
+        match execute(&mut tx, backend, &job.command, &job.actor, &mut events).await {
             Ok(receipt) => outcomes.push(Ok(receipt)),
             Err(e) if is_refusal(&e) => outcomes.push(Err(e)),
             Err(e) => return Err(e),
         }
     }
+    append_events(&mut tx, backend, &events).await?;
     tx.commit().await?;
     Ok(outcomes)
 }
 
 async fn write_one(db: &Db, job: &Job) -> AppResult<MovementReceipt> {
     let mut tx = db.begin().await?;
-    let receipt = execute(&mut tx, db.backend(), &job.command, &job.actor).await?;
+    let mut events = Vec::new();
+    let receipt = execute(&mut tx, db.backend(), &job.command, &job.actor, &mut events).await?;
+    append_events(&mut tx, db.backend(), &events).await?;
     tx.commit().await?;
     Ok(receipt)
 }
