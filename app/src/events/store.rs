@@ -46,11 +46,27 @@ pub async fn append<P: Serialize>(
     backend: Backend,
     event: &NewEvent<'_, P>,
 ) -> AppResult<EventId> {
+    take_order_lock(tx, backend).await?;
+    append_in_order(tx, event).await
+}
+
+/// Takes the lock that orders appends (PostgreSQL; held until commit).
+/// Taking it again in the same transaction is free of waiting but not of
+/// a round trip, so writers of many events take it once.
+pub async fn take_order_lock(tx: &mut Tx, backend: Backend) -> AppResult<()> {
     if backend == Backend::Postgres {
         sqlx::query("select pg_advisory_xact_lock(7415001)")
             .execute(&mut **tx)
             .await?;
     }
+    Ok(())
+}
+
+/// Appends an event; the caller holds the order lock ([`take_order_lock`]).
+pub async fn append_in_order<P: Serialize>(
+    tx: &mut Tx,
+    event: &NewEvent<'_, P>,
+) -> AppResult<EventId> {
     let id = EventId::new();
     let payload = serde_json::to_string(event.payload).map_err(|e| AppError::internal(&e))?;
     sqlx::query(

@@ -414,10 +414,13 @@ pub(super) async fn append_events(
     backend: Backend,
     pending: &[PendingEvent],
 ) -> AppResult<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    events::take_order_lock(tx, backend).await?;
     for e in pending {
-        events::append(
+        events::append_in_order(
             tx,
-            backend,
             &NewEvent {
                 event_type: e.event_type,
                 version: EVENT_VERSION,
