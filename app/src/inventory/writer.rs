@@ -100,36 +100,50 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let outcomes = match write_batch(&db, &jobs).await {
-            Ok(outcomes) => outcomes,
-            Err(error) => {
-                tracing::warn!(%error, movements = jobs.len(), "a movement batch failed; writing its movements one by one");
-                let mut outcomes = Vec::with_capacity(jobs.len());
-                for job in &jobs {
-                    outcomes.push(write_one(&db, job).await);
-                }
-                outcomes
+        // Each batch in a task of its own: a panic loses that batch (its
+        // callers get an error) but never the writer.
+        let batch = tokio::spawn(write_and_reply(
+            db.clone(),
+            cache.clone(),
+            bus.clone(),
+            jobs,
+        ));
+        if let Err(error) = batch.await {
+            tracing::error!(%error, "a movement batch panicked; the writer goes on");
+        }
+    }
+}
+
+async fn write_and_reply(db: Db, cache: Arc<StockCache>, bus: Arc<dyn EventBus>, jobs: Vec<Job>) {
+    let outcomes = match write_batch(&db, &jobs).await {
+        Ok(outcomes) => outcomes,
+        Err(error) => {
+            tracing::warn!(%error, movements = jobs.len(), "a movement batch failed; writing its movements one by one");
+            let mut outcomes = Vec::with_capacity(jobs.len());
+            for job in &jobs {
+                outcomes.push(write_one(&db, job).await);
             }
-        };
-        let mut touched: Vec<String> = Vec::new();
-        for (job, outcome) in jobs.iter().zip(&outcomes) {
-            if outcome.is_ok() {
-                touched.extend(job.command.pantries());
-            }
+            outcomes
         }
-        touched.sort();
-        touched.dedup();
-        // This process's cache forgets at once, so everyone reads their
-        // own writes; the bus tells the consumers (and other processes).
-        for p in &touched {
-            cache.invalidate_pantry(p);
+    };
+    let mut touched: Vec<String> = Vec::new();
+    for (job, outcome) in jobs.iter().zip(&outcomes) {
+        if outcome.is_ok() {
+            touched.extend(job.command.pantries());
         }
-        if !touched.is_empty() {
-            bus.committed();
-        }
-        for (job, outcome) in jobs.into_iter().zip(outcomes) {
-            let _ = job.reply.send(outcome);
-        }
+    }
+    touched.sort();
+    touched.dedup();
+    // This process's cache forgets at once, so everyone reads their
+    // own writes; the bus tells the consumers (and other processes).
+    for p in &touched {
+        cache.invalidate_pantry(p);
+    }
+    if !touched.is_empty() {
+        bus.committed();
+    }
+    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+        let _ = job.reply.send(outcome);
     }
 }
 
