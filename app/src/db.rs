@@ -135,6 +135,8 @@ pub struct Sql {
 enum Arg {
     Text(String),
     Int(i64),
+    OptText(Option<String>),
+    OptInt(Option<i64>),
 }
 
 impl Sql {
@@ -154,12 +156,41 @@ impl Sql {
         self.text.push_str(&format!("${n}"));
         self
     }
+    pub fn opt_text(&mut self, v: Option<String>) -> &mut Self {
+        self.args.push(Arg::OptText(v));
+        let n = self.args.len();
+        self.text.push_str(&format!("${n}"));
+        self
+    }
+    pub fn opt_int(&mut self, v: Option<i64>) -> &mut Self {
+        self.args.push(Arg::OptInt(v));
+        let n = self.args.len();
+        self.text.push_str(&format!("${n}"));
+        self
+    }
+    /// Appends `(a, b, …), (…)`: one parenthesized group per row, each
+    /// filled by `row`, for a multi-row insert.
+    pub fn rows<T>(&mut self, items: &[T], mut row: impl FnMut(&mut RowValues<'_>, &T)) -> &mut Self {
+        for (i, item) in items.iter().enumerate() {
+            self.push(if i == 0 { "(" } else { ", (" });
+            let mut values = RowValues { sql: self, first: true };
+            row(&mut values, item);
+            self.push(")");
+        }
+        self
+    }
+    /// How many arguments are bound so far.
+    pub fn arg_count(&self) -> usize {
+        self.args.len()
+    }
     pub fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
         for a in &self.args {
             q = match a {
                 Arg::Text(s) => q.bind(s.as_str()),
                 Arg::Int(i) => q.bind(*i),
+                Arg::OptText(s) => q.bind(s.as_deref()),
+                Arg::OptInt(i) => q.bind(*i),
             };
         }
         q
@@ -171,6 +202,40 @@ impl Sql {
             text: format!("{before}{}{after}", self.text),
             args: self.args.clone(),
         }
+    }
+}
+
+/// The values of one row in [`Sql::rows`], comma-separated as added.
+pub struct RowValues<'a> {
+    sql: &'a mut Sql,
+    first: bool,
+}
+
+impl RowValues<'_> {
+    fn comma(&mut self) {
+        if !std::mem::take(&mut self.first) {
+            self.sql.push(", ");
+        }
+    }
+    pub fn text(&mut self, v: impl Into<String>) -> &mut Self {
+        self.comma();
+        self.sql.text(v);
+        self
+    }
+    pub fn int(&mut self, v: i64) -> &mut Self {
+        self.comma();
+        self.sql.int(v);
+        self
+    }
+    pub fn opt_text(&mut self, v: Option<String>) -> &mut Self {
+        self.comma();
+        self.sql.opt_text(v);
+        self
+    }
+    pub fn opt_int(&mut self, v: Option<i64>) -> &mut Self {
+        self.comma();
+        self.sql.opt_int(v);
+        self
     }
 }
 
@@ -220,6 +285,20 @@ mod tests {
             Some(Backend::Postgres)
         );
         assert_eq!(Backend::from_url("mysql://h/db"), None);
+    }
+
+    #[test]
+    fn rows_number_their_arguments_in_order() {
+        let mut sql = Sql::default();
+        sql.push("insert into t (a, b, c) values ");
+        sql.rows(&[(1, "x"), (2, "y")], |r, (n, s)| {
+            r.int(*n).text(*s).opt_int(None);
+        });
+        assert_eq!(
+            sql.text,
+            "insert into t (a, b, c) values ($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(sql.arg_count(), 6);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::callers::CallerCache;
 use crate::auth::service::{SetupGate, SignInThrottle};
 use crate::db::Db;
 use crate::error::AppError;
@@ -27,6 +28,9 @@ pub struct Settings {
     pub invitation_ttl: Duration,
     /// How hard event delivery tries before parking an event.
     pub event_retry: RetryPolicy,
+    /// How long a request's caller (session and memberships) is reused
+    /// by later requests with the same session; zero turns it off.
+    pub caller_cache_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -38,6 +42,7 @@ impl Default for Settings {
             session_ttl: Duration::from_secs(14 * 24 * 3600),
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             event_retry: RetryPolicy::default(),
+            caller_cache_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -54,6 +59,8 @@ pub struct AppState {
     pub live: Arc<LiveFeed>,
     /// Writes stock movements in batches.
     pub writer: MovementWriter,
+    /// Who recent session tokens belong to.
+    pub callers: Arc<CallerCache>,
 }
 
 impl AppState {
@@ -73,6 +80,7 @@ impl AppState {
         let writer = MovementWriter::start(db.clone(), stock_cache.clone(), bus.clone());
         Self {
             db,
+            callers: Arc::new(CallerCache::new(settings.caller_cache_ttl)),
             settings: Arc::new(settings),
             setup: Arc::new(setup),
             throttle: Arc::new(SignInThrottle::default()),

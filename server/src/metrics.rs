@@ -150,27 +150,37 @@ pub async fn endpoint(
 fn render_app(out: &mut String, state: &app::state::AppState) {
     use std::sync::atomic::Ordering::Relaxed;
     let cache = &state.stock_cache;
-    let (hits, misses) = (cache.hits.load(Relaxed), cache.misses.load(Relaxed));
-    out.push_str("# HELP larder_cache_requests_total Stock cache lookups, by result.\n");
+    let counts = [
+        (
+            "stock",
+            (cache.hits.load(Relaxed), cache.misses.load(Relaxed)),
+        ),
+        ("caller", state.callers.counts()),
+    ];
+    out.push_str("# HELP larder_cache_requests_total Cache lookups, by cache and result.\n");
     out.push_str("# TYPE larder_cache_requests_total counter\n");
-    let _ = writeln!(
-        out,
-        "larder_cache_requests_total{{cache=\"stock\",result=\"hit\"}} {hits}"
-    );
-    let _ = writeln!(
-        out,
-        "larder_cache_requests_total{{cache=\"stock\",result=\"miss\"}} {misses}"
-    );
+    for (name, (hits, misses)) in counts {
+        let _ = writeln!(
+            out,
+            "larder_cache_requests_total{{cache=\"{name}\",result=\"hit\"}} {hits}"
+        );
+        let _ = writeln!(
+            out,
+            "larder_cache_requests_total{{cache=\"{name}\",result=\"miss\"}} {misses}"
+        );
+    }
     out.push_str(
-        "# HELP larder_cache_hit_ratio Share of stock cache lookups answered from the cache.\n",
+        "# HELP larder_cache_hit_ratio Share of lookups answered from the cache.\n",
     );
     out.push_str("# TYPE larder_cache_hit_ratio gauge\n");
-    let ratio = if hits + misses == 0 {
-        0.0
-    } else {
-        hits as f64 / (hits + misses) as f64
-    };
-    let _ = writeln!(out, "larder_cache_hit_ratio{{cache=\"stock\"}} {ratio}");
+    for (name, (hits, misses)) in counts {
+        let ratio = if hits + misses == 0 {
+            0.0
+        } else {
+            hits as f64 / (hits + misses) as f64
+        };
+        let _ = writeln!(out, "larder_cache_hit_ratio{{cache=\"{name}\"}} {ratio}");
+    }
     out.push_str("# HELP larder_cache_entries Answers held in the stock cache.\n");
     out.push_str("# TYPE larder_cache_entries gauge\n");
     let _ = writeln!(

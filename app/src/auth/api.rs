@@ -76,7 +76,7 @@ pub async fn sign_out() -> Result<(), AppError> {
     use crate::{auth::service, request, state::AppState};
     let state = AppState::current()?;
     if let Some(token) = request::cookie(service::SESSION_COOKIE) {
-        service::end_session(&state.db, &token).await?;
+        service::end_session(&state, &token).await?;
     }
     request::append_response_header(
         http::header::SET_COOKIE,

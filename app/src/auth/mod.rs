@@ -2,6 +2,8 @@
 //! organizations, campuses and pantries, and invitations.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod callers;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod service;

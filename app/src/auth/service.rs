@@ -463,11 +463,13 @@ pub async fn create_session(db: &Db, user: &UserId, settings: &Settings) -> AppR
     Ok(token)
 }
 
-pub async fn end_session(db: &Db, token: &str) -> AppResult<()> {
+pub async fn end_session(state: &AppState, token: &str) -> AppResult<()> {
+    let hash = token_hash(token);
     sqlx::query("delete from sessions where token_hash = $1")
-        .bind(token_hash(token))
-        .execute(db.pool())
+        .bind(&hash)
+        .execute(state.db.pool())
         .await?;
+    state.callers.forget(&hash);
     Ok(())
 }
 
@@ -598,6 +600,10 @@ pub async fn session_state(state: &AppState) -> AppResult<SessionState> {
 
 pub async fn session_state_for_token(state: &AppState, token: &str) -> AppResult<SessionState> {
     let hash = token_hash(token);
+    if let Some(caller) = state.callers.get(&hash, now_ms()) {
+        return Ok(SessionState::Active(caller));
+    }
+    let generation = state.callers.generation();
     let row = sqlx::query(
         "select s.expires_at, s.last_seen_at, u.id, u.email, u.display_name, u.is_site_admin \
          from sessions s join users u on u.id = s.user_id \
@@ -616,14 +622,18 @@ pub async fn session_state_for_token(state: &AppState, token: &str) -> AppResult
             .bind(&hash)
             .execute(state.db.pool())
             .await?;
+        state.callers.forget(&hash);
         return Ok(SessionState::Expired);
     }
-    // Sliding expiry, written at most once a minute per session.
+    // Sliding expiry, written at most once a minute per session (the
+    // caller cache's few seconds do not get in its way).
     let last_seen: i64 = row.try_get("last_seen_at")?;
+    let mut expires_at = expires_at;
     if now - last_seen > 60_000 {
+        expires_at = now + state.settings.session_ttl.as_millis() as i64;
         sqlx::query("update sessions set last_seen_at = $1, expires_at = $2 where token_hash = $3")
             .bind(now)
-            .bind(now + state.settings.session_ttl.as_millis() as i64)
+            .bind(expires_at)
             .bind(&hash)
             .execute(state.db.pool())
             .await?;
@@ -640,7 +650,9 @@ pub async fn session_state_for_token(state: &AppState, token: &str) -> AppResult
         is_site_admin: row.try_get::<i64, _>("is_site_admin")? != 0,
     };
     let grants = load_grants(&state.db, &me.id).await?;
-    Ok(SessionState::Active(Caller { me, grants }))
+    let caller = Caller { me, grants };
+    state.callers.keep(&hash, &caller, expires_at, generation);
+    Ok(SessionState::Active(caller))
 }
 
 async fn load_grants(db: &Db, user: &UserId) -> AppResult<Vec<Grant>> {
@@ -904,6 +916,7 @@ pub async fn accept_as_caller(state: &AppState, caller: &Caller, token: &str) ->
     let mut tx = state.db.begin().await?;
     redeem(&mut tx, &inv, &caller.me.id).await?;
     tx.commit().await?;
+    state.callers.forget_all();
     Ok(())
 }
 

@@ -87,6 +87,40 @@ pub async fn append_in_order<P: Serialize>(
     Ok(id)
 }
 
+/// Appends events in the order given, a few hundred to a statement; the
+/// caller holds the order lock ([`take_order_lock`]). `seq` follows the
+/// order of the rows.
+pub async fn append_all_in_order<P: Serialize>(
+    tx: &mut Tx,
+    events: &[NewEvent<'_, P>],
+) -> AppResult<()> {
+    let now = now_ms();
+    for chunk in events.chunks(500) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            let payload = serde_json::to_string(e.payload).map_err(|e| AppError::internal(&e))?;
+            rows.push((EventId::new(), e, payload));
+        }
+        let mut sql = db::Sql::default();
+        sql.push(
+            "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) values ",
+        );
+        sql.rows(&rows, |r, (id, e, payload)| {
+            r.text(id.as_str())
+                .text(e.event_type)
+                .int(e.version)
+                .text(e.organization_id)
+                .opt_text(e.pantry_id.map(str::to_string))
+                .text(payload.as_str())
+                .opt_text(e.actor_id.map(str::to_string))
+                .text(e.correlation_id)
+                .int(now);
+        });
+        sql.query().persistent(false).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 const EVENT_COLUMNS: &str =
     "seq, id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at";
 

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::cache::StockCache;
 use super::model::MovementReceipt;
-use super::service::{append_events, execute, Actor, Command};
+use super::service::{execute, Actor, Command, Ledger};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::events::bus::EventBus;
@@ -160,24 +160,24 @@ async fn write_batch(db: &Db, jobs: &[Job]) -> Result<Vec<AppResult<MovementRece
     let backend = db.backend();
     let mut tx = db.begin().await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
-    let mut events = Vec::new();
+    let mut ledger = Ledger::default();
     for job in jobs {
-        match execute(&mut tx, backend, &job.command, &job.actor, &mut events).await {
+        match execute(&mut tx, backend, &job.command, &job.actor, &mut ledger).await {
             Ok(receipt) => outcomes.push(Ok(receipt)),
             Err(e) if is_refusal(&e) => outcomes.push(Err(e)),
             Err(e) => return Err(e),
         }
     }
-    append_events(&mut tx, backend, &events).await?;
+    ledger.write(&mut tx, backend).await?;
     tx.commit().await?;
     Ok(outcomes)
 }
 
 async fn write_one(db: &Db, job: &Job) -> AppResult<MovementReceipt> {
     let mut tx = db.begin().await?;
-    let mut events = Vec::new();
-    let receipt = execute(&mut tx, db.backend(), &job.command, &job.actor, &mut events).await?;
-    append_events(&mut tx, db.backend(), &events).await?;
+    let mut ledger = Ledger::default();
+    let receipt = execute(&mut tx, db.backend(), &job.command, &job.actor, &mut ledger).await?;
+    ledger.write(&mut tx, db.backend()).await?;
     tx.commit().await?;
     Ok(receipt)
 }

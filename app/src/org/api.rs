@@ -23,7 +23,7 @@ pub async fn get_overview() -> Result<Overview, AppError> {
 pub async fn create_organization(name: String) -> Result<OrganizationId, AppError> {
     let (state, caller) = context().await?;
     Ok(
-        super::service::create_organization(&state.db, &caller, &name)
+        super::service::create_organization(&state, &caller, &name)
             .await?
             .id,
     )
@@ -44,7 +44,7 @@ pub async fn rename_organization(id: OrganizationId, name: String) -> Result<(),
 #[server(prefix = "/api", endpoint = "archive_organization")]
 pub async fn archive_organization(id: OrganizationId) -> Result<(), AppError> {
     let (state, caller) = context().await?;
-    super::service::archive_organization(&state.db, &caller, &id).await
+    super::service::archive_organization(&state, &caller, &id).await
 }
 
 #[server(prefix = "/api", endpoint = "create_campus")]

@@ -10,6 +10,7 @@ use super::model::*;
 use crate::auth::model::{PersonWithRole, Role, ScopeKind};
 use crate::auth::service::{Caller, Place};
 use crate::db::{self, now_ms, Db};
+use crate::state::AppState;
 use crate::error::{AppError, AppResult};
 use crate::ids::{CampusId, MembershipId, OrganizationId, PantryId, UserId};
 
@@ -521,7 +522,13 @@ impl NameRule {
 
 /// Creates an organization; its creator becomes its admin. Only the site
 /// admin (the account made at setup) may create organizations.
-pub async fn create_organization(db: &Db, caller: &Caller, name: &str) -> AppResult<Organization> {
+/// Creates an organization with the caller as its admin.
+pub async fn create_organization(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+) -> AppResult<Organization> {
+    let db = &state.db;
     if !caller.me.is_site_admin {
         return Err(AppError::Forbidden(
             "Only the administrator of this Larder can create organizations.".into(),
@@ -555,6 +562,8 @@ pub async fn create_organization(db: &Db, caller: &Caller, name: &str) -> AppRes
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    // The caller holds a new membership.
+    state.callers.forget_all();
     tracing::info!(organization_id = %id, "organization created");
     Ok(Organization {
         id,
@@ -575,13 +584,19 @@ pub async fn rename_organization(
     ORGANIZATION_NAMES.rename(db, "", id.as_str(), &name).await
 }
 
-pub async fn archive_organization(db: &Db, caller: &Caller, id: &OrganizationId) -> AppResult<()> {
+pub async fn archive_organization(
+    state: &AppState,
+    caller: &Caller,
+    id: &OrganizationId,
+) -> AppResult<()> {
     caller.require(&org_place(id.as_str()), Role::Admin, "organization")?;
     sqlx::query("update organizations set archived_at = $1 where id = $2 and archived_at is null")
         .bind(now_ms())
         .bind(id.as_str())
-        .execute(db.pool())
+        .execute(state.db.pool())
         .await?;
+    // Memberships of an archived organization no longer count.
+    state.callers.forget_all();
     tracing::info!(organization_id = %id, "organization archived");
     Ok(())
 }
