@@ -16,7 +16,17 @@ pub const CATALOG_PAGE: i64 = 50;
 
 const PRODUCT_COLUMNS: &str = "id, organization_id, name, category, unit, unit_weight_g, perishable, shelf_life_days, archived_at";
 
-fn product_from(r: &db::Row, barcodes: Vec<Gtin>) -> AppResult<Product> {
+/// The product columns of a query that joins `products` as `alias`.
+pub(crate) fn product_columns(alias: &str) -> String {
+    PRODUCT_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A product (without barcodes) from a row of [`PRODUCT_COLUMNS`].
+pub(crate) fn product_from(r: &db::Row, barcodes: Vec<Gtin>) -> AppResult<Product> {
     Ok(Product {
         id: ProductId(r.try_get("id")?),
         organization_id: OrganizationId(r.try_get("organization_id")?),
@@ -76,13 +86,19 @@ pub async fn active_product(
     .await?
     .ok_or_else(|| AppError::not_found("product"))?;
     let p = product_from(&row, Vec::new())?;
+    refuse_archived(&p)?;
+    Ok(p)
+}
+
+/// Stock of an archived product does not move.
+pub(crate) fn refuse_archived(p: &Product) -> AppResult<()> {
     if p.archived {
         return Err(AppError::invalid(
             "product",
             format!("{} is archived; restore it before moving stock.", p.name),
         ));
     }
-    Ok(p)
+    Ok(())
 }
 
 /// Every category in use in the organization's catalog.

@@ -50,6 +50,45 @@ pub trait Consumer: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn durability(&self) -> Durability;
     fn handle<'a>(&'a self, event: &'a Event, tx: &'a mut Tx) -> BoxFuture<'a, Result<(), String>>;
+
+    /// Handles a run of events in one go. A consumer that writes may do
+    /// it in fewer statements than one per event; an error sends delivery
+    /// back to one event at a time, so it must leave nothing half-done
+    /// that the transaction's rollback would not undo.
+    fn handle_batch<'a>(
+        &'a self,
+        events: &'a [Event],
+        tx: &'a mut Tx,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            for event in events {
+                self.handle(event, tx).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A delivery transaction: a durable consumer's writes share it with its
+/// checkpoint (on SQLite it takes the write lock up front); an ephemeral
+/// consumer writes nothing, so it gets a plain one that takes no lock.
+async fn delivery_tx(db: &Db, consumer: &dyn Consumer) -> Result<Tx, String> {
+    match consumer.durability() {
+        Durability::Durable => db.begin().await,
+        Durability::Ephemeral => db.pool().begin().await,
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// Saves a durable consumer's checkpoint in its delivery transaction (an
+/// ephemeral consumer starts at the head every time: nothing to save).
+async fn save_position(tx: &mut Tx, consumer: &dyn Consumer, seq: i64) -> Result<(), String> {
+    if consumer.durability() == Durability::Ephemeral {
+        return Ok(());
+    }
+    store::save_checkpoint(tx, consumer.name(), seq)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// How hard delivery tries before parking an event.
@@ -246,23 +285,17 @@ impl LocalBus {
         consumer: &dyn Consumer,
         batch: &[Event],
     ) -> Result<(), String> {
-        let mut tx = db.begin().await.map_err(|e| e.to_string())?;
-        for event in batch {
-            consumer.handle(event, &mut tx).await?;
-        }
+        let mut tx = delivery_tx(db, consumer).await?;
+        consumer.handle_batch(batch, &mut tx).await?;
         let last = batch.last().map(|e| e.seq).unwrap_or(0);
-        store::save_checkpoint(&mut tx, consumer.name(), last)
-            .await
-            .map_err(|e| e.to_string())?;
+        save_position(&mut tx, consumer, last).await?;
         tx.commit().await.map_err(|e| e.to_string())
     }
 
     async fn try_one(db: &Db, consumer: &dyn Consumer, event: &Event) -> Result<(), String> {
-        let mut tx = db.begin().await.map_err(|e| e.to_string())?;
+        let mut tx = delivery_tx(db, consumer).await?;
         consumer.handle(event, &mut tx).await?;
-        store::save_checkpoint(&mut tx, consumer.name(), event.seq)
-            .await
-            .map_err(|e| e.to_string())?;
+        save_position(&mut tx, consumer, event.seq).await?;
         tx.commit().await.map_err(|e| e.to_string())
     }
 

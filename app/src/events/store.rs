@@ -87,25 +87,41 @@ pub async fn append_in_order<P: Serialize>(
     Ok(id)
 }
 
-/// Appends events in the order given, a few hundred to a statement; the
-/// caller holds the order lock ([`take_order_lock`]). `seq` follows the
-/// order of the rows.
-pub async fn append_all_in_order<P: Serialize>(
+/// Appends events in the order given, a few hundred to a statement, and
+/// takes the order lock (see [`append`]) in the first statement itself, so
+/// on PostgreSQL the lock is held from that statement to commit and not a
+/// round trip longer. Call it last in the transaction. `seq` follows the
+/// order given.
+pub async fn append_all<P: Serialize>(
     tx: &mut Tx,
+    backend: Backend,
     events: &[NewEvent<'_, P>],
 ) -> AppResult<()> {
     let now = now_ms();
-    for chunk in events.chunks(500) {
+    for (n, chunk) in events.chunks(500).enumerate() {
         let mut rows = Vec::with_capacity(chunk.len());
-        for e in chunk {
+        for (i, e) in chunk.iter().enumerate() {
             let payload = serde_json::to_string(e.payload).map_err(|e| AppError::internal(&e))?;
-            rows.push((EventId::new(), e, payload));
+            rows.push((i as i64, EventId::new(), e, payload));
         }
         let mut sql = db::Sql::default();
-        sql.push(
-            "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) values ",
-        );
-        sql.rows(&rows, |r, (id, e, payload)| {
+        let lock = backend == Backend::Postgres && n == 0;
+        if lock {
+            sql.push(
+                "with order_lock as materialized (select pg_advisory_xact_lock(7415001)) \
+                 insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
+                 select id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at \
+                 from order_lock cross join (values ",
+            );
+        } else {
+            sql.push(
+                "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) values ",
+            );
+        }
+        sql.rows(&rows, |r, (i, id, e, payload)| {
+            if lock {
+                r.int(*i);
+            }
             r.text(id.as_str())
                 .text(e.event_type)
                 .int(e.version)
@@ -116,6 +132,11 @@ pub async fn append_all_in_order<P: Serialize>(
                 .text(e.correlation_id)
                 .int(now);
         });
+        if lock {
+            sql.push(
+                ") as v (ord, id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) order by ord",
+            );
+        }
         sql.query().persistent(false).execute(&mut **tx).await?;
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! The inventory's event consumers: cache invalidation, the live feed, and
 //! the daily flows rollup.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -9,7 +10,7 @@ use tokio::sync::broadcast;
 use super::cache::StockCache;
 use super::model::MovementKind;
 use super::service::StockMoved;
-use crate::db::Tx;
+use crate::db::{Sql, Tx};
 use crate::events::bus::{BoxFuture, Consumer, Durability};
 use crate::events::store::Event;
 
@@ -123,48 +124,88 @@ impl Consumer for DailyFlows {
         Durability::Durable
     }
     fn handle<'a>(&'a self, event: &'a Event, tx: &'a mut Tx) -> BoxFuture<'a, Result<(), String>> {
+        self.handle_batch(std::slice::from_ref(event), tx)
+    }
+
+    /// A run of events becomes one upsert, summed per row first (one
+    /// statement may not touch a row twice).
+    fn handle_batch<'a>(
+        &'a self,
+        events: &'a [Event],
+        tx: &'a mut Tx,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            if MovementKind::from_event_type(&event.event_type).is_none() {
-                return Ok(());
+            let mut sums: BTreeMap<FlowKey, (String, i64, i64)> = BTreeMap::new();
+            for event in events {
+                if let Some((key, organization, quantity)) = flow_of(event)? {
+                    let sum = sums.entry(key).or_insert((organization, 0, 0));
+                    sum.1 += quantity;
+                    sum.2 += 1;
+                }
             }
-            if event.version != 1 {
-                return Err(format!(
-                    "{} version {} is not understood",
-                    event.event_type, event.version
-                ));
+            let rows: Vec<_> = sums.into_iter().collect();
+            for chunk in rows.chunks(500) {
+                let mut sql = Sql::default();
+                sql.push(
+                    "insert into daily_flows (pantry_id, product_id, organization_id, day, kind, quantity, movements) values ",
+                );
+                sql.rows(chunk, |r, ((pantry, product, day, kind), (organization, quantity, movements))| {
+                    r.text(pantry.as_str())
+                        .text(product.as_str())
+                        .text(organization.as_str())
+                        .text(day.as_str())
+                        .text(*kind)
+                        .int(*quantity)
+                        .int(*movements);
+                });
+                sql.push(
+                    " on conflict (pantry_id, product_id, day, kind) do update \
+                     set quantity = daily_flows.quantity + excluded.quantity, movements = daily_flows.movements + excluded.movements",
+                );
+                sql.query()
+                    .persistent(false)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
-            let moved: StockMoved = serde_json::from_value(event.payload.clone())
-                .map_err(|e| format!("{} payload does not parse: {e}", event.event_type))?;
-            let pantry = event
-                .pantry_id
-                .as_deref()
-                .ok_or_else(|| format!("{} has no pantry", event.event_type))?;
-            let day = time::OffsetDateTime::from_unix_timestamp_nanos(
-                event.occurred_at as i128 * 1_000_000,
-            )
-            .map_err(|e| e.to_string())?
-            .date();
-            let day = format!(
-                "{:04}-{:02}-{:02}",
-                day.year(),
-                u8::from(day.month()),
-                day.day()
-            );
-            sqlx::query(
-                "insert into daily_flows (pantry_id, product_id, organization_id, day, kind, quantity, movements) \
-                 values ($1, $2, $3, $4, $5, $6, 1) on conflict (pantry_id, product_id, day, kind) \
-                 do update set quantity = daily_flows.quantity + excluded.quantity, movements = daily_flows.movements + 1",
-            )
-            .bind(pantry)
-            .bind(&moved.product_id)
-            .bind(&event.organization_id)
-            .bind(day)
-            .bind(moved.kind.as_str())
-            .bind(moved.quantity)
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| e.to_string())?;
             Ok(())
         })
     }
+}
+
+/// (pantry, product, UTC day, kind): one row of `daily_flows`.
+type FlowKey = (String, String, String, &'static str);
+
+/// What a stock event adds to `daily_flows`: its row, organization and
+/// quantity; `None` for events that are not movements.
+fn flow_of(event: &Event) -> Result<Option<(FlowKey, String, i64)>, String> {
+    if MovementKind::from_event_type(&event.event_type).is_none() {
+        return Ok(None);
+    }
+    if event.version != 1 {
+        return Err(format!(
+            "{} version {} is not understood",
+            event.event_type, event.version
+        ));
+    }
+    let moved: StockMoved = serde_json::from_value(event.payload.clone())
+        .map_err(|e| format!("{} payload does not parse: {e}", event.event_type))?;
+    let pantry = event
+        .pantry_id
+        .clone()
+        .ok_or_else(|| format!("{} has no pantry", event.event_type))?;
+    let day = time::OffsetDateTime::from_unix_timestamp_nanos(event.occurred_at as i128 * 1_000_000)
+        .map_err(|e| e.to_string())?
+        .date();
+    let day = format!(
+        "{:04}-{:02}-{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    );
+    Ok(Some((
+        (pantry, moved.product_id, day, moved.kind.as_str()),
+        event.organization_id.clone(),
+        moved.quantity,
+    )))
 }

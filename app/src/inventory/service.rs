@@ -241,7 +241,6 @@ impl Ledger {
         if self.events.is_empty() {
             return Ok(());
         }
-        events::take_order_lock(tx, backend).await?;
         let new: Vec<NewEvent<'_, StockMoved>> = self
             .events
             .iter()
@@ -255,7 +254,7 @@ impl Ledger {
                 correlation_id: &e.correlation_id,
             })
             .collect();
-        events::append_all_in_order(tx, &new).await
+        events::append_all(tx, backend, &new).await
     }
 }
 
@@ -635,9 +634,45 @@ async fn movement_context(
     pantry: &PantryId,
     product: &ProductId,
 ) -> AppResult<(PantryHeader, Product)> {
-    let (header, place) = pantry_header(&state.db, pantry).await?;
+    if !crate::ids::is_id(pantry.as_str()) {
+        return Err(AppError::not_found("pantry"));
+    }
+    // One round trip for both: every movement starts here. The product
+    // is joined leftwards so a missing one still finds the pantry (and
+    // an access check comes before "no such product").
+    let row = sqlx::query(&format!(
+        "select p.id as pantry_id, p.name as pantry_name, p.campus_id, c.name as campus_name, \
+         p.organization_id as pantry_organization_id, o.name as organization_name, \
+         {} \
+         from pantries p join campuses c on c.id = p.campus_id join organizations o on o.id = p.organization_id \
+         left join products pr on pr.id = $2 and pr.organization_id = p.organization_id \
+         where p.id = $1 and p.archived_at is null and c.archived_at is null and o.archived_at is null",
+        catalog::product_columns("pr")
+    ))
+    .bind(pantry.as_str())
+    .bind(product.as_str())
+    .fetch_optional(state.db.pool())
+    .await?
+    .ok_or_else(|| AppError::not_found("pantry"))?;
+    let header = PantryHeader {
+        id: PantryId(row.try_get("pantry_id")?),
+        name: row.try_get("pantry_name")?,
+        campus_id: crate::ids::CampusId(row.try_get("campus_id")?),
+        campus_name: row.try_get("campus_name")?,
+        organization_id: OrganizationId(row.try_get("pantry_organization_id")?),
+        organization_name: row.try_get("organization_name")?,
+    };
+    let place = Place {
+        organization_id: header.organization_id.0.clone(),
+        campus_id: Some(header.campus_id.0.clone()),
+        pantry_id: Some(header.id.0.clone()),
+    };
     caller.require(&place, Role::Staff, "pantry")?;
-    let product = catalog::active_product(&state.db, &header.organization_id, product).await?;
+    if row.try_get::<Option<String>, _>("id")?.is_none() {
+        return Err(AppError::not_found("product"));
+    }
+    let product = catalog::product_from(&row, Vec::new())?;
+    catalog::refuse_archived(&product)?;
     Ok((header, product))
 }
 

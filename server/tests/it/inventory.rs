@@ -95,17 +95,27 @@ pub async fn ledger(app: &TestApp, pantry: &str, product: &str) -> i64 {
     .await
 }
 
-/// Waits until every consumer has processed the whole log.
+/// Waits until every consumer has processed the whole log: each one's
+/// position in memory, and each durable one's checkpoint on disk.
 pub async fn drained(app: &TestApp) {
+    let bus = &app.server.state.bus;
+    let durable = bus
+        .consumers()
+        .iter()
+        .filter(|c| c.durability() == app::events::bus::Durability::Durable)
+        .count() as i64;
     for _ in 0..200 {
         let head = app.count("select coalesce(max(seq), 0) from events").await;
-        let behind = app
+        let in_memory = bus.consumers().iter().all(|c| {
+            bus.stats(c.name())
+                .is_some_and(|s| s.position.load(std::sync::atomic::Ordering::Relaxed) >= head)
+        });
+        let saved = app
             .count(&format!(
-                "select count(*) from consumer_checkpoints where last_seq < {head}"
+                "select count(*) from consumer_checkpoints where last_seq >= {head}"
             ))
             .await;
-        let consumers = app.count("select count(*) from consumer_checkpoints").await;
-        if behind == 0 && (consumers == 3 || head == 0) {
+        if in_memory && (saved == durable || head == 0) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
