@@ -170,10 +170,17 @@ impl Sql {
     }
     /// Appends `(a, b, …), (…)`: one parenthesized group per row, each
     /// filled by `row`, for a multi-row insert.
-    pub fn rows<T>(&mut self, items: &[T], mut row: impl FnMut(&mut RowValues<'_>, &T)) -> &mut Self {
+    pub fn rows<T>(
+        &mut self,
+        items: &[T],
+        mut row: impl FnMut(&mut RowValues<'_>, &T),
+    ) -> &mut Self {
         for (i, item) in items.iter().enumerate() {
             self.push(if i == 0 { "(" } else { ", (" });
-            let mut values = RowValues { sql: self, first: true };
+            let mut values = RowValues {
+                sql: self,
+                first: true,
+            };
             row(&mut values, item);
             self.push(")");
         }

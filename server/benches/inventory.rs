@@ -13,7 +13,8 @@
 //! LARDER_BENCH_BACKENDS=sqlite), LARDER_BENCH_BACKENDS (sqlite,postgres),
 //! LARDER_BENCH_CLIENTS (16), LARDER_BENCH_SECONDS (15),
 //! LARDER_BENCH_PRODUCTS (10000), LARDER_BENCH_PANTRIES (20),
-//! LARDER_BENCH_MOVEMENTS (1000000), LARDER_BENCH_SAMPLES (200).
+//! LARDER_BENCH_MOVEMENTS (1000000), LARDER_BENCH_SAMPLES (200),
+//! LARDER_BENCH_KEEP (a path: keep a copy of the seeded SQLite database).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -425,6 +426,14 @@ async fn seed(app: &App, org: &str, pantries: &[String], s: &Settings) {
         .unwrap();
         from = to;
     }
+    // The organization-wide projection, as the movements would keep it.
+    sqlx::query(
+        "insert into organization_stock (organization_id, product_id, on_hand) \
+         select organization_id, product_id, sum(on_hand) from stock_levels group by organization_id, product_id",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
     sqlx::query("analyze").execute(pool).await.unwrap();
 }
 
@@ -459,6 +468,16 @@ async fn queries(backend: Backend, s: &Settings) -> (Vec<QueryFigures>, String) 
     let started = Instant::now();
     seed(&app, &org, &pantries, s).await;
     let seeded = format!("seeded in {:.0} s", started.elapsed().as_secs_f64());
+    if let Ok(keep) = std::env::var("LARDER_BENCH_KEEP") {
+        // For looking at query plans afterwards: a copy of the SQLite file.
+        if backend == Backend::Sqlite {
+            sqlx::query(&format!("vacuum into '{keep}'"))
+                .execute(app.server.state.db.pool())
+                .await
+                .unwrap();
+            eprintln!("kept a copy of the database in {keep} (organization {org})");
+        }
+    }
     let counts: Vec<i64> = futures::future::join_all(
         [
             "select count(*) from products",

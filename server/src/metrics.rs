@@ -169,9 +169,7 @@ fn render_app(out: &mut String, state: &app::state::AppState) {
             "larder_cache_requests_total{{cache=\"{name}\",result=\"miss\"}} {misses}"
         );
     }
-    out.push_str(
-        "# HELP larder_cache_hit_ratio Share of lookups answered from the cache.\n",
-    );
+    out.push_str("# HELP larder_cache_hit_ratio Share of lookups answered from the cache.\n");
     out.push_str("# TYPE larder_cache_hit_ratio gauge\n");
     for (name, (hits, misses)) in counts {
         let ratio = if hits + misses == 0 {

@@ -149,15 +149,18 @@ impl Consumer for DailyFlows {
                 sql.push(
                     "insert into daily_flows (pantry_id, product_id, organization_id, day, kind, quantity, movements) values ",
                 );
-                sql.rows(chunk, |r, ((pantry, product, day, kind), (organization, quantity, movements))| {
-                    r.text(pantry.as_str())
-                        .text(product.as_str())
-                        .text(organization.as_str())
-                        .text(day.as_str())
-                        .text(*kind)
-                        .int(*quantity)
-                        .int(*movements);
-                });
+                sql.rows(
+                    chunk,
+                    |r, ((pantry, product, day, kind), (organization, quantity, movements))| {
+                        r.text(pantry.as_str())
+                            .text(product.as_str())
+                            .text(organization.as_str())
+                            .text(day.as_str())
+                            .text(*kind)
+                            .int(*quantity)
+                            .int(*movements);
+                    },
+                );
                 sql.push(
                     " on conflict (pantry_id, product_id, day, kind) do update \
                      set quantity = daily_flows.quantity + excluded.quantity, movements = daily_flows.movements + excluded.movements",
@@ -194,9 +197,10 @@ fn flow_of(event: &Event) -> Result<Option<(FlowKey, String, i64)>, String> {
         .pantry_id
         .clone()
         .ok_or_else(|| format!("{} has no pantry", event.event_type))?;
-    let day = time::OffsetDateTime::from_unix_timestamp_nanos(event.occurred_at as i128 * 1_000_000)
-        .map_err(|e| e.to_string())?
-        .date();
+    let day =
+        time::OffsetDateTime::from_unix_timestamp_nanos(event.occurred_at as i128 * 1_000_000)
+            .map_err(|e| e.to_string())?
+            .date();
     let day = format!(
         "{:04}-{:02}-{:02}",
         day.year(),

@@ -195,6 +195,10 @@ pub(super) struct Ledger {
     movements: Vec<MovementRow>,
     movement_lots: Vec<(MovementId, LotChange)>,
     events: Vec<PendingEvent>,
+    /// The batch's net change per (organization, product), for
+    /// `organization_stock`; sorted, so concurrent batches lock its rows
+    /// in one order.
+    organization_stock: std::collections::BTreeMap<(String, String), i64>,
 }
 
 /// Rows to a multi-row insert: well under SQLite's 32,766 parameters.
@@ -226,6 +230,27 @@ impl Ledger {
                     .text(m.actor.correlation_id.as_str())
                     .int(m.occurred_at);
             });
+            sql.query().persistent(false).execute(&mut **tx).await?;
+        }
+        let totals: Vec<_> = self
+            .organization_stock
+            .iter()
+            .filter(|(_, delta)| **delta != 0)
+            .collect();
+        for chunk in totals.chunks(ROWS_PER_INSERT) {
+            let mut sql = Sql::default();
+            sql.push(
+                "insert into organization_stock (organization_id, product_id, on_hand) values ",
+            );
+            sql.rows(chunk, |r, ((organization, product), delta)| {
+                r.text(organization.as_str())
+                    .text(product.as_str())
+                    .int(**delta);
+            });
+            sql.push(
+                " on conflict (organization_id, product_id) do update \
+                 set on_hand = organization_stock.on_hand + excluded.on_hand",
+            );
             sql.query().persistent(false).execute(&mut **tx).await?;
         }
         for chunk in self.movement_lots.chunks(ROWS_PER_INSERT) {
@@ -404,9 +429,7 @@ async fn take_from_lots(
     if left > 0 {
         return Err(AppError::internal(&std::io::Error::other(format!(
             "lots of product {} at pantry {} hold {} less than its stock row",
-            product.id,
-            pantry.id,
-            left
+            product.id, pantry.id, left
         ))));
     }
     for l in &lots {
@@ -474,7 +497,9 @@ async fn take_from_named_lot(
         .await?;
     let after = take_stock(tx, pantry, product, wanted, now)
         .await?
-        .ok_or_else(|| AppError::internal(&std::io::Error::other("stock row changed under its lock")))?;
+        .ok_or_else(|| {
+            AppError::internal(&std::io::Error::other("stock row changed under its lock"))
+        })?;
     Ok((
         after,
         vec![LotChange {
@@ -538,6 +563,10 @@ async fn apply(
         }
     };
     let movement = MovementId::new();
+    *ledger
+        .organization_stock
+        .entry((pantry.organization_id.0.clone(), product.id.0.clone()))
+        .or_default() += change.quantity;
     ledger.movements.push(MovementRow {
         id: movement.clone(),
         organization_id: pantry.organization_id.0.clone(),
@@ -1410,6 +1439,9 @@ struct ScopeSql {
     condition: &'static str,
     /// Selects the scope's lots (alias `l`).
     lot_condition: &'static str,
+    /// The scope is a whole organization with no stock in archived
+    /// places, so `organization_stock` holds its totals per product.
+    organization_totals: bool,
     id: String,
 }
 
@@ -1425,6 +1457,7 @@ async fn resolve_scope(state: &AppState, caller: &Caller, scope: &Scope) -> AppR
                 pantries: vec![h.id.0.clone()],
                 condition: "s.pantry_id = $1",
                 lot_condition: "l.pantry_id = $1",
+                organization_totals: false,
                 id: h.id.0,
             })
         }
@@ -1438,6 +1471,7 @@ async fn resolve_scope(state: &AppState, caller: &Caller, scope: &Scope) -> AppR
                 pantries: tree.pantries.iter().filter(|p| p.campus_id == c.id).map(|p| p.id.0.clone()).collect(),
                 condition: "s.pantry_id in (select id from pantries where campus_id = $1 and archived_at is null)",
                 lot_condition: "l.pantry_id in (select id from pantries where campus_id = $1 and archived_at is null)",
+                organization_totals: false,
                 id: c.id.0,
             })
         }
@@ -1468,6 +1502,7 @@ async fn resolve_scope(state: &AppState, caller: &Caller, scope: &Scope) -> AppR
                 },
                 lot_condition: "l.pantry_id in (select p.id from pantries p join campuses c on c.id = p.campus_id \
                                 where p.organization_id = $1 and p.archived_at is null and c.archived_at is null)",
+                organization_totals: archived_stock == 0,
                 id: o.id.0,
             })
         }
@@ -1516,17 +1551,25 @@ const UNIT_SCALE: &str =
 async fn load_overview(db: &Db, s: ScopeSql, days: i64) -> AppResult<StockOverview> {
     let pool = db.pool();
     // Sum per product first (an index scan), then join the catalog once
-    // per product rather than once per stock row.
+    // per product rather than once per stock row. A whole organization
+    // has those sums ready in `organization_stock`.
+    let per_product = if s.organization_totals {
+        "select product_id, on_hand from organization_stock where organization_id = $1 and on_hand > 0".to_string()
+    } else {
+        format!(
+            "select s.product_id, sum(s.on_hand) as on_hand from stock_levels s \
+             where {} and s.on_hand > 0 group by s.product_id",
+            s.condition
+        )
+    };
     let categories_sql = format!(
         "select min(p.category) as category, count(*) as products, \
          cast(sum(case when p.unit in ('each', 'pack') then t.on_hand else 0 end) as bigint) as units, \
          cast(sum(case when {WEIGHT_PER_UNIT} is null then 0 else t.on_hand * {WEIGHT_PER_UNIT} / {UNIT_SCALE} end) as bigint) as weight_g, \
          count(case when {WEIGHT_PER_UNIT} is null then 1 end) as unweighed \
-         from (select s.product_id, sum(s.on_hand) as on_hand from stock_levels s \
-               where {} and s.on_hand > 0 group by s.product_id) t \
+         from ({per_product}) t \
          join products p on p.id = t.product_id \
-         where p.archived_at is null group by p.category_key order by p.category_key",
-        s.condition
+         where p.archived_at is null group by p.category_key order by p.category_key"
     );
     let low_from = format!(
         "from stock_levels s join products p on p.id = s.product_id \

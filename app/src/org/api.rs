@@ -22,11 +22,9 @@ pub async fn get_overview() -> Result<Overview, AppError> {
 #[server(prefix = "/api", endpoint = "create_organization")]
 pub async fn create_organization(name: String) -> Result<OrganizationId, AppError> {
     let (state, caller) = context().await?;
-    Ok(
-        super::service::create_organization(&state, &caller, &name)
-            .await?
-            .id,
-    )
+    Ok(super::service::create_organization(&state, &caller, &name)
+        .await?
+        .id)
 }
 
 #[server(prefix = "/api", endpoint = "organization")]

@@ -10,9 +10,9 @@ use super::model::*;
 use crate::auth::model::{PersonWithRole, Role, ScopeKind};
 use crate::auth::service::{Caller, Place};
 use crate::db::{self, now_ms, Db};
-use crate::state::AppState;
 use crate::error::{AppError, AppResult};
 use crate::ids::{CampusId, MembershipId, OrganizationId, PantryId, UserId};
+use crate::state::AppState;
 
 fn org_place(id: &str) -> Place {
     Place {

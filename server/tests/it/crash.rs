@@ -246,6 +246,14 @@ async fn crash_and_recover(backend: Backend) {
         .await;
         assert_eq!((on_hand, lots), (ledger, ledger), "pantry {p}");
     }
+    // The organization-wide projection matches the ledger too.
+    let organization = scalar(
+        &url,
+        "select cast(sum(on_hand) as bigint) from organization_stock",
+    )
+    .await;
+    let ledger = scalar(&url, "select cast(sum(quantity) as bigint) from movements").await;
+    assert_eq!(organization, ledger, "organization stock vs the ledger");
     // One event per movement (transfers write one per pantry).
     let movements = scalar(&url, "select count(*) from movements").await;
     let events = scalar(&url, "select count(*) from events where type like 'Stock%'").await;

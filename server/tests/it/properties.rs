@@ -1,7 +1,8 @@
 //! Property test of the stock invariants: for random sequences of valid and
 //! invalid movements, sent over HTTP, the stock projection always equals
 //! the sum of the ledger, the sum of the lots, a replay of the events and a
-//! simple model; a refused movement changes nothing.
+//! simple model, and the organization-wide totals equal the pantries' sum;
+//! a refused movement changes nothing.
 
 use std::collections::HashMap;
 
@@ -73,6 +74,7 @@ async fn fingerprint(app: &TestApp) -> Vec<i64> {
         "select count(*) from events",
         "select count(*) from lots",
         "select cast(coalesce(sum(on_hand), 0) as bigint) from stock_levels",
+        "select cast(coalesce(sum(on_hand), 0) as bigint) from organization_stock",
         "select cast(coalesce(sum(quantity), 0) as bigint) from lots",
     ] {
         out.push(app.count(sql).await);
@@ -295,6 +297,19 @@ async fn check_invariants(case: &Case<'_>, model: &HashMap<(usize, usize), i64>)
             assert_eq!(stored_lots, lot_replay, "lots rebuilt from events");
             assert!(stored_lots.values().all(|q| *q >= 0));
         }
+    }
+    // The organization-wide projection equals the per-pantry one.
+    for (qi, product) in case.products.iter().enumerate() {
+        let total = case
+            .app
+            .count(&format!(
+                "select coalesce(max(on_hand), 0) from organization_stock where product_id = '{product}'"
+            ))
+            .await;
+        let expected: i64 = (0..case.pantries.len())
+            .map(|pi| model.get(&(pi, qi)).copied().unwrap_or(0))
+            .sum();
+        assert_eq!(total, expected, "organization stock of product {qi}");
     }
 }
 
