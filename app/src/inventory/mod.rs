@@ -6,8 +6,6 @@ pub mod model;
 pub mod views;
 
 #[cfg(feature = "ssr")]
-mod batch;
-#[cfg(feature = "ssr")]
 pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod consumers;

@@ -16,10 +16,9 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::batch;
 use super::cache::StockCache;
 use super::model::MovementReceipt;
-use super::service::{Actor, Command};
+use super::service::{execute, Actor, Command, Ledger};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::events::bus::EventBus;
@@ -148,21 +147,37 @@ async fn write_and_reply(db: Db, cache: Arc<StockCache>, bus: Arc<dyn EventBus>,
     }
 }
 
+/// Whether a command's error is a refusal that wrote nothing.
+fn is_refusal(e: &AppError) -> bool {
+    matches!(
+        e,
+        AppError::Invalid { .. } | AppError::Conflict { .. } | AppError::NotFound(_)
+    )
+}
+
 /// The whole batch in one transaction. `Err` means nothing was written.
 async fn write_batch(db: &Db, jobs: &[Job]) -> Result<Vec<AppResult<MovementReceipt>>, AppError> {
+    let backend = db.backend();
     let mut tx = db.begin().await?;
-    let commands: Vec<_> = jobs.iter().map(|j| (&j.command, &j.actor)).collect();
-    let outcomes = batch::write(&mut tx, db.backend(), &commands).await?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut ledger = Ledger::default();
+    for job in jobs {
+        match execute(&mut tx, backend, &job.command, &job.actor, &mut ledger).await {
+            Ok(receipt) => outcomes.push(Ok(receipt)),
+            Err(e) if is_refusal(&e) => outcomes.push(Err(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    ledger.write(&mut tx, backend).await?;
     tx.commit().await?;
     Ok(outcomes)
 }
 
 async fn write_one(db: &Db, job: &Job) -> AppResult<MovementReceipt> {
     let mut tx = db.begin().await?;
-    let mut outcomes = batch::write(&mut tx, db.backend(), &[(&job.command, &job.actor)]).await?;
-    let outcome = outcomes.pop().expect("one outcome per command");
-    if outcome.is_ok() {
-        tx.commit().await?;
-    }
-    outcome
+    let mut ledger = Ledger::default();
+    let receipt = execute(&mut tx, db.backend(), &job.command, &job.actor, &mut ledger).await?;
+    ledger.write(&mut tx, db.backend()).await?;
+    tx.commit().await?;
+    Ok(receipt)
 }
