@@ -237,7 +237,7 @@ async fn id(app: &App, endpoint: &str, form: &[(&str, &str)]) -> String {
 
 /// The full write path: HTTP, session, checks, ledger, lots, projection,
 /// event; each client distributes its own product one unit at a time.
-async fn http_movements(backend: Backend, s: &Settings) -> Rate {
+async fn http_movements(backend: Backend, s: &Settings) -> (Rate, Rate) {
     let app = start(backend).await;
     let org = id(&app, "create_organization", &[("name", "Bench College")]).await;
     let campus = id(
@@ -276,6 +276,7 @@ async fn http_movements(backend: Backend, s: &Settings) -> Rate {
         .await;
         products.push(p);
     }
+    let scope = format!("pantry:{pantry}");
     let (admin, base) = (app.admin.clone(), app.base.clone());
     let products = Arc::new(products);
     let rate = load(s.clients, s.seconds, move |c, _| {
@@ -305,8 +306,26 @@ async fn http_movements(backend: Backend, s: &Settings) -> Rate {
         }
     })
     .await;
+    // The same clients and HTTP path without the write: a cached stock
+    // read of the same pantry (session, one pantry query, the cache). What
+    // the server function path alone costs on this machine.
+    let (admin, base) = (app.admin.clone(), app.base.clone());
+    let read = load(s.clients, s.seconds, move |_, _| {
+        let (admin, base, scope) = (admin.clone(), base.clone(), scope.clone());
+        async move {
+            let r = admin
+                .post(format!("{base}/api/stock_overview"))
+                .form(&[("scope", scope.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+            r.bytes().await.unwrap();
+        }
+    })
+    .await;
     app.server.stop().await.ok();
-    rate
+    (rate, read)
 }
 
 /// Seeds the catalog, stock, lots and ledger straight into the database.
@@ -577,15 +596,15 @@ async fn main() {
             "### Write path: {} concurrent clients, {} s per measurement after 2 s warm-up\n",
             s.clients, s.seconds
         );
-        println!("| database | raw single-row insert transactions/s | movements/s over HTTP | ratio | movement p50 | movement p99 | raw p50 | raw p99 |");
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        println!("| database | raw single-row insert transactions/s | movements/s over HTTP | ratio | movement p50 | movement p99 | raw p50 | raw p99 | cached stock reads/s over HTTP |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for &b in &backends {
             eprintln!("{}: raw inserts…", b.name());
             let raw = raw_inserts(b, &s).await;
             eprintln!("{}: movements over HTTP…", b.name());
-            let http = http_movements(b, &s).await;
+            let (http, read) = http_movements(b, &s).await;
             println!(
-                "| {} | {:.0} | {:.0} | {:.2} | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms |",
+                "| {} | {:.0} | {:.0} | {:.2} | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms | {:.0} |",
                 b.name(),
                 raw.per_second,
                 http.per_second,
@@ -593,7 +612,8 @@ async fn main() {
                 http.p50_ms,
                 http.p99_ms,
                 raw.p50_ms,
-                raw.p99_ms
+                raw.p99_ms,
+                read.per_second
             );
             eprintln!(
                 "{}: {} raw, {} movements measured",
