@@ -82,8 +82,30 @@ fn percentiles(mut v: Vec<f64>) -> (f64, f64) {
     (at(0.50), at(0.99))
 }
 
+/// Busy and total jiffies of the whole machine, from `/proc/stat`.
+fn cpu_jiffies() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().take(8).sum();
+    // idle and iowait are the 4th and 5th fields.
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
 struct Rate {
     per_second: f64,
+    /// Share of the machine's CPU busy during the measurement (all
+    /// processes: load clients, server, database).
+    cpu_busy: f64,
+    /// Core-milliseconds of the whole machine per operation.
+    cpu_ms_per_op: f64,
     p50_ms: f64,
     p99_ms: f64,
     count: usize,
@@ -99,6 +121,13 @@ where
     let op = Arc::new(op);
     let warm = Instant::now() + Duration::from_secs(2);
     let end = warm + Duration::from_secs(seconds);
+    let cpu = tokio::spawn(async move {
+        tokio::time::sleep_until(warm.into()).await;
+        let before = cpu_jiffies();
+        tokio::time::sleep_until(end.into()).await;
+        let after = cpu_jiffies();
+        (after.0 - before.0, after.1 - before.1)
+    });
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
             let op = op.clone();
@@ -125,8 +154,13 @@ where
     }
     let count = all.len();
     let (p50_ms, p99_ms) = percentiles(all);
+    let (busy, total) = cpu.await.unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let cpu_busy = busy as f64 / total.max(1) as f64;
     Rate {
         per_second: count as f64 / seconds as f64,
+        cpu_busy,
+        cpu_ms_per_op: cpu_busy * cores * seconds as f64 * 1000.0 / count.max(1) as f64,
         p50_ms,
         p99_ms,
         count,
@@ -598,6 +632,7 @@ async fn main() {
         );
         println!("| database | raw single-row insert transactions/s | movements/s over HTTP | ratio | movement p50 | movement p99 | raw p50 | raw p99 | cached stock reads/s over HTTP |");
         println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let mut cpu_lines = Vec::new();
         for &b in &backends {
             eprintln!("{}: raw inserts…", b.name());
             let raw = raw_inserts(b, &s).await;
@@ -621,6 +656,24 @@ async fn main() {
                 raw.count,
                 http.count
             );
+            for (what, r) in [
+                ("raw inserts", &raw),
+                ("movements", &http),
+                ("cached reads", &read),
+            ] {
+                cpu_lines.push(format!(
+                    "| {} | {what} | {:.0}% | {:.2} |",
+                    b.name(),
+                    r.cpu_busy * 100.0,
+                    r.cpu_ms_per_op
+                ));
+            }
+        }
+        println!("\nCPU of the whole machine during each measurement (load clients, server and database share it), and what one operation costs in it:\n");
+        println!("| database | measurement | CPU busy | core-ms per operation |");
+        println!("|---|---|---:|---:|");
+        for line in cpu_lines {
+            println!("{line}");
         }
     }
     if !parts.contains("read") {
