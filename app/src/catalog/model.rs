@@ -149,8 +149,9 @@ impl Unit {
         }
     }
 
-    /// Formats stored parts in this unit for people: `2.5 kg`, `12`.
-    pub fn format(self, parts: i64) -> String {
+    /// The number alone, in this unit, exactly (`1.5` for 1500 g of a kg
+    /// product): what a quantity field accepts back.
+    pub fn amount(self, parts: i64) -> String {
         let scale = self.scale();
         let sign = if parts < 0 { "-" } else { "" };
         let p = parts.unsigned_abs() as i64;
@@ -176,10 +177,16 @@ impl Unit {
                 format!("{whole}.{frac}")
             }
         };
+        format!("{sign}{number}")
+    }
+
+    /// Formats stored parts in this unit for people: `2.5 kg`, `12`.
+    pub fn format(self, parts: i64) -> String {
+        let number = self.amount(parts);
         match self {
-            Self::Each => format!("{sign}{number}"),
-            Self::Pack => format!("{sign}{number} pack"),
-            _ => format!("{sign}{number} {}", self.as_str()),
+            Self::Each => number,
+            Self::Pack => format!("{number} pack"),
+            _ => format!("{number} {}", self.as_str()),
         }
     }
 }

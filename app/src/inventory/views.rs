@@ -771,7 +771,8 @@ pub fn QuickDistributePage() -> impl IntoView {
             give.dispatch(Distribute {
                 pantry: PantryId(pantry.get_untracked()),
                 product: row.product_id.clone(),
-                quantity: quantity.get_untracked().to_string(),
+                // The number in the product's unit (1.5 for 1500 g of rice).
+                quantity: row.unit.amount(quantity.get_untracked()),
                 note: String::new(),
             });
         }
