@@ -76,6 +76,8 @@ id_type!(
     EventId,
     /// A parked event: one a consumer kept failing on.
     DeadLetterId,
+    /// A visit at a pantry's counter: the lines one household took.
+    VisitId,
 );
 
 /// Whether `s` has the form of an id (any of the types above).

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod inventory;
 pub mod org;
 pub mod ui;
+pub mod usage;
 
 #[cfg(feature = "ssr")]
 pub mod db;
@@ -31,6 +32,7 @@ use catalog::views::*;
 use events::views::*;
 use inventory::views::*;
 use org::views::*;
+use usage::views::*;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -88,6 +90,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/pantries/:id/inventory") view=InventoryPage ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:id/distribute") view=QuickDistributePage ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:pantry/products/:product") view=ProductStockPage ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/visit") view=VisitCounterPage ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/visits") view=VisitsPage ssr=SsrMode::Async />
+                    <Route path=path!("/visits/:id") view=VisitPage ssr=SsrMode::Async />
+                    <Route path=path!("/reports") view=ReportPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -237,6 +237,10 @@ pub fn router(config: &Config, state: AppState) -> Router {
             "/organizations/{id}/catalog.csv",
             get(app::catalog::api::export_handler),
         )
+        .route(
+            "/reports/usage.csv",
+            get(app::usage::api::report_csv_handler),
+        )
         .with_state(state.clone())
         .merge(
             Router::new()

@@ -18,6 +18,7 @@ use crate::catalog::model::{Product, Unit};
 use crate::catalog::service as catalog;
 use crate::db::{self, contains_pattern, now_ms, Backend, Db, Sql, Tx};
 use crate::error::{AppError, AppResult};
+use crate::events::bus::BoxFuture;
 use crate::events::store::{self as events, NewEvent};
 use crate::ids::{LotId, MovementId, OrganizationId, PantryId, ProductId};
 use crate::state::AppState;
@@ -118,7 +119,7 @@ fn days_from_today(days: i64) -> String {
 
 /// One change to one pantry's stock of one product.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Change {
+pub struct Change {
     kind: Option<MovementKind>,
     /// Signed.
     quantity: i64,
@@ -132,6 +133,38 @@ pub(super) struct Change {
     weight_g: Option<i64>,
     counterpart: Option<String>,
     note: Option<String>,
+    /// The visit the movement belongs to (usage module).
+    visit: Option<String>,
+}
+
+impl Change {
+    /// Stock handed out at a visit.
+    pub fn handed_out(quantity: i64, visit: &str) -> Self {
+        Self {
+            kind: Some(MovementKind::Distributed),
+            quantity: -quantity,
+            visit: Some(visit.to_string()),
+            ..Self::default()
+        }
+    }
+
+    /// Stock that comes back from a visit (a correction or a void), into
+    /// the lot of the date it went out from.
+    pub fn handed_back(
+        quantity: i64,
+        best_before: Option<String>,
+        visit: &str,
+        note: &str,
+    ) -> Self {
+        Self {
+            kind: Some(MovementKind::Distributed),
+            quantity,
+            best_before,
+            visit: Some(visit.to_string()),
+            note: Some(note.to_string()),
+            ..Self::default()
+        }
+    }
 }
 
 /// Locks (on PostgreSQL) the stock row and returns what is on hand. With
@@ -211,7 +244,7 @@ impl Ledger {
             let mut sql = Sql::default();
             sql.push(
                 "insert into movements (id, organization_id, pantry_id, product_id, kind, quantity, reason, source, donor, weight_g, \
-                 counterpart_pantry_id, note, actor_id, correlation_id, occurred_at) values ",
+                 counterpart_pantry_id, note, visit_id, actor_id, correlation_id, occurred_at) values ",
             );
             sql.rows(chunk, |r, m| {
                 r.text(m.id.as_str())
@@ -226,6 +259,7 @@ impl Ledger {
                     .opt_int(m.change.weight_g)
                     .opt_text(m.change.counterpart.clone())
                     .opt_text(m.change.note.clone())
+                    .opt_text(m.change.visit.clone())
                     .text(m.actor.user_id.as_str())
                     .text(m.actor.correlation_id.as_str())
                     .int(m.occurred_at);
@@ -266,7 +300,7 @@ impl Ledger {
         if self.events.is_empty() {
             return Ok(());
         }
-        let new: Vec<NewEvent<'_, StockMoved>> = self
+        let new: Vec<NewEvent<'_, Payload>> = self
             .events
             .iter()
             .map(|e| NewEvent {
@@ -604,6 +638,15 @@ fn not_enough(product: &Product, pantry: &PantryHeader, on_hand: i64, wanted: i6
     AppError::conflict("quantity", message)
 }
 
+/// An event's payload: a movement's, or one another module wrote through
+/// an [`Attachment`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub(super) enum Payload {
+    Moved(StockMoved),
+    Other(serde_json::Value),
+}
+
 /// An event a command produced, appended when its batch is done, so the
 /// lock that orders events is held for as short a time as possible.
 #[derive(Debug, Clone)]
@@ -611,7 +654,7 @@ pub(super) struct PendingEvent {
     event_type: &'static str,
     organization_id: String,
     pantry_id: String,
-    payload: StockMoved,
+    payload: Payload,
     actor_id: String,
     correlation_id: String,
 }
@@ -628,7 +671,7 @@ fn moved_event(
         event_type: kind.event_type(),
         organization_id: pantry.organization_id.0.clone(),
         pantry_id: pantry.id.0.clone(),
-        payload: StockMoved {
+        payload: Payload::Moved(StockMoved {
             movement_id: movement.0.clone(),
             product_id: product.id.0.clone(),
             kind,
@@ -640,7 +683,7 @@ fn moved_event(
             donor: change.donor.clone(),
             weight_g: change.weight_g,
             counterpart_pantry_id: change.counterpart.clone(),
-        },
+        }),
         actor_id: actor.user_id.clone(),
         correlation_id: actor.correlation_id.clone(),
     }
@@ -705,6 +748,39 @@ async fn movement_context(
     Ok((header, product))
 }
 
+/// Rows another module writes in the transaction of a
+/// [`Command::Group`] (a visit and its lines). `check` runs before any
+/// stock is touched and must only read (and lock): a refusal there writes
+/// nothing. `write` runs after every line is posted and returns the
+/// module's own events (type and payload).
+pub trait Attachment: Send + Sync + std::fmt::Debug + 'static {
+    fn check<'a>(&'a self, tx: &'a mut Tx, backend: Backend) -> BoxFuture<'a, AppResult<()>>;
+    fn write<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        backend: Backend,
+        posted: &'a [Posted],
+    ) -> BoxFuture<'a, AppResult<Vec<(&'static str, serde_json::Value)>>>;
+}
+
+/// What one line of a group posted.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub product_id: ProductId,
+    pub movement_id: MovementId,
+    /// Signed change to the pantry's stock.
+    pub quantity: i64,
+    pub on_hand: i64,
+    pub lots: Vec<LotChange>,
+}
+
+/// What the writer did for a command.
+#[derive(Debug, Clone)]
+pub(super) enum Written {
+    One(MovementReceipt),
+    Group(Vec<Posted>),
+}
+
 /// A movement ready to write: inputs parsed, access checked.
 #[derive(Debug, Clone)]
 pub(super) enum Command {
@@ -720,17 +796,23 @@ pub(super) enum Command {
         quantity: i64,
         note: Option<String>,
     },
+    /// Changes at one pantry that stand or fall together, with the rows
+    /// of another module (a visit) in the same transaction.
+    Group {
+        pantry: PantryHeader,
+        lines: Vec<(Product, Change)>,
+        attachment: std::sync::Arc<dyn Attachment>,
+    },
 }
 
 impl Command {
-    /// The stock row the command is about (for a transfer, the one it
-    /// takes from).
-    pub(super) fn stock_key(&self) -> (&str, &str) {
+    /// The pantry whose writer shard takes the command (for a transfer,
+    /// the one it takes from). One pantry's rows stay in one shard, so a
+    /// group's row locks never wait on another shard of this process.
+    pub(super) fn shard_key(&self) -> &str {
         match self {
-            Command::Change {
-                pantry, product, ..
-            } => (pantry.id.as_str(), product.id.as_str()),
-            Command::Transfer { from, product, .. } => (from.id.as_str(), product.id.as_str()),
+            Command::Change { pantry, .. } | Command::Group { pantry, .. } => pantry.id.as_str(),
+            Command::Transfer { from, .. } => from.id.as_str(),
         }
     }
 
@@ -739,6 +821,7 @@ impl Command {
         match self {
             Command::Change { pantry, .. } => vec![pantry.id.0.clone()],
             Command::Transfer { from, to, .. } => vec![from.id.0.clone(), to.id.0.clone()],
+            Command::Group { pantry, .. } => vec![pantry.id.0.clone()],
         }
     }
 }
@@ -752,8 +835,23 @@ pub(super) async fn execute(
     command: &Command,
     actor: &Actor,
     ledger: &mut Ledger,
-) -> AppResult<MovementReceipt> {
+) -> AppResult<Written> {
     match command {
+        Command::Group {
+            pantry,
+            lines,
+            attachment,
+        } => execute_group(
+            tx,
+            backend,
+            pantry,
+            lines,
+            attachment.as_ref(),
+            actor,
+            ledger,
+        )
+        .await
+        .map(Written::Group),
         Command::Change {
             pantry,
             product,
@@ -763,13 +861,13 @@ pub(super) async fn execute(
             ledger
                 .events
                 .push(moved_event(pantry, product, change, actor, &done));
-            Ok(MovementReceipt {
+            Ok(Written::One(MovementReceipt {
                 movement_id: done.0,
                 product_name: product.name.clone(),
                 quantity_text: product.unit.format(change.quantity.abs()),
                 on_hand: done.1,
                 on_hand_text: product.unit.format(done.1),
-            })
+            }))
         }
         Command::Transfer {
             from,
@@ -823,15 +921,124 @@ pub(super) async fn execute(
                     .events
                     .push(moved_event(to, product, part, actor, done));
             }
-            Ok(MovementReceipt {
+            Ok(Written::One(MovementReceipt {
                 movement_id: out_done.0,
                 product_name: product.name.clone(),
                 quantity_text: product.unit.format(*quantity),
                 on_hand: out_done.1,
                 on_hand_text: product.unit.format(out_done.1),
-            })
+            }))
         }
     }
+}
+
+/// A group: the attachment's check, then every take checked against the
+/// stock (in product order, so two groups lock rows in one order) before
+/// the first write; then the lines; then the attachment's rows.
+async fn execute_group(
+    tx: &mut Tx,
+    backend: Backend,
+    pantry: &PantryHeader,
+    lines: &[(Product, Change)],
+    attachment: &dyn Attachment,
+    actor: &Actor,
+    ledger: &mut Ledger,
+) -> AppResult<Vec<Posted>> {
+    attachment.check(tx, backend).await?;
+    let mut takes: Vec<&(Product, Change)> = lines.iter().filter(|(_, c)| c.quantity < 0).collect();
+    takes.sort_by(|a, b| a.0.id.as_str().cmp(b.0.id.as_str()));
+    let mut short = Vec::new();
+    for (product, change) in takes {
+        let on_hand = lock_stock(
+            tx,
+            backend,
+            pantry.organization_id.as_str(),
+            pantry.id.as_str(),
+            product.id.as_str(),
+            false,
+        )
+        .await?;
+        if -change.quantity > on_hand {
+            short.push(not_enough(product, pantry, on_hand, -change.quantity).to_string());
+        }
+    }
+    if !short.is_empty() {
+        return Err(AppError::conflict("lines", short.join(" ")));
+    }
+    let mut posted = Vec::with_capacity(lines.len());
+    for (product, change) in lines {
+        let done = apply(tx, backend, pantry, product, change, actor, ledger).await?;
+        ledger
+            .events
+            .push(moved_event(pantry, product, change, actor, &done));
+        posted.push(Posted {
+            product_id: product.id.clone(),
+            movement_id: done.0,
+            quantity: change.quantity,
+            on_hand: done.1,
+            lots: done.2,
+        });
+    }
+    for (event_type, payload) in attachment.write(tx, backend, &posted).await? {
+        ledger.events.push(PendingEvent {
+            event_type,
+            organization_id: pantry.organization_id.0.clone(),
+            pantry_id: pantry.id.0.clone(),
+            payload: Payload::Other(payload),
+            actor_id: actor.user_id.clone(),
+            correlation_id: actor.correlation_id.clone(),
+        });
+    }
+    Ok(posted)
+}
+
+/// Posts a group of changes at one pantry through the movement writer:
+/// all of them, with the attachment's rows, or none.
+pub async fn post_group(
+    state: &AppState,
+    pantry: &PantryHeader,
+    lines: Vec<(Product, Change)>,
+    attachment: std::sync::Arc<dyn Attachment>,
+    actor: &Actor,
+) -> AppResult<Vec<Posted>> {
+    match state
+        .writer
+        .submit(
+            Command::Group {
+                pantry: pantry.clone(),
+                lines,
+                attachment,
+            },
+            actor.clone(),
+        )
+        .await?
+    {
+        Written::Group(posted) => Ok(posted),
+        Written::One(_) => Err(AppError::internal(&std::io::Error::other(
+            "the writer answered a group with one movement",
+        ))),
+    }
+}
+
+/// What a visit's movements took, net of what came back, per product and
+/// lot date (positive: still out).
+pub async fn taken_by_visit(
+    db: &Db,
+    visit: &str,
+) -> AppResult<Vec<(ProductId, Option<String>, i64)>> {
+    let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+        "select m.product_id, l.best_before, cast(-sum(ml.quantity) as bigint) as taken \
+         from movements m join movement_lots ml on ml.movement_id = m.id join lots l on l.id = ml.lot_id \
+         where m.visit_id = $1 group by m.product_id, l.best_before",
+    )
+    .bind(visit)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.2 != 0)
+        .map(|(p, b, q)| (ProductId(p), b, q))
+        .collect())
 }
 
 /// Hands one change to the movement writer and waits for its outcome.
@@ -853,6 +1060,17 @@ async fn record(
             actor.clone(),
         )
         .await
+        .and_then(one)
+}
+
+/// The receipt of a single movement.
+fn one(written: Written) -> AppResult<MovementReceipt> {
+    match written {
+        Written::One(receipt) => Ok(receipt),
+        Written::Group(_) => Err(AppError::internal(&std::io::Error::other(
+            "the writer answered one movement with a group",
+        ))),
+    }
 }
 
 /// The form fields of a movement, as typed.
@@ -1057,6 +1275,7 @@ pub async fn transfer(
             Actor::of(caller),
         )
         .await
+        .and_then(one)
 }
 
 /// Sets the level below which a product counts as low stock at a pantry.
@@ -1116,7 +1335,7 @@ pub async fn set_minimum(
     Ok(())
 }
 
-fn positive(unit: Unit, input: &str) -> AppResult<i64> {
+pub(crate) fn positive(unit: Unit, input: &str) -> AppResult<i64> {
     let q = unit.parse_quantity(input, "quantity")?;
     if q == 0 {
         return Err(AppError::invalid(
@@ -1543,9 +1762,9 @@ pub async fn overview(
         .await
 }
 
-const WEIGHT_PER_UNIT: &str =
+pub(crate) const WEIGHT_PER_UNIT: &str =
     "coalesce(p.unit_weight_g, case p.unit when 'kg' then 1000 when 'l' then 1000 when 'lb' then 454 end)";
-const UNIT_SCALE: &str =
+pub(crate) const UNIT_SCALE: &str =
     "(case p.unit when 'kg' then 1000 when 'l' then 1000 when 'lb' then 16 else 1 end)";
 
 async fn load_overview(db: &Db, s: ScopeSql, days: i64) -> AppResult<StockOverview> {

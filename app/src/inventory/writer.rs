@@ -17,8 +17,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::cache::StockCache;
-use super::model::MovementReceipt;
-use super::service::{execute, Actor, Command, Ledger};
+use super::service::{execute, Actor, Command, Ledger, Written};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::events::bus::EventBus;
@@ -29,14 +28,14 @@ pub const MAX_BATCH: usize = 128;
 struct Job {
     command: Command,
     actor: Actor,
-    reply: oneshot::Sender<AppResult<MovementReceipt>>,
+    reply: oneshot::Sender<AppResult<Written>>,
 }
 
 /// One writer task per shard. SQLite has one write lock, so one shard.
-/// PostgreSQL runs shards side by side, each owning a slice of the stock
-/// rows (by pantry and product), so their batches do not wait on each
-/// other's row locks; a statement's network round trip then overlaps
-/// another shard's.
+/// PostgreSQL runs shards side by side, each owning a slice of the
+/// pantries, so their batches do not wait on each other's row locks
+/// (only a transfer touches two pantries, and it locks in one order); a
+/// statement's network round trip then overlaps another shard's.
 #[derive(Clone)]
 pub struct MovementWriter {
     shards: Vec<mpsc::Sender<Job>>,
@@ -62,15 +61,11 @@ impl MovementWriter {
     fn shard(&self, command: &Command) -> &mpsc::Sender<Job> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        command.stock_key().hash(&mut h);
+        command.shard_key().hash(&mut h);
         &self.shards[(h.finish() as usize) % self.shards.len()]
     }
 
-    pub(super) async fn submit(
-        &self,
-        command: Command,
-        actor: Actor,
-    ) -> AppResult<MovementReceipt> {
+    pub(super) async fn submit(&self, command: Command, actor: Actor) -> AppResult<Written> {
         let (reply, outcome) = oneshot::channel();
         let gone = || AppError::internal(&std::io::Error::other("the movement writer stopped"));
         self.shard(&command)
@@ -156,7 +151,7 @@ fn is_refusal(e: &AppError) -> bool {
 }
 
 /// The whole batch in one transaction. `Err` means nothing was written.
-async fn write_batch(db: &Db, jobs: &[Job]) -> Result<Vec<AppResult<MovementReceipt>>, AppError> {
+async fn write_batch(db: &Db, jobs: &[Job]) -> Result<Vec<AppResult<Written>>, AppError> {
     let backend = db.backend();
     let mut tx = db.begin().await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
@@ -173,7 +168,7 @@ async fn write_batch(db: &Db, jobs: &[Job]) -> Result<Vec<AppResult<MovementRece
     Ok(outcomes)
 }
 
-async fn write_one(db: &Db, job: &Job) -> AppResult<MovementReceipt> {
+async fn write_one(db: &Db, job: &Job) -> AppResult<Written> {
     let mut tx = db.begin().await?;
     let mut ledger = Ledger::default();
     let receipt = execute(&mut tx, db.backend(), &job.command, &job.actor, &mut ledger).await?;

@@ -221,7 +221,10 @@ pub fn OrganizationPage() -> impl IntoView {
                             })}
                         </div>
                     </div>
-                    {v.abilities.view.then(|| view! { <StockOverviewCard scope=format!("organization:{org_id_4}") /> })}
+                    {v.abilities.view.then(|| view! {
+                        <p class="actions"><a class="button" href=format!("/reports?scope=organization:{org_id_4}")>"Usage report"</a></p>
+                        <StockOverviewCard scope=format!("organization:{org_id_4}") />
+                    })}
                     <section class="section">
                         <h2>"Campuses"</h2>
                         {if v.campuses.is_empty() {
@@ -348,7 +351,10 @@ pub fn CampusPage() -> impl IntoView {
                             }.into_any()
                         }}
                     </section>
-                    {v.abilities.view.then(|| view! { <StockOverviewCard scope=format!("campus:{campus_id_4}") /> })}
+                    {v.abilities.view.then(|| view! {
+                        <p class="actions"><a class="button" href=format!("/reports?scope=campus:{campus_id_4}")>"Usage report"</a></p>
+                        <StockOverviewCard scope=format!("campus:{campus_id_4}") />
+                    })}
                     {v.abilities.manage.then(|| view! {
                         <section class="card">
                             <h2>"Add a pantry"</h2>
@@ -432,10 +438,16 @@ pub fn PantryPage() -> impl IntoView {
                         })}
                     </div>
                     <nav class="actions pantry-actions" aria-label="Stock">
-                        {v.abilities.record.then(|| view! {
-                            <a class="button primary" href=format!("/pantries/{pantry_id_3}/distribute")>"Distribute"</a>
+                        {v.abilities.record.then(|| {
+                            let (visit, visits) = (format!("/pantries/{pantry_id_3}/visit"), format!("/pantries/{pantry_id_3}/visits"));
+                            view! {
+                                <a class="button primary" href=visit>"New visit"</a>
+                                <a class="button" href=format!("/pantries/{pantry_id_3}/distribute")>"Quick distribute"</a>
+                                <a class="button" href=visits>"Visits"</a>
+                            }
                         })}
                         <a class="button" href=format!("/pantries/{pantry_id_4}/inventory")>"Inventory"</a>
+                        <a class="button" href=format!("/reports?scope=pantry:{pantry_id_4}")>"Report"</a>
                         <a class="button" href=format!("/organizations/{}/catalog", v.pantry.organization_id)>"Catalog"</a>
                     </nav>
                     <StockOverviewCard scope=format!("pantry:{pantry_id_5}") />

@@ -142,6 +142,25 @@ impl TestApp {
         }
     }
 
+    /// Calls a server function that takes JSON (`input = Json`).
+    pub async fn call_json(&self, client: &Client, endpoint: &str, body: &Value) -> Reply {
+        let res = client
+            .post(format!("{}/api/{endpoint}", self.base))
+            .json(body)
+            .send()
+            .await
+            .expect("request reaches the server");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub async fn get(&self, client: &Client, path: &str) -> (StatusCode, String) {
         let res = client
             .get(format!("{}{path}", self.base))

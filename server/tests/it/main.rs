@@ -11,3 +11,4 @@ mod operations;
 mod places;
 mod properties;
 mod schema;
+mod usage;

@@ -1,0 +1,13 @@
+//! Usage: visits at the counter (the lines a household took, posted as
+//! `distributed` movements in one transaction), their corrections and
+//! voids (compensating movements), visit rules, and the reports funders
+//! read.
+
+pub mod api;
+pub mod model;
+pub mod views;
+
+#[cfg(feature = "ssr")]
+pub mod report;
+#[cfg(feature = "ssr")]
+pub mod service;

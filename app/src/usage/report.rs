@@ -1,0 +1,693 @@
+//! The usage report: visits, households and individuals served, what
+//! went out (by period, category and product), donations in by donor, and
+//! waste by reason, for a pantry, a campus or a whole organization.
+//!
+//! Every figure is a sum of movements (and a count of visits): the
+//! database sums per UTC day and product, and this module rolls days up
+//! into weeks or months, categories and products. What a visit handed out
+//! counts on the visit's day, with its corrections, so a voided visit
+//! adds nothing anywhere. Days are UTC days.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use sqlx::Row as _;
+use time::Date;
+
+use super::model::*;
+use crate::auth::model::Role;
+use crate::auth::service::Caller;
+use crate::catalog::model::Unit;
+use crate::error::{AppError, AppResult};
+use crate::ids::ProductId;
+use crate::inventory::service::Scope;
+use crate::state::AppState;
+
+const DAY_MS: i64 = 86_400_000;
+/// Days from 1970-01-01 to the Julian day number.
+const UNIX_JULIAN: i64 = 2_440_588;
+/// The longest period one report covers.
+pub const MAX_DAYS: i64 = 3 * 366;
+/// Products in the "top products" table.
+pub const TOP_PRODUCTS: usize = 15;
+
+/// The scope's SQL condition on a table's `pantry_id` / `organization_id`
+/// (alias given), its label, and the id bound as `$1`.
+struct ReportScope {
+    key: String,
+    label: String,
+    id: String,
+    condition: fn(&str) -> String,
+}
+
+async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<ReportScope> {
+    let db = &state.db;
+    // History stays in reports after a pantry or campus is archived, so
+    // these conditions do not look at `archived_at`.
+    match scope {
+        Scope::Pantry(id) => {
+            let (h, place) = crate::inventory::service::pantry_header(db, id).await?;
+            caller.require(&place, Role::Viewer, "pantry")?;
+            Ok(ReportScope {
+                key: format!("pantry:{}", h.id),
+                label: format!("{} ({})", h.name, h.campus_name),
+                id: h.id.0,
+                condition: |a| format!("{a}.pantry_id = $1"),
+            })
+        }
+        Scope::Campus(id) => {
+            let (c, place) = crate::org::service::campus_with_place(db, id.as_str()).await?;
+            caller.require(&place, Role::Viewer, "campus")?;
+            Ok(ReportScope {
+                key: format!("campus:{}", c.id),
+                label: c.name.clone(),
+                id: c.id.0,
+                condition: |a| {
+                    format!("{a}.pantry_id in (select id from pantries where campus_id = $1)")
+                },
+            })
+        }
+        Scope::Organization(id) => {
+            let (o, place) = crate::org::service::organization_with_place(db, id.as_str()).await?;
+            caller.require(&place, Role::Viewer, "organization")?;
+            Ok(ReportScope {
+                key: format!("organization:{}", o.id),
+                label: o.name.clone(),
+                id: o.id.0,
+                condition: |a| format!("{a}.organization_id = $1"),
+            })
+        }
+    }
+}
+
+pub fn parse_date(input: &str, field: &str) -> AppResult<Date> {
+    let t = input.trim();
+    let bad = || AppError::invalid(field, format!("Enter the {field} date as YYYY-MM-DD."));
+    let mut parts = t.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let y: i32 = y.parse().map_err(|_| bad())?;
+    let m: u8 = m.parse().map_err(|_| bad())?;
+    let d: u8 = d.parse().map_err(|_| bad())?;
+    if !(2000..=2100).contains(&y) {
+        return Err(AppError::invalid(
+            field,
+            "Choose a date between 2000 and 2100.",
+        ));
+    }
+    let month = time::Month::try_from(m).map_err(|_| bad())?;
+    Date::from_calendar_date(y, month, d)
+        .map_err(|_| AppError::invalid(field, format!("{t} is not a date on the calendar.")))
+}
+
+fn day_number(d: Date) -> i64 {
+    d.to_julian_day() as i64 - UNIX_JULIAN
+}
+
+fn date_of(day: i64) -> Date {
+    Date::from_julian_day((day + UNIX_JULIAN) as i32).unwrap_or(Date::MIN)
+}
+
+pub fn iso(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// The first day of the period a day falls in.
+fn period_start(day: i64, group: Grouping) -> i64 {
+    match group {
+        Grouping::Day => day,
+        // 1970-01-01 was a Thursday; weeks start on Monday.
+        Grouping::Week => day - (day + 3).rem_euclid(7),
+        Grouping::Month => {
+            let d = date_of(day);
+            day - (d.day() as i64 - 1)
+        }
+    }
+}
+
+fn next_period(start: i64, group: Grouping) -> i64 {
+    match group {
+        Grouping::Day => start + 1,
+        Grouping::Week => start + 7,
+        Grouping::Month => {
+            let d = date_of(start);
+            let (y, m) = if d.month() == time::Month::December {
+                (d.year() + 1, time::Month::January)
+            } else {
+                (d.year(), d.month().next())
+            };
+            Date::from_calendar_date(y, m, 1)
+                .map(day_number)
+                .unwrap_or(start + 31)
+        }
+    }
+}
+
+fn label(start: i64, group: Grouping) -> String {
+    let d = date_of(start);
+    let month = format!("{:?}", d.month());
+    let short = &month[..3];
+    match group {
+        Grouping::Day => format!(
+            "{} {} {} {}",
+            &format!("{:?}", d.weekday())[..3],
+            d.day(),
+            short,
+            d.year()
+        ),
+        Grouping::Week => format!("Week of {} {} {}", d.day(), short, d.year()),
+        Grouping::Month => format!("{month} {}", d.year()),
+    }
+}
+
+/// A product as the report needs it.
+struct ProductInfo {
+    name: String,
+    category: String,
+    unit: Unit,
+    weight_per_unit_g: Option<i64>,
+}
+
+impl ProductInfo {
+    /// Counted units (each, pack) are items; bulk (kg, l, lb) is weight only.
+    fn items(&self, quantity: i64) -> i64 {
+        if self.unit.scale() == 1 {
+            quantity
+        } else {
+            0
+        }
+    }
+
+    /// Grams in `quantity` (the product's smallest unit), when known.
+    fn weight_g(&self, quantity: i64) -> i64 {
+        self.weight_per_unit_g
+            .map(|w| quantity * w / self.unit.scale())
+            .unwrap_or(0)
+    }
+}
+
+async fn product_info(
+    state: &AppState,
+    ids: &BTreeSet<String>,
+) -> AppResult<HashMap<String, ProductInfo>> {
+    let mut out = HashMap::new();
+    let ids: Vec<&String> = ids.iter().collect();
+    for chunk in ids.chunks(500) {
+        let mut sql = crate::db::Sql::default();
+        sql.push("select id, name, category, unit, unit_weight_g from products where id in (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.text(id.as_str());
+        }
+        sql.push(")");
+        for r in sql.query().fetch_all(state.db.pool()).await? {
+            let unit = Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?;
+            let own: Option<i64> = r.try_get("unit_weight_g")?;
+            out.insert(
+                r.try_get("id")?,
+                ProductInfo {
+                    name: r.try_get("name")?,
+                    category: r.try_get("category")?,
+                    unit,
+                    weight_per_unit_g: own.or(unit.intrinsic_weight_g()),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the report. `from` and `to` are inclusive ISO dates.
+pub async fn usage_report(
+    state: &AppState,
+    caller: &Caller,
+    scope: &str,
+    from: &str,
+    to: &str,
+    group: &str,
+) -> AppResult<UsageReport> {
+    let scope = resolve(state, caller, &Scope::parse(scope)?).await?;
+    let group = Grouping::parse(group)?;
+    let from = parse_date(from, "from")?;
+    let to = parse_date(to, "to")?;
+    if to < from {
+        return Err(AppError::invalid(
+            "to",
+            "The end date comes before the start date.",
+        ));
+    }
+    let (first, last) = (day_number(from), day_number(to));
+    if last - first + 1 > MAX_DAYS {
+        return Err(AppError::invalid(
+            "to",
+            format!("A report covers at most {MAX_DAYS} days; choose a shorter period."),
+        ));
+    }
+    let (from_ms, to_ms) = (first * DAY_MS, (last + 1) * DAY_MS);
+    let db = state.db.pool();
+
+    // Visits, to count households and people per period.
+    let visits = sqlx::query(&format!(
+        "select v.occurred_at, v.client_ref, v.adults, v.children, v.seniors from visits v \
+         where {} and v.status = 'recorded' and v.occurred_at >= $2 and v.occurred_at < $3",
+        (scope.condition)("v")
+    ))
+    .bind(&scope.id)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(db)
+    .await?;
+
+    // What went out per day and product; a visit's movements (its
+    // corrections too) count on the visit's day.
+    let out = sqlx::query(&format!(
+        "select coalesce(v.occurred_at, m.occurred_at) / {DAY_MS} as day, m.product_id, cast(-sum(m.quantity) as bigint) as quantity \
+         from movements m left join visits v on v.id = m.visit_id \
+         where {} and m.kind = 'distributed' and m.occurred_at >= $2 and coalesce(v.occurred_at, m.occurred_at) < $3 \
+         group by coalesce(v.occurred_at, m.occurred_at) / {DAY_MS}, m.product_id",
+        (scope.condition)("m")
+    ))
+    .bind(&scope.id)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(db)
+    .await?;
+
+    // Donations in: a recorded weight wins over the catalog's.
+    let donated = sqlx::query(&format!(
+        "select coalesce(m.donor, '') as donor, m.product_id, count(*) as lines, cast(sum(m.quantity) as bigint) as quantity, \
+         cast(sum(case when m.weight_g is null then m.quantity else 0 end) as bigint) as unweighed, \
+         cast(sum(coalesce(m.weight_g, 0)) as bigint) as weighed_g \
+         from movements m where {} and m.kind = 'received' and m.source = 'donation' \
+         and m.occurred_at >= $2 and m.occurred_at < $3 \
+         group by coalesce(m.donor, ''), m.product_id",
+        (scope.condition)("m")
+    ))
+    .bind(&scope.id)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(db)
+    .await?;
+
+    let wasted = sqlx::query(&format!(
+        "select coalesce(m.reason, 'other') as reason, m.product_id, cast(-sum(m.quantity) as bigint) as quantity \
+         from movements m where {} and m.kind = 'discarded' and m.occurred_at >= $2 and m.occurred_at < $3 \
+         group by coalesce(m.reason, 'other'), m.product_id",
+        (scope.condition)("m")
+    ))
+    .bind(&scope.id)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(db)
+    .await?;
+
+    let mut ids = BTreeSet::new();
+    for r in out.iter().chain(&donated).chain(&wasted) {
+        ids.insert(r.try_get::<String, _>("product_id")?);
+    }
+    let products = product_info(state, &ids).await?;
+    let info = |id: &str| {
+        products.get(id).ok_or_else(|| {
+            AppError::internal(&std::io::Error::other(format!(
+                "product {id} of a movement is gone"
+            )))
+        })
+    };
+
+    // Periods, every one in the range (empty ones too, for the chart).
+    let mut periods: BTreeMap<i64, PeriodFigures> = BTreeMap::new();
+    let mut start = period_start(first, group);
+    while start <= last {
+        periods.insert(
+            start,
+            PeriodFigures {
+                start: iso(date_of(start.max(first))),
+                label: label(start, group),
+                ..PeriodFigures::default()
+            },
+        );
+        start = next_period(start, group);
+    }
+    let mut totals = PeriodFigures {
+        start: iso(from),
+        label: format!("{} – {}", iso(from), iso(to)),
+        ..PeriodFigures::default()
+    };
+
+    // Households: one per client reference per period (and per visit
+    // without one); people: the household's size at its latest visit.
+    #[derive(Default)]
+    struct Served {
+        by_client: HashMap<String, (i64, Option<i64>)>,
+        anonymous: i64,
+        anonymous_people: i64,
+        no_size: i64,
+    }
+    impl Served {
+        fn add(&mut self, at: i64, client: Option<String>, size: Option<i64>) {
+            match client {
+                Some(c) => {
+                    // The size recorded at the client's latest visit
+                    // that recorded one.
+                    let e = self.by_client.entry(c).or_insert((at, size));
+                    if size.is_some() && (e.1.is_none() || at >= e.0) {
+                        *e = (at, size);
+                    }
+                }
+                None => {
+                    self.anonymous += 1;
+                    self.anonymous_people += size.unwrap_or(0);
+                    if size.is_none() {
+                        self.no_size += 1;
+                    }
+                }
+            }
+        }
+        fn households(&self) -> i64 {
+            self.by_client.len() as i64 + self.anonymous
+        }
+        fn people(&self) -> i64 {
+            self.anonymous_people + self.by_client.values().filter_map(|v| v.1).sum::<i64>()
+        }
+        fn no_size(&self) -> i64 {
+            self.no_size + self.by_client.values().filter(|v| v.1.is_none()).count() as i64
+        }
+    }
+    let mut served: BTreeMap<i64, Served> = BTreeMap::new();
+    let mut served_total = Served::default();
+    for v in &visits {
+        let at: i64 = v.try_get("occurred_at")?;
+        let client: Option<String> = v.try_get("client_ref")?;
+        let h = Household {
+            adults: v.try_get("adults")?,
+            children: v.try_get("children")?,
+            seniors: v.try_get("seniors")?,
+        };
+        let p = period_start(at.div_euclid(DAY_MS), group);
+        served
+            .entry(p)
+            .or_default()
+            .add(at, client.clone(), h.size());
+        served_total.add(at, client, h.size());
+        if let Some(f) = periods.get_mut(&p) {
+            f.visits += 1;
+        }
+        totals.visits += 1;
+    }
+    for (p, s) in &served {
+        if let Some(f) = periods.get_mut(p) {
+            f.households = s.households();
+            f.individuals = s.people();
+        }
+    }
+    totals.households = served_total.households();
+    totals.individuals = served_total.people();
+
+    let mut categories: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut by_product: BTreeMap<String, i64> = BTreeMap::new();
+    for r in &out {
+        let day: i64 = r.try_get("day")?;
+        let id: String = r.try_get("product_id")?;
+        let quantity: i64 = r.try_get("quantity")?;
+        let p = info(&id)?;
+        let (items, weight) = (p.items(quantity), p.weight_g(quantity));
+        if let Some(f) = periods.get_mut(&period_start(day, group)) {
+            f.items += items;
+            f.weight_g += weight;
+        }
+        totals.items += items;
+        totals.weight_g += weight;
+        let c = categories.entry(p.category.clone()).or_default();
+        c.0 += items;
+        c.1 += weight;
+        *by_product.entry(id).or_default() += quantity;
+    }
+    let mut by_category: Vec<CategoryFigures> = categories
+        .into_iter()
+        .map(|(category, (items, weight_g))| CategoryFigures {
+            category,
+            items,
+            weight_g,
+        })
+        .collect();
+    by_category.sort_by(|a, b| {
+        (b.weight_g, b.items, &a.category).cmp(&(a.weight_g, a.items, &b.category))
+    });
+    let mut top_products: Vec<ProductFigures> = by_product
+        .into_iter()
+        .filter(|(_, q)| *q != 0)
+        .map(|(id, quantity)| {
+            let p = info(&id)?;
+            Ok(ProductFigures {
+                product_id: ProductId(id.clone()),
+                name: p.name.clone(),
+                category: p.category.clone(),
+                quantity,
+                quantity_text: p.unit.format(quantity),
+                weight_g: p.weight_g(quantity),
+            })
+        })
+        .collect::<AppResult<_>>()?;
+    top_products
+        .sort_by(|a, b| (b.weight_g, b.quantity, &a.name).cmp(&(a.weight_g, a.quantity, &b.name)));
+    top_products.truncate(TOP_PRODUCTS);
+
+    let mut donors: BTreeMap<String, DonorFigures> = BTreeMap::new();
+    for r in &donated {
+        let donor: String = r.try_get("donor")?;
+        let id: String = r.try_get("product_id")?;
+        let p = info(&id)?;
+        let quantity: i64 = r.try_get("quantity")?;
+        let unweighed: i64 = r.try_get("unweighed")?;
+        let weighed: i64 = r.try_get("weighed_g")?;
+        let name = if donor.trim().is_empty() {
+            "Anonymous".to_string()
+        } else {
+            donor
+        };
+        let d = donors.entry(name.clone()).or_insert(DonorFigures {
+            donor: name,
+            donations: 0,
+            items: 0,
+            weight_g: 0,
+        });
+        d.donations += r.try_get::<i64, _>("lines")?;
+        d.items += p.items(quantity);
+        d.weight_g += weighed + p.weight_g(unweighed);
+    }
+    let mut donations: Vec<DonorFigures> = donors.into_values().collect();
+    donations.sort_by(|a, b| (b.weight_g, b.items, &a.donor).cmp(&(a.weight_g, a.items, &b.donor)));
+
+    let mut reasons: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for r in &wasted {
+        let reason: String = r.try_get("reason")?;
+        let id: String = r.try_get("product_id")?;
+        let quantity: i64 = r.try_get("quantity")?;
+        let p = info(&id)?;
+        let e = reasons.entry(reason).or_default();
+        e.0 += p.items(quantity);
+        e.1 += p.weight_g(quantity);
+    }
+    let waste = reasons
+        .into_iter()
+        .map(|(reason, (items, weight_g))| WasteFigures {
+            reason: crate::inventory::model::DiscardReason::parse(&reason, "reason")
+                .map(|r| r.label().to_string())
+                .unwrap_or(reason),
+            items,
+            weight_g,
+        })
+        .collect();
+
+    Ok(UsageReport {
+        scope: scope.key,
+        scope_label: scope.label,
+        from: iso(from),
+        to: iso(to),
+        group,
+        periods: periods.into_values().collect(),
+        totals,
+        by_category,
+        top_products,
+        donations,
+        waste,
+        visits_without_size: served_total.no_size(),
+    })
+}
+
+fn csv_field(s: &str) -> String {
+    // A leading = + - @ would be read as a formula by spreadsheets.
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn kg(grams: i64) -> String {
+    format!("{}.{:03}", grams / 1000, (grams % 1000).abs())
+}
+
+/// The report as CSV: one block per table, each with its own header.
+pub fn to_csv(r: &UsageReport) -> String {
+    let mut out = String::new();
+    let mut line = |fields: Vec<String>| {
+        out.push_str(
+            &fields
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push_str("\r\n");
+    };
+    line(vec![
+        "Usage report".into(),
+        r.scope_label.clone(),
+        r.from.clone(),
+        r.to.clone(),
+        format!("by {}", r.group.as_str()),
+    ]);
+    line(vec![]);
+    line(
+        [
+            "period",
+            "start",
+            "visits",
+            "households",
+            "individuals",
+            "items",
+            "weight_kg",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    for p in r.periods.iter().chain(std::iter::once(&r.totals)) {
+        line(vec![
+            p.label.clone(),
+            p.start.clone(),
+            p.visits.to_string(),
+            p.households.to_string(),
+            p.individuals.to_string(),
+            p.items.to_string(),
+            kg(p.weight_g),
+        ]);
+    }
+    line(vec![]);
+    line(
+        ["category", "items", "weight_kg"]
+            .map(String::from)
+            .to_vec(),
+    );
+    for c in &r.by_category {
+        line(vec![
+            c.category.clone(),
+            c.items.to_string(),
+            kg(c.weight_g),
+        ]);
+    }
+    line(vec![]);
+    line(
+        ["product", "category", "quantity", "weight_kg"]
+            .map(String::from)
+            .to_vec(),
+    );
+    for p in &r.top_products {
+        line(vec![
+            p.name.clone(),
+            p.category.clone(),
+            p.quantity_text.clone(),
+            kg(p.weight_g),
+        ]);
+    }
+    line(vec![]);
+    line(
+        ["donor", "donations", "items", "weight_kg"]
+            .map(String::from)
+            .to_vec(),
+    );
+    for d in &r.donations {
+        line(vec![
+            d.donor.clone(),
+            d.donations.to_string(),
+            d.items.to_string(),
+            kg(d.weight_g),
+        ]);
+    }
+    line(vec![]);
+    line(
+        ["waste reason", "items", "weight_kg"]
+            .map(String::from)
+            .to_vec(),
+    );
+    for w in &r.waste {
+        line(vec![w.reason.clone(), w.items.to_string(), kg(w.weight_g)]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_start_on_the_day_monday_and_first_of_month() {
+        let d = parse_date("2026-11-19", "from").unwrap(); // a Thursday
+        let n = day_number(d);
+        assert_eq!(iso(date_of(period_start(n, Grouping::Day))), "2026-11-19");
+        assert_eq!(iso(date_of(period_start(n, Grouping::Week))), "2026-11-16");
+        assert_eq!(iso(date_of(period_start(n, Grouping::Month))), "2026-11-01");
+        assert_eq!(
+            iso(date_of(next_period(
+                period_start(n, Grouping::Month),
+                Grouping::Month
+            ))),
+            "2026-12-01"
+        );
+        let dec = day_number(parse_date("2026-12-31", "from").unwrap());
+        assert_eq!(
+            iso(date_of(next_period(
+                period_start(dec, Grouping::Month),
+                Grouping::Month
+            ))),
+            "2027-01-01"
+        );
+        assert_eq!(
+            label(period_start(n, Grouping::Week), Grouping::Week),
+            "Week of 16 Nov 2026"
+        );
+        assert_eq!(
+            label(period_start(n, Grouping::Month), Grouping::Month),
+            "November 2026"
+        );
+        assert_eq!(label(n, Grouping::Day), "Thu 19 Nov 2026");
+    }
+
+    #[test]
+    fn bad_dates_say_which_field() {
+        for bad in ["2026-02-30", "26-1-1", "yesterday", "1999-12-31", ""] {
+            assert_eq!(
+                parse_date(bad, "from").unwrap_err().field(),
+                Some("from"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(kg(1500), "1.500");
+    }
+}

@@ -1,0 +1,116 @@
+// The usage journey, at a phone and a desktop viewport, each on an
+// instance of its own: a volunteer records a visit with three items at
+// the counter, the stock drops, a correction puts one back, and today's
+// report shows the visit.
+import { APIRequestContext, expect, test as base } from '@playwright/test';
+import { accessible, hydrated, open, setupCodeFromLog, shoot } from './helpers';
+import { instanceUrl } from '../playwright.config';
+
+const test = base.extend({
+  baseURL: async ({}, use, info) => use(instanceUrl(info.project.name, 'usage')),
+});
+test.describe.configure({ mode: 'serial' });
+
+const admin = { name: 'Ada Admin', email: 'ada@college.example', password: 'correct horse battery' };
+const volunteer = { name: 'Val Volunteer', email: 'val@college.example', password: 'staple lantern river' };
+const ids: Record<string, string> = {};
+
+async function post(request: APIRequestContext, endpoint: string, form: Record<string, string>) {
+  const res = await request.post(`/api/${endpoint}`, { form });
+  const body = await res.json().catch(() => null);
+  expect(res.ok(), `${endpoint}: ${JSON.stringify(body)}`).toBeTruthy();
+  return body;
+}
+
+async function onHand(request: APIRequestContext, product: string): Promise<string> {
+  const res = await request.post('/api/product_stock', { form: { pantry: ids.main, product } });
+  const body = await res.json();
+  return String(body.on_hand);
+}
+
+test('an admin sets up a pantry with stock and a volunteer', async ({ browser }, info) => {
+  // Through the API: the foundation and inventory journeys cover the forms.
+  const adminContext = await browser.newContext();
+  const r = adminContext.request;
+  await post(r, 'setup', { code: setupCodeFromLog(`${info.project.name}-usage`), ...admin });
+  ids.org = await post(r, 'create_organization', { name: 'State College' });
+  ids.campus = await post(r, 'create_campus', { organization: ids.org, name: 'North Campus' });
+  ids.main = await post(r, 'create_pantry', { campus: ids.campus, name: 'Main Pantry' });
+  ids.beans = await post(r, 'create_product', { organization: ids.org, name: 'Black beans', category: 'Canned goods', unit_weight_g: '425', barcodes: '4006381333931' });
+  ids.rice = await post(r, 'create_product', { organization: ids.org, name: 'Long grain rice', category: 'Dry goods', unit: 'kg' });
+  ids.soup = await post(r, 'create_product', { organization: ids.org, name: 'Tomato soup', category: 'Canned goods', unit_weight_g: '400' });
+  for (const [p, q] of [[ids.beans, '10'], [ids.rice, '5'], [ids.soup, '6']]) {
+    await post(r, 'receive', { pantry: ids.main, product: p, quantity: q, donor: 'City Food Bank' });
+  }
+  const invite = await post(r, 'invite', { email: volunteer.email, role: 'staff', scope: `pantry:${ids.main}` });
+  ids.invite = String(invite.link).split('/').pop()!;
+  await adminContext.close();
+});
+
+test('a volunteer records a visit with three items on a phone, and the report shows it', async ({ page }, info) => {
+  await post(page.request, 'accept_invitation', { token: ids.invite, name: volunteer.name, password: volunteer.password })
+    .catch(async () => post(page.request, 'sign_in', { email: volunteer.email, password: volunteer.password }));
+  await open(page, `/pantries/${ids.main}`);
+  await page.getByRole('link', { name: 'New visit' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Visit' })).toBeVisible();
+  await hydrated(page);
+  await accessible(page, 'visit counter');
+  await shoot(page, info, 'visit-empty');
+
+  // A USB scanner types the barcode and presses Enter: straight into the basket.
+  const search = page.getByLabel('Find an item');
+  await search.fill('4006381333931');
+  await expect(page.getByRole('button', { name: /Black beans/ })).toBeVisible();
+  await search.press('Enter');
+  await expect(page.getByRole('heading', { name: 'Basket · 1 item' })).toBeVisible();
+  await expect(search).toHaveValue('');
+  // Taps: beans once more, rice, and soup from its category tile.
+  await page.getByRole('button', { name: /Black beans/ }).click();
+  await page.getByRole('button', { name: /Long grain rice/ }).click();
+  await page.getByRole('button', { name: 'Canned goods' }).click();
+  await expect(page.getByRole('button', { name: /Long grain rice/ })).toHaveCount(0);
+  await page.getByRole('button', { name: /Tomato soup/ }).click();
+  await expect(page.getByRole('heading', { name: 'Basket · 3 items' })).toBeVisible();
+  const basket = page.getByRole('region', { name: 'Basket' });
+  await expect(basket.getByText('Black beans')).toBeVisible();
+  await expect(basket.locator('.basket-line').filter({ hasText: 'Black beans' }).locator('output')).toHaveText('2');
+  await page.getByText('Household (optional)').click();
+  await page.getByLabel('Adults').fill('2');
+  await page.getByLabel('Children').fill('1');
+  await page.getByLabel('Client card or code').fill('card 104');
+  await shoot(page, info, 'visit-basket');
+  await page.getByRole('button', { name: 'Save visit' }).click();
+  await expect(page.getByText(/Visit saved — 3 items: 2 Black beans, 1 kg Long grain rice, 1 Tomato soup\./)).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Basket', exact: true })).toBeVisible();
+  await shoot(page, info, 'visit-saved');
+
+  // The stock dropped.
+  expect(await onHand(page.request, ids.beans)).toBe('8');
+  expect(await onHand(page.request, ids.rice)).toBe('4000');
+  expect(await onHand(page.request, ids.soup)).toBe('5');
+
+  // The visit's page: correct it (one bean back on the shelf).
+  await page.getByRole('link', { name: 'View' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: /^Visit · / })).toBeVisible();
+  await hydrated(page);
+  await expect(page.getByText('CARD104')).toBeVisible();
+  await page.getByRole('button', { name: 'One less Black beans' }).click();
+  await page.getByRole('button', { name: 'Save correction' }).click();
+  await expect(page.getByText(/Back: 1 Black beans/)).toBeVisible();
+  expect(await onHand(page.request, ids.beans)).toBe('9');
+  await accessible(page, 'visit');
+  await shoot(page, info, 'visit-page');
+
+  // Today's report for the pantry shows the visit and what went out.
+  await open(page, `/pantries/${ids.main}`);
+  await page.getByRole('link', { name: 'Report' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Usage report' })).toBeVisible();
+  await hydrated(page);
+  await expect(page.getByTestId('total-visits')).toHaveText('1');
+  // 1 bean + 1 soup are items; the rice counts by weight.
+  await expect(page.getByTestId('total-items')).toHaveText('2');
+  await expect(page.getByRole('rowheader', { name: 'City Food Bank' })).toBeVisible();
+  await expect(page.getByText('CARD104')).toHaveCount(0);
+  await accessible(page, 'report');
+  await shoot(page, info, 'report');
+});
