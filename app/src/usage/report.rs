@@ -145,19 +145,24 @@ fn next_period(start: i64, group: Grouping) -> i64 {
     }
 }
 
-fn label(start: i64, group: Grouping) -> String {
+/// "Sun 1 Nov", "Week of 2 Nov", "November 2026"; days and weeks carry
+/// their year when the report spans more than one.
+fn label(start: i64, group: Grouping, with_year: bool) -> String {
     let d = date_of(start);
     let month = format!("{:?}", d.month());
     let short = &month[..3];
+    let year = if with_year {
+        format!(" {}", d.year())
+    } else {
+        String::new()
+    };
     match group {
         Grouping::Day => format!(
-            "{} {} {} {}",
+            "{} {} {short}{year}",
             &format!("{:?}", d.weekday())[..3],
-            d.day(),
-            short,
-            d.year()
+            d.day()
         ),
-        Grouping::Week => format!("Week of {} {} {}", d.day(), short, d.year()),
+        Grouping::Week => format!("Week of {} {short}{year}", d.day()),
         Grouping::Month => format!("{month} {}", d.year()),
     }
 }
@@ -326,7 +331,7 @@ pub async fn usage_report(
             start,
             PeriodFigures {
                 start: iso(date_of(start.max(first))),
-                label: label(start, group),
+                label: label(start, group, from.year() != to.year()),
                 ..PeriodFigures::default()
             },
         );

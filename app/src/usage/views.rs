@@ -178,7 +178,7 @@ pub fn VisitCounterPage() -> impl IntoView {
                 <div class="field">
                     <label for="visit-search">"Find an item"</label>
                     <input id="visit-search" type="search" node_ref=search_box autocomplete="off"
-                        placeholder="Name or barcode (scanner works here)"
+                        placeholder="Name or barcode"
                         prop:value=move || search.get()
                         on:input=move |ev| search.set(event_target_value(&ev))
                         on:keydown=on_enter />
@@ -299,12 +299,20 @@ pub fn VisitCounterPage() -> impl IntoView {
                 {move || check.value().get().flatten().filter(|_| !client_ref.get().trim().is_empty()).map(|w| view! {
                     <p class="warning" role="status">{w}" You can still save the visit."</p>
                 })}
+            </section>
+            // Kept in reach of the thumb on a phone, however long the list.
+            <div class="counter-save">
                 <FormError error=error fields=&[] />
                 <button type="button" class="button primary big" disabled=move || save.pending().get() || items() == 0
                     on:click=move |_| submit()>
-                    {move || if save.pending().get() { "Saving…".to_string() } else { "Save visit".to_string() }}
+                    {move || match (save.pending().get(), items()) {
+                        (true, _) => "Saving…".to_string(),
+                        (false, 0) => "Save visit".to_string(),
+                        (false, 1) => "Save visit · 1 item".to_string(),
+                        (false, n) => format!("Save visit · {n} items"),
+                    }}
                 </button>
-            </section>
+            </div>
         </div>
     }
 }
@@ -482,7 +490,7 @@ pub fn VisitPage() -> impl IntoView {
                                         let unit = l.unit;
                                         view! {
                                             <li class="basket-line">
-                                                <span class="basket-name">{l.product_name.clone()}<span class="muted">{format!(" · {}", l.category)}</span></span>
+                                                <span class="basket-name">{l.product_name.clone()}<span class="muted basket-category">{l.category.clone()}</span></span>
                                                 {if editable {
                                                     view! {
                                                         <div class="stepper small" role="group" aria-label=format!("Quantity of {}", l.product_name)>
@@ -558,6 +566,7 @@ fn today_iso() -> String {
 }
 
 /// A bar chart of one figure per period, as SVG that scales to the page.
+/// At most six period labels, so they stay readable on a phone.
 #[component]
 fn BarChart(
     title: &'static str,
@@ -565,30 +574,33 @@ fn BarChart(
     format: fn(i64) -> String,
 ) -> impl IntoView {
     let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1);
-    let n = bars.len().max(1) as f64;
-    let (w, h, top, bottom) = (600.0, 180.0, 16.0, 28.0);
-    let bw = w / n;
-    let label_every = ((bars.len() as f64) / 8.0).ceil().max(1.0) as usize;
+    let n = bars.len().max(1);
+    let (w, h, top, bottom) = (600.0, 200.0, 28.0, 34.0);
+    let bw = w / n as f64;
+    let label_every = n.div_ceil(5).max(1);
     view! {
         <figure class="chart">
             <figcaption>{title}</figcaption>
-            <svg viewBox=format!("0 0 {w} {}", h + bottom) role="img" aria-label=title preserveAspectRatio="none">
+            <svg viewBox=format!("0 0 {w} {}", h + bottom) role="img" aria-label=format!("{title}, per period; the most is {}", format(max))>
                 <line x1="0" y1=h x2=w y2=h class="axis" />
+                <text x="0" y="20" class="tick">{format!("most: {}", format(max))}</text>
                 {bars.iter().enumerate().map(|(i, (label, v))| {
                     let bh = (*v as f64 / max as f64) * (h - top);
                     let x = i as f64 * bw;
+                    let anchor = if i == 0 { "start" } else if i + 1 == n { "end" } else { "middle" };
+                    let tx = if i == 0 { x } else if i + 1 == n { x + bw } else { x + bw / 2.0 };
+                    let short: String = label.split(' ').skip(if label.starts_with("Week") { 2 } else { 1 }).take(2).collect::<Vec<_>>().join(" ");
                     view! {
                         <g>
                             <rect x={x + bw * 0.1} y={h - bh} width={bw * 0.8} height=bh class="bar">
                                 <title>{format!("{label}: {}", format(*v))}</title>
                             </rect>
-                            {(i % label_every == 0).then(|| view! {
-                                <text x={x + bw / 2.0} y={h + 18.0} text-anchor="middle" class="tick">{label.split(' ').take(3).collect::<Vec<_>>().join(" ")}</text>
+                            {(i + 1 == n || (i % label_every == 0 && i + label_every / 2 + 1 < n)).then(|| view! {
+                                <text x=tx y={h + 26.0} text-anchor=anchor class="tick">{short}</text>
                             })}
                         </g>
                     }
                 }).collect_view()}
-                <text x="4" y="12" class="tick">{format(max)}</text>
             </svg>
         </figure>
     }
@@ -678,7 +690,7 @@ pub fn ReportPage() -> impl IntoView {
                             <BarChart title="Visits" bars=visits format=count_text />
                             <BarChart title="Weight handed out" bars=weights format=kg_text />
                         </div>
-                        <div class="table-scroll">
+                        <div class="table-scroll" tabindex="0" role="region" aria-label="Figures by period">
                             <table class="table">
                                 <caption>"By period"</caption>
                                 <thead><tr>
@@ -690,7 +702,7 @@ pub fn ReportPage() -> impl IntoView {
                                     <th scope="col" class="num">"Weight"</th>
                                 </tr></thead>
                                 <tbody>
-                                    {r.periods.iter().map(|p| view! {
+                                    {r.periods.iter().filter(|p| p.visits > 0 || p.items > 0 || p.weight_g != 0).map(|p| view! {
                                         <tr>
                                             <th scope="row">{p.label.clone()}</th>
                                             <td class="num">{p.visits}</td>
@@ -711,7 +723,7 @@ pub fn ReportPage() -> impl IntoView {
                                 </tr></tfoot>
                             </table>
                         </div>
-                        <p class="muted small">"Households are counted once per client card within each period and within the whole period, so the periods need not add up to the whole."</p>
+                        <p class="muted small">"Periods with nothing handed out are left out of the table (the chart and the CSV have every period). Households are counted once per client card within each period and within the whole period, so the periods need not add up to the whole."</p>
                         <div class="columns">
                             <table class="table">
                                 <caption>"By category"</caption>
