@@ -94,6 +94,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/pantries/:id/visits") view=VisitsPage ssr=SsrMode::Async />
                     <Route path=path!("/visits/:id") view=VisitPage ssr=SsrMode::Async />
                     <Route path=path!("/reports") view=ReportPage ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/import") view=ImportHistoryPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

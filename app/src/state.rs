@@ -31,6 +31,8 @@ pub struct Settings {
     /// How long a request's caller (session and memberships) is reused
     /// by later requests with the same session; zero turns it off.
     pub caller_cache_ttl: Duration,
+    /// Where uploads are spooled and import error files kept.
+    pub data_dir: std::path::PathBuf,
 }
 
 impl Default for Settings {
@@ -43,6 +45,7 @@ impl Default for Settings {
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             event_retry: RetryPolicy::default(),
             caller_cache_ttl: Duration::from_secs(5),
+            data_dir: std::env::temp_dir().join("larder"),
         }
     }
 }
@@ -61,6 +64,8 @@ pub struct AppState {
     pub writer: MovementWriter,
     /// Who recent session tokens belong to.
     pub callers: Arc<CallerCache>,
+    /// How far the running history imports have read.
+    pub imports: Arc<crate::usage::import::ImportProgress>,
 }
 
 impl AppState {
@@ -81,6 +86,7 @@ impl AppState {
         Self {
             db,
             callers: Arc::new(CallerCache::new(settings.caller_cache_ttl)),
+            imports: Default::default(),
             settings: Arc::new(settings),
             setup: Arc::new(setup),
             throttle: Arc::new(SignInThrottle::default()),

@@ -115,3 +115,24 @@ test('a volunteer records a visit with three items on a phone, and the report sh
   await accessible(page, 'report');
   await shoot(page, info, 'report');
 });
+
+test('a coordinator imports last year\'s history and sees what was refused', async ({ page }, info) => {
+  await post(page.request, 'sign_in', { email: admin.email, password: admin.password });
+  await open(page, `/organizations/${ids.org}`);
+  await page.getByRole('link', { name: 'Import usage history' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Import usage history' })).toBeVisible();
+  await hydrated(page);
+  const csv = 'date,product,quantity,pantry\n2025-09-01,Black beans,3,Main Pantry\n2025-09-02,Caviar,1,\n2025-09-03,Long grain rice,1.5,\n';
+  await page.getByLabel('CSV file').setInputFiles({ name: 'last-year.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  const outcome = page.getByTestId('import-outcome');
+  await expect(outcome).toContainText('Nothing was imported from last-year.csv.');
+  await expect(outcome).toContainText('1 row(s) have problems');
+  await expect(outcome.getByRole('link', { name: 'Download the problem rows' })).toBeVisible();
+  await accessible(page, 'import refused');
+  await page.getByLabel('Import the good rows even if some are bad').check();
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  await expect(outcome).toContainText('Imported 2 row(s) from last-year.csv.');
+  await expect(outcome).toContainText('1 row(s) have problems and were skipped');
+  await shoot(page, info, 'import-history');
+});

@@ -12,7 +12,7 @@ pub mod telemetry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::provide_context;
@@ -110,9 +110,14 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             first_backoff: config.event_retry,
             ..Default::default()
         },
+        data_dir: config.data_dir.clone(),
         ..Settings::default()
     };
     let state = AppState::new(db, settings, setup);
+    // Imports a stopped process left half-way are undone before any new one.
+    if let Err(e) = app::usage::import::recover(&state).await {
+        tracing::error!(error = %e, "could not undo interrupted history imports");
+    }
     let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
     let delivery = state.bus.clone().start(state.db.clone(), delivery_stopped);
     let router = router(&config, state.clone());
@@ -240,6 +245,26 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .route(
             "/reports/usage.csv",
             get(app::usage::api::report_csv_handler),
+        )
+        .route(
+            "/organizations/{id}/usage-import",
+            post(app::usage::api::import_upload_handler),
+        )
+        .route(
+            "/imports/{id}/errors.csv",
+            get(app::usage::api::import_errors_handler),
+        )
+        .route(
+            "/api/v1/usage/import",
+            post(app::usage::api::api_import_handler),
+        )
+        .route(
+            "/api/v1/usage/summary",
+            get(app::usage::api::api_usage_summary_handler),
+        )
+        .route(
+            "/api/v1/usage/{product_id}",
+            get(app::usage::api::api_product_usage_handler),
         )
         .with_state(state.clone())
         .merge(

@@ -222,7 +222,10 @@ pub fn OrganizationPage() -> impl IntoView {
                         </div>
                     </div>
                     {v.abilities.view.then(|| view! {
-                        <p class="actions"><a class="button" href=format!("/reports?scope=organization:{org_id_4}")>"Usage report"</a></p>
+                        <p class="actions">
+                            <a class="button" href=format!("/reports?scope=organization:{org_id_4}")>"Usage report"</a>
+                            <a class="button" href=format!("/organizations/{org_id_4}/import")>"Import usage history"</a>
+                        </p>
                         <StockOverviewCard scope=format!("organization:{org_id_4}") />
                     })}
                     <section class="section">

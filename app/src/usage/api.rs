@@ -137,3 +137,183 @@ pub async fn report_csv_handler(
         Err(e) => e.into_response(),
     }
 }
+
+#[cfg(feature = "ssr")]
+pub use rest::*;
+
+/// The HTTP handlers that are not server functions: the history import
+/// (a streamed upload), its error file, and the JSON API under `/api/v1`.
+#[cfg(feature = "ssr")]
+mod rest {
+    use std::collections::HashMap;
+
+    use axum::body::Body;
+    use axum::extract::{Path, Query, State};
+    use axum::response::{IntoResponse, Response};
+    use http::{HeaderMap, StatusCode};
+
+    use crate::error::AppResult;
+    use crate::state::AppState;
+    use crate::usage::import::{self, ImportRequest};
+
+    fn flag(q: &HashMap<String, String>, k: &str) -> bool {
+        matches!(
+            q.get(k).map(|v| v.trim().to_lowercase()).as_deref(),
+            Some("1" | "true" | "on" | "yes")
+        )
+    }
+
+    async fn begin(
+        state: &AppState,
+        headers: &HeaderMap,
+        organization: &str,
+        q: &HashMap<String, String>,
+        body: Body,
+    ) -> AppResult<(crate::auth::service::Caller, String)> {
+        let caller = crate::auth::service::caller_from_headers(state, headers).await?;
+        let organization = organization.parse()?;
+        // Access first, so a stranger's upload is not even spooled.
+        let (_, place) = crate::org::service::organization_with_place(
+            &state.db,
+            organization_str(&organization),
+        )
+        .await?;
+        caller.require(&place, crate::auth::model::Role::Manager, "organization")?;
+        let file = import::spool(state, body.into_data_stream()).await?;
+        let request = ImportRequest {
+            organization,
+            pantry: q.get("pantry").cloned().unwrap_or_default(),
+            skip_bad: flag(q, "skip_bad"),
+            file_name: q
+                .get("name")
+                .cloned()
+                .unwrap_or_else(|| "upload.csv".into()),
+        };
+        let id = import::start(state, &caller, request, file).await?;
+        Ok((caller, id))
+    }
+
+    fn organization_str(o: &crate::ids::OrganizationId) -> &str {
+        o.as_str()
+    }
+
+    /// `POST /organizations/{id}/usage-import?pantry=…&skip_bad=1&name=…`
+    /// with the CSV as the body: starts the import, answers 202 with its
+    /// id; the page follows its progress.
+    pub async fn import_upload_handler(
+        State(state): State<AppState>,
+        Path(id): Path<String>,
+        Query(q): Query<HashMap<String, String>>,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Response {
+        match begin(&state, &headers, &id, &q, body).await {
+            Ok((_, id)) => (
+                StatusCode::ACCEPTED,
+                axum::Json(serde_json::json!({ "id": id })),
+            )
+                .into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+
+    /// `POST /api/v1/usage/import?organization=…&pantry=…&skip_bad=true`
+    /// with the CSV as the body: imports and answers with the outcome
+    /// (200 when done, 422 when refused for bad rows).
+    pub async fn api_import_handler(
+        State(state): State<AppState>,
+        Query(q): Query<HashMap<String, String>>,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Response {
+        let organization = q.get("organization").cloned().unwrap_or_default();
+        let outcome = async {
+            let (caller, id) = begin(&state, &headers, &organization, &q, body).await?;
+            import::wait(&state, &caller, &id).await
+        }
+        .await;
+        match outcome {
+            Ok(s) => {
+                let code = match s.status.as_str() {
+                    "done" => StatusCode::OK,
+                    "refused" => StatusCode::UNPROCESSABLE_ENTITY,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                (code, axum::Json(s)).into_response()
+            }
+            Err(e) => e.into_response(),
+        }
+    }
+
+    /// `GET /imports/{id}/errors.csv`: an import's bad rows.
+    pub async fn import_errors_handler(
+        State(state): State<AppState>,
+        Path(id): Path<String>,
+        headers: HeaderMap,
+    ) -> Response {
+        let result = async {
+            let caller = crate::auth::service::caller_from_headers(&state, &headers).await?;
+            import::errors_file(&state, &caller, &id).await
+        }
+        .await;
+        match result {
+            Ok(body) => (
+                [
+                    (
+                        http::header::CONTENT_TYPE,
+                        "text/csv; charset=utf-8".to_string(),
+                    ),
+                    (
+                        http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"import-{id}-errors.csv\""),
+                    ),
+                ],
+                body,
+            )
+                .into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+
+    /// `GET /api/v1/usage/{product_id}?pantry=…&from=…&to=…&page=…`
+    pub async fn api_product_usage_handler(
+        State(state): State<AppState>,
+        Path(product): Path<String>,
+        Query(q): Query<HashMap<String, String>>,
+        headers: HeaderMap,
+    ) -> Response {
+        let result = async {
+            let caller = crate::auth::service::caller_from_headers(&state, &headers).await?;
+            crate::usage::history::product_usage(&state, &caller, &product, &q).await
+        }
+        .await;
+        match result {
+            Ok(v) => axum::Json(v).into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+
+    /// `GET /api/v1/usage/summary?organization=…&from=…&to=…&page=…`
+    pub async fn api_usage_summary_handler(
+        State(state): State<AppState>,
+        Query(q): Query<HashMap<String, String>>,
+        headers: HeaderMap,
+    ) -> Response {
+        let result = async {
+            let caller = crate::auth::service::caller_from_headers(&state, &headers).await?;
+            crate::usage::history::summary(&state, &caller, &q).await
+        }
+        .await;
+        match result {
+            Ok(v) => axum::Json(v).into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+}
+
+/// An import's progress (the import page polls it).
+#[server(prefix = "/api", endpoint = "import_status")]
+pub async fn get_import_status(id: String) -> Result<crate::usage::model::ImportStatus, AppError> {
+    let (state, caller) = context().await?;
+    crate::usage::import::status(&state, &caller, &id).await
+}

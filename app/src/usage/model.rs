@@ -313,6 +313,25 @@ pub struct UsageReport {
     pub visits_without_size: i64,
 }
 
+/// An import's progress and outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportStatus {
+    pub id: String,
+    pub file_name: String,
+    /// running, done, refused or failed.
+    pub status: String,
+    pub bytes_total: i64,
+    pub bytes_done: i64,
+    pub rows_read: i64,
+    pub rows_imported: i64,
+    pub rows_duplicate: i64,
+    pub rows_bad: i64,
+    pub skip_bad: bool,
+    pub message: Option<String>,
+    /// Where the bad rows can be downloaded, when there are any.
+    pub errors_url: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,244 @@
+//! Usage history for the JSON API: what went out per day (distributions
+//! recorded in Larder, and history imported from CSV), per product and in
+//! total, scoped by the caller's memberships and paginated.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::auth::model::Role;
+use crate::auth::service::Caller;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::usage::report::{iso, parse_date};
+
+const DAY_MS: i64 = 86_400_000;
+/// Days (or products) per page.
+pub const PAGE: usize = 100;
+
+#[derive(Debug, Serialize)]
+pub struct DayUsage {
+    pub day: String,
+    /// Handed out in Larder (net of corrections), in the product's smallest unit.
+    pub distributed: i64,
+    /// From imported history.
+    pub imported: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProductUsage {
+    pub product_id: String,
+    pub name: String,
+    pub unit: String,
+    pub pantry_id: Option<String>,
+    pub from: String,
+    pub to: String,
+    /// Newest first.
+    pub days: Vec<DayUsage>,
+    pub page: usize,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProductTotal {
+    pub product_id: String,
+    pub name: String,
+    pub unit: String,
+    pub distributed: i64,
+    pub imported: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UsageSummary {
+    pub organization_id: String,
+    pub from: String,
+    pub to: String,
+    pub products: Vec<ProductTotal>,
+    pub page: usize,
+    pub has_more: bool,
+}
+
+fn period(q: &HashMap<String, String>) -> AppResult<(String, String, i64, i64)> {
+    let today = time::OffsetDateTime::now_utc().date();
+    let to = match q.get("to").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        Some(t) => parse_date(t, "to")?,
+        None => today,
+    };
+    let from = match q.get("from").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        Some(f) => parse_date(f, "from")?,
+        None => to - time::Duration::days(364),
+    };
+    if to < from {
+        return Err(AppError::invalid(
+            "to",
+            "The end date comes before the start date.",
+        ));
+    }
+    let ms = |d: time::Date| d.midnight().assume_utc().unix_timestamp() * 1000;
+    Ok((iso(from), iso(to), ms(from), ms(to) + DAY_MS))
+}
+
+fn page(q: &HashMap<String, String>) -> AppResult<usize> {
+    match q.get("page").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Ok(1),
+        Some(p) => p
+            .parse::<usize>()
+            .ok()
+            .filter(|p| (1..=100_000).contains(p))
+            .ok_or_else(|| AppError::invalid("page", "page is a whole number from 1.")),
+    }
+}
+
+/// Daily usage of one product, over a period (default: the last year).
+pub async fn product_usage(
+    state: &AppState,
+    caller: &Caller,
+    product: &str,
+    q: &HashMap<String, String>,
+) -> AppResult<ProductUsage> {
+    let product: crate::ids::ProductId = product.parse()?;
+    let row: Option<(String, String, String)> =
+        sqlx::query_as("select organization_id, name, unit from products where id = $1")
+            .bind(product.as_str())
+            .fetch_optional(state.db.pool())
+            .await?;
+    let (organization, name, unit) = row.ok_or_else(|| AppError::not_found("product"))?;
+    let pantry = match q.get("pantry").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        Some(p) => {
+            let id: crate::ids::PantryId = p.parse()?;
+            let (header, place) = crate::inventory::service::pantry_header(&state.db, &id).await?;
+            if header.organization_id.as_str() != organization {
+                return Err(AppError::not_found("pantry"));
+            }
+            caller.require(&place, Role::Viewer, "pantry")?;
+            Some(header.id.0)
+        }
+        None => {
+            let (_, place) =
+                crate::org::service::organization_with_place(&state.db, &organization).await?;
+            caller.require(&place, Role::Viewer, "product")?;
+            None
+        }
+    };
+    let (from, to, from_ms, to_ms) = period(q)?;
+    let page = page(q)?;
+    let pantry_cond = if pantry.is_some() {
+        " and m.pantry_id = $4"
+    } else {
+        ""
+    };
+    let mut out = sqlx::query_as::<_, (i64, i64)>(&format!(
+        "select m.occurred_at / {DAY_MS} as d, cast(-sum(m.quantity) as bigint) from movements m \
+         where m.product_id = $1 and m.kind = 'distributed' and m.occurred_at >= $2 and m.occurred_at < $3{pantry_cond} \
+         group by m.occurred_at / {DAY_MS}"
+    ))
+    .bind(product.as_str())
+    .bind(from_ms)
+    .bind(to_ms)
+    .bind(pantry.clone().unwrap_or_default())
+    .fetch_all(state.db.pool())
+    .await?;
+    let hist_cond = if pantry.is_some() {
+        " and h.pantry_id = $4"
+    } else {
+        ""
+    };
+    let imported: Vec<(String, i64)> = sqlx::query_as(&format!(
+        "select h.day, cast(sum(h.quantity) as bigint) from usage_history h join usage_imports i on i.id = h.import_id \
+         where h.product_id = $1 and i.status = 'done' and h.day >= $2 and h.day <= $3{hist_cond} group by h.day"
+    ))
+    .bind(product.as_str())
+    .bind(&from)
+    .bind(&to)
+    .bind(pantry.clone().unwrap_or_default())
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut days: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (d, q) in out.drain(..) {
+        let date = time::Date::from_julian_day((d + 2_440_588) as i32)
+            .map_err(|e| AppError::internal(&e))?;
+        days.entry(iso(date)).or_default().0 += q;
+    }
+    for (d, q) in imported {
+        days.entry(d).or_default().1 += q;
+    }
+    let all: Vec<DayUsage> = days
+        .into_iter()
+        .rev()
+        .map(|(day, (distributed, imported))| DayUsage {
+            day,
+            distributed,
+            imported,
+        })
+        .collect();
+    let has_more = all.len() > page * PAGE;
+    let days = all.into_iter().skip((page - 1) * PAGE).take(PAGE).collect();
+    Ok(ProductUsage {
+        product_id: product.0,
+        name,
+        unit,
+        pantry_id: pantry,
+        from,
+        to,
+        days,
+        page,
+        has_more,
+    })
+}
+
+/// Per-product totals for an organization over a period.
+pub async fn summary(
+    state: &AppState,
+    caller: &Caller,
+    q: &HashMap<String, String>,
+) -> AppResult<UsageSummary> {
+    let organization = q.get("organization").map(|s| s.trim()).unwrap_or("");
+    if organization.is_empty() {
+        return Err(AppError::invalid(
+            "organization",
+            "Say which organization: ?organization=<id>.",
+        ));
+    }
+    let (o, place) = crate::org::service::organization_with_place(&state.db, organization).await?;
+    caller.require(&place, Role::Viewer, "organization")?;
+    let (from, to, from_ms, to_ms) = period(q)?;
+    let page = page(q)?;
+    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+        "select p.id, p.name, p.unit, \
+         coalesce((select cast(-sum(m.quantity) as bigint) from movements m where m.product_id = p.id and m.kind = 'distributed' \
+                   and m.occurred_at >= $2 and m.occurred_at < $3), 0), \
+         coalesce((select cast(sum(h.quantity) as bigint) from usage_history h join usage_imports i on i.id = h.import_id \
+                   where h.product_id = p.id and i.status = 'done' and h.day >= $4 and h.day <= $5), 0) \
+         from products p where p.organization_id = $1 order by p.name_key, p.id limit $6 offset $7",
+    )
+    .bind(o.id.as_str())
+    .bind(from_ms)
+    .bind(to_ms)
+    .bind(&from)
+    .bind(&to)
+    .bind((PAGE + 1) as i64)
+    .bind(((page - 1) * PAGE) as i64)
+    .fetch_all(state.db.pool())
+    .await?;
+    let has_more = rows.len() > PAGE;
+    Ok(UsageSummary {
+        organization_id: o.id.0,
+        from,
+        to,
+        products: rows
+            .into_iter()
+            .take(PAGE)
+            .map(
+                |(product_id, name, unit, distributed, imported)| ProductTotal {
+                    product_id,
+                    name,
+                    unit,
+                    distributed,
+                    imported,
+                },
+            )
+            .collect(),
+        page,
+        has_more,
+    })
+}
