@@ -666,15 +666,14 @@ mod tests {
             ))),
             "2027-01-01"
         );
+        let week = period_start(n, Grouping::Week);
+        assert_eq!(label(week, Grouping::Week, true), "Week of 16 Nov 2026");
+        assert_eq!(label(week, Grouping::Week, false), "Week of 16 Nov");
         assert_eq!(
-            label(period_start(n, Grouping::Week), Grouping::Week),
-            "Week of 16 Nov 2026"
-        );
-        assert_eq!(
-            label(period_start(n, Grouping::Month), Grouping::Month),
+            label(period_start(n, Grouping::Month), Grouping::Month, false),
             "November 2026"
         );
-        assert_eq!(label(n, Grouping::Day), "Thu 19 Nov 2026");
+        assert_eq!(label(n, Grouping::Day, false), "Thu 19 Nov");
     }
 
     #[test]
