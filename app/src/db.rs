@@ -35,11 +35,20 @@ impl Backend {
 
 pub type Tx = Transaction<'static, Any>;
 pub type Row = AnyRow;
+/// One connection, pooled or not; a transaction's statements run on it.
+pub type Conn = sqlx::AnyConnection;
+
+/// What SQLite connections set before their first statement: WAL lets
+/// readers run beside the one writer; the busy timeout makes a second
+/// writer wait instead of failing.
+const SQLITE_PRAGMAS: &str = "pragma journal_mode = wal; pragma synchronous = normal; \
+                              pragma foreign_keys = on; pragma busy_timeout = 5000; pragma temp_store = memory;";
 
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    url: std::sync::Arc<str>,
 }
 
 impl Db {
@@ -49,20 +58,18 @@ impl Db {
         let backend = Backend::from_url(url).ok_or_else(|| {
             sqlx::Error::Configuration(format!("unsupported database URL scheme in {url}").into())
         })?;
-        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        // No ping before each acquire: it costs a round trip on every
+        // query, and a connection that died fails its query and is dropped.
+        let options = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false);
         let pool = match backend {
             Backend::Sqlite => {
                 options
                     .max_connections(8)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            // WAL lets readers run beside the one writer; the busy
-                            // timeout makes a second writer wait instead of failing.
-                            conn.execute(
-                                "pragma journal_mode = wal; pragma synchronous = normal; \
-                                 pragma foreign_keys = on; pragma busy_timeout = 5000;",
-                            )
-                            .await?;
+                            conn.execute(SQLITE_PRAGMAS).await?;
                             Ok(())
                         })
                     })
@@ -71,7 +78,11 @@ impl Db {
             }
             Backend::Postgres => options.max_connections(16).connect(url).await?,
         };
-        let db = Self { pool, backend };
+        let db = Self {
+            pool,
+            backend,
+            url: url.into(),
+        };
         db.migrator().run(&db.pool).await?;
         Ok(db)
     }
@@ -89,6 +100,18 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A connection of its own, outside the pool, set up as pooled ones
+    /// are: for a task that writes all day (the movement writer) and
+    /// should never wait for the pool or share its connection.
+    pub async fn connect_one(&self) -> Result<Conn, sqlx::Error> {
+        use sqlx::Connection as _;
+        let mut conn = Conn::connect(&self.url).await?;
+        if self.backend == Backend::Sqlite {
+            conn.execute(SQLITE_PRAGMAS).await?;
+        }
+        Ok(conn)
     }
 
     /// Opens a transaction that will write. On SQLite it takes the write
@@ -246,6 +269,144 @@ impl RowValues<'_> {
     }
 }
 
+/// SQL with its values written in as literals: a script of several
+/// statements that goes to the database in one round trip (a statement
+/// with bound parameters travels alone). Use it where round trips are what
+/// a hot path is made of, and only for values the program made or
+/// checked; [`Sql`] with bound parameters is the default everywhere else.
+///
+/// Text is quoted for the backend: SQLite's `'…'` knows no escapes but a
+/// doubled quote; PostgreSQL gets an escape string `E'…'`, whose meaning
+/// does not depend on the server's `standard_conforming_strings`. A NUL
+/// character cannot be written in either, so text holding one makes
+/// [`Script::finish`] refuse the whole script.
+#[derive(Debug, Clone)]
+pub struct Script {
+    backend: Backend,
+    text: String,
+    refused: bool,
+}
+
+impl Script {
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            text: String::new(),
+            refused: false,
+        }
+    }
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+    /// Ends the statement being written.
+    pub fn end(&mut self) -> &mut Self {
+        self.text.push_str(";\n");
+        self
+    }
+    pub fn text(&mut self, v: &str) -> &mut Self {
+        if v.contains('\0') {
+            self.refused = true;
+            self.text.push_str("null");
+            return self;
+        }
+        match self.backend {
+            Backend::Sqlite => {
+                self.text.push('\'');
+                self.text.push_str(&v.replace('\'', "''"));
+            }
+            Backend::Postgres => {
+                self.text.push_str("E'");
+                self.text
+                    .push_str(&v.replace('\\', "\\\\").replace('\'', "''"));
+            }
+        }
+        self.text.push('\'');
+        self
+    }
+    pub fn int(&mut self, v: i64) -> &mut Self {
+        use std::fmt::Write as _;
+        let _ = write!(self.text, "{v}");
+        self
+    }
+    pub fn opt_text(&mut self, v: Option<&str>) -> &mut Self {
+        match v {
+            Some(v) => self.text(v),
+            None => self.push("null"),
+        }
+    }
+    pub fn opt_int(&mut self, v: Option<i64>) -> &mut Self {
+        match v {
+            Some(v) => self.int(v),
+            None => self.push("null"),
+        }
+    }
+    /// Appends `(a, b, …), (…)`: one parenthesized group per item, its
+    /// values comma-separated as `row` adds them.
+    pub fn rows<T>(
+        &mut self,
+        items: impl IntoIterator<Item = T>,
+        mut row: impl FnMut(&mut ScriptValues<'_>, T),
+    ) -> &mut Self {
+        for (i, item) in items.into_iter().enumerate() {
+            self.push(if i == 0 { "(" } else { ", (" });
+            let mut values = ScriptValues {
+                script: self,
+                first: true,
+            };
+            row(&mut values, item);
+            self.push(")");
+        }
+        self
+    }
+    /// The script, or an error if a value could not be written.
+    pub fn finish(&self) -> Result<&str, sqlx::Error> {
+        if self.refused {
+            return Err(sqlx::Error::Protocol(
+                "a text value holds a NUL character, which SQL text cannot carry".into(),
+            ));
+        }
+        Ok(&self.text)
+    }
+}
+
+/// The values of one row in [`Script::rows`].
+pub struct ScriptValues<'a> {
+    script: &'a mut Script,
+    first: bool,
+}
+
+impl ScriptValues<'_> {
+    fn comma(&mut self) -> &mut Script {
+        if !std::mem::take(&mut self.first) {
+            self.script.push(", ");
+        }
+        self.script
+    }
+    pub fn text(&mut self, v: &str) -> &mut Self {
+        self.comma().text(v);
+        self
+    }
+    pub fn int(&mut self, v: i64) -> &mut Self {
+        self.comma().int(v);
+        self
+    }
+    pub fn opt_text(&mut self, v: Option<&str>) -> &mut Self {
+        self.comma().opt_text(v);
+        self
+    }
+    pub fn opt_int(&mut self, v: Option<i64>) -> &mut Self {
+        self.comma().opt_int(v);
+        self
+    }
+}
+
 /// A `like` pattern matching `q` anywhere, lowercased, with its wildcards
 /// escaped (use with `escape '\'`).
 pub fn contains_pattern(q: &str) -> String {
@@ -306,6 +467,36 @@ mod tests {
             "insert into t (a, b, c) values ($1, $2, $3), ($4, $5, $6)"
         );
         assert_eq!(sql.arg_count(), 6);
+    }
+
+    #[test]
+    fn script_text_is_quoted_for_each_backend() {
+        let mut sqlite = Script::new(Backend::Sqlite);
+        sqlite
+            .push("select ")
+            .text(r"it's a \ back")
+            .push(", ")
+            .opt_int(None);
+        assert_eq!(sqlite.finish().unwrap(), r"select 'it''s a \ back', null");
+        let mut pg = Script::new(Backend::Postgres);
+        pg.push("select ").text(r"it's a \ back").push(", ").int(-7);
+        assert_eq!(pg.finish().unwrap(), r"select E'it''s a \\ back', -7");
+    }
+
+    #[test]
+    fn script_refuses_text_with_a_nul() {
+        let mut s = Script::new(Backend::Sqlite);
+        s.push("select ").text("a\0b");
+        assert!(s.finish().is_err());
+    }
+
+    #[test]
+    fn script_rows_are_comma_separated_groups() {
+        let mut s = Script::new(Backend::Sqlite);
+        s.push("values ").rows([(1, "a"), (2, "b")], |r, (n, t)| {
+            r.int(n).text(t).opt_text(None);
+        });
+        assert_eq!(s.finish().unwrap(), "values (1, 'a', null), (2, 'b', null)");
     }
 
     #[test]

@@ -11,7 +11,9 @@ use crate::error::AppError;
 use crate::events::bus::{Consumer, EventBus, LocalBus, RetryPolicy};
 use crate::inventory::cache::StockCache;
 use crate::inventory::consumers::{CacheInvalidation, DailyFlows, LiveFeed, LiveFeedConsumer};
+use crate::inventory::service::MovementContext;
 use crate::inventory::writer::MovementWriter;
+use crate::recent::Recent;
 
 /// Settings the app itself needs (the server's config holds the rest).
 #[derive(Debug, Clone)]
@@ -29,7 +31,8 @@ pub struct Settings {
     /// How hard event delivery tries before parking an event.
     pub event_retry: RetryPolicy,
     /// How long a request's caller (session and memberships) is reused
-    /// by later requests with the same session; zero turns it off.
+    /// by later requests with the same session, and what a movement needs
+    /// of its pantry and product by later movements; zero turns both off.
     pub caller_cache_ttl: Duration,
     /// Where uploads are spooled and import error files kept.
     pub data_dir: std::path::PathBuf,
@@ -64,6 +67,9 @@ pub struct AppState {
     pub writer: MovementWriter,
     /// Who recent session tokens belong to.
     pub callers: Arc<CallerCache>,
+    /// What recent movements needed to know of their pantry and product;
+    /// forgotten whenever a place or a product changes in this process.
+    pub contexts: Arc<Recent<MovementContext>>,
     /// How far the running history imports have read.
     pub imports: Arc<crate::usage::import::ImportProgress>,
 }
@@ -86,6 +92,7 @@ impl AppState {
         Self {
             db,
             callers: Arc::new(CallerCache::new(settings.caller_cache_ttl)),
+            contexts: Arc::new(Recent::new(settings.caller_cache_ttl)),
             imports: Default::default(),
             settings: Arc::new(settings),
             setup: Arc::new(setup),

@@ -156,6 +156,7 @@ fn render_app(out: &mut String, state: &app::state::AppState) {
             (cache.hits.load(Relaxed), cache.misses.load(Relaxed)),
         ),
         ("caller", state.callers.counts()),
+        ("movement_context", state.contexts.counts()),
     ];
     out.push_str("# HELP larder_cache_requests_total Cache lookups, by cache and result.\n");
     out.push_str("# TYPE larder_cache_requests_total counter\n");
@@ -231,6 +232,35 @@ fn render_app(out: &mut String, state: &app::state::AppState) {
             }
         }
     }
+    let writer = state.writer.stats();
+    for (metric, help, value) in [
+        (
+            "larder_movement_batches_total",
+            "Transactions the movement writer has written (each a batch of movements).",
+            writer.batches.load(Relaxed),
+        ),
+        (
+            "larder_movement_batch_commands_total",
+            "Movement commands written in those batches (over batches: the mean batch size).",
+            writer.commands.load(Relaxed),
+        ),
+        (
+            "larder_movement_batches_failed_total",
+            "Batches that failed as a whole and were written again one command at a time.",
+            writer.failed.load(Relaxed),
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {metric} {help}\n# TYPE {metric} counter\n{metric} {value}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP larder_movement_batch_seconds_total Time the movement writer spent writing batches.\n\
+         # TYPE larder_movement_batch_seconds_total counter\nlarder_movement_batch_seconds_total {:.6}",
+        writer.busy_micros.load(Relaxed) as f64 / 1e6
+    );
 }
 
 #[cfg(test)]

@@ -440,6 +440,8 @@ async fn update_in_tx(
 
 fn committed(state: &AppState, organization: &str) {
     state.stock_cache.invalidate_organization(organization);
+    // What movements knew of products may be out of date now.
+    state.contexts.forget_all();
     state.bus.committed();
 }
 

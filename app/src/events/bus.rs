@@ -7,6 +7,13 @@
 //! live feed) starts at the head of the log when the process starts: there
 //! is nothing of it to catch up.
 //!
+//! Consumers share their reads: the bus keeps the tail of the log it last
+//! read in memory, and a consumer at a position the tail covers is served
+//! from it, so one commit costs one read of the event table, not one per
+//! consumer. Only a consumer that writes opens a transaction for a
+//! delivery; one that may lag a little ([`Consumer::linger`]) waits a
+//! moment after a wake-up, so it writes fewer, larger batches.
+//!
 //! An event a consumer fails on is retried with exponential backoff; after
 //! `max_attempts` it is parked in `dead_letters` with the error, the
 //! checkpoint moves past it, and the consumer goes on. Parked events can be
@@ -32,6 +39,9 @@ use crate::ids::DeadLetterId;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Events read at a time.
+const READ_LIMIT: usize = 500;
+
 /// Where a consumer keeps what it builds from events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -49,7 +59,11 @@ pub enum Durability {
 pub trait Consumer: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn durability(&self) -> Durability;
-    fn handle<'a>(&'a self, event: &'a Event, tx: &'a mut Tx) -> BoxFuture<'a, Result<(), String>>;
+    fn handle<'a>(
+        &'a self,
+        event: &'a Event,
+        delivery: &'a mut Delivery,
+    ) -> BoxFuture<'a, Result<(), String>>;
 
     /// Handles a run of events in one go. A consumer that writes may do
     /// it in fewer statements than one per event; an error sends delivery
@@ -58,37 +72,97 @@ pub trait Consumer: Send + Sync + 'static {
     fn handle_batch<'a>(
         &'a self,
         events: &'a [Event],
-        tx: &'a mut Tx,
+        delivery: &'a mut Delivery,
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             for event in events {
-                self.handle(event, tx).await?;
+                self.handle(event, delivery).await?;
             }
             Ok(())
         })
     }
+
+    /// How long delivery waits after a wake-up before reading, so a run of
+    /// commits arrives as one batch: for a consumer whose readers can be a
+    /// moment behind and whose writes compete with the movement writer.
+    fn linger(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
-/// A delivery transaction: a durable consumer's writes share it with its
-/// checkpoint (on SQLite it takes the write lock up front); an ephemeral
-/// consumer writes nothing, so it gets a plain one that takes no lock.
-async fn delivery_tx(db: &Db, consumer: &dyn Consumer) -> Result<Tx, String> {
-    match consumer.durability() {
-        Durability::Durable => db.begin().await,
-        Durability::Ephemeral => db.pool().begin().await,
-    }
-    .map_err(|e| e.to_string())
+/// One delivery: the transaction a consumer writes in, begun the first
+/// time it asks for it (on SQLite with the write lock taken up front), so
+/// a consumer that keeps its state in memory costs the database nothing.
+pub struct Delivery {
+    db: Db,
+    tx: Option<Tx>,
 }
 
-/// Saves a durable consumer's checkpoint in its delivery transaction (an
-/// ephemeral consumer starts at the head every time: nothing to save).
-async fn save_position(tx: &mut Tx, consumer: &dyn Consumer, seq: i64) -> Result<(), String> {
-    if consumer.durability() == Durability::Ephemeral {
-        return Ok(());
+impl Delivery {
+    fn new(db: &Db) -> Self {
+        Self {
+            db: db.clone(),
+            tx: None,
+        }
     }
-    store::save_checkpoint(tx, consumer.name(), seq)
-        .await
-        .map_err(|e| e.to_string())
+
+    /// The delivery's transaction, begun now if it was not yet.
+    pub async fn tx(&mut self) -> Result<&mut Tx, String> {
+        if self.tx.is_none() {
+            self.tx = Some(self.db.begin().await.map_err(|e| e.to_string())?);
+        }
+        Ok(self.tx.as_mut().expect("begun above"))
+    }
+
+    /// Saves a durable consumer's checkpoint with its writes, and commits
+    /// whatever was written. An ephemeral consumer starts at the head every
+    /// time: nothing to save.
+    async fn finish(mut self, consumer: &dyn Consumer, seq: i64) -> Result<(), String> {
+        if consumer.durability() == Durability::Durable {
+            let tx = self.tx().await?;
+            store::save_checkpoint(tx, consumer.name(), seq)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        match self.tx {
+            Some(tx) => tx.commit().await.map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How many events the bus keeps in memory for consumers to share.
+const TAIL_EVENTS: usize = 2_000;
+
+/// Every committed event with `from < seq <= to`, in order: the part of
+/// the log the bus read last.
+struct Tail {
+    from: i64,
+    to: i64,
+    events: std::collections::VecDeque<Event>,
+}
+
+impl Tail {
+    fn after(&self, position: i64, limit: usize) -> Vec<Event> {
+        self.events
+            .iter()
+            .filter(|e| e.seq > position)
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    fn extend(&mut self, read: &[Event]) {
+        if let Some(last) = read.last() {
+            self.to = self.to.max(last.seq);
+        }
+        self.events.extend(read.iter().cloned());
+        while self.events.len() > TAIL_EVENTS {
+            if let Some(dropped) = self.events.pop_front() {
+                self.from = dropped.seq;
+            }
+        }
+    }
 }
 
 /// How hard delivery tries before parking an event.
@@ -150,6 +224,9 @@ pub struct LocalBus {
     wake: HashMap<&'static str, Arc<Notify>>,
     policy: RetryPolicy,
     poll: Duration,
+    /// Held while reading the log, so consumers woken together read it
+    /// once between them.
+    tail: tokio::sync::Mutex<Option<Tail>>,
 }
 
 impl LocalBus {
@@ -168,6 +245,44 @@ impl LocalBus {
             wake,
             policy,
             poll: Duration::from_millis(250),
+            tail: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Up to `limit` events after `position`: from the shared tail when it
+    /// covers the position, else from the table (extending the tail when
+    /// the read starts where it ends).
+    async fn events_after(
+        &self,
+        db: &Db,
+        position: i64,
+        limit: usize,
+    ) -> Result<Vec<Event>, sqlx::Error> {
+        let mut tail = self.tail.lock().await;
+        match tail.as_mut() {
+            Some(t) if t.from <= position && position < t.to => Ok(t.after(position, limit)),
+            Some(t) if position < t.from => {
+                // Far behind (catching up after a restart): straight from
+                // the table, leaving the tail to those at the head.
+                drop(tail);
+                store::read_after(db.pool(), position, limit as i64).await
+            }
+            _ => {
+                let read = store::read_after(db.pool(), position, limit as i64).await?;
+                match tail.as_mut() {
+                    Some(t) if t.to == position => t.extend(&read),
+                    _ => {
+                        let mut fresh = Tail {
+                            from: position,
+                            to: position,
+                            events: Default::default(),
+                        };
+                        fresh.extend(&read);
+                        *tail = Some(fresh);
+                    }
+                }
+                Ok(read)
+            }
         }
     }
 
@@ -219,26 +334,38 @@ impl LocalBus {
         };
         stats.position.store(position, Ordering::Relaxed);
         tracing::debug!(consumer = name, position, "event consumer started");
+        // Whether the last read may have left events behind it.
+        let mut more = true;
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            let batch = match store::read_after(db.pool(), position, 500).await {
+            if !more {
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(self.poll) => {}
+                    _ = shutdown.changed() => return,
+                }
+                let linger = consumer.linger();
+                if !linger.is_zero() && wait_or_stop(&mut shutdown, linger).await {
+                    return;
+                }
+            }
+            let batch = match self.events_after(&db, position, READ_LIMIT).await {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::warn!(consumer = name, error = %e, "could not read events; retrying");
                     if wait_or_stop(&mut shutdown, Duration::from_secs(1)).await {
                         return;
                     }
+                    more = true;
                     continue;
                 }
             };
+            // A short read reached the head; a commit since then has left
+            // a wake-up behind, so waiting for one misses nothing.
+            more = batch.len() == READ_LIMIT;
             if batch.is_empty() {
-                tokio::select! {
-                    _ = wake.notified() => {}
-                    _ = tokio::time::sleep(self.poll) => {}
-                    _ = shutdown.changed() => return,
-                }
                 continue;
             }
             match self.deliver_batch(&db, consumer.as_ref(), &batch).await {
@@ -285,18 +412,16 @@ impl LocalBus {
         consumer: &dyn Consumer,
         batch: &[Event],
     ) -> Result<(), String> {
-        let mut tx = delivery_tx(db, consumer).await?;
-        consumer.handle_batch(batch, &mut tx).await?;
+        let mut delivery = Delivery::new(db);
+        consumer.handle_batch(batch, &mut delivery).await?;
         let last = batch.last().map(|e| e.seq).unwrap_or(0);
-        save_position(&mut tx, consumer, last).await?;
-        tx.commit().await.map_err(|e| e.to_string())
+        delivery.finish(consumer, last).await
     }
 
     async fn try_one(db: &Db, consumer: &dyn Consumer, event: &Event) -> Result<(), String> {
-        let mut tx = delivery_tx(db, consumer).await?;
-        consumer.handle(event, &mut tx).await?;
-        save_position(&mut tx, consumer, event.seq).await?;
-        tx.commit().await.map_err(|e| e.to_string())
+        let mut delivery = Delivery::new(db);
+        consumer.handle(event, &mut delivery).await?;
+        delivery.finish(consumer, event.seq).await
     }
 
     /// Delivers one event, retrying with backoff, and parks it when the
@@ -354,16 +479,20 @@ pub async fn retry_parked(
     event: &Event,
     dead_letter: &DeadLetterId,
 ) -> Result<(), String> {
-    let mut tx = db.begin().await.map_err(|e| e.to_string())?;
-    consumer.handle(event, &mut tx).await?;
+    let mut delivery = Delivery::new(db);
+    consumer.handle(event, &mut delivery).await?;
     let now = now_ms();
+    let tx = delivery.tx().await?;
     sqlx::query("update dead_letters set resolved_at = $1, retried_at = $1, attempts = attempts + 1 where id = $2")
         .bind(now)
         .bind(dead_letter.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())
+    match delivery.tx {
+        Some(tx) => tx.commit().await.map_err(|e| e.to_string()),
+        None => Ok(()),
+    }
 }
 
 impl EventBus for LocalBus {

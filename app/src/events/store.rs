@@ -142,6 +142,60 @@ pub async fn append_all<P: Serialize>(
     Ok(())
 }
 
+/// Appends the statements that insert `events`, in the order given, to a
+/// script that ends the writer's transaction: call it last, after every
+/// row lock the transaction takes. On PostgreSQL the first statement takes
+/// the order lock (see [`append`]) itself, so the lock is held from there
+/// to commit and not a round trip longer.
+pub fn append_to_script<P: Serialize>(
+    script: &mut db::Script,
+    events: &[NewEvent<'_, P>],
+    now: i64,
+) -> AppResult<()> {
+    let postgres = script.backend() == Backend::Postgres;
+    for (n, chunk) in events.chunks(500).enumerate() {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (i, e) in chunk.iter().enumerate() {
+            let payload = serde_json::to_string(e.payload).map_err(|e| AppError::internal(&e))?;
+            rows.push((i as i64, EventId::new(), e, payload));
+        }
+        let lock = postgres && n == 0;
+        if lock {
+            script.push(
+                "with order_lock as materialized (select pg_advisory_xact_lock(7415001)) \
+                 insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
+                 select id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at \
+                 from order_lock cross join (values ",
+            );
+        } else {
+            script.push(
+                "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) values ",
+            );
+        }
+        script.rows(&rows, |r, (i, id, e, payload)| {
+            if lock {
+                r.int(*i);
+            }
+            r.text(id.as_str())
+                .text(e.event_type)
+                .int(e.version)
+                .text(e.organization_id)
+                .opt_text(e.pantry_id)
+                .text(payload)
+                .opt_text(e.actor_id)
+                .text(e.correlation_id)
+                .int(now);
+        });
+        if lock {
+            script.push(
+                ") as v (ord, id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) order by ord",
+            );
+        }
+        script.end();
+    }
+    Ok(())
+}
+
 const EVENT_COLUMNS: &str =
     "seq, id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at";
 

@@ -6,6 +6,8 @@ pub mod model;
 pub mod views;
 
 #[cfg(feature = "ssr")]
+mod batch;
+#[cfg(feature = "ssr")]
 pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod consumers;

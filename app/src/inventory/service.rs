@@ -1,12 +1,10 @@
 //! Stock on the server: recording movements (the write path) and the stock
 //! checker's queries (the read path).
 //!
-//! A movement changes the pantry's stock row for the product first (one
-//! guarded `update … returning`, which is also where "not enough" is found
-//! and, on PostgreSQL, where the row is locked), then takes from lots first
-//! expiry first out (or adds to the lot of its best-before date). Its
-//! ledger line, lot lines and event are appended when its batch is done
-//! (see [`Ledger`] and `writer.rs`), all in one transaction.
+//! A movement is checked here (input, access, the product), then queued
+//! for the movement writer (`writer.rs`), which writes it with the rest of
+//! its batch (`batch.rs`): stock row, lots, ledger line, lot lines and
+//! event, all in one transaction.
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
@@ -16,7 +14,7 @@ use crate::auth::model::Role;
 use crate::auth::service::{Caller, Place};
 use crate::catalog::model::{Product, Unit};
 use crate::catalog::service as catalog;
-use crate::db::{self, contains_pattern, now_ms, Backend, Db, Sql, Tx};
+use crate::db::{self, contains_pattern, now_ms, Backend, Conn, Db, Sql, Tx};
 use crate::error::{AppError, AppResult};
 use crate::events::bus::BoxFuture;
 use crate::events::store::{self as events, NewEvent};
@@ -120,21 +118,21 @@ fn days_from_today(days: i64) -> String {
 /// One change to one pantry's stock of one product.
 #[derive(Debug, Clone, Default)]
 pub struct Change {
-    kind: Option<MovementKind>,
+    pub(super) kind: Option<MovementKind>,
     /// Signed.
-    quantity: i64,
+    pub(super) quantity: i64,
     /// For increases: the lot's date.
-    best_before: Option<String>,
+    pub(super) best_before: Option<String>,
     /// For decreases: take from this lot only.
-    from_lot: Option<LotId>,
-    reason: Option<String>,
-    source: Option<String>,
-    donor: Option<String>,
-    weight_g: Option<i64>,
-    counterpart: Option<String>,
-    note: Option<String>,
+    pub(super) from_lot: Option<LotId>,
+    pub(super) reason: Option<String>,
+    pub(super) source: Option<String>,
+    pub(super) donor: Option<String>,
+    pub(super) weight_g: Option<i64>,
+    pub(super) counterpart: Option<String>,
+    pub(super) note: Option<String>,
     /// The visit the movement belongs to (usage module).
-    visit: Option<String>,
+    pub(super) visit: Option<String>,
 }
 
 impl Change {
@@ -205,420 +203,12 @@ async fn lock_stock(
     Ok(on_hand.unwrap_or(0))
 }
 
-/// A movement's ledger line, written when its batch is done.
-#[derive(Debug, Clone)]
-struct MovementRow {
-    id: MovementId,
-    organization_id: String,
-    pantry_id: String,
-    product_id: String,
-    kind: MovementKind,
-    quantity: i64,
-    change: Change,
-    actor: Actor,
-    occurred_at: i64,
-}
-
-/// What a batch of commands appends once they have all run: ledger lines,
-/// their lot lines and events, in one statement per table (and a few
-/// hundred rows to a statement) instead of one per row. Nothing in a batch
-/// reads these tables, so deferring them changes no answer.
-#[derive(Debug, Default)]
-pub(super) struct Ledger {
-    movements: Vec<MovementRow>,
-    movement_lots: Vec<(MovementId, LotChange)>,
-    events: Vec<PendingEvent>,
-    /// The batch's net change per (organization, product), for
-    /// `organization_stock`; sorted, so concurrent batches lock its rows
-    /// in one order.
-    organization_stock: std::collections::BTreeMap<(String, String), i64>,
-}
-
-/// Rows to a multi-row insert: well under SQLite's 32,766 parameters.
-const ROWS_PER_INSERT: usize = 500;
-
-impl Ledger {
-    /// Appends everything, events last (see [`events::append`]).
-    pub(super) async fn write(&self, tx: &mut Tx, backend: Backend) -> AppResult<()> {
-        for chunk in self.movements.chunks(ROWS_PER_INSERT) {
-            let mut sql = Sql::default();
-            sql.push(
-                "insert into movements (id, organization_id, pantry_id, product_id, kind, quantity, reason, source, donor, weight_g, \
-                 counterpart_pantry_id, note, visit_id, actor_id, correlation_id, occurred_at) values ",
-            );
-            sql.rows(chunk, |r, m| {
-                r.text(m.id.as_str())
-                    .text(m.organization_id.as_str())
-                    .text(m.pantry_id.as_str())
-                    .text(m.product_id.as_str())
-                    .text(m.kind.as_str())
-                    .int(m.quantity)
-                    .opt_text(m.change.reason.clone())
-                    .opt_text(m.change.source.clone())
-                    .opt_text(m.change.donor.clone())
-                    .opt_int(m.change.weight_g)
-                    .opt_text(m.change.counterpart.clone())
-                    .opt_text(m.change.note.clone())
-                    .opt_text(m.change.visit.clone())
-                    .text(m.actor.user_id.as_str())
-                    .text(m.actor.correlation_id.as_str())
-                    .int(m.occurred_at);
-            });
-            sql.query().persistent(false).execute(&mut **tx).await?;
-        }
-        let totals: Vec<_> = self
-            .organization_stock
-            .iter()
-            .filter(|(_, delta)| **delta != 0)
-            .collect();
-        for chunk in totals.chunks(ROWS_PER_INSERT) {
-            let mut sql = Sql::default();
-            sql.push(
-                "insert into organization_stock (organization_id, product_id, on_hand) values ",
-            );
-            sql.rows(chunk, |r, ((organization, product), delta)| {
-                r.text(organization.as_str())
-                    .text(product.as_str())
-                    .int(**delta);
-            });
-            sql.push(
-                " on conflict (organization_id, product_id) do update \
-                 set on_hand = organization_stock.on_hand + excluded.on_hand",
-            );
-            sql.query().persistent(false).execute(&mut **tx).await?;
-        }
-        for chunk in self.movement_lots.chunks(ROWS_PER_INSERT) {
-            let mut sql = Sql::default();
-            sql.push("insert into movement_lots (movement_id, lot_id, quantity) values ");
-            sql.rows(chunk, |r, (movement, lot)| {
-                r.text(movement.as_str())
-                    .text(lot.lot_id.as_str())
-                    .int(lot.quantity);
-            });
-            sql.query().persistent(false).execute(&mut **tx).await?;
-        }
-        if self.events.is_empty() {
-            return Ok(());
-        }
-        let new: Vec<NewEvent<'_, Payload>> = self
-            .events
-            .iter()
-            .map(|e| NewEvent {
-                event_type: e.event_type,
-                version: EVENT_VERSION,
-                organization_id: &e.organization_id,
-                pantry_id: Some(&e.pantry_id),
-                payload: &e.payload,
-                actor_id: Some(&e.actor_id),
-                correlation_id: &e.correlation_id,
-            })
-            .collect();
-        events::append_all(tx, backend, &new).await
-    }
-}
-
-/// Adds to the stock row (creating it at need) and returns what is on
-/// hand after. Takes the row's lock on PostgreSQL.
-async fn add_stock(
-    tx: &mut Tx,
-    pantry: &PantryHeader,
+pub(super) fn not_enough(
     product: &Product,
-    quantity: i64,
-    now: i64,
-) -> AppResult<i64> {
-    Ok(sqlx::query_scalar(
-        "insert into stock_levels (pantry_id, product_id, organization_id, on_hand, minimum, updated_at) \
-         values ($1, $2, $3, $4, 0, $5) \
-         on conflict (pantry_id, product_id) do update \
-         set on_hand = stock_levels.on_hand + excluded.on_hand, updated_at = excluded.updated_at \
-         returning on_hand",
-    )
-    .bind(pantry.id.as_str())
-    .bind(product.id.as_str())
-    .bind(pantry.organization_id.as_str())
-    .bind(quantity)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?)
-}
-
-/// Takes `wanted` off the stock row if that much is there; `None` (and no
-/// write) if not.
-async fn take_stock(
-    tx: &mut Tx,
     pantry: &PantryHeader,
-    product: &Product,
+    on_hand: i64,
     wanted: i64,
-    now: i64,
-) -> AppResult<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "update stock_levels set on_hand = on_hand - $1, updated_at = $2 \
-         where pantry_id = $3 and product_id = $4 and on_hand >= $1 returning on_hand",
-    )
-    .bind(wanted)
-    .bind(now)
-    .bind(pantry.id.as_str())
-    .bind(product.id.as_str())
-    .fetch_optional(&mut **tx)
-    .await?)
-}
-
-/// Adds to the lot of a best-before date (or of no date), creating it.
-async fn add_to_lot(
-    tx: &mut Tx,
-    pantry: &PantryHeader,
-    product: &Product,
-    best_before: Option<&String>,
-    quantity: i64,
-    now: i64,
-) -> AppResult<LotChange> {
-    let existing: Option<String> = sqlx::query_scalar(
-        "update lots set quantity = quantity + $1 \
-         where pantry_id = $2 and product_id = $3 and coalesce(best_before, '') = $4 returning id",
-    )
-    .bind(quantity)
-    .bind(pantry.id.as_str())
-    .bind(product.id.as_str())
-    .bind(best_before.cloned().unwrap_or_default())
-    .fetch_optional(&mut **tx)
-    .await?;
-    let lot_id = match existing {
-        Some(id) => id,
-        None => {
-            let id = LotId::new().0;
-            sqlx::query(
-                "insert into lots (id, pantry_id, product_id, best_before, quantity, received_at) values ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&id)
-            .bind(pantry.id.as_str())
-            .bind(product.id.as_str())
-            .bind(best_before.cloned())
-            .bind(quantity)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-            id
-        }
-    };
-    Ok(LotChange {
-        lot_id,
-        best_before: best_before.cloned(),
-        quantity,
-    })
-}
-
-/// The order lots are taken in: first expiry first, undated last.
-const FIRST_EXPIRY_FIRST: &str =
-    "order by case when best_before is null then 1 else 0 end, best_before, received_at, id";
-
-/// Takes `wanted` from the lots, first expiry first. The stock row was
-/// already lowered (and so locked), and lots always add up to it, so this
-/// cannot come up short; if it does, the ledger and lots disagree and the
-/// transaction must not commit.
-async fn take_from_lots(
-    tx: &mut Tx,
-    pantry: &PantryHeader,
-    product: &Product,
-    wanted: i64,
-) -> AppResult<Vec<LotChange>> {
-    // Most takes fit in the first lot to expire: one statement.
-    let first: Option<(String, Option<String>)> = sqlx::query_as(&format!(
-        "update lots set quantity = quantity - $1 where quantity >= $1 and id = \
-         (select id from lots where pantry_id = $2 and product_id = $3 and quantity > 0 {FIRST_EXPIRY_FIRST} limit 1) \
-         returning id, best_before"
-    ))
-    .bind(wanted)
-    .bind(pantry.id.as_str())
-    .bind(product.id.as_str())
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some((lot_id, best_before)) = first {
-        return Ok(vec![LotChange {
-            lot_id,
-            best_before,
-            quantity: -wanted,
-        }]);
-    }
-    let rows = sqlx::query(&format!(
-        "select id, best_before, quantity from lots where pantry_id = $1 and product_id = $2 and quantity > 0 {FIRST_EXPIRY_FIRST}"
-    ))
-    .bind(pantry.id.as_str())
-    .bind(product.id.as_str())
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut lots = Vec::new();
-    let mut left = wanted;
-    for r in &rows {
-        if left == 0 {
-            break;
-        }
-        let take = left.min(r.try_get::<i64, _>("quantity")?);
-        lots.push(LotChange {
-            lot_id: r.try_get("id")?,
-            best_before: r.try_get("best_before")?,
-            quantity: -take,
-        });
-        left -= take;
-    }
-    if left > 0 {
-        return Err(AppError::internal(&std::io::Error::other(format!(
-            "lots of product {} at pantry {} hold {} less than its stock row",
-            product.id, pantry.id, left
-        ))));
-    }
-    for l in &lots {
-        sqlx::query("update lots set quantity = quantity + $1 where id = $2")
-            .bind(l.quantity)
-            .bind(&l.lot_id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(lots)
-}
-
-/// Takes `wanted` from one named lot, after checking (before any write)
-/// that the pantry holds that much and the lot does too.
-async fn take_from_named_lot(
-    tx: &mut Tx,
-    backend: Backend,
-    pantry: &PantryHeader,
-    product: &Product,
-    lot: &LotId,
-    wanted: i64,
-    now: i64,
-) -> AppResult<(i64, Vec<LotChange>)> {
-    let on_hand = lock_stock(
-        tx,
-        backend,
-        pantry.organization_id.as_str(),
-        pantry.id.as_str(),
-        product.id.as_str(),
-        false,
-    )
-    .await?;
-    if wanted > on_hand {
-        return Err(not_enough(product, pantry, on_hand, wanted));
-    }
-    let row: Option<(Option<String>, i64)> = sqlx::query_as(
-        "select best_before, quantity from lots where id = $1 and pantry_id = $2 and product_id = $3",
-    )
-    .bind(lot.as_str())
-    .bind(pantry.id.as_str())
-    .bind(product.id.as_str())
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some((best_before, in_lot)) = row else {
-        return Err(AppError::invalid(
-            "lot",
-            "That lot is not part of this pantry's stock of the product.",
-        ));
-    };
-    if in_lot < wanted {
-        return Err(AppError::conflict(
-            "quantity",
-            format!(
-                "That lot holds only {} of {}; you asked for {}.",
-                product.unit.format(in_lot),
-                product.name,
-                product.unit.format(wanted)
-            ),
-        ));
-    }
-    sqlx::query("update lots set quantity = quantity - $1 where id = $2")
-        .bind(wanted)
-        .bind(lot.as_str())
-        .execute(&mut **tx)
-        .await?;
-    let after = take_stock(tx, pantry, product, wanted, now)
-        .await?
-        .ok_or_else(|| {
-            AppError::internal(&std::io::Error::other("stock row changed under its lock"))
-        })?;
-    Ok((
-        after,
-        vec![LotChange {
-            lot_id: lot.0.clone(),
-            best_before,
-            quantity: -wanted,
-        }],
-    ))
-}
-
-/// Applies a change: the stock row first (which takes its lock on
-/// PostgreSQL, and is where "not enough" is found), then the lots. The
-/// ledger line and its event go into `ledger`. Returns the movement id,
-/// the stock after it, and the lots it touched.
-async fn apply(
-    tx: &mut Tx,
-    backend: Backend,
-    pantry: &PantryHeader,
-    product: &Product,
-    change: &Change,
-    actor: &Actor,
-    ledger: &mut Ledger,
-) -> AppResult<(MovementId, i64, Vec<LotChange>)> {
-    let kind = change.kind.expect("a change has a kind");
-    // Every refusal below comes before the first write, so a refused
-    // change leaves its transaction as it found it (batches rely on that).
-    let now = now_ms();
-    let (after, lots) = if change.quantity > 0 {
-        let after = add_stock(tx, pantry, product, change.quantity, now).await?;
-        let lot = add_to_lot(
-            tx,
-            pantry,
-            product,
-            change.best_before.as_ref(),
-            change.quantity,
-            now,
-        )
-        .await?;
-        (after, vec![lot])
-    } else {
-        let wanted = -change.quantity;
-        match &change.from_lot {
-            Some(lot) => {
-                take_from_named_lot(tx, backend, pantry, product, lot, wanted, now).await?
-            }
-            None => match take_stock(tx, pantry, product, wanted, now).await? {
-                Some(after) => (after, take_from_lots(tx, pantry, product, wanted).await?),
-                None => {
-                    let on_hand = lock_stock(
-                        tx,
-                        backend,
-                        pantry.organization_id.as_str(),
-                        pantry.id.as_str(),
-                        product.id.as_str(),
-                        false,
-                    )
-                    .await?;
-                    return Err(not_enough(product, pantry, on_hand, wanted));
-                }
-            },
-        }
-    };
-    let movement = MovementId::new();
-    *ledger
-        .organization_stock
-        .entry((pantry.organization_id.0.clone(), product.id.0.clone()))
-        .or_default() += change.quantity;
-    ledger.movements.push(MovementRow {
-        id: movement.clone(),
-        organization_id: pantry.organization_id.0.clone(),
-        pantry_id: pantry.id.0.clone(),
-        product_id: product.id.0.clone(),
-        kind,
-        quantity: change.quantity,
-        change: change.clone(),
-        actor: actor.clone(),
-        occurred_at: now,
-    });
-    for l in &lots {
-        ledger.movement_lots.push((movement.clone(), l.clone()));
-    }
-    Ok((movement, after, lots))
-}
-
-fn not_enough(product: &Product, pantry: &PantryHeader, on_hand: i64, wanted: i64) -> AppError {
+) -> AppError {
     let message = if on_hand == 0 {
         format!(
             "{} has no {} on hand, so {} cannot go out.",
@@ -651,15 +241,15 @@ pub(super) enum Payload {
 /// lock that orders events is held for as short a time as possible.
 #[derive(Debug, Clone)]
 pub(super) struct PendingEvent {
-    event_type: &'static str,
-    organization_id: String,
-    pantry_id: String,
-    payload: Payload,
-    actor_id: String,
-    correlation_id: String,
+    pub(super) event_type: &'static str,
+    pub(super) organization_id: String,
+    pub(super) pantry_id: String,
+    pub(super) payload: Payload,
+    pub(super) actor_id: String,
+    pub(super) correlation_id: String,
 }
 
-fn moved_event(
+pub(super) fn moved_event(
     pantry: &PantryHeader,
     product: &Product,
     change: &Change,
@@ -699,7 +289,9 @@ fn committed(state: &AppState, pantries: &[&str]) {
     state.bus.committed();
 }
 
-/// Checks access and loads what a movement at `pantry` needs.
+/// Checks access and loads what a movement at `pantry` needs: from the
+/// context memory when this pair was asked for in the last few seconds
+/// (every movement starts here; see [`crate::recent`]), else in one query.
 async fn movement_context(
     state: &AppState,
     caller: &Caller,
@@ -709,9 +301,38 @@ async fn movement_context(
     if !crate::ids::is_id(pantry.as_str()) {
         return Err(AppError::not_found("pantry"));
     }
-    // One round trip for both: every movement starts here. The product
-    // is joined leftwards so a missing one still finds the pantry (and
-    // an access check comes before "no such product").
+    let key = format!("{}|{}", pantry.as_str(), product.as_str());
+    let (header, product) = match state.contexts.get(&key) {
+        Some(known) => known,
+        None => {
+            let generation = state.contexts.generation();
+            let loaded = load_movement_context(state, pantry, product).await?;
+            state.contexts.keep(&key, &loaded, generation);
+            loaded
+        }
+    };
+    let place = Place {
+        organization_id: header.organization_id.0.clone(),
+        campus_id: Some(header.campus_id.0.clone()),
+        pantry_id: Some(header.id.0.clone()),
+    };
+    caller.require(&place, Role::Staff, "pantry")?;
+    let product = product.ok_or_else(|| AppError::not_found("product"))?;
+    catalog::refuse_archived(&product)?;
+    Ok((header, product))
+}
+
+/// The active pantry with its parents' names, and the product when the
+/// pantry's organization has it (`None` otherwise), in one round trip.
+pub type MovementContext = (PantryHeader, Option<Product>);
+
+async fn load_movement_context(
+    state: &AppState,
+    pantry: &PantryId,
+    product: &ProductId,
+) -> AppResult<MovementContext> {
+    // The product is joined leftwards so a missing one still finds the
+    // pantry (and an access check comes before "no such product").
     let row = sqlx::query(&format!(
         "select p.id as pantry_id, p.name as pantry_name, p.campus_id, c.name as campus_name, \
          p.organization_id as pantry_organization_id, o.name as organization_name, \
@@ -734,17 +355,10 @@ async fn movement_context(
         organization_id: OrganizationId(row.try_get("pantry_organization_id")?),
         organization_name: row.try_get("organization_name")?,
     };
-    let place = Place {
-        organization_id: header.organization_id.0.clone(),
-        campus_id: Some(header.campus_id.0.clone()),
-        pantry_id: Some(header.id.0.clone()),
+    let product = match row.try_get::<Option<String>, _>("id")? {
+        Some(_) => Some(catalog::product_from(&row, Vec::new())?),
+        None => None,
     };
-    caller.require(&place, Role::Staff, "pantry")?;
-    if row.try_get::<Option<String>, _>("id")?.is_none() {
-        return Err(AppError::not_found("product"));
-    }
-    let product = catalog::product_from(&row, Vec::new())?;
-    catalog::refuse_archived(&product)?;
     Ok((header, product))
 }
 
@@ -754,10 +368,10 @@ async fn movement_context(
 /// nothing. `write` runs after every line is posted and returns the
 /// module's own events (type and payload).
 pub trait Attachment: Send + Sync + std::fmt::Debug + 'static {
-    fn check<'a>(&'a self, tx: &'a mut Tx, backend: Backend) -> BoxFuture<'a, AppResult<()>>;
+    fn check<'a>(&'a self, conn: &'a mut Conn, backend: Backend) -> BoxFuture<'a, AppResult<()>>;
     fn write<'a>(
         &'a self,
-        tx: &'a mut Tx,
+        conn: &'a mut Conn,
         backend: Backend,
         posted: &'a [Posted],
     ) -> BoxFuture<'a, AppResult<Vec<(&'static str, serde_json::Value)>>>;
@@ -824,172 +438,6 @@ impl Command {
             Command::Group { pantry, .. } => vec![pantry.id.0.clone()],
         }
     }
-}
-
-/// Writes a command inside `tx`: ledger, lots, projection, events. A
-/// refusal (`Invalid`, `Conflict`) comes before any write, so the caller
-/// may carry on with the same transaction.
-pub(super) async fn execute(
-    tx: &mut Tx,
-    backend: Backend,
-    command: &Command,
-    actor: &Actor,
-    ledger: &mut Ledger,
-) -> AppResult<Written> {
-    match command {
-        Command::Group {
-            pantry,
-            lines,
-            attachment,
-        } => execute_group(
-            tx,
-            backend,
-            pantry,
-            lines,
-            attachment.as_ref(),
-            actor,
-            ledger,
-        )
-        .await
-        .map(Written::Group),
-        Command::Change {
-            pantry,
-            product,
-            change,
-        } => {
-            let done = apply(tx, backend, pantry, product, change, actor, ledger).await?;
-            ledger
-                .events
-                .push(moved_event(pantry, product, change, actor, &done));
-            Ok(Written::One(MovementReceipt {
-                movement_id: done.0,
-                product_name: product.name.clone(),
-                quantity_text: product.unit.format(change.quantity.abs()),
-                on_hand: done.1,
-                on_hand_text: product.unit.format(done.1),
-            }))
-        }
-        Command::Transfer {
-            from,
-            to,
-            product,
-            quantity,
-            note,
-        } => {
-            // Lock both stock rows in one global order, so two opposite
-            // transfers from different processes cannot deadlock.
-            let mut ids = [from.id.as_str(), to.id.as_str()];
-            ids.sort();
-            for p in ids {
-                lock_stock(
-                    tx,
-                    backend,
-                    from.organization_id.as_str(),
-                    p,
-                    product.id.as_str(),
-                    false,
-                )
-                .await?;
-            }
-            let out = Change {
-                kind: Some(MovementKind::Transferred),
-                quantity: -quantity,
-                counterpart: Some(to.id.0.clone()),
-                note: note.clone(),
-                ..Change::default()
-            };
-            let out_done = apply(tx, backend, from, product, &out, actor, ledger).await?;
-            // Each lot taken arrives with its own best-before date.
-            let mut in_done = Vec::new();
-            for lot in &out_done.2 {
-                let part = Change {
-                    kind: Some(MovementKind::Transferred),
-                    quantity: -lot.quantity,
-                    best_before: lot.best_before.clone(),
-                    counterpart: Some(from.id.0.clone()),
-                    note: note.clone(),
-                    ..Change::default()
-                };
-                let done = apply(tx, backend, to, product, &part, actor, ledger).await?;
-                in_done.push((part, done));
-            }
-            ledger
-                .events
-                .push(moved_event(from, product, &out, actor, &out_done));
-            for (part, done) in &in_done {
-                ledger
-                    .events
-                    .push(moved_event(to, product, part, actor, done));
-            }
-            Ok(Written::One(MovementReceipt {
-                movement_id: out_done.0,
-                product_name: product.name.clone(),
-                quantity_text: product.unit.format(*quantity),
-                on_hand: out_done.1,
-                on_hand_text: product.unit.format(out_done.1),
-            }))
-        }
-    }
-}
-
-/// A group: the attachment's check, then every take checked against the
-/// stock (in product order, so two groups lock rows in one order) before
-/// the first write; then the lines; then the attachment's rows.
-async fn execute_group(
-    tx: &mut Tx,
-    backend: Backend,
-    pantry: &PantryHeader,
-    lines: &[(Product, Change)],
-    attachment: &dyn Attachment,
-    actor: &Actor,
-    ledger: &mut Ledger,
-) -> AppResult<Vec<Posted>> {
-    attachment.check(tx, backend).await?;
-    let mut takes: Vec<&(Product, Change)> = lines.iter().filter(|(_, c)| c.quantity < 0).collect();
-    takes.sort_by(|a, b| a.0.id.as_str().cmp(b.0.id.as_str()));
-    let mut short = Vec::new();
-    for (product, change) in takes {
-        let on_hand = lock_stock(
-            tx,
-            backend,
-            pantry.organization_id.as_str(),
-            pantry.id.as_str(),
-            product.id.as_str(),
-            false,
-        )
-        .await?;
-        if -change.quantity > on_hand {
-            short.push(not_enough(product, pantry, on_hand, -change.quantity).to_string());
-        }
-    }
-    if !short.is_empty() {
-        return Err(AppError::conflict("lines", short.join(" ")));
-    }
-    let mut posted = Vec::with_capacity(lines.len());
-    for (product, change) in lines {
-        let done = apply(tx, backend, pantry, product, change, actor, ledger).await?;
-        ledger
-            .events
-            .push(moved_event(pantry, product, change, actor, &done));
-        posted.push(Posted {
-            product_id: product.id.clone(),
-            movement_id: done.0,
-            quantity: change.quantity,
-            on_hand: done.1,
-            lots: done.2,
-        });
-    }
-    for (event_type, payload) in attachment.write(tx, backend, &posted).await? {
-        ledger.events.push(PendingEvent {
-            event_type,
-            organization_id: pantry.organization_id.0.clone(),
-            pantry_id: pantry.id.0.clone(),
-            payload: Payload::Other(payload),
-            actor_id: actor.user_id.clone(),
-            correlation_id: actor.correlation_id.clone(),
-        });
-    }
-    Ok(posted)
 }
 
 /// Posts a group of changes at one pantry through the movement writer:

@@ -36,13 +36,17 @@ pub async fn get_organization(id: OrganizationId) -> Result<OrganizationView, Ap
 #[server(prefix = "/api", endpoint = "rename_organization")]
 pub async fn rename_organization(id: OrganizationId, name: String) -> Result<(), AppError> {
     let (state, caller) = context().await?;
-    super::service::rename_organization(&state.db, &caller, &id, &name).await
+    super::service::rename_organization(&state.db, &caller, &id, &name).await?;
+    state.contexts.forget_all();
+    Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "archive_organization")]
 pub async fn archive_organization(id: OrganizationId) -> Result<(), AppError> {
     let (state, caller) = context().await?;
-    super::service::archive_organization(&state, &caller, &id).await
+    super::service::archive_organization(&state, &caller, &id).await?;
+    state.contexts.forget_all();
+    Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "create_campus")]
@@ -67,13 +71,17 @@ pub async fn get_campus(id: CampusId) -> Result<CampusView, AppError> {
 #[server(prefix = "/api", endpoint = "rename_campus")]
 pub async fn rename_campus(id: CampusId, name: String) -> Result<(), AppError> {
     let (state, caller) = context().await?;
-    super::service::rename_campus(&state.db, &caller, &id, &name).await
+    super::service::rename_campus(&state.db, &caller, &id, &name).await?;
+    state.contexts.forget_all();
+    Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "archive_campus")]
 pub async fn archive_campus(id: CampusId) -> Result<(), AppError> {
     let (state, caller) = context().await?;
-    super::service::archive_campus(&state.db, &caller, &id).await
+    super::service::archive_campus(&state.db, &caller, &id).await?;
+    state.contexts.forget_all();
+    Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "create_pantry")]
@@ -95,11 +103,16 @@ pub async fn get_pantry(id: PantryId) -> Result<PantryView, AppError> {
 #[server(prefix = "/api", endpoint = "rename_pantry")]
 pub async fn rename_pantry(id: PantryId, name: String) -> Result<(), AppError> {
     let (state, caller) = context().await?;
-    super::service::rename_pantry(&state.db, &caller, &id, &name).await
+    super::service::rename_pantry(&state.db, &caller, &id, &name).await?;
+    state.contexts.forget_all();
+    Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "archive_pantry")]
 pub async fn archive_pantry(id: PantryId) -> Result<CampusId, AppError> {
     let (state, caller) = context().await?;
-    super::service::archive_pantry(&state.db, &caller, &id).await
+    let campus = super::service::archive_pantry(&state.db, &caller, &id).await?;
+    // Movements must not reach a renamed or archived place from memory.
+    state.contexts.forget_all();
+    Ok(campus)
 }

@@ -14,7 +14,7 @@ use crate::auth::model::Role;
 use crate::auth::service::Caller;
 use crate::catalog::model::Product;
 use crate::catalog::service as catalog;
-use crate::db::{format_time, now_ms, Backend, Db, Sql, Tx};
+use crate::db::{format_time, now_ms, Backend, Conn, Db, Sql};
 use crate::error::{AppError, AppResult};
 use crate::events::bus::BoxFuture;
 use crate::ids::{PantryId, ProductId, VisitId};
@@ -279,13 +279,13 @@ struct NewVisit {
 }
 
 impl Attachment for NewVisit {
-    fn check<'a>(&'a self, _tx: &'a mut Tx, _backend: Backend) -> BoxFuture<'a, AppResult<()>> {
+    fn check<'a>(&'a self, _conn: &'a mut Conn, _backend: Backend) -> BoxFuture<'a, AppResult<()>> {
         Box::pin(async { Ok(()) })
     }
 
     fn write<'a>(
         &'a self,
-        tx: &'a mut Tx,
+        conn: &'a mut Conn,
         _backend: Backend,
         posted: &'a [Posted],
     ) -> BoxFuture<'a, AppResult<Vec<(&'static str, serde_json::Value)>>> {
@@ -308,9 +308,9 @@ impl Attachment for NewVisit {
             .bind(self.note.clone())
             .bind(self.actor_id.as_str())
             .bind(now)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
-            write_lines(tx, &self.id, &self.lines).await?;
+            write_lines(conn, &self.id, &self.lines).await?;
             let payload = VisitRecorded {
                 visit_id: self.id.0.clone(),
                 household: self.household,
@@ -321,7 +321,11 @@ impl Attachment for NewVisit {
     }
 }
 
-async fn write_lines(tx: &mut Tx, visit: &VisitId, lines: &[(ProductId, i64)]) -> AppResult<()> {
+async fn write_lines(
+    conn: &mut Conn,
+    visit: &VisitId,
+    lines: &[(ProductId, i64)],
+) -> AppResult<()> {
     if lines.is_empty() {
         return Ok(());
     }
@@ -330,7 +334,7 @@ async fn write_lines(tx: &mut Tx, visit: &VisitId, lines: &[(ProductId, i64)]) -
     sql.rows(lines, |r, (product, quantity)| {
         r.text(visit.as_str()).text(product.as_str()).int(*quantity);
     });
-    sql.query().persistent(false).execute(&mut **tx).await?;
+    sql.query().persistent(false).execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -401,7 +405,7 @@ struct VisitChange {
 impl Attachment for VisitChange {
     /// The visit must still be as the editor saw it: recorded, and at the
     /// version they loaded (two editors cannot both win).
-    fn check<'a>(&'a self, tx: &'a mut Tx, backend: Backend) -> BoxFuture<'a, AppResult<()>> {
+    fn check<'a>(&'a self, conn: &'a mut Conn, backend: Backend) -> BoxFuture<'a, AppResult<()>> {
         Box::pin(async move {
             let lock = if backend == Backend::Postgres {
                 " for update"
@@ -412,7 +416,7 @@ impl Attachment for VisitChange {
                 "select status, version from visits where id = $1{lock}"
             ))
             .bind(self.id.as_str())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *conn)
             .await?;
             match row {
                 None => Err(AppError::not_found("visit")),
@@ -431,7 +435,7 @@ impl Attachment for VisitChange {
 
     fn write<'a>(
         &'a self,
-        tx: &'a mut Tx,
+        conn: &'a mut Conn,
         _backend: Backend,
         posted: &'a [Posted],
     ) -> BoxFuture<'a, AppResult<Vec<(&'static str, serde_json::Value)>>> {
@@ -446,23 +450,23 @@ impl Attachment for VisitChange {
                 .bind(now)
                 .bind(reason.as_str())
                 .bind(self.id.as_str())
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
             } else {
                 sqlx::query("update visits set version = $1, corrected_at = $2 where id = $3")
                     .bind(version)
                     .bind(now)
                     .bind(self.id.as_str())
-                    .execute(&mut **tx)
+                    .execute(&mut *conn)
                     .await?;
             }
             // The lines as they stand now; what they were is in the
             // movements and events.
             sqlx::query("delete from visit_lines where visit_id = $1")
                 .bind(self.id.as_str())
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
-            write_lines(tx, &self.id, &self.lines).await?;
+            write_lines(conn, &self.id, &self.lines).await?;
             let payload = VisitChanged {
                 visit_id: self.id.0.clone(),
                 version,

@@ -1,0 +1,888 @@
+//! Writing a batch of movements in a fixed number of round trips,
+//! whatever its size: what the write path's throughput is made of.
+//!
+//! 1. **Read**, one round trip: the transaction's begin, every stock row
+//!    the batch touches, locked on PostgreSQL in (pantry, product) order so
+//!    two writers never wait on each other in a circle, and the lots it may
+//!    take from or add to.
+//! 2. **Decide**, in memory, one command after the other. A refused command
+//!    (not enough stock, a lot that is not there) leaves the plan as it
+//!    found it, so the rest of the batch goes on. Stock goes out first
+//!    expiry first out; an increase goes to the lot of its best-before
+//!    date. A group's attachment (a visit) checks and writes its own rows
+//!    here, in the same transaction.
+//! 3. **Write**, one round trip: the stock rows and lots as decided, the
+//!    ledger lines and their lot lines, the organization totals, the events
+//!    and the commit, as one script of multi-row statements. Events come
+//!    last, so on PostgreSQL the lock that orders them is held from there
+//!    to the commit in the same script, never across a round trip.
+//!
+//! The transaction is the script's own (`begin` … `commit`), on a
+//! connection the writer keeps for itself: if anything fails on the way,
+//! the caller closes the connection, which rolls the transaction back.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sqlx::{Executor as _, Row as _};
+
+use super::model::*;
+use super::service::{
+    moved_event, not_enough, Actor, Change, Command, LotChange, Payload, PendingEvent, Posted,
+    Written,
+};
+use crate::catalog::model::Product;
+use crate::db::{now_ms, Backend, Conn, Script};
+use crate::error::{AppError, AppResult};
+use crate::events::store as events;
+use crate::ids::{LotId, MovementId};
+
+/// Rows to one statement of a script.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// (pantry, product): one stock row.
+type Key = (String, String);
+
+#[derive(Debug, Clone, PartialEq)]
+struct Lot {
+    id: String,
+    best_before: Option<String>,
+    received_at: i64,
+    quantity: i64,
+    /// Not in the database yet.
+    new: bool,
+    changed: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Stock {
+    organization_id: String,
+    on_hand: i64,
+    /// What the row held when read; `None` when there was no row.
+    read: Option<i64>,
+    /// The lots read for the row, and those this batch made.
+    lots: Vec<Lot>,
+}
+
+/// A ledger line.
+#[derive(Debug, Clone)]
+struct MovementRow {
+    id: MovementId,
+    organization_id: String,
+    pantry_id: String,
+    product_id: String,
+    change: Change,
+    actor: Actor,
+    occurred_at: i64,
+}
+
+/// The batch's stock as read and then as decided, and what it appends.
+#[derive(Debug, Default)]
+pub(super) struct Plan {
+    now: i64,
+    stock: BTreeMap<Key, Stock>,
+    movements: Vec<MovementRow>,
+    movement_lots: Vec<(MovementId, LotChange)>,
+    events: Vec<PendingEvent>,
+    /// Net change per (organization, product); sorted, so concurrent
+    /// batches lock `organization_stock` rows in one order.
+    organization_stock: BTreeMap<(String, String), i64>,
+}
+
+/// Where a plan stood before a command, to go back to if it is refused.
+struct Mark {
+    movements: usize,
+    movement_lots: usize,
+    events: usize,
+    stock: Vec<(Key, Option<Stock>)>,
+    organization_stock: Vec<((String, String), Option<i64>)>,
+}
+
+/// Whether a command's error is a refusal (the batch goes on without it).
+pub(super) fn is_refusal(e: &AppError) -> bool {
+    matches!(
+        e,
+        AppError::Invalid { .. } | AppError::Conflict { .. } | AppError::NotFound(_)
+    )
+}
+
+/// Writes the commands in one transaction on `conn` and returns each
+/// one's outcome; a refusal for one leaves the others to go on. `Err`
+/// means the batch failed as a whole: its transaction may still be open,
+/// and the caller must close `conn`.
+pub(super) async fn write(
+    conn: &mut Conn,
+    backend: Backend,
+    jobs: &[(&Command, &Actor)],
+) -> AppResult<Vec<AppResult<Written>>> {
+    let mut plan = Plan::read(conn, backend, jobs).await?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for (command, actor) in jobs {
+        let mark = plan.mark(command);
+        match plan.execute(conn, backend, command, actor).await? {
+            Ok(written) => outcomes.push(Ok(written)),
+            Err(refusal) => {
+                plan.restore(mark);
+                outcomes.push(Err(refusal));
+            }
+        }
+    }
+    plan.write(conn, backend).await?;
+    Ok(outcomes)
+}
+
+/// The stock rows a command touches, with their organization.
+fn keys_of(command: &Command) -> Vec<(Key, &str)> {
+    match command {
+        Command::Change {
+            pantry, product, ..
+        } => vec![(
+            (pantry.id.0.clone(), product.id.0.clone()),
+            pantry.organization_id.as_str(),
+        )],
+        Command::Transfer {
+            from, to, product, ..
+        } => vec![
+            (
+                (from.id.0.clone(), product.id.0.clone()),
+                from.organization_id.as_str(),
+            ),
+            (
+                (to.id.0.clone(), product.id.0.clone()),
+                to.organization_id.as_str(),
+            ),
+        ],
+        Command::Group { pantry, lines, .. } => lines
+            .iter()
+            .map(|(product, _)| {
+                (
+                    (pantry.id.0.clone(), product.id.0.clone()),
+                    pantry.organization_id.as_str(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// `(a, b) in (values (…), …)` over keys.
+fn keys_in<'a>(s: &mut Script, keys: impl IntoIterator<Item = &'a Key>) {
+    s.push("(pantry_id, product_id) in (values ");
+    s.rows(keys, |r, (pantry, product)| {
+        r.text(pantry).text(product);
+    });
+    s.push(")");
+}
+
+/// What a read must fetch for a batch.
+#[derive(Default)]
+struct Wanted {
+    keys: BTreeMap<Key, String>,
+    /// (key, best-before or '') of every increase whose date is known now.
+    dated: BTreeSet<(Key, String)>,
+    /// Lots named by a discard.
+    named: BTreeSet<String>,
+    /// (from, to): a transfer's lots arrive with dates only the read tells.
+    transfers: BTreeSet<(Key, Key)>,
+}
+
+impl Wanted {
+    fn of(commands: &[&Command]) -> Self {
+        let mut w = Wanted::default();
+        for command in commands {
+            for (key, organization) in keys_of(command) {
+                w.keys.insert(key, organization.to_string());
+            }
+            let mut change = |key: Key, change: &Change| {
+                if change.quantity > 0 {
+                    w.dated
+                        .insert((key, change.best_before.clone().unwrap_or_default()));
+                } else if let Some(lot) = &change.from_lot {
+                    w.named.insert(lot.0.clone());
+                }
+            };
+            match command {
+                Command::Change {
+                    pantry,
+                    product,
+                    change: c,
+                } => change((pantry.id.0.clone(), product.id.0.clone()), c),
+                Command::Group { pantry, lines, .. } => {
+                    for (product, c) in lines {
+                        change((pantry.id.0.clone(), product.id.0.clone()), c);
+                    }
+                }
+                Command::Transfer {
+                    from, to, product, ..
+                } => {
+                    w.transfers.insert((
+                        (from.id.0.clone(), product.id.0.clone()),
+                        (to.id.0.clone(), product.id.0.clone()),
+                    ));
+                }
+            }
+        }
+        w
+    }
+
+    fn script(&self, backend: Backend) -> Script {
+        let mut s = Script::new(backend);
+        // SQLite: take the write lock now, so a second writer waits here
+        // instead of failing when it upgrades from reading.
+        s.push(match backend {
+            Backend::Sqlite => "begin immediate",
+            Backend::Postgres => "begin",
+        })
+        .end();
+        let keys: Vec<&Key> = self.keys.keys().collect();
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            s.push("select 'stock' as row_kind, pantry_id, product_id, on_hand from stock_levels where ");
+            keys_in(&mut s, chunk.iter().copied());
+            s.push(" order by pantry_id, product_id");
+            if backend == Backend::Postgres {
+                s.push(" for update");
+            }
+            s.end();
+        }
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            s.push(
+                "select 'lot' as row_kind, id, pantry_id, product_id, best_before, received_at, quantity \
+                 from lots where ",
+            );
+            keys_in(&mut s, chunk.iter().copied());
+            s.push(" and (quantity > 0");
+            if !self.dated.is_empty() {
+                s.push(" or (pantry_id, product_id, coalesce(best_before, '')) in (values ");
+                s.rows(&self.dated, |r, ((pantry, product), date)| {
+                    r.text(pantry).text(product).text(date);
+                });
+                s.push(")");
+            }
+            if !self.named.is_empty() {
+                s.push(" or id in (");
+                for (i, lot) in self.named.iter().enumerate() {
+                    if i > 0 {
+                        s.push(", ");
+                    }
+                    s.text(lot);
+                }
+                s.push(")");
+            }
+            for ((from_pantry, product), (to_pantry, _)) in &self.transfers {
+                s.push(" or (pantry_id = ")
+                    .text(to_pantry)
+                    .push(" and product_id = ")
+                    .text(product)
+                    .push(
+                        " and coalesce(best_before, '') in \
+                         (select coalesce(best_before, '') from lots where pantry_id = ",
+                    )
+                    .text(from_pantry)
+                    .push(" and product_id = ")
+                    .text(product)
+                    .push(" and quantity > 0))");
+            }
+            s.push(")").end();
+        }
+        s
+    }
+}
+
+/// The order lots go out in: first expiry first, undated last.
+fn expiry_order(a: &Lot, b: &Lot) -> std::cmp::Ordering {
+    (
+        a.best_before.is_none(),
+        &a.best_before,
+        a.received_at,
+        &a.id,
+    )
+        .cmp(&(
+            b.best_before.is_none(),
+            &b.best_before,
+            b.received_at,
+            &b.id,
+        ))
+}
+
+impl Plan {
+    fn new(now: i64) -> Self {
+        Self {
+            now,
+            ..Self::default()
+        }
+    }
+
+    /// Locks and reads what the commands need.
+    async fn read(
+        conn: &mut Conn,
+        backend: Backend,
+        jobs: &[(&Command, &Actor)],
+    ) -> AppResult<Self> {
+        let mut commands = Vec::with_capacity(jobs.len());
+        for (command, _) in jobs {
+            commands.push(*command);
+        }
+        let wanted = Wanted::of(&commands);
+        let mut plan = Self::new(now_ms());
+        for (key, organization) in &wanted.keys {
+            plan.stock.insert(
+                key.clone(),
+                Stock {
+                    organization_id: organization.clone(),
+                    ..Stock::default()
+                },
+            );
+        }
+        let script = wanted.script(backend);
+        // Through `Executor`, whose futures are `Send` for any lifetime
+        // (`RawSql`'s own methods are not, inside a spawned task).
+        let rows = (&mut *conn)
+            .fetch_all(sqlx::raw_sql(script.finish()?))
+            .await?;
+        for r in &rows {
+            let kind: String = r.try_get("row_kind")?;
+            let key: Key = (r.try_get("pantry_id")?, r.try_get("product_id")?);
+            let Some(stock) = plan.stock.get_mut(&key) else {
+                continue;
+            };
+            if kind == "stock" {
+                let on_hand: i64 = r.try_get("on_hand")?;
+                stock.on_hand = on_hand;
+                stock.read = Some(on_hand);
+            } else {
+                stock.lots.push(Lot {
+                    id: r.try_get("id")?,
+                    best_before: r.try_get("best_before")?,
+                    received_at: r.try_get("received_at")?,
+                    quantity: r.try_get("quantity")?,
+                    new: false,
+                    changed: false,
+                });
+            }
+        }
+        Ok(plan)
+    }
+
+    fn mark(&self, command: &Command) -> Mark {
+        let keys = keys_of(command);
+        Mark {
+            movements: self.movements.len(),
+            movement_lots: self.movement_lots.len(),
+            events: self.events.len(),
+            organization_stock: keys
+                .iter()
+                .map(|((_, product), organization)| {
+                    let k = (organization.to_string(), product.clone());
+                    let v = self.organization_stock.get(&k).copied();
+                    (k, v)
+                })
+                .collect(),
+            stock: keys
+                .into_iter()
+                .map(|(k, _)| {
+                    let v = self.stock.get(&k).cloned();
+                    (k, v)
+                })
+                .collect(),
+        }
+    }
+
+    fn restore(&mut self, mark: Mark) {
+        self.movements.truncate(mark.movements);
+        self.movement_lots.truncate(mark.movement_lots);
+        self.events.truncate(mark.events);
+        for (k, v) in mark.stock.into_iter().rev() {
+            match v {
+                Some(v) => self.stock.insert(k, v),
+                None => self.stock.remove(&k),
+            };
+        }
+        for (k, v) in mark.organization_stock.into_iter().rev() {
+            match v {
+                Some(v) => self.organization_stock.insert(k, v),
+                None => self.organization_stock.remove(&k),
+            };
+        }
+    }
+
+    /// Decides one command. The outer error fails the whole batch; the
+    /// inner one refuses this command (the caller restores the plan).
+    async fn execute(
+        &mut self,
+        conn: &mut Conn,
+        backend: Backend,
+        command: &Command,
+        actor: &Actor,
+    ) -> AppResult<AppResult<Written>> {
+        match command {
+            Command::Change {
+                pantry,
+                product,
+                change,
+            } => {
+                let done = match self.apply(pantry, product, change, actor)? {
+                    Ok(done) => done,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                self.events
+                    .push(moved_event(pantry, product, change, actor, &done));
+                Ok(Ok(Written::One(MovementReceipt {
+                    movement_id: done.0,
+                    product_name: product.name.clone(),
+                    quantity_text: product.unit.format(change.quantity.abs()),
+                    on_hand: done.1,
+                    on_hand_text: product.unit.format(done.1),
+                })))
+            }
+            Command::Transfer {
+                from,
+                to,
+                product,
+                quantity,
+                note,
+            } => {
+                let out = Change {
+                    kind: Some(MovementKind::Transferred),
+                    quantity: -quantity,
+                    counterpart: Some(to.id.0.clone()),
+                    note: note.clone(),
+                    ..Change::default()
+                };
+                let out_done = match self.apply(from, product, &out, actor)? {
+                    Ok(done) => done,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                self.events
+                    .push(moved_event(from, product, &out, actor, &out_done));
+                // Each lot taken arrives with its own best-before date.
+                for lot in &out_done.2 {
+                    let part = Change {
+                        kind: Some(MovementKind::Transferred),
+                        quantity: -lot.quantity,
+                        best_before: lot.best_before.clone(),
+                        counterpart: Some(from.id.0.clone()),
+                        note: note.clone(),
+                        ..Change::default()
+                    };
+                    let done = match self.apply(to, product, &part, actor)? {
+                        Ok(done) => done,
+                        Err(refusal) => return Ok(Err(refusal)),
+                    };
+                    self.events
+                        .push(moved_event(to, product, &part, actor, &done));
+                }
+                Ok(Ok(Written::One(MovementReceipt {
+                    movement_id: out_done.0,
+                    product_name: product.name.clone(),
+                    quantity_text: product.unit.format(*quantity),
+                    on_hand: out_done.1,
+                    on_hand_text: product.unit.format(out_done.1),
+                })))
+            }
+            Command::Group {
+                pantry,
+                lines,
+                attachment,
+            } => {
+                if let Err(e) = attachment.check(conn, backend).await {
+                    return if is_refusal(&e) { Ok(Err(e)) } else { Err(e) };
+                }
+                // Every short line is named, not only the first: the
+                // stock each product needs over all its lines.
+                let mut needed: BTreeMap<&str, (&Product, i64)> = BTreeMap::new();
+                for (product, change) in lines {
+                    if change.quantity < 0 {
+                        needed.entry(product.id.as_str()).or_insert((product, 0)).1 -=
+                            change.quantity;
+                    }
+                }
+                let short: Vec<String> = needed
+                    .values()
+                    .filter_map(|(product, wanted)| {
+                        let key = (pantry.id.0.clone(), product.id.0.clone());
+                        let on_hand = self.stock.get(&key).map_or(0, |s| s.on_hand);
+                        (*wanted > on_hand)
+                            .then(|| not_enough(product, pantry, on_hand, *wanted).to_string())
+                    })
+                    .collect();
+                if !short.is_empty() {
+                    return Ok(Err(AppError::conflict("lines", short.join(" "))));
+                }
+                let mut posted = Vec::with_capacity(lines.len());
+                for (product, change) in lines {
+                    let done = match self.apply(pantry, product, change, actor)? {
+                        Ok(done) => done,
+                        Err(refusal) => return Ok(Err(refusal)),
+                    };
+                    self.events
+                        .push(moved_event(pantry, product, change, actor, &done));
+                    posted.push(Posted {
+                        product_id: product.id.clone(),
+                        movement_id: done.0,
+                        quantity: change.quantity,
+                        on_hand: done.1,
+                        lots: done.2,
+                    });
+                }
+                // The attachment has written rows by the time it fails, so
+                // any failure here fails the batch: each command is then
+                // written in a transaction of its own.
+                for (event_type, payload) in attachment.write(conn, backend, &posted).await? {
+                    self.events.push(PendingEvent {
+                        event_type,
+                        organization_id: pantry.organization_id.0.clone(),
+                        pantry_id: pantry.id.0.clone(),
+                        payload: Payload::Other(payload),
+                        actor_id: actor.user_id.clone(),
+                        correlation_id: actor.correlation_id.clone(),
+                    });
+                }
+                Ok(Ok(Written::Group(posted)))
+            }
+        }
+    }
+
+    /// Applies one change to the stock row and its lots in memory, and
+    /// queues its ledger line. Returns the movement id, the stock after it
+    /// and the lots it touched; a refusal may leave the plan changed, so
+    /// the caller restores it.
+    #[allow(clippy::type_complexity)]
+    fn apply(
+        &mut self,
+        pantry: &PantryHeader,
+        product: &Product,
+        change: &Change,
+        actor: &Actor,
+    ) -> AppResult<AppResult<(MovementId, i64, Vec<LotChange>)>> {
+        let now = self.now;
+        let key = (pantry.id.0.clone(), product.id.0.clone());
+        let stock = self.stock.entry(key).or_insert_with(|| Stock {
+            organization_id: pantry.organization_id.0.clone(),
+            ..Stock::default()
+        });
+        let lots = if change.quantity > 0 {
+            let lot = match stock
+                .lots
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.best_before == change.best_before)
+                .min_by(|a, b| expiry_order(a.1, b.1))
+                .map(|(i, _)| i)
+            {
+                Some(i) => &mut stock.lots[i],
+                None => {
+                    stock.lots.push(Lot {
+                        id: LotId::new().0,
+                        best_before: change.best_before.clone(),
+                        received_at: now,
+                        quantity: 0,
+                        new: true,
+                        changed: true,
+                    });
+                    stock.lots.last_mut().expect("a lot was just added")
+                }
+            };
+            lot.quantity += change.quantity;
+            lot.changed = true;
+            stock.on_hand += change.quantity;
+            vec![LotChange {
+                lot_id: lot.id.clone(),
+                best_before: lot.best_before.clone(),
+                quantity: change.quantity,
+            }]
+        } else {
+            let wanted = -change.quantity;
+            if wanted > stock.on_hand {
+                return Ok(Err(not_enough(product, pantry, stock.on_hand, wanted)));
+            }
+            let taken: Vec<(usize, i64)> = match &change.from_lot {
+                Some(named) => {
+                    let Some(i) = stock.lots.iter().position(|l| l.id == named.0) else {
+                        return Ok(Err(AppError::invalid(
+                            "lot",
+                            "That lot is not part of this pantry's stock of the product.",
+                        )));
+                    };
+                    if stock.lots[i].quantity < wanted {
+                        return Ok(Err(AppError::conflict(
+                            "quantity",
+                            format!(
+                                "That lot holds only {} of {}; you asked for {}.",
+                                product.unit.format(stock.lots[i].quantity),
+                                product.name,
+                                product.unit.format(wanted)
+                            ),
+                        )));
+                    }
+                    vec![(i, wanted)]
+                }
+                None => {
+                    let mut order: Vec<usize> = (0..stock.lots.len())
+                        .filter(|&i| stock.lots[i].quantity > 0)
+                        .collect();
+                    order.sort_by(|&a, &b| expiry_order(&stock.lots[a], &stock.lots[b]));
+                    let mut left = wanted;
+                    let mut taken = Vec::new();
+                    for i in order {
+                        if left == 0 {
+                            break;
+                        }
+                        let take = left.min(stock.lots[i].quantity);
+                        taken.push((i, take));
+                        left -= take;
+                    }
+                    if left > 0 {
+                        // The lots do not add up to the stock row: the
+                        // ledger and the lots disagree, and nothing may be
+                        // written until someone looks.
+                        return Err(AppError::internal(&std::io::Error::other(format!(
+                            "lots of product {} at pantry {} hold {left} less than its stock row",
+                            product.id, pantry.id
+                        ))));
+                    }
+                    taken
+                }
+            };
+            stock.on_hand -= wanted;
+            taken
+                .into_iter()
+                .map(|(i, take)| {
+                    let lot = &mut stock.lots[i];
+                    lot.quantity -= take;
+                    lot.changed = true;
+                    LotChange {
+                        lot_id: lot.id.clone(),
+                        best_before: lot.best_before.clone(),
+                        quantity: -take,
+                    }
+                })
+                .collect()
+        };
+        let on_hand = stock.on_hand;
+        let movement = MovementId::new();
+        *self
+            .organization_stock
+            .entry((pantry.organization_id.0.clone(), product.id.0.clone()))
+            .or_default() += change.quantity;
+        self.movements.push(MovementRow {
+            id: movement.clone(),
+            organization_id: pantry.organization_id.0.clone(),
+            pantry_id: pantry.id.0.clone(),
+            product_id: product.id.0.clone(),
+            change: change.clone(),
+            actor: actor.clone(),
+            occurred_at: now,
+        });
+        for l in &lots {
+            self.movement_lots.push((movement.clone(), l.clone()));
+        }
+        Ok(Ok((movement, on_hand, lots)))
+    }
+
+    /// The script that writes the plan: stock rows, lots, ledger, lot
+    /// lines, organization totals, events, and the commit.
+    fn script(&self, backend: Backend) -> AppResult<Script> {
+        let mut s = Script::new(backend);
+        let now = self.now;
+        // Rows that were read (and are locked) get their new value; rows
+        // that were not there are added to, so a row another process made
+        // meanwhile keeps what it holds.
+        let changed: Vec<(&Key, &Stock)> = self
+            .stock
+            .iter()
+            .filter(|(_, st)| st.read.is_some_and(|r| r != st.on_hand))
+            .collect();
+        for chunk in changed.chunks(ROWS_PER_STATEMENT) {
+            s.push("with v (pantry_id, product_id, on_hand) as (values ");
+            s.rows(chunk, |r, ((pantry, product), st)| {
+                r.text(pantry).text(product).int(st.on_hand);
+            });
+            s.push(") update stock_levels set on_hand = v.on_hand, updated_at = ")
+                .int(now)
+                .push(
+                    " from v where stock_levels.pantry_id = v.pantry_id \
+                     and stock_levels.product_id = v.product_id",
+                )
+                .end();
+        }
+        let created: Vec<(&Key, &Stock)> = self
+            .stock
+            .iter()
+            .filter(|(_, st)| st.read.is_none() && st.lots.iter().any(|l| l.new))
+            .collect();
+        for chunk in created.chunks(ROWS_PER_STATEMENT) {
+            s.push(
+                "insert into stock_levels (pantry_id, product_id, organization_id, on_hand, minimum, updated_at) values ",
+            );
+            s.rows(chunk, |r, ((pantry, product), st)| {
+                r.text(pantry)
+                    .text(product)
+                    .text(&st.organization_id)
+                    .int(st.on_hand)
+                    .int(0)
+                    .int(now);
+            });
+            s.push(
+                " on conflict (pantry_id, product_id) do update \
+                 set on_hand = stock_levels.on_hand + excluded.on_hand, updated_at = excluded.updated_at",
+            )
+            .end();
+        }
+        let lots: Vec<(&Key, &Lot)> = self
+            .stock
+            .iter()
+            .flat_map(|(k, st)| st.lots.iter().map(move |l| (k, l)))
+            .filter(|(_, l)| l.changed)
+            .collect();
+        let updated: Vec<&Lot> = lots
+            .iter()
+            .filter(|(_, l)| !l.new)
+            .map(|(_, l)| *l)
+            .collect();
+        for chunk in updated.chunks(ROWS_PER_STATEMENT) {
+            s.push("with v (id, quantity) as (values ");
+            s.rows(chunk, |r, lot| {
+                r.text(&lot.id).int(lot.quantity);
+            });
+            s.push(") update lots set quantity = v.quantity from v where lots.id = v.id")
+                .end();
+        }
+        let inserted: Vec<&(&Key, &Lot)> = lots.iter().filter(|(_, l)| l.new).collect();
+        for chunk in inserted.chunks(ROWS_PER_STATEMENT) {
+            s.push(
+                "insert into lots (id, pantry_id, product_id, best_before, quantity, received_at) values ",
+            );
+            s.rows(chunk, |r, ((pantry, product), lot)| {
+                r.text(&lot.id)
+                    .text(pantry)
+                    .text(product)
+                    .opt_text(lot.best_before.as_deref())
+                    .int(lot.quantity)
+                    .int(lot.received_at);
+            });
+            s.end();
+        }
+        for chunk in self.movements.chunks(ROWS_PER_STATEMENT) {
+            s.push(
+                "insert into movements (id, organization_id, pantry_id, product_id, kind, quantity, reason, source, donor, weight_g, \
+                 counterpart_pantry_id, note, visit_id, actor_id, correlation_id, occurred_at) values ",
+            );
+            s.rows(chunk, |r, m| {
+                let c = &m.change;
+                r.text(m.id.as_str())
+                    .text(&m.organization_id)
+                    .text(&m.pantry_id)
+                    .text(&m.product_id)
+                    .text(c.kind.map_or("", |k| k.as_str()))
+                    .int(c.quantity)
+                    .opt_text(c.reason.as_deref())
+                    .opt_text(c.source.as_deref())
+                    .opt_text(c.donor.as_deref())
+                    .opt_int(c.weight_g)
+                    .opt_text(c.counterpart.as_deref())
+                    .opt_text(c.note.as_deref())
+                    .opt_text(c.visit.as_deref())
+                    .text(&m.actor.user_id)
+                    .text(&m.actor.correlation_id)
+                    .int(m.occurred_at);
+            });
+            s.end();
+        }
+        for chunk in self.movement_lots.chunks(ROWS_PER_STATEMENT) {
+            s.push("insert into movement_lots (movement_id, lot_id, quantity) values ");
+            s.rows(chunk, |r, (movement, lot)| {
+                r.text(movement.as_str())
+                    .text(&lot.lot_id)
+                    .int(lot.quantity);
+            });
+            s.end();
+        }
+        let totals: Vec<_> = self
+            .organization_stock
+            .iter()
+            .filter(|(_, delta)| **delta != 0)
+            .collect();
+        for chunk in totals.chunks(ROWS_PER_STATEMENT) {
+            s.push("insert into organization_stock (organization_id, product_id, on_hand) values ");
+            s.rows(chunk, |r, ((organization, product), delta)| {
+                r.text(organization).text(product).int(**delta);
+            });
+            s.push(
+                " on conflict (organization_id, product_id) do update \
+                 set on_hand = organization_stock.on_hand + excluded.on_hand",
+            )
+            .end();
+        }
+        let events: Vec<events::NewEvent<'_, Payload>> = self
+            .events
+            .iter()
+            .map(|e| events::NewEvent {
+                event_type: e.event_type,
+                version: super::service::EVENT_VERSION,
+                organization_id: &e.organization_id,
+                pantry_id: Some(&e.pantry_id),
+                payload: &e.payload,
+                actor_id: Some(&e.actor_id),
+                correlation_id: &e.correlation_id,
+            })
+            .collect();
+        events::append_to_script(&mut s, &events, now)?;
+        s.push("commit").end();
+        Ok(s)
+    }
+
+    /// Writes the plan and commits, in one round trip.
+    async fn write(&self, conn: &mut Conn, backend: Backend) -> AppResult<()> {
+        let script = self.script(backend)?;
+        (&mut *conn)
+            .execute(sqlx::raw_sql(script.finish()?))
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lot(id: &str, best_before: Option<&str>, received_at: i64, quantity: i64) -> Lot {
+        Lot {
+            id: id.into(),
+            best_before: best_before.map(String::from),
+            received_at,
+            quantity,
+            new: false,
+            changed: false,
+        }
+    }
+
+    #[test]
+    fn lots_go_out_first_expiry_first_and_undated_last() {
+        let mut lots = [
+            lot("d", None, 1, 5),
+            lot("b", Some("2027-03-01"), 2, 5),
+            lot("a", Some("2027-01-01"), 3, 5),
+            lot("c", Some("2027-03-01"), 1, 5),
+        ];
+        lots.sort_by(expiry_order);
+        let ids: Vec<&str> = lots.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c", "b", "d"]);
+    }
+
+    #[test]
+    fn the_read_asks_for_every_lot_a_batch_can_touch() {
+        let mut w = Wanted::default();
+        let key = ("p1".to_string(), "q1".to_string());
+        w.keys.insert(key.clone(), "o".into());
+        w.dated.insert((key.clone(), "2027-01-01".into()));
+        w.named.insert("lot-9".into());
+        w.transfers
+            .insert((key.clone(), ("p2".to_string(), "q1".to_string())));
+        let sql = w.script(Backend::Postgres).finish().unwrap().to_string();
+        assert!(sql.contains("for update"), "{sql}");
+        assert!(sql.contains("quantity > 0"), "{sql}");
+        assert!(sql.contains("E'2027-01-01'"), "{sql}");
+        assert!(sql.contains("id in (E'lot-9')"), "{sql}");
+        assert!(sql.contains("pantry_id = E'p2'"), "{sql}");
+        let sqlite = w.script(Backend::Sqlite).finish().unwrap().to_string();
+        assert!(!sqlite.contains("for update"), "{sqlite}");
+    }
+}
