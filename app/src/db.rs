@@ -40,9 +40,17 @@ pub type Conn = sqlx::AnyConnection;
 
 /// What SQLite connections set before their first statement: WAL lets
 /// readers run beside the one writer; the busy timeout makes a second
-/// writer wait instead of failing.
+/// writer wait instead of failing. Checkpoints run in the background
+/// ([`Db::checkpoint_in_background`]), so a commit only appends to the
+/// WAL; the automatic checkpoint stays as a backstop, at 40 MB of WAL
+/// instead of 4.
 const SQLITE_PRAGMAS: &str = "pragma journal_mode = wal; pragma synchronous = normal; \
-                              pragma foreign_keys = on; pragma busy_timeout = 5000; pragma temp_store = memory;";
+                              pragma foreign_keys = on; pragma busy_timeout = 5000; \
+                              pragma temp_store = memory; pragma wal_autocheckpoint = 10000; \
+                              pragma journal_size_limit = 67108864;";
+
+/// How often the background checkpoint runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -122,6 +130,37 @@ impl Db {
             Backend::Sqlite => self.pool.begin_with("begin immediate").await,
             Backend::Postgres => self.pool.begin().await,
         }
+    }
+
+    /// SQLite: copies the WAL into the database file every
+    /// [`CHECKPOINT_EVERY`], without waiting for readers or the writer
+    /// (`passive`), so that work is not done inside a commit. Nothing to
+    /// do on PostgreSQL. Ends when `shutdown` turns true.
+    pub fn checkpoint_in_background(
+        &self,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        if self.backend != Backend::Sqlite {
+            return None;
+        }
+        let pool = self.pool.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+                    _ = shutdown.changed() => return,
+                }
+                if *shutdown.borrow() {
+                    return;
+                }
+                if let Err(error) = sqlx::query("pragma wal_checkpoint(passive)")
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::warn!(%error, "background WAL checkpoint failed; the next one tries again");
+                }
+            }
+        }))
     }
 
     /// Migrations embedded in this binary that the database has not applied.
@@ -376,6 +415,157 @@ impl Script {
     }
 }
 
+/// A value of a row set.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(String),
+    Int(i64),
+    Null,
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// Rows a [`Statement`] reads, under a name its body uses as a table,
+/// with the PostgreSQL type of each column.
+pub struct RowSet {
+    pub name: &'static str,
+    pub columns: &'static [(&'static str, &'static str)],
+}
+
+/// A statement over row sets, written once for both backends. On SQLite
+/// its row sets go into the script as `values`; on PostgreSQL it is
+/// prepared once per connection ([`Statement::prepare`]) and the script
+/// runs it with its row sets as JSON, so the server plans it once instead
+/// of on every batch.
+pub struct Statement {
+    /// Prepared as `larder_<name>` on PostgreSQL.
+    pub name: &'static str,
+    pub inputs: &'static [RowSet],
+    /// The statement after its `with`: reads the row sets by name.
+    pub body: &'static str,
+    /// PostgreSQL's body, where it differs.
+    pub postgres: Option<&'static str>,
+}
+
+impl Statement {
+    /// `prepare larder_<name>(jsonb, …) as with … <body>`, for PostgreSQL.
+    pub fn prepare(&self) -> String {
+        let params = vec!["jsonb"; self.inputs.len()].join(", ");
+        let ctes: Vec<String> = self
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| {
+                let columns: Vec<String> = input
+                    .columns
+                    .iter()
+                    .map(|(c, t)| format!("{c} {t}"))
+                    .collect();
+                format!(
+                    "{} as (select * from jsonb_to_recordset(${}) as r ({}))",
+                    input.name,
+                    i + 1,
+                    columns.join(", ")
+                )
+            })
+            .collect();
+        format!(
+            "prepare larder_{}({params}) as with {} {}",
+            self.name,
+            ctes.join(", "),
+            self.postgres.unwrap_or(self.body)
+        )
+    }
+}
+
+impl Script {
+    /// Appends `statement` over `rows` (one list of rows per input, each
+    /// row its values in column order) and ends it.
+    pub fn statement(&mut self, statement: &Statement, rows: &[&[Vec<Value>]]) -> &mut Self {
+        debug_assert_eq!(rows.len(), statement.inputs.len());
+        match self.backend {
+            Backend::Sqlite => {
+                self.push("with ");
+                for (i, (input, rows)) in statement.inputs.iter().zip(rows).enumerate() {
+                    if i > 0 {
+                        self.push(", ");
+                    }
+                    let columns: Vec<&str> = input.columns.iter().map(|(c, _)| *c).collect();
+                    self.push(input.name)
+                        .push(" (")
+                        .push(&columns.join(", "))
+                        .push(") as (");
+                    if rows.is_empty() {
+                        // `values` cannot be empty: a select of no rows.
+                        self.push("select ")
+                            .push(&vec!["null"; columns.len()].join(", "))
+                            .push(" where 0");
+                    } else {
+                        self.push("values ");
+                        self.rows(rows.iter(), |r, row| {
+                            for v in row {
+                                r.value(v);
+                            }
+                        });
+                    }
+                    self.push(")");
+                }
+                self.push(" ").push(statement.body);
+            }
+            Backend::Postgres => {
+                self.push("execute larder_").push(statement.name).push("(");
+                for (i, (input, rows)) in statement.inputs.iter().zip(rows).enumerate() {
+                    if i > 0 {
+                        self.push(", ");
+                    }
+                    let json: Vec<serde_json::Value> = rows
+                        .iter()
+                        .map(|row| {
+                            serde_json::Value::Object(
+                                input
+                                    .columns
+                                    .iter()
+                                    .zip(row)
+                                    .map(|((c, _), v)| {
+                                        let v = match v {
+                                            Value::Text(t) => serde_json::Value::from(t.as_str()),
+                                            Value::Int(n) => serde_json::Value::from(*n),
+                                            Value::Null => serde_json::Value::Null,
+                                        };
+                                        (c.to_string(), v)
+                                    })
+                                    .collect(),
+                            )
+                        })
+                        .collect();
+                    self.text(&serde_json::Value::Array(json).to_string());
+                }
+                self.push(")");
+            }
+        }
+        self.end()
+    }
+}
+
 /// The values of one row in [`Script::rows`].
 pub struct ScriptValues<'a> {
     script: &'a mut Script,
@@ -403,6 +593,15 @@ impl ScriptValues<'_> {
     }
     pub fn opt_int(&mut self, v: Option<i64>) -> &mut Self {
         self.comma().opt_int(v);
+        self
+    }
+    pub fn value(&mut self, v: &Value) -> &mut Self {
+        let s = self.comma();
+        match v {
+            Value::Text(t) => s.text(t),
+            Value::Int(n) => s.int(*n),
+            Value::Null => s.push("null"),
+        };
         self
     }
 }
@@ -497,6 +696,46 @@ mod tests {
             r.int(n).text(t).opt_text(None);
         });
         assert_eq!(s.finish().unwrap(), "values (1, 'a', null), (2, 'b', null)");
+    }
+
+    const PAIRS: Statement = Statement {
+        name: "pairs",
+        inputs: &[RowSet {
+            name: "v",
+            columns: &[("a", "text"), ("n", "bigint")],
+        }],
+        body: "select a, n from v",
+        postgres: None,
+    };
+
+    #[test]
+    fn statements_carry_their_rows_inline_or_as_json() {
+        let rows = vec![
+            vec![Value::from("it's"), Value::from(3)],
+            vec![Value::Null, Value::Null],
+        ];
+        let mut sqlite = Script::new(Backend::Sqlite);
+        sqlite.statement(&PAIRS, &[&rows]);
+        assert_eq!(
+            sqlite.finish().unwrap(),
+            "with v (a, n) as (values ('it''s', 3), (null, null)) select a, n from v;\n"
+        );
+        let mut empty = Script::new(Backend::Sqlite);
+        empty.statement(&PAIRS, &[&[]]);
+        assert_eq!(
+            empty.finish().unwrap(),
+            "with v (a, n) as (select null, null where 0) select a, n from v;\n"
+        );
+        let mut pg = Script::new(Backend::Postgres);
+        pg.statement(&PAIRS, &[&rows]);
+        assert_eq!(
+            pg.finish().unwrap(),
+            "execute larder_pairs(E'[{\"a\":\"it''s\",\"n\":3},{\"a\":null,\"n\":null}]');\n"
+        );
+        assert_eq!(
+            PAIRS.prepare(),
+            "prepare larder_pairs(jsonb) as with v as (select * from jsonb_to_recordset($1) as r (a text, n bigint)) select a, n from v"
+        );
     }
 
     #[test]

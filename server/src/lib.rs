@@ -119,7 +119,11 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         tracing::error!(error = %e, "could not undo interrupted history imports");
     }
     let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
-    let delivery = state.bus.clone().start(state.db.clone(), delivery_stopped);
+    let mut delivery = state
+        .bus
+        .clone()
+        .start(state.db.clone(), delivery_stopped.clone());
+    delivery.extend(state.db.checkpoint_in_background(delivery_stopped));
     let router = router(&config, state.clone());
 
     let listener = tokio::net::TcpListener::bind(config.listen)

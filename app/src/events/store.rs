@@ -142,57 +142,63 @@ pub async fn append_all<P: Serialize>(
     Ok(())
 }
 
-/// Appends the statements that insert `events`, in the order given, to a
-/// script that ends the writer's transaction: call it last, after every
-/// row lock the transaction takes. On PostgreSQL the first statement takes
-/// the order lock (see [`append`]) itself, so the lock is held from there
-/// to commit and not a round trip longer.
+/// Inserts events in the order of `ord`, for the movement writer's
+/// script. On PostgreSQL it first takes the order lock (see [`append`]),
+/// held from there to the commit that ends the script.
+pub const APPEND: db::Statement = db::Statement {
+    name: "append_events",
+    inputs: &[db::RowSet {
+        name: "v",
+        columns: &[
+            ("ord", "bigint"),
+            ("id", "text"),
+            ("type", "text"),
+            ("version", "bigint"),
+            ("organization_id", "text"),
+            ("pantry_id", "text"),
+            ("payload", "text"),
+            ("actor_id", "text"),
+            ("correlation_id", "text"),
+            ("occurred_at", "bigint"),
+        ],
+    }],
+    body: "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
+           select id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at from v order by ord",
+    postgres: Some(
+        "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
+         select v.id, v.type, v.version, v.organization_id, v.pantry_id, v.payload, v.actor_id, v.correlation_id, v.occurred_at \
+         from (select pg_advisory_xact_lock(7415001)) as order_lock cross join v order by v.ord",
+    ),
+};
+
+/// Appends `events`, in the order given, to a script that ends the
+/// writer's transaction: call it last, after every row lock the
+/// transaction takes, so the order lock is held as briefly as can be.
 pub fn append_to_script<P: Serialize>(
     script: &mut db::Script,
     events: &[NewEvent<'_, P>],
     now: i64,
 ) -> AppResult<()> {
-    let postgres = script.backend() == Backend::Postgres;
-    for (n, chunk) in events.chunks(500).enumerate() {
-        let mut rows = Vec::with_capacity(chunk.len());
-        for (i, e) in chunk.iter().enumerate() {
-            let payload = serde_json::to_string(e.payload).map_err(|e| AppError::internal(&e))?;
-            rows.push((i as i64, EventId::new(), e, payload));
-        }
-        let lock = postgres && n == 0;
-        if lock {
-            script.push(
-                "with order_lock as materialized (select pg_advisory_xact_lock(7415001)) \
-                 insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
-                 select id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at \
-                 from order_lock cross join (values ",
-            );
-        } else {
-            script.push(
-                "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) values ",
-            );
-        }
-        script.rows(&rows, |r, (i, id, e, payload)| {
-            if lock {
-                r.int(*i);
-            }
-            r.text(id.as_str())
-                .text(e.event_type)
-                .int(e.version)
-                .text(e.organization_id)
-                .opt_text(e.pantry_id)
-                .text(payload)
-                .opt_text(e.actor_id)
-                .text(e.correlation_id)
-                .int(now);
-        });
-        if lock {
-            script.push(
-                ") as v (ord, id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) order by ord",
-            );
-        }
-        script.end();
+    if events.is_empty() {
+        return Ok(());
     }
+    let mut rows = Vec::with_capacity(events.len());
+    for (i, e) in events.iter().enumerate() {
+        let payload = serde_json::to_string(e.payload).map_err(|e| AppError::internal(&e))?;
+        rows.push(vec![
+            db::Value::Int(i as i64),
+            EventId::new().as_str().into(),
+            e.event_type.into(),
+            e.version.into(),
+            e.organization_id.into(),
+            e.pantry_id.into(),
+            db::Value::Text(payload),
+            e.actor_id.into(),
+            e.correlation_id.into(),
+            now.into(),
+        ]);
+    }
+    script.statement(&APPEND, &[&rows]);
     Ok(())
 }
 

@@ -31,13 +31,10 @@ use super::service::{
     Written,
 };
 use crate::catalog::model::Product;
-use crate::db::{now_ms, Backend, Conn, Script};
+use crate::db::{now_ms, Backend, Conn, Row, RowSet, Script, Statement, Value};
 use crate::error::{AppError, AppResult};
 use crate::events::store as events;
 use crate::ids::{LotId, MovementId};
-
-/// Rows to one statement of a script.
-const ROWS_PER_STATEMENT: usize = 500;
 
 /// (pantry, product): one stock row.
 type Key = (String, String);
@@ -77,7 +74,7 @@ struct MovementRow {
 
 /// The batch's stock as read and then as decided, and what it appends.
 #[derive(Debug, Default)]
-pub(super) struct Plan {
+struct Plan {
     now: i64,
     stock: BTreeMap<Key, Stock>,
     movements: Vec<MovementRow>,
@@ -105,29 +102,39 @@ pub(super) fn is_refusal(e: &AppError) -> bool {
     )
 }
 
-/// Writes the commands in one transaction on `conn` and returns each
-/// one's outcome; a refusal for one leaves the others to go on. `Err`
-/// means the batch failed as a whole: its transaction may still be open,
-/// and the caller must close `conn`.
+/// Writes the commands in one transaction on `conn`, in two round trips,
+/// and returns each one's outcome; a refusal for one leaves the others to
+/// go on. `Err` means the batch failed as a whole: its transaction may
+/// still be open, and the caller must close `conn`.
 pub(super) async fn write(
     conn: &mut Conn,
     backend: Backend,
     jobs: &[(&Command, &Actor)],
 ) -> AppResult<Vec<AppResult<Written>>> {
-    let mut plan = Plan::read(conn, backend, jobs).await?;
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    for (command, actor) in jobs {
-        let mark = plan.mark(command);
-        match plan.execute(conn, backend, command, actor).await? {
-            Ok(written) => outcomes.push(Ok(written)),
-            Err(refusal) => {
-                plan.restore(mark);
-                outcomes.push(Err(refusal));
-            }
-        }
-    }
-    plan.write(conn, backend).await?;
+    let rows = run(conn, &read_script(backend, jobs)).await?;
+    let mut plan = Plan::from_rows(jobs, &rows)?;
+    let outcomes = plan.decide(conn, backend, jobs).await?;
+    run(conn, &plan.write_script(backend)?).await?;
     Ok(outcomes)
+}
+
+/// Sends a script and returns the rows its statements answered.
+async fn run(conn: &mut Conn, script: &Script) -> AppResult<Vec<Row>> {
+    // Through `Executor`, whose futures are `Send` for any lifetime
+    // (`RawSql`'s own methods are not, inside a spawned task).
+    Ok((&mut *conn)
+        .fetch_all(sqlx::raw_sql(script.finish()?))
+        .await?)
+}
+
+/// Begins a transaction and reads (locking on PostgreSQL) what the
+/// commands need.
+fn read_script(backend: Backend, jobs: &[(&Command, &Actor)]) -> Script {
+    let mut commands = Vec::with_capacity(jobs.len());
+    for (command, _) in jobs {
+        commands.push(*command);
+    }
+    Wanted::of(&commands).script(backend)
 }
 
 /// The stock rows a command touches, with their organization.
@@ -163,13 +170,239 @@ fn keys_of(command: &Command) -> Vec<(Key, &str)> {
     }
 }
 
-/// `(a, b) in (values (…), …)` over keys.
-fn keys_in<'a>(s: &mut Script, keys: impl IntoIterator<Item = &'a Key>) {
-    s.push("(pantry_id, product_id) in (values ");
-    s.rows(keys, |r, (pantry, product)| {
-        r.text(pantry).text(product);
-    });
-    s.push(")");
+/// The statements a batch runs, each over row sets (see
+/// [`crate::db::Statement`]): prepared once on the writer's connection on
+/// PostgreSQL, written inline on SQLite.
+pub(super) const STATEMENTS: [&Statement; 11] = [
+    &READ_STOCK,
+    &READ_LOTS_WITH_STOCK,
+    &READ_LOTS,
+    &UPDATE_STOCK,
+    &ADD_STOCK,
+    &UPDATE_LOTS,
+    &INSERT_LOTS,
+    &INSERT_MOVEMENTS,
+    &INSERT_MOVEMENT_LOTS,
+    &ADD_ORGANIZATION_STOCK,
+    &events::APPEND,
+];
+
+const KEYS: RowSet = RowSet {
+    name: "k",
+    columns: &[("pantry_id", "text"), ("product_id", "text")],
+};
+
+/// The stock rows a batch touches, locked on PostgreSQL in key order, so
+/// two writers never wait on each other in a circle.
+const READ_STOCK: Statement = Statement {
+    name: "read_stock",
+    inputs: &[KEYS],
+    body: "select 'stock' as row_kind, s.pantry_id, s.product_id, s.on_hand \
+           from k join stock_levels s on s.pantry_id = k.pantry_id and s.product_id = k.product_id \
+           order by s.pantry_id, s.product_id",
+    postgres: Some(
+        "select 'stock' as row_kind, s.pantry_id, s.product_id, s.on_hand \
+         from k join stock_levels s on s.pantry_id = k.pantry_id and s.product_id = k.product_id \
+         order by s.pantry_id, s.product_id for update of s",
+    ),
+};
+
+/// The lots with stock: all a batch of takes needs (the common case at a
+/// counter), without the conditions of [`READ_LOTS`].
+const READ_LOTS_WITH_STOCK: Statement = Statement {
+    name: "read_lots_with_stock",
+    inputs: &[KEYS],
+    body: "select 'lot' as row_kind, l.id, l.pantry_id, l.product_id, l.best_before, l.received_at, l.quantity \
+           from k join lots l on l.pantry_id = k.pantry_id and l.product_id = k.product_id \
+           where l.quantity > 0",
+    postgres: None,
+};
+
+/// The lots a batch may take from or add to: those with stock, those of a
+/// date something is added to (`d`: an emptied lot is filled again, not
+/// duplicated), those named (`n`), and at a transfer's destination those
+/// of the dates its source holds (`t`). The stock row's lock covers them.
+const READ_LOTS: Statement = Statement {
+    name: "read_lots",
+    inputs: &[
+        KEYS,
+        RowSet {
+            name: "d",
+            columns: &[
+                ("pantry_id", "text"),
+                ("product_id", "text"),
+                ("best_before", "text"),
+            ],
+        },
+        RowSet {
+            name: "n",
+            columns: &[("id", "text")],
+        },
+        RowSet {
+            name: "t",
+            columns: &[
+                ("from_pantry", "text"),
+                ("to_pantry", "text"),
+                ("product_id", "text"),
+            ],
+        },
+    ],
+    body: "select 'lot' as row_kind, l.id, l.pantry_id, l.product_id, l.best_before, l.received_at, l.quantity \
+           from k join lots l on l.pantry_id = k.pantry_id and l.product_id = k.product_id \
+           where l.quantity > 0 \
+           or exists (select 1 from d where d.pantry_id = l.pantry_id and d.product_id = l.product_id \
+                      and d.best_before = coalesce(l.best_before, '')) \
+           or l.id in (select id from n) \
+           or exists (select 1 from t join lots f on f.pantry_id = t.from_pantry and f.product_id = t.product_id \
+                      where t.to_pantry = l.pantry_id and t.product_id = l.product_id and f.quantity > 0 \
+                      and coalesce(f.best_before, '') = coalesce(l.best_before, ''))",
+    postgres: None,
+};
+
+/// Stock rows that were read (and are locked) get their new value.
+const UPDATE_STOCK: Statement = Statement {
+    name: "update_stock",
+    inputs: &[RowSet {
+        name: "v",
+        columns: &[
+            ("pantry_id", "text"),
+            ("product_id", "text"),
+            ("on_hand", "bigint"),
+            ("updated_at", "bigint"),
+        ],
+    }],
+    body: "update stock_levels set on_hand = v.on_hand, updated_at = v.updated_at from v \
+           where stock_levels.pantry_id = v.pantry_id and stock_levels.product_id = v.product_id",
+    postgres: None,
+};
+
+/// Stock rows that were not there are added to, so a row another process
+/// made meanwhile keeps what it holds.
+const ADD_STOCK: Statement = Statement {
+    name: "add_stock",
+    inputs: &[RowSet {
+        name: "v",
+        columns: &[
+            ("pantry_id", "text"),
+            ("product_id", "text"),
+            ("organization_id", "text"),
+            ("on_hand", "bigint"),
+            ("updated_at", "bigint"),
+        ],
+    }],
+    body: "insert into stock_levels (pantry_id, product_id, organization_id, on_hand, minimum, updated_at) \
+           select pantry_id, product_id, organization_id, on_hand, 0, updated_at from v where true \
+           on conflict (pantry_id, product_id) do update \
+           set on_hand = stock_levels.on_hand + excluded.on_hand, updated_at = excluded.updated_at",
+    postgres: None,
+};
+
+const UPDATE_LOTS: Statement = Statement {
+    name: "update_lots",
+    inputs: &[RowSet {
+        name: "v",
+        columns: &[("id", "text"), ("quantity", "bigint")],
+    }],
+    body: "update lots set quantity = v.quantity from v where lots.id = v.id",
+    postgres: None,
+};
+
+const INSERT_LOTS: Statement = Statement {
+    name: "insert_lots",
+    inputs: &[RowSet {
+        name: "v",
+        columns: &[
+            ("id", "text"),
+            ("pantry_id", "text"),
+            ("product_id", "text"),
+            ("best_before", "text"),
+            ("quantity", "bigint"),
+            ("received_at", "bigint"),
+        ],
+    }],
+    body: "insert into lots (id, pantry_id, product_id, best_before, quantity, received_at) \
+           select id, pantry_id, product_id, best_before, quantity, received_at from v",
+    postgres: None,
+};
+
+const INSERT_MOVEMENTS: Statement = Statement {
+    name: "insert_movements",
+    inputs: &[RowSet {
+        name: "v",
+        columns: &[
+            ("id", "text"),
+            ("organization_id", "text"),
+            ("pantry_id", "text"),
+            ("product_id", "text"),
+            ("kind", "text"),
+            ("quantity", "bigint"),
+            ("reason", "text"),
+            ("source", "text"),
+            ("donor", "text"),
+            ("weight_g", "bigint"),
+            ("counterpart_pantry_id", "text"),
+            ("note", "text"),
+            ("visit_id", "text"),
+            ("actor_id", "text"),
+            ("correlation_id", "text"),
+            ("occurred_at", "bigint"),
+        ],
+    }],
+    body: "insert into movements (id, organization_id, pantry_id, product_id, kind, quantity, reason, source, donor, \
+           weight_g, counterpart_pantry_id, note, visit_id, actor_id, correlation_id, occurred_at) \
+           select id, organization_id, pantry_id, product_id, kind, quantity, reason, source, donor, \
+           weight_g, counterpart_pantry_id, note, visit_id, actor_id, correlation_id, occurred_at from v",
+    postgres: None,
+};
+
+const INSERT_MOVEMENT_LOTS: Statement = Statement {
+    name: "insert_movement_lots",
+    inputs: &[RowSet {
+        name: "v",
+        columns: &[
+            ("movement_id", "text"),
+            ("lot_id", "text"),
+            ("quantity", "bigint"),
+        ],
+    }],
+    body: "insert into movement_lots (movement_id, lot_id, quantity) select movement_id, lot_id, quantity from v",
+    postgres: None,
+};
+
+/// The batch's net change per (organization, product), added in key
+/// order, so concurrent batches lock these rows in one order.
+const ADD_ORGANIZATION_STOCK: Statement = Statement {
+    name: "add_organization_stock",
+    inputs: &[RowSet {
+        name: "v",
+        columns: &[
+            ("organization_id", "text"),
+            ("product_id", "text"),
+            ("on_hand", "bigint"),
+        ],
+    }],
+    body: "insert into organization_stock (organization_id, product_id, on_hand) \
+           select organization_id, product_id, on_hand from v where true \
+           on conflict (organization_id, product_id) do update \
+           set on_hand = organization_stock.on_hand + excluded.on_hand",
+    postgres: None,
+};
+
+/// Prepares the batch's statements on a new connection of the writer
+/// (PostgreSQL; SQLite has nothing to prepare).
+pub(super) async fn prepare(conn: &mut Conn, backend: Backend) -> AppResult<()> {
+    if backend != Backend::Postgres {
+        return Ok(());
+    }
+    // Plans that do not depend on the rows: keep the generic one instead
+    // of planning the first few executions afresh.
+    let mut sql = String::from("set plan_cache_mode = force_generic_plan;\n");
+    for statement in STATEMENTS {
+        sql.push_str(&statement.prepare());
+        sql.push_str(";\n");
+    }
+    (&mut *conn).execute(sqlx::raw_sql(&sql)).await?;
+    Ok(())
 }
 
 /// What a read must fetch for a batch.
@@ -232,55 +465,27 @@ impl Wanted {
             Backend::Postgres => "begin",
         })
         .end();
-        let keys: Vec<&Key> = self.keys.keys().collect();
-        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-            s.push("select 'stock' as row_kind, pantry_id, product_id, on_hand from stock_levels where ");
-            keys_in(&mut s, chunk.iter().copied());
-            s.push(" order by pantry_id, product_id");
-            if backend == Backend::Postgres {
-                s.push(" for update");
-            }
-            s.end();
-        }
-        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-            s.push(
-                "select 'lot' as row_kind, id, pantry_id, product_id, best_before, received_at, quantity \
-                 from lots where ",
-            );
-            keys_in(&mut s, chunk.iter().copied());
-            s.push(" and (quantity > 0");
-            if !self.dated.is_empty() {
-                s.push(" or (pantry_id, product_id, coalesce(best_before, '')) in (values ");
-                s.rows(&self.dated, |r, ((pantry, product), date)| {
-                    r.text(pantry).text(product).text(date);
-                });
-                s.push(")");
-            }
-            if !self.named.is_empty() {
-                s.push(" or id in (");
-                for (i, lot) in self.named.iter().enumerate() {
-                    if i > 0 {
-                        s.push(", ");
-                    }
-                    s.text(lot);
-                }
-                s.push(")");
-            }
-            for ((from_pantry, product), (to_pantry, _)) in &self.transfers {
-                s.push(" or (pantry_id = ")
-                    .text(to_pantry)
-                    .push(" and product_id = ")
-                    .text(product)
-                    .push(
-                        " and coalesce(best_before, '') in \
-                         (select coalesce(best_before, '') from lots where pantry_id = ",
-                    )
-                    .text(from_pantry)
-                    .push(" and product_id = ")
-                    .text(product)
-                    .push(" and quantity > 0))");
-            }
-            s.push(")").end();
+        let keys: Vec<Vec<Value>> = self
+            .keys
+            .keys()
+            .map(|(pantry, product)| vec![pantry.into(), product.into()])
+            .collect();
+        let dated: Vec<Vec<Value>> = self
+            .dated
+            .iter()
+            .map(|((pantry, product), date)| vec![pantry.into(), product.into(), date.into()])
+            .collect();
+        let named: Vec<Vec<Value>> = self.named.iter().map(|id| vec![id.into()]).collect();
+        let transfers: Vec<Vec<Value>> = self
+            .transfers
+            .iter()
+            .map(|((from, product), (to, _))| vec![from.into(), to.into(), product.into()])
+            .collect();
+        s.statement(&READ_STOCK, &[&keys]);
+        if dated.is_empty() && named.is_empty() && transfers.is_empty() {
+            s.statement(&READ_LOTS_WITH_STOCK, &[&keys]);
+        } else {
+            s.statement(&READ_LOTS, &[&keys, &dated, &named, &transfers]);
         }
         s
     }
@@ -310,34 +515,18 @@ impl Plan {
         }
     }
 
-    /// Locks and reads what the commands need.
-    async fn read(
-        conn: &mut Conn,
-        backend: Backend,
-        jobs: &[(&Command, &Actor)],
-    ) -> AppResult<Self> {
-        let mut commands = Vec::with_capacity(jobs.len());
-        for (command, _) in jobs {
-            commands.push(*command);
-        }
-        let wanted = Wanted::of(&commands);
+    /// The plan of a batch from what its read answered.
+    fn from_rows(jobs: &[(&Command, &Actor)], rows: &[Row]) -> AppResult<Self> {
         let mut plan = Self::new(now_ms());
-        for (key, organization) in &wanted.keys {
-            plan.stock.insert(
-                key.clone(),
-                Stock {
-                    organization_id: organization.clone(),
+        for (command, _) in jobs {
+            for (key, organization) in keys_of(command) {
+                plan.stock.entry(key).or_insert_with(|| Stock {
+                    organization_id: organization.to_string(),
                     ..Stock::default()
-                },
-            );
+                });
+            }
         }
-        let script = wanted.script(backend);
-        // Through `Executor`, whose futures are `Send` for any lifetime
-        // (`RawSql`'s own methods are not, inside a spawned task).
-        let rows = (&mut *conn)
-            .fetch_all(sqlx::raw_sql(script.finish()?))
-            .await?;
-        for r in &rows {
+        for r in rows {
             let kind: String = r.try_get("row_kind")?;
             let key: Key = (r.try_get("pantry_id")?, r.try_get("product_id")?);
             let Some(stock) = plan.stock.get_mut(&key) else {
@@ -359,6 +548,27 @@ impl Plan {
             }
         }
         Ok(plan)
+    }
+
+    /// Decides every command in order. `Err` fails the whole batch.
+    async fn decide(
+        &mut self,
+        conn: &mut Conn,
+        backend: Backend,
+        jobs: &[(&Command, &Actor)],
+    ) -> AppResult<Vec<AppResult<Written>>> {
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for (command, actor) in jobs {
+            let mark = self.mark(command);
+            match self.execute(conn, backend, command, actor).await? {
+                Ok(written) => outcomes.push(Ok(written)),
+                Err(refusal) => {
+                    self.restore(mark);
+                    outcomes.push(Err(refusal));
+                }
+            }
+        }
+        Ok(outcomes)
     }
 
     fn mark(&self, command: &Command) -> Mark {
@@ -679,137 +889,107 @@ impl Plan {
 
     /// The script that writes the plan: stock rows, lots, ledger, lot
     /// lines, organization totals, events, and the commit.
-    fn script(&self, backend: Backend) -> AppResult<Script> {
+    fn write_script(&self, backend: Backend) -> AppResult<Script> {
         let mut s = Script::new(backend);
         let now = self.now;
-        // Rows that were read (and are locked) get their new value; rows
-        // that were not there are added to, so a row another process made
-        // meanwhile keeps what it holds.
-        let changed: Vec<(&Key, &Stock)> = self
-            .stock
-            .iter()
-            .filter(|(_, st)| st.read.is_some_and(|r| r != st.on_hand))
-            .collect();
-        for chunk in changed.chunks(ROWS_PER_STATEMENT) {
-            s.push("with v (pantry_id, product_id, on_hand) as (values ");
-            s.rows(chunk, |r, ((pantry, product), st)| {
-                r.text(pantry).text(product).int(st.on_hand);
-            });
-            s.push(") update stock_levels set on_hand = v.on_hand, updated_at = ")
-                .int(now)
-                .push(
-                    " from v where stock_levels.pantry_id = v.pantry_id \
-                     and stock_levels.product_id = v.product_id",
-                )
-                .end();
+        let mut updated = Vec::new();
+        let mut created = Vec::new();
+        let mut lots = Vec::new();
+        let mut new_lots = Vec::new();
+        for ((pantry, product), st) in &self.stock {
+            match st.read {
+                Some(read) if read != st.on_hand => updated.push(vec![
+                    pantry.into(),
+                    product.into(),
+                    st.on_hand.into(),
+                    now.into(),
+                ]),
+                Some(_) => {}
+                // A row that was not there: only an increase makes one
+                // (and its lots need it).
+                None if st.lots.iter().any(|l| l.new) => created.push(vec![
+                    pantry.into(),
+                    product.into(),
+                    (&st.organization_id).into(),
+                    st.on_hand.into(),
+                    now.into(),
+                ]),
+                None => {}
+            }
+            for lot in st.lots.iter().filter(|l| l.changed) {
+                if lot.new {
+                    new_lots.push(vec![
+                        (&lot.id).into(),
+                        pantry.into(),
+                        product.into(),
+                        lot.best_before.as_ref().into(),
+                        lot.quantity.into(),
+                        lot.received_at.into(),
+                    ]);
+                } else {
+                    lots.push(vec![(&lot.id).into(), lot.quantity.into()]);
+                }
+            }
         }
-        let created: Vec<(&Key, &Stock)> = self
-            .stock
+        let movements: Vec<Vec<Value>> = self
+            .movements
             .iter()
-            .filter(|(_, st)| st.read.is_none() && st.lots.iter().any(|l| l.new))
-            .collect();
-        for chunk in created.chunks(ROWS_PER_STATEMENT) {
-            s.push(
-                "insert into stock_levels (pantry_id, product_id, organization_id, on_hand, minimum, updated_at) values ",
-            );
-            s.rows(chunk, |r, ((pantry, product), st)| {
-                r.text(pantry)
-                    .text(product)
-                    .text(&st.organization_id)
-                    .int(st.on_hand)
-                    .int(0)
-                    .int(now);
-            });
-            s.push(
-                " on conflict (pantry_id, product_id) do update \
-                 set on_hand = stock_levels.on_hand + excluded.on_hand, updated_at = excluded.updated_at",
-            )
-            .end();
-        }
-        let lots: Vec<(&Key, &Lot)> = self
-            .stock
-            .iter()
-            .flat_map(|(k, st)| st.lots.iter().map(move |l| (k, l)))
-            .filter(|(_, l)| l.changed)
-            .collect();
-        let updated: Vec<&Lot> = lots
-            .iter()
-            .filter(|(_, l)| !l.new)
-            .map(|(_, l)| *l)
-            .collect();
-        for chunk in updated.chunks(ROWS_PER_STATEMENT) {
-            s.push("with v (id, quantity) as (values ");
-            s.rows(chunk, |r, lot| {
-                r.text(&lot.id).int(lot.quantity);
-            });
-            s.push(") update lots set quantity = v.quantity from v where lots.id = v.id")
-                .end();
-        }
-        let inserted: Vec<&(&Key, &Lot)> = lots.iter().filter(|(_, l)| l.new).collect();
-        for chunk in inserted.chunks(ROWS_PER_STATEMENT) {
-            s.push(
-                "insert into lots (id, pantry_id, product_id, best_before, quantity, received_at) values ",
-            );
-            s.rows(chunk, |r, ((pantry, product), lot)| {
-                r.text(&lot.id)
-                    .text(pantry)
-                    .text(product)
-                    .opt_text(lot.best_before.as_deref())
-                    .int(lot.quantity)
-                    .int(lot.received_at);
-            });
-            s.end();
-        }
-        for chunk in self.movements.chunks(ROWS_PER_STATEMENT) {
-            s.push(
-                "insert into movements (id, organization_id, pantry_id, product_id, kind, quantity, reason, source, donor, weight_g, \
-                 counterpart_pantry_id, note, visit_id, actor_id, correlation_id, occurred_at) values ",
-            );
-            s.rows(chunk, |r, m| {
+            .map(|m| {
                 let c = &m.change;
-                r.text(m.id.as_str())
-                    .text(&m.organization_id)
-                    .text(&m.pantry_id)
-                    .text(&m.product_id)
-                    .text(c.kind.map_or("", |k| k.as_str()))
-                    .int(c.quantity)
-                    .opt_text(c.reason.as_deref())
-                    .opt_text(c.source.as_deref())
-                    .opt_text(c.donor.as_deref())
-                    .opt_int(c.weight_g)
-                    .opt_text(c.counterpart.as_deref())
-                    .opt_text(c.note.as_deref())
-                    .opt_text(c.visit.as_deref())
-                    .text(&m.actor.user_id)
-                    .text(&m.actor.correlation_id)
-                    .int(m.occurred_at);
-            });
-            s.end();
-        }
-        for chunk in self.movement_lots.chunks(ROWS_PER_STATEMENT) {
-            s.push("insert into movement_lots (movement_id, lot_id, quantity) values ");
-            s.rows(chunk, |r, (movement, lot)| {
-                r.text(movement.as_str())
-                    .text(&lot.lot_id)
-                    .int(lot.quantity);
-            });
-            s.end();
-        }
-        let totals: Vec<_> = self
+                vec![
+                    m.id.as_str().into(),
+                    (&m.organization_id).into(),
+                    (&m.pantry_id).into(),
+                    (&m.product_id).into(),
+                    c.kind.map_or("", |k| k.as_str()).into(),
+                    c.quantity.into(),
+                    c.reason.as_ref().into(),
+                    c.source.as_ref().into(),
+                    c.donor.as_ref().into(),
+                    c.weight_g.into(),
+                    c.counterpart.as_ref().into(),
+                    c.note.as_ref().into(),
+                    c.visit.as_ref().into(),
+                    (&m.actor.user_id).into(),
+                    (&m.actor.correlation_id).into(),
+                    m.occurred_at.into(),
+                ]
+            })
+            .collect();
+        let movement_lots: Vec<Vec<Value>> = self
+            .movement_lots
+            .iter()
+            .map(|(movement, lot)| {
+                vec![
+                    movement.as_str().into(),
+                    (&lot.lot_id).into(),
+                    lot.quantity.into(),
+                ]
+            })
+            .collect();
+        let totals: Vec<Vec<Value>> = self
             .organization_stock
             .iter()
             .filter(|(_, delta)| **delta != 0)
+            .map(|((organization, product), delta)| {
+                vec![organization.into(), product.into(), (*delta).into()]
+            })
             .collect();
-        for chunk in totals.chunks(ROWS_PER_STATEMENT) {
-            s.push("insert into organization_stock (organization_id, product_id, on_hand) values ");
-            s.rows(chunk, |r, ((organization, product), delta)| {
-                r.text(organization).text(product).int(**delta);
-            });
-            s.push(
-                " on conflict (organization_id, product_id) do update \
-                 set on_hand = organization_stock.on_hand + excluded.on_hand",
-            )
-            .end();
+        // In this order: lots need their stock row, lot lines their lot
+        // and movement; the organization totals' row locks come before the
+        // events' order lock.
+        for (statement, rows) in [
+            (&UPDATE_STOCK, &updated),
+            (&ADD_STOCK, &created),
+            (&UPDATE_LOTS, &lots),
+            (&INSERT_LOTS, &new_lots),
+            (&INSERT_MOVEMENTS, &movements),
+            (&INSERT_MOVEMENT_LOTS, &movement_lots),
+            (&ADD_ORGANIZATION_STOCK, &totals),
+        ] {
+            if !rows.is_empty() {
+                s.statement(statement, &[rows]);
+            }
         }
         let events: Vec<events::NewEvent<'_, Payload>> = self
             .events
@@ -827,15 +1007,6 @@ impl Plan {
         events::append_to_script(&mut s, &events, now)?;
         s.push("commit").end();
         Ok(s)
-    }
-
-    /// Writes the plan and commits, in one round trip.
-    async fn write(&self, conn: &mut Conn, backend: Backend) -> AppResult<()> {
-        let script = self.script(backend)?;
-        (&mut *conn)
-            .execute(sqlx::raw_sql(script.finish()?))
-            .await?;
-        Ok(())
     }
 }
 
@@ -876,13 +1047,26 @@ mod tests {
         w.named.insert("lot-9".into());
         w.transfers
             .insert((key.clone(), ("p2".to_string(), "q1".to_string())));
-        let sql = w.script(Backend::Postgres).finish().unwrap().to_string();
-        assert!(sql.contains("for update"), "{sql}");
-        assert!(sql.contains("quantity > 0"), "{sql}");
-        assert!(sql.contains("E'2027-01-01'"), "{sql}");
-        assert!(sql.contains("id in (E'lot-9')"), "{sql}");
-        assert!(sql.contains("pantry_id = E'p2'"), "{sql}");
         let sqlite = w.script(Backend::Sqlite).finish().unwrap().to_string();
-        assert!(!sqlite.contains("for update"), "{sqlite}");
+        assert!(sqlite.starts_with("begin immediate;"), "{sqlite}");
+        assert!(sqlite.contains("('p1', 'q1', '2027-01-01')"), "{sqlite}");
+        assert!(sqlite.contains("n (id) as (values ('lot-9'))"), "{sqlite}");
+        assert!(sqlite.contains("('p1', 'p2', 'q1')"), "{sqlite}");
+        let pg = w.script(Backend::Postgres).finish().unwrap().to_string();
+        assert!(pg.starts_with("begin;"), "{pg}");
+        assert!(pg.contains("execute larder_read_stock(E'["), "{pg}");
+        assert!(pg.contains("execute larder_read_lots(E'["), "{pg}");
+    }
+
+    #[test]
+    fn every_statement_prepares_on_postgres() {
+        for statement in STATEMENTS {
+            let sql = statement.prepare();
+            assert!(
+                sql.starts_with(&format!("prepare larder_{}(", statement.name)),
+                "{sql}"
+            );
+        }
+        assert!(READ_STOCK.prepare().ends_with("for update of s"));
     }
 }

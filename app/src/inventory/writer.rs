@@ -2,18 +2,24 @@
 //!
 //! Requests check their input and access on their own, then queue the
 //! movement here. The writer takes whatever is queued (up to
-//! [`MAX_BATCH`]) and writes it in one transaction of four round trips
-//! (`batch.rs`), so a batch costs one commit and one hand-over of SQLite's
-//! write lock instead of one per movement, and movements never wait on
-//! each other's row locks inside this process. A refused movement (not
-//! enough stock) leaves the rest of its batch to go on. Any other failure
-//! rolls the batch back and writes each of its movements in a transaction
-//! of its own, so one bad movement cannot sink the others. Each request
-//! gets its own outcome only after its batch has committed.
+//! [`MAX_BATCH`]) and writes it in one transaction (`batch.rs`), so a
+//! batch costs one commit and one hand-over of SQLite's write lock instead
+//! of one per movement, and movements never wait on each other's row locks
+//! inside this process. A refused movement (not enough stock) leaves the
+//! rest of its batch to go on. Any other failure rolls the batch back and
+//! writes each of its movements in a transaction of its own, so one bad
+//! movement cannot sink the others. Each request gets its own outcome only
+//! after its batch has committed.
+//!
+//! A batch needs two round trips: its read, and its writes with the
+//! commit. (Sending the next batch's read along with a commit saves one,
+//! but the next batch then starts with fewer movements; measured, that
+//! lost more than it saved.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use futures_util::FutureExt as _;
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch;
@@ -111,6 +117,18 @@ impl MovementWriter {
     }
 }
 
+/// Takes what is queued after `first`, up to a batch.
+fn gather(first: Job, receiver: &mut mpsc::Receiver<Job>) -> Vec<Job> {
+    let mut jobs = vec![first];
+    while jobs.len() < MAX_BATCH {
+        match receiver.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
+        }
+    }
+    jobs
+}
+
 async fn run(
     db: Db,
     cache: Arc<StockCache>,
@@ -122,111 +140,78 @@ async fn run(
     // rolled back) when a batch fails, and opened again for the next.
     let mut conn: Option<Conn> = None;
     while let Some(first) = receiver.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
+        let jobs = gather(first, &mut receiver);
+        // A panic loses this batch (its callers get an error, and the
+        // connection is dropped, which rolls its transaction back) but
+        // never the writer.
+        let step = std::panic::AssertUnwindSafe(write_batch(&db, &stats, &mut conn, jobs))
+            .catch_unwind()
+            .await;
+        let Ok((jobs, outcomes)) = step else {
+            tracing::error!("a movement batch panicked; the writer goes on");
+            conn = None;
+            continue;
+        };
+        let mut touched: Vec<String> = Vec::new();
+        for (job, outcome) in jobs.iter().zip(&outcomes) {
+            if outcome.is_ok() {
+                touched.extend(job.command.pantries());
             }
         }
-        // Each batch in a task of its own: a panic loses that batch (its
-        // callers get an error, and the connection it held is dropped,
-        // which rolls its transaction back) but never the writer.
-        let batch = tokio::spawn(write_and_reply(
-            db.clone(),
-            conn.take(),
-            cache.clone(),
-            bus.clone(),
-            stats.clone(),
-            jobs,
-        ));
-        match batch.await {
-            Ok(kept) => conn = kept,
-            Err(error) => {
-                tracing::error!(%error, "a movement batch panicked; the writer goes on")
-            }
+        touched.sort();
+        touched.dedup();
+        // This process's cache forgets at once, so everyone reads their
+        // own writes; the bus tells the consumers (and other processes).
+        for p in &touched {
+            cache.invalidate_pantry(p);
+        }
+        if !touched.is_empty() {
+            bus.committed();
+        }
+        for (job, outcome) in jobs.into_iter().zip(outcomes) {
+            let _ = job.reply.send(outcome);
         }
     }
 }
 
-async fn write_and_reply(
-    db: Db,
-    conn: Option<Conn>,
-    cache: Arc<StockCache>,
-    bus: Arc<dyn EventBus>,
-    stats: Arc<WriterStats>,
+fn commands(jobs: &[Job]) -> Vec<(&Command, &Actor)> {
+    let mut commands = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        commands.push((&job.command, &job.actor));
+    }
+    commands
+}
+
+/// Writes a batch and returns its jobs with their outcomes. A batch that
+/// fails as a whole is rolled back (its connection closed) and written
+/// again one job at a time.
+async fn write_batch(
+    db: &Db,
+    stats: &WriterStats,
+    conn: &mut Option<Conn>,
     jobs: Vec<Job>,
-) -> Option<Conn> {
-    let (mut conn, outcomes) = write_batch(&db, &stats, conn, &jobs).await;
-    let outcomes = match outcomes {
+) -> (Vec<Job>, Vec<AppResult<Written>>) {
+    let started = std::time::Instant::now();
+    let attempt = async {
+        let c = match conn {
+            Some(c) => c,
+            None => conn.insert(open(db).await?),
+        };
+        batch::write(c, db.backend(), &commands(&jobs)).await
+    };
+    let outcomes = match attempt.await {
         Ok(outcomes) => outcomes,
         Err(error) => {
+            if let Some(c) = conn.take() {
+                let _ = c.close().await;
+            }
             tracing::warn!(%error, movements = jobs.len(), "a movement batch failed; writing its movements one by one");
             stats.failed.fetch_add(1, Ordering::Relaxed);
             let mut outcomes = Vec::with_capacity(jobs.len());
             for job in &jobs {
-                let (kept, outcome) =
-                    write_batch(&db, &stats, conn, std::slice::from_ref(job)).await;
-                conn = kept;
-                outcomes.push(outcome.and_then(|mut o| {
-                    o.pop().unwrap_or_else(|| {
-                        Err(AppError::internal(&std::io::Error::other(
-                            "the batch answered no outcome",
-                        )))
-                    })
-                }));
+                outcomes.push(write_alone(db, stats, conn, job).await);
             }
             outcomes
-        }
-    };
-    let mut touched: Vec<String> = Vec::new();
-    for (job, outcome) in jobs.iter().zip(&outcomes) {
-        if outcome.is_ok() {
-            touched.extend(job.command.pantries());
-        }
-    }
-    touched.sort();
-    touched.dedup();
-    // This process's cache forgets at once, so everyone reads their
-    // own writes; the bus tells the consumers (and other processes).
-    for p in &touched {
-        cache.invalidate_pantry(p);
-    }
-    if !touched.is_empty() {
-        bus.committed();
-    }
-    for (job, outcome) in jobs.into_iter().zip(outcomes) {
-        let _ = job.reply.send(outcome);
-    }
-    conn
-}
-
-/// The jobs in one transaction on the writer's connection (opened if
-/// there is none). `Err` means nothing was written; the connection is then
-/// closed, which rolls back whatever the transaction had begun.
-async fn write_batch(
-    db: &Db,
-    stats: &WriterStats,
-    conn: Option<Conn>,
-    jobs: &[Job],
-) -> (Option<Conn>, Result<Vec<AppResult<Written>>, AppError>) {
-    let started = std::time::Instant::now();
-    let mut conn = match conn {
-        Some(conn) => conn,
-        None => match db.connect_one().await {
-            Ok(conn) => conn,
-            Err(e) => return (None, Err(e.into())),
-        },
-    };
-    let mut commands: Vec<(&Command, &Actor)> = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        commands.push((&job.command, &job.actor));
-    }
-    let written = match batch::write(&mut conn, db.backend(), &commands).await {
-        Ok(outcomes) => (Some(conn), Ok(outcomes)),
-        Err(e) => {
-            let _ = conn.close().await;
-            (None, Err(e))
         }
     };
     stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -236,5 +221,47 @@ async fn write_batch(
     stats
         .busy_micros
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-    written
+    (jobs, outcomes)
+}
+
+/// One job in a transaction of its own (after its batch failed). When
+/// the transaction fails as a whole, the connection is closed, which rolls
+/// back whatever it wrote (the rows of a group's attachment that then
+/// refused included).
+async fn write_alone(
+    db: &Db,
+    stats: &WriterStats,
+    conn: &mut Option<Conn>,
+    job: &Job,
+) -> AppResult<Written> {
+    let attempt = async {
+        let c = match conn {
+            Some(c) => c,
+            None => conn.insert(open(db).await?),
+        };
+        batch::write(c, db.backend(), &[(&job.command, &job.actor)]).await
+    };
+    let outcome = match attempt.await {
+        Ok(mut outcomes) => outcomes.pop().unwrap_or_else(|| {
+            Err(AppError::internal(&std::io::Error::other(
+                "the batch answered no outcome",
+            )))
+        }),
+        Err(error) => {
+            if let Some(c) = conn.take() {
+                let _ = c.close().await;
+            }
+            Err(error)
+        }
+    };
+    stats.batches.fetch_add(1, Ordering::Relaxed);
+    stats.commands.fetch_add(1, Ordering::Relaxed);
+    outcome
+}
+
+/// A connection for the writer, with the batch's statements prepared.
+async fn open(db: &Db) -> AppResult<Conn> {
+    let mut conn = db.connect_one().await?;
+    batch::prepare(&mut conn, db.backend()).await?;
+    Ok(conn)
 }

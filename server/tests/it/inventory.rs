@@ -22,6 +22,7 @@ on_both_databases!(
     the_stock_checker_caches_until_a_movement_lands,
     a_live_stream_tells_viewers_of_a_pantry_about_its_movements,
     the_catalog_round_trips_through_csv_and_bad_files_import_nothing,
+    text_that_is_hard_to_quote_is_stored_exactly_as_typed,
 );
 
 pub const BEANS_EAN: &str = "4006381333931";
@@ -1252,4 +1253,61 @@ async fn the_catalog_round_trips_through_csv_and_bad_files_import_nothing(backen
             .0,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// The writer sends its values to the database as quoted literals (one
+/// script a batch): whatever people type must come back as typed, in the
+/// ledger and in the event, and never be read as SQL.
+async fn text_that_is_hard_to_quote_is_stored_exactly_as_typed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let beans = product(&app, &admin, &p.org, "Beans", &[]).await;
+    let texts = [
+        "O'Brien's \"Corner\" Shop",
+        r"back\slash \' E'x' \\",
+        "'); drop table movements; --",
+        "$1 $$ $tag$ %s ?",
+        "Épicerie Dupré — 食品 🥫",
+    ];
+    for text in texts {
+        ok_movement(
+            &app,
+            &admin,
+            "receive",
+            &p.main,
+            &beans,
+            "1",
+            &[("donor", text), ("note", text)],
+        )
+        .await;
+    }
+    let mut stored: Vec<(String, String)> =
+        sqlx::query_as("select donor, note from movements where product_id = $1")
+            .bind(&beans)
+            .fetch_all(app.server.state.db.pool())
+            .await
+            .unwrap();
+    stored.sort();
+    let mut typed: Vec<(String, String)> = texts
+        .iter()
+        .map(|t| (t.to_string(), t.to_string()))
+        .collect();
+    typed.sort();
+    assert_eq!(stored, typed);
+    let donors: Vec<String> =
+        sqlx::query_scalar("select payload from events where type = 'StockReceived' order by seq")
+            .fetch_all(app.server.state.db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|p: &String| {
+                serde_json::from_str::<Value>(p).unwrap()["donor"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+    assert_eq!(donors, texts);
+    assert_eq!(on_hand(&app, &p.main, &beans).await, texts.len() as i64);
 }
