@@ -97,7 +97,10 @@ def main():
                    LARDER_SITE_ROOT=os.path.join(tmp, "site"),
                    LARDER_LOG="warn",
                    DATABASE_URL=database_url(kind, admin_url, tmp))
-        server = subprocess.Popen([os.path.join(ROOT, "target", "release", "larder")], env=env)
+        # The server's log goes to a file, never into the figures.
+        log = open(os.path.join(tmp, "server.log"), "w")
+        server = subprocess.Popen([os.path.join(ROOT, "target", "release", "larder")], env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)
         try:
             base = f"http://127.0.0.1:{port}"
             for _ in range(300):
@@ -137,6 +140,8 @@ def main():
             peak = peak_rss_mb(server.pid)
             if status != 200 or body.get("rows_imported") != ROWS:
                 print(f"import failed: {status} {body}", file=sys.stderr)
+                log.flush()
+                print(open(log.name).read()[-4000:], file=sys.stderr)
                 sys.exit(1)
             label = "SQLite" if kind == "sqlite" else "PostgreSQL"
             print(f"| {label} | {ROWS:,} | {size_mb:.0f} MB | {elapsed:.1f} s | {ROWS / elapsed:,.0f} | {before:.0f} MB | {peak:.0f} MB |")
