@@ -270,9 +270,9 @@ async fn id(app: &App, endpoint: &str, form: &[(&str, &str)]) -> String {
         .to_string()
 }
 
-/// The movement writer's counters from `/metrics`: batches, commands, and
-/// seconds spent writing.
-async fn writer_counters(app: &App) -> (f64, f64, f64) {
+/// The movement writer's counters from `/metrics`: batches, commands,
+/// seconds spent writing, and batches written from memory.
+async fn writer_counters(app: &App) -> (f64, f64, f64, f64) {
     let text = app
         .admin
         .get(format!("{}/metrics", app.base))
@@ -291,6 +291,7 @@ async fn writer_counters(app: &App) -> (f64, f64, f64) {
         value("larder_movement_batches_total"),
         value("larder_movement_batch_commands_total"),
         value("larder_movement_batch_seconds_total"),
+        value("larder_movement_batches_remembered_total"),
     )
 }
 
@@ -298,6 +299,9 @@ async fn writer_counters(app: &App) -> (f64, f64, f64) {
 struct Batches {
     mean_size: f64,
     mean_ms: f64,
+    /// The share of them written from the writer's memory, in one round
+    /// trip.
+    remembered: f64,
 }
 
 /// The full write path: HTTP, session, checks, ledger, lots, projection,
@@ -377,6 +381,7 @@ async fn http_movements(backend: Backend, s: &Settings) -> (Rate, Rate, Batches)
     let batches = Batches {
         mean_size: (after.1 - before.1) / batches,
         mean_ms: (after.2 - before.2) * 1000.0 / batches,
+        remembered: (after.3 - before.3) / batches,
     };
     // The same clients and HTTP path without the write: a cached stock
     // read of the same pantry (session, one pantry query, the cache). What
@@ -672,7 +677,7 @@ async fn main() {
         // one: SQLite serializes writers, and one of them alone may insert
         // faster than many taking turns. The ratio is taken against the
         // faster of the two.
-        println!("| database | raw insert transactions/s, {} clients | raw, 1 client | movements/s over HTTP, {} clients | ratio to the faster raw | movement p50 | movement p99 | raw p50 / p99, {} clients | cached stock reads/s over HTTP | writer: movements per batch, ms per batch |", s.clients, s.clients, s.clients);
+        println!("| database | raw insert transactions/s, {} clients | raw, 1 client | movements/s over HTTP, {} clients | ratio to the faster raw | movement p50 | movement p99 | raw p50 / p99, {} clients | cached stock reads/s over HTTP | writer: movements per batch, ms per batch, share from memory |", s.clients, s.clients, s.clients);
         println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         let mut cpu_lines = Vec::new();
         for &b in &backends {
@@ -683,7 +688,7 @@ async fn main() {
             let (http, read, batches) = http_movements(b, &s).await;
             let best = raw.per_second.max(raw_one.per_second);
             println!(
-                "| {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1} ms | {:.1} ms | {:.2} / {:.2} ms | {:.0} | {:.1}, {:.2} ms |",
+                "| {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1} ms | {:.1} ms | {:.2} / {:.2} ms | {:.0} | {:.1}, {:.2} ms, {:.0}% |",
                 b.name(),
                 raw.per_second,
                 raw_one.per_second,
@@ -695,7 +700,8 @@ async fn main() {
                 raw.p99_ms,
                 read.per_second,
                 batches.mean_size,
-                batches.mean_ms
+                batches.mean_ms,
+                batches.remembered * 100.0
             );
             eprintln!(
                 "{}: {} raw, {} movements measured",

@@ -249,6 +249,16 @@ fn render_app(out: &mut String, state: &app::state::AppState) {
             "Batches that failed as a whole and were written again one command at a time.",
             writer.failed.load(Relaxed),
         ),
+        (
+            "larder_movement_batches_remembered_total",
+            "Batches decided from the writer's memory of the rows they touch, written in one round trip.",
+            writer.remembered.load(Relaxed),
+        ),
+        (
+            "larder_movement_batches_stale_total",
+            "Batches whose remembered rows another writer had changed meanwhile, read and written again.",
+            writer.stale.load(Relaxed),
+        ),
     ] {
         let _ = writeln!(
             out,

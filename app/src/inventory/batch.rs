@@ -17,6 +17,13 @@
 //!    last, so on PostgreSQL the lock that orders them is held from there
 //!    to the commit in the same script, never across a round trip.
 //!
+//! When the writer remembers every row a batch touches from its own
+//! earlier batches ([`Memory`]), the read is skipped: the batch is decided
+//! from memory and written in one round trip, each stock row on the
+//! condition that its revision is still the one remembered. Another writer
+//! having changed a row fails that script before its commit; the batch is
+//! then rolled back and read and written as above.
+//!
 //! The transaction is the script's own (`begin` … `commit`), on a
 //! connection the writer keeps for itself: if anything fails on the way,
 //! the caller closes the connection, which rolls the transaction back.
@@ -54,8 +61,11 @@ struct Lot {
 struct Stock {
     organization_id: String,
     on_hand: i64,
-    /// What the row held when read; `None` when there was no row.
+    /// What the row held when read (or remembered); `None` when there was
+    /// no row.
     read: Option<i64>,
+    /// The row's revision when read (or remembered).
+    revision: Option<i64>,
     /// The lots read for the row, and those this batch made.
     lots: Vec<Lot>,
 }
@@ -72,10 +82,22 @@ struct MovementRow {
     occurred_at: i64,
 }
 
+impl Stock {
+    /// Whether the batch changed the row or its lots (and so counts its
+    /// revision up).
+    fn changed(&self) -> bool {
+        self.read != Some(self.on_hand) || self.lots.iter().any(|l| l.changed)
+    }
+}
+
 /// The batch's stock as read and then as decided, and what it appends.
 #[derive(Debug, Default)]
 struct Plan {
     now: i64,
+    /// Planned from the writer's [`Memory`], not from a read: its script
+    /// begins the transaction itself and writes every row on the
+    /// condition that its revision is still the one remembered.
+    remembered: bool,
     stock: BTreeMap<Key, Stock>,
     movements: Vec<MovementRow>,
     movement_lots: Vec<(MovementId, LotChange)>,
@@ -102,20 +124,175 @@ pub(super) fn is_refusal(e: &AppError) -> bool {
     )
 }
 
-/// Writes the commands in one transaction on `conn`, in two round trips,
-/// and returns each one's outcome; a refusal for one leaves the others to
-/// go on. `Err` means the batch failed as a whole: its transaction may
-/// still be open, and the caller must close `conn`.
+/// How a batch was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Way {
+    /// From the writer's memory, in one round trip.
+    Remembered,
+    /// Read, then written: two round trips.
+    Read,
+    /// From memory that turned out stale (or failed otherwise), rolled
+    /// back, then read and written.
+    Stale,
+}
+
+/// What a writer knows of the stock rows it has written, as of its own
+/// last commit: each row's on-hand, revision and lots with stock, exactly
+/// what a read would answer while nobody else writes them. A batch whose
+/// every command it covers is decided from it and written in one round
+/// trip, each row on the condition of its revision (see
+/// [`WRITE_REMEMBERED_STOCK`]); when another writer (a transfer from
+/// another shard, another process) has written a row since, the script
+/// fails before its commit and the batch is read and written afresh.
+#[derive(Default)]
+pub(super) struct Memory {
+    rows: std::collections::HashMap<Key, Known>,
+}
+
+#[derive(Debug, Clone)]
+struct Known {
+    on_hand: i64,
+    revision: i64,
+    /// The lots with stock.
+    lots: Vec<Lot>,
+}
+
+impl Memory {
+    /// Rows remembered before the memory starts again from nothing.
+    const MOST: usize = 50_000;
+
+    pub(super) fn clear(&mut self) {
+        self.rows.clear();
+    }
+
+    /// A plan from memory, when it covers every command: changes (not
+    /// transfers, whose lots arrive at another pantry with dates only a
+    /// read tells, nor groups, whose attachments read) to remembered rows,
+    /// an increase only to a date that has a lot with stock (a lot of
+    /// that date may be there empty), a named lot only when it has stock.
+    fn plan(&self, jobs: &[(&Command, &Actor)]) -> Option<Plan> {
+        let mut plan = Plan::new(now_ms());
+        plan.remembered = true;
+        for (command, _) in jobs {
+            let Command::Change {
+                pantry,
+                product,
+                change,
+            } = command
+            else {
+                return None;
+            };
+            let key = (pantry.id.0.clone(), product.id.0.clone());
+            let known = self.rows.get(&key)?;
+            let covered = if change.quantity > 0 {
+                known
+                    .lots
+                    .iter()
+                    .any(|l| l.best_before == change.best_before)
+            } else if let Some(lot) = &change.from_lot {
+                known.lots.iter().any(|l| l.id == lot.0)
+            } else {
+                true
+            };
+            if !covered {
+                return None;
+            }
+            plan.stock.entry(key).or_insert_with(|| Stock {
+                organization_id: pantry.organization_id.0.clone(),
+                on_hand: known.on_hand,
+                read: Some(known.on_hand),
+                revision: Some(known.revision),
+                lots: known.lots.clone(),
+            });
+        }
+        Some(plan)
+    }
+
+    /// Remembers the rows of a committed plan as its script left them;
+    /// `written` is what the script answered.
+    fn learn(&mut self, plan: &Plan, written: &[Row]) -> AppResult<()> {
+        let mut made = BTreeSet::new();
+        for r in written {
+            if r.try_get::<String, _>("row_kind")
+                .is_ok_and(|k| k == "made")
+                && r.try_get::<i64, _>("revision")? == 0
+            {
+                made.insert((r.try_get("pantry_id")?, r.try_get("product_id")?));
+            }
+        }
+        for (key, st) in &plan.stock {
+            let revision = match (st.read, st.revision) {
+                (Some(_), Some(r)) if plan.remembered || st.changed() => r + 1,
+                (Some(_), Some(r)) => r,
+                // A row this batch made: all of it is known. (One that
+                // another writer made first was added to, and is not.)
+                (None, _) if made.contains(key) => 0,
+                _ => {
+                    self.rows.remove(key);
+                    continue;
+                }
+            };
+            let lots = st
+                .lots
+                .iter()
+                .filter(|l| l.quantity > 0)
+                .map(|l| Lot {
+                    new: false,
+                    changed: false,
+                    ..l.clone()
+                })
+                .collect();
+            self.rows.insert(
+                key.clone(),
+                Known {
+                    on_hand: st.on_hand,
+                    revision,
+                    lots,
+                },
+            );
+        }
+        if self.rows.len() > Self::MOST {
+            self.rows.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Writes the commands in one transaction on `conn` and returns each
+/// one's outcome; a refusal for one leaves the others to go on. From
+/// `memory` when it covers the batch (one round trip), else read first
+/// (two). `Err` means the batch failed as a whole: its transaction may
+/// still be open, the caller must close `conn` and clear `memory`.
 pub(super) async fn write(
     conn: &mut Conn,
     backend: Backend,
+    memory: &mut Memory,
     jobs: &[(&Command, &Actor)],
-) -> AppResult<Vec<AppResult<Written>>> {
+) -> AppResult<(Vec<AppResult<Written>>, Way)> {
+    let mut way = Way::Read;
+    if let Some(mut plan) = memory.plan(jobs) {
+        let outcomes = plan.decide(conn, backend, jobs).await?;
+        match run(conn, &plan.write_script(backend)?).await {
+            Ok(written) => {
+                memory.learn(&plan, &written)?;
+                return Ok((outcomes, Way::Remembered));
+            }
+            Err(error) => {
+                // Most likely a row another writer changed since; if it
+                // was anything else, the read below fails too.
+                tracing::debug!(%error, "a remembered batch did not hold; reading it afresh");
+                memory.clear();
+                (&mut *conn).execute("rollback").await?;
+                way = Way::Stale;
+            }
+        }
+    }
     let rows = run(conn, &read_script(backend, jobs)).await?;
     let mut plan = Plan::from_rows(jobs, &rows)?;
     let outcomes = plan.decide(conn, backend, jobs).await?;
-    run(conn, &plan.write_script(backend)?).await?;
-    Ok(outcomes)
+    let written = run(conn, &plan.write_script(backend)?).await?;
+    memory.learn(&plan, &written)?;
+    Ok((outcomes, way))
 }
 
 /// Sends a script and returns the rows its statements answered.
@@ -173,11 +350,12 @@ fn keys_of(command: &Command) -> Vec<(Key, &str)> {
 /// The statements a batch runs, each over row sets (see
 /// [`crate::db::Statement`]): prepared once on the writer's connection on
 /// PostgreSQL, written inline on SQLite.
-pub(super) const STATEMENTS: [&Statement; 11] = [
+pub(super) const STATEMENTS: [&Statement; 12] = [
     &READ_STOCK,
     &READ_LOTS_WITH_STOCK,
     &READ_LOTS,
     &UPDATE_STOCK,
+    &WRITE_REMEMBERED_STOCK,
     &ADD_STOCK,
     &UPDATE_LOTS,
     &INSERT_LOTS,
@@ -197,11 +375,11 @@ const KEYS: RowSet = RowSet {
 const READ_STOCK: Statement = Statement {
     name: "read_stock",
     inputs: &[KEYS],
-    body: "select 'stock' as row_kind, s.pantry_id, s.product_id, s.on_hand \
+    body: "select 'stock' as row_kind, s.pantry_id, s.product_id, s.on_hand, s.revision \
            from k join stock_levels s on s.pantry_id = k.pantry_id and s.product_id = k.product_id \
            order by s.pantry_id, s.product_id",
     postgres: Some(
-        "select 'stock' as row_kind, s.pantry_id, s.product_id, s.on_hand \
+        "select 'stock' as row_kind, s.pantry_id, s.product_id, s.on_hand, s.revision \
          from k join stock_levels s on s.pantry_id = k.pantry_id and s.product_id = k.product_id \
          order by s.pantry_id, s.product_id for update of s",
     ),
@@ -271,13 +449,59 @@ const UPDATE_STOCK: Statement = Statement {
             ("updated_at", "bigint"),
         ],
     }],
-    body: "update stock_levels set on_hand = v.on_hand, updated_at = v.updated_at from v \
+    body: "update stock_levels set on_hand = v.on_hand, updated_at = v.updated_at, \
+           revision = stock_levels.revision + 1 from v \
            where stock_levels.pantry_id = v.pantry_id and stock_levels.product_id = v.product_id",
     postgres: None,
 };
 
+/// A remembered plan's stock rows: each gets its new value on the
+/// condition that its revision is the one remembered (every row of the
+/// batch, changed or not, since a refusal was decided on it too). On
+/// PostgreSQL the statement answers `abs(-2^63)` unless every row matched,
+/// which is an error ("bigint out of range") that fails the script before
+/// its commit; SQLite does the same with [`STALE_CHECK`] right after.
+/// (`abs` stays outside the `case`, so the planner cannot fold the error
+/// in ahead of time.)
+const WRITE_REMEMBERED_STOCK: Statement = Statement {
+    name: "write_remembered_stock",
+    inputs: &[RowSet {
+        name: "v",
+        columns: &[
+            ("pantry_id", "text"),
+            ("product_id", "text"),
+            ("on_hand", "bigint"),
+            ("updated_at", "bigint"),
+            ("revision", "bigint"),
+        ],
+    }],
+    body: "update stock_levels set on_hand = v.on_hand, updated_at = v.updated_at, \
+           revision = v.revision + 1 from v \
+           where stock_levels.pantry_id = v.pantry_id and stock_levels.product_id = v.product_id \
+           and stock_levels.revision = v.revision",
+    // Follows the row set's `with v as (…)`.
+    postgres: Some(
+        ", u as (update stock_levels s set on_hand = v.on_hand, updated_at = v.updated_at, \
+         revision = v.revision + 1 from v \
+         where s.pantry_id = v.pantry_id and s.product_id = v.product_id and s.revision = v.revision \
+         returning 1) \
+         select abs(case when (select count(*) from u) = (select count(*) from v) then 0 \
+         else (-9223372036854775807 - 1) end) as stale",
+    ),
+};
+
+/// SQLite's check after [`WRITE_REMEMBERED_STOCK`], with the number of
+/// rows it must have changed: `abs(-2^63)` is SQLite's "integer overflow"
+/// error.
+fn stale_check(rows: usize) -> String {
+    format!(
+        "select abs(case when changes() = {rows} then 0 else (-9223372036854775807 - 1) end) as stale"
+    )
+}
+
 /// Stock rows that were not there are added to, so a row another process
-/// made meanwhile keeps what it holds.
+/// made meanwhile keeps what it holds. Each answers its revision: 0 when
+/// this batch made it (and so knows all of it), more when it was there.
 const ADD_STOCK: Statement = Statement {
     name: "add_stock",
     inputs: &[RowSet {
@@ -293,7 +517,9 @@ const ADD_STOCK: Statement = Statement {
     body: "insert into stock_levels (pantry_id, product_id, organization_id, on_hand, minimum, updated_at) \
            select pantry_id, product_id, organization_id, on_hand, 0, updated_at from v where true \
            on conflict (pantry_id, product_id) do update \
-           set on_hand = stock_levels.on_hand + excluded.on_hand, updated_at = excluded.updated_at",
+           set on_hand = stock_levels.on_hand + excluded.on_hand, updated_at = excluded.updated_at, \
+           revision = stock_levels.revision + 1 \
+           returning 'made' as row_kind, pantry_id, product_id, revision",
     postgres: None,
 };
 
@@ -536,6 +762,7 @@ impl Plan {
                 let on_hand: i64 = r.try_get("on_hand")?;
                 stock.on_hand = on_hand;
                 stock.read = Some(on_hand);
+                stock.revision = Some(r.try_get("revision")?);
             } else {
                 stock.lots.push(Lot {
                     id: r.try_get("id")?,
@@ -892,13 +1119,21 @@ impl Plan {
     fn write_script(&self, backend: Backend) -> AppResult<Script> {
         let mut s = Script::new(backend);
         let now = self.now;
+        let mut remembered = Vec::new();
         let mut updated = Vec::new();
         let mut created = Vec::new();
         let mut lots = Vec::new();
         let mut new_lots = Vec::new();
         for ((pantry, product), st) in &self.stock {
             match st.read {
-                Some(read) if read != st.on_hand => updated.push(vec![
+                Some(_) if self.remembered => remembered.push(vec![
+                    pantry.into(),
+                    product.into(),
+                    st.on_hand.into(),
+                    now.into(),
+                    st.revision.unwrap_or(-1).into(),
+                ]),
+                Some(_) if st.changed() => updated.push(vec![
                     pantry.into(),
                     product.into(),
                     st.on_hand.into(),
@@ -975,6 +1210,17 @@ impl Plan {
                 vec![organization.into(), product.into(), (*delta).into()]
             })
             .collect();
+        if self.remembered {
+            s.push(match backend {
+                Backend::Sqlite => "begin immediate",
+                Backend::Postgres => "begin",
+            })
+            .end();
+            s.statement(&WRITE_REMEMBERED_STOCK, &[&remembered]);
+            if backend == Backend::Sqlite {
+                s.push(&stale_check(remembered.len())).end();
+            }
+        }
         // In this order: lots need their stock row, lot lines their lot
         // and movement; the organization totals' row locks come before the
         // events' order lock.

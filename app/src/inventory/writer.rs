@@ -11,10 +11,11 @@
 //! movement cannot sink the others. Each request gets its own outcome only
 //! after its batch has committed.
 //!
-//! A batch needs two round trips: its read, and its writes with the
-//! commit. (Sending the next batch's read along with a commit saves one,
-//! but the next batch then starts with fewer movements; measured, that
-//! lost more than it saved.)
+//! A batch needs two round trips, its read and its writes with the
+//! commit, or one when the writer remembers every row it touches from its
+//! own earlier batches (see [`batch::Memory`]). (Sending the next batch's
+//! read along with a commit saves one too, but the next batch then starts
+//! with fewer movements; measured, that lost more than it saved.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -62,8 +63,25 @@ pub struct WriterStats {
     /// Batches that failed as a whole (rolled back, then retried one by
     /// one).
     pub failed: AtomicU64,
+    /// Batches decided from the writer's memory of the rows, in one
+    /// round trip.
+    pub remembered: AtomicU64,
+    /// Batches whose memory turned out stale (another writer had changed
+    /// a row), read and written again.
+    pub stale: AtomicU64,
     /// Time spent writing batches, in microseconds.
     pub busy_micros: AtomicU64,
+}
+
+impl WriterStats {
+    fn count(&self, way: batch::Way) {
+        match way {
+            batch::Way::Remembered => &self.remembered,
+            batch::Way::Stale => &self.stale,
+            batch::Way::Read => return,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl MovementWriter {
@@ -139,17 +157,20 @@ async fn run(
     // The writer's own connection, kept between batches; closed (and so
     // rolled back) when a batch fails, and opened again for the next.
     let mut conn: Option<Conn> = None;
+    let mut memory = batch::Memory::default();
     while let Some(first) = receiver.recv().await {
         let jobs = gather(first, &mut receiver);
         // A panic loses this batch (its callers get an error, and the
         // connection is dropped, which rolls its transaction back) but
         // never the writer.
-        let step = std::panic::AssertUnwindSafe(write_batch(&db, &stats, &mut conn, jobs))
-            .catch_unwind()
-            .await;
+        let step =
+            std::panic::AssertUnwindSafe(write_batch(&db, &stats, &mut conn, &mut memory, jobs))
+                .catch_unwind()
+                .await;
         let Ok((jobs, outcomes)) = step else {
             tracing::error!("a movement batch panicked; the writer goes on");
             conn = None;
+            memory.clear();
             continue;
         };
         let mut touched: Vec<String> = Vec::new();
@@ -189,6 +210,7 @@ async fn write_batch(
     db: &Db,
     stats: &WriterStats,
     conn: &mut Option<Conn>,
+    memory: &mut batch::Memory,
     jobs: Vec<Job>,
 ) -> (Vec<Job>, Vec<AppResult<Written>>) {
     let started = std::time::Instant::now();
@@ -197,19 +219,23 @@ async fn write_batch(
             Some(c) => c,
             None => conn.insert(open(db).await?),
         };
-        batch::write(c, db.backend(), &commands(&jobs)).await
+        batch::write(c, db.backend(), memory, &commands(&jobs)).await
     };
     let outcomes = match attempt.await {
-        Ok(outcomes) => outcomes,
+        Ok((outcomes, way)) => {
+            stats.count(way);
+            outcomes
+        }
         Err(error) => {
             if let Some(c) = conn.take() {
                 let _ = c.close().await;
             }
+            memory.clear();
             tracing::warn!(%error, movements = jobs.len(), "a movement batch failed; writing its movements one by one");
             stats.failed.fetch_add(1, Ordering::Relaxed);
             let mut outcomes = Vec::with_capacity(jobs.len());
             for job in &jobs {
-                outcomes.push(write_alone(db, stats, conn, job).await);
+                outcomes.push(write_alone(db, stats, conn, memory, job).await);
             }
             outcomes
         }
@@ -232,6 +258,7 @@ async fn write_alone(
     db: &Db,
     stats: &WriterStats,
     conn: &mut Option<Conn>,
+    memory: &mut batch::Memory,
     job: &Job,
 ) -> AppResult<Written> {
     let attempt = async {
@@ -239,18 +266,22 @@ async fn write_alone(
             Some(c) => c,
             None => conn.insert(open(db).await?),
         };
-        batch::write(c, db.backend(), &[(&job.command, &job.actor)]).await
+        batch::write(c, db.backend(), memory, &[(&job.command, &job.actor)]).await
     };
     let outcome = match attempt.await {
-        Ok(mut outcomes) => outcomes.pop().unwrap_or_else(|| {
-            Err(AppError::internal(&std::io::Error::other(
-                "the batch answered no outcome",
-            )))
-        }),
+        Ok((mut outcomes, way)) => {
+            stats.count(way);
+            outcomes.pop().unwrap_or_else(|| {
+                Err(AppError::internal(&std::io::Error::other(
+                    "the batch answered no outcome",
+                )))
+            })
+        }
         Err(error) => {
             if let Some(c) = conn.take() {
                 let _ = c.close().await;
             }
+            memory.clear();
             Err(error)
         }
     };

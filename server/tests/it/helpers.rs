@@ -20,7 +20,10 @@ pub const PUBLIC_URL: &str = "http://larder.test";
 pub struct TestApp {
     pub base: String,
     pub server: server::Server,
-    _dir: tempfile::TempDir,
+    /// The configuration it started with.
+    vars: HashMap<String, String>,
+    /// Held by the first server on a database, not by one started beside it.
+    _dir: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 /// The PostgreSQL server `make test` started. Tests fail, rather than skip,
@@ -84,7 +87,22 @@ pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     TestApp {
         base: format!("http://{}", server.addr),
         server,
-        _dir: dir,
+        vars,
+        _dir: Some(std::sync::Arc::new(dir)),
+    }
+}
+
+/// A second server on the same database and data directory as `app`, as
+/// when a college runs several: its own writer, caches and bus.
+pub async fn spawn_beside(app: &TestApp) -> TestApp {
+    let vars = app.vars.clone();
+    let config = Config::load(|k| vars.get(k).cloned()).expect("test configuration is valid");
+    let server = server::start(config).await.expect("a second server starts");
+    TestApp {
+        base: format!("http://{}", server.addr),
+        server,
+        vars,
+        _dir: app._dir.clone(),
     }
 }
 

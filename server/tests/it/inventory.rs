@@ -23,6 +23,7 @@ on_both_databases!(
     a_live_stream_tells_viewers_of_a_pantry_about_its_movements,
     the_catalog_round_trips_through_csv_and_bad_files_import_nothing,
     text_that_is_hard_to_quote_is_stored_exactly_as_typed,
+    two_servers_on_one_database_never_write_from_a_stale_memory,
 );
 
 pub const BEANS_EAN: &str = "4006381333931";
@@ -1310,4 +1311,69 @@ async fn text_that_is_hard_to_quote_is_stored_exactly_as_typed(backend: Backend)
             .collect();
     assert_eq!(donors, texts);
     assert_eq!(on_hand(&app, &p.main, &beans).await, texts.len() as i64);
+}
+
+/// Each server's movement writer remembers the stock rows it wrote and
+/// writes the next batch from memory. A second server writing the same
+/// stock makes that memory stale: the first must notice, read afresh, and
+/// neither lose the other's movements nor refuse on stock it no longer
+/// knows about.
+async fn two_servers_on_one_database_never_write_from_a_stale_memory(backend: Backend) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let a = spawn_app(backend).await;
+    let admin = a.setup_admin().await;
+    let p = build_places(&a, &admin).await;
+    let beans = product(&a, &admin, &p.org, "Black beans", &[]).await;
+    let b = spawn_beside(&a).await;
+    let dated = [("best_before", "2031-01-01")];
+    let on_hand_after = |r: Value| r["on_hand"].as_i64().unwrap();
+    let stats = |app: &TestApp| {
+        let s = app.server.state.writer.stats();
+        (s.remembered.load(Relaxed), s.stale.load(Relaxed))
+    };
+
+    ok_movement(&a, &admin, "receive", &p.main, &beans, "10", &dated).await;
+    let r = ok_movement(&a, &admin, "distribute", &p.main, &beans, "1", &[]).await;
+    assert_eq!(on_hand_after(r), 9);
+    assert_eq!(
+        stats(&a),
+        (1, 0),
+        "the second movement is written from memory"
+    );
+
+    // The other server takes 2; the first's memory still says 9.
+    let r = ok_movement(&b, &admin, "distribute", &p.main, &beans, "2", &[]).await;
+    assert_eq!(on_hand_after(r), 7);
+    let r = ok_movement(&a, &admin, "distribute", &p.main, &beans, "3", &[]).await;
+    assert_eq!(on_hand_after(r), 4, "the stale memory is not written");
+    assert_eq!(stats(&a), (1, 1));
+    let r = ok_movement(&a, &admin, "distribute", &p.main, &beans, "1", &[]).await;
+    assert_eq!(on_hand_after(r), 3);
+    assert_eq!(stats(&a), (2, 1), "the memory is good again after the read");
+
+    // The other server adds 10; the first remembers 3 but must not refuse 8.
+    let r = ok_movement(&b, &admin, "receive", &p.main, &beans, "10", &dated).await;
+    assert_eq!(on_hand_after(r), 13);
+    let r = ok_movement(&a, &admin, "distribute", &p.main, &beans, "8", &[]).await;
+    assert_eq!(on_hand_after(r), 5);
+    assert_eq!(stats(&a), (2, 2));
+    // A refusal from memory holds when the memory does.
+    let r = movement(&a, &admin, "distribute", &p.main, &beans, "6", &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!(stats(&a), (3, 2));
+
+    assert_eq!(on_hand(&a, &p.main, &beans).await, 5);
+    assert_eq!(ledger(&a, &p.main, &beans).await, 5);
+    assert_eq!(
+        a.count(&format!(
+            "select cast(coalesce(sum(quantity), 0) as bigint) from lots where product_id = '{beans}'"
+        ))
+        .await,
+        5
+    );
+    assert_eq!(
+        a.count("select count(*) from events where type in ('StockReceived', 'StockDistributed')")
+            .await,
+        7
+    );
 }
