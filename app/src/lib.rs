@@ -97,6 +97,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/visits/:id") view=VisitPage ssr=SsrMode::Async />
                     <Route path=path!("/reports") view=ReportPage ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/import") view=ImportHistoryPage ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/donors") view=DonorsPage ssr=SsrMode::Async />
+                    <Route path=path!("/donations/:id") view=DonationReceiptPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

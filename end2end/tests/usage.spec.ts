@@ -136,3 +136,30 @@ test('a coordinator imports last year\'s history and sees what was refused', asy
   await expect(outcome).toContainText('1 row(s) have problems and were skipped');
   await shoot(page, info, 'import-history');
 });
+
+test('a coordinator lists the donors and opens a printable receipt', async ({ page }, info) => {
+  await post(page.request, 'sign_in', { email: admin.email, password: admin.password });
+  await open(page, `/organizations/${ids.org}`);
+  await page.getByRole('link', { name: 'Donors' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Donors' })).toBeVisible();
+  await hydrated(page);
+  // Three donations from the city food bank: beans, rice and soup.
+  const row = page.getByRole('row', { name: /City Food Bank/ });
+  await expect(row.getByRole('cell').first()).toHaveText('3');
+  await accessible(page, 'donors');
+  await shoot(page, info, 'donors');
+  await page.getByRole('link', { name: 'City Food Bank · Black beans' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Donation receipt' })).toBeVisible();
+  await hydrated(page);
+  const facts = page.locator('.receipt dl');
+  await expect(facts).toContainText('City Food Bank');
+  await expect(facts).toContainText('Black beans');
+  await expect(facts).toContainText('4.3 kg');
+  await expect(page.getByRole('button', { name: 'Print receipt' })).toBeVisible();
+  await accessible(page, 'donation receipt');
+  await shoot(page, info, 'donation-receipt');
+  // On paper: no navigation, no print button.
+  await page.emulateMedia({ media: 'print' });
+  await expect(page.getByRole('button', { name: 'Print receipt' })).toBeHidden();
+  await expect(page.locator('header.topbar')).toBeHidden();
+});

@@ -47,6 +47,7 @@ pub async fn create_product(
     organization: OrganizationId,
     name: String,
     category: String,
+    #[server(default)] sku: String,
     #[server(default)] unit: String,
     #[server(default)] unit_weight_g: String,
     #[server(default)] barcodes: String,
@@ -56,6 +57,7 @@ pub async fn create_product(
     let (state, caller) = context().await?;
     let fields = ProductFields {
         name,
+        sku,
         category,
         unit,
         unit_weight_g,
@@ -76,6 +78,7 @@ pub async fn update_product(
     id: ProductId,
     name: String,
     category: String,
+    #[server(default)] sku: String,
     #[server(default)] unit: String,
     #[server(default)] unit_weight_g: String,
     #[server(default)] barcodes: String,
@@ -85,6 +88,7 @@ pub async fn update_product(
     let (state, caller) = context().await?;
     let fields = ProductFields {
         name,
+        sku,
         category,
         unit,
         unit_weight_g,

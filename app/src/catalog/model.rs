@@ -327,6 +327,33 @@ pub fn parse_product_name(input: &str, field: &str) -> Result<String, AppError> 
     Ok(s)
 }
 
+/// A stock-keeping unit code, as a shop or supplier numbers its items:
+/// optional, up to 40 letters, digits and `- _ . /`, matched without
+/// regard to case. `Ok(None)` when left empty.
+pub fn parse_sku(input: &str, field: &str) -> Result<Option<String>, AppError> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if let Some(bad) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')))
+    {
+        return Err(AppError::invalid(
+            field,
+            format!("A SKU is letters, digits and - _ . / only; “{bad}” is not one of them."),
+        ));
+    }
+    let n = s.chars().count();
+    if n > 40 {
+        return Err(AppError::invalid(
+            field,
+            format!("The SKU is {n} characters long; the most is 40."),
+        ));
+    }
+    Ok(Some(s.to_string()))
+}
+
 /// A category name: trimmed, 1–40 characters.
 pub fn parse_category(input: &str, field: &str) -> Result<String, AppError> {
     let s = input.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -382,6 +409,7 @@ pub fn parse_optional_count(
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProductInput {
     pub name: String,
+    pub sku: Option<String>,
     pub category: String,
     pub unit: Unit,
     pub unit_weight_g: Option<i64>,
@@ -394,6 +422,8 @@ pub struct ProductInput {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductFields {
     pub name: String,
+    #[serde(default)]
+    pub sku: String,
     pub category: String,
     pub unit: String,
     pub unit_weight_g: String,
@@ -407,6 +437,7 @@ impl ProductFields {
     pub fn parse(&self) -> Result<ProductInput, AppError> {
         Ok(ProductInput {
             name: parse_product_name(&self.name, "name")?,
+            sku: parse_sku(&self.sku, "sku")?,
             category: parse_category(&self.category, "category")?,
             unit: Unit::parse(&self.unit, "unit")?,
             unit_weight_g: parse_optional_count(
@@ -433,6 +464,9 @@ pub struct Product {
     pub id: ProductId,
     pub organization_id: OrganizationId,
     pub name: String,
+    /// Events written before products had SKUs carry none.
+    #[serde(default)]
+    pub sku: Option<String>,
     pub category: String,
     pub unit: Unit,
     pub unit_weight_g: Option<i64>,
@@ -451,6 +485,7 @@ impl Product {
     pub fn fields(&self) -> ProductFields {
         ProductFields {
             name: self.name.clone(),
+            sku: self.sku.clone().unwrap_or_default(),
             category: self.category.clone(),
             unit: self.unit.as_str().into(),
             unit_weight_g: self
@@ -604,6 +639,7 @@ mod tests {
     fn product_fields_parse_or_name_the_bad_field() {
         let mut f = ProductFields {
             name: "  Black   beans ".into(),
+            sku: " BN-425/a ".into(),
             category: "Canned goods".into(),
             unit: "each".into(),
             unit_weight_g: "425".into(),
@@ -613,7 +649,18 @@ mod tests {
         };
         let p = f.parse().unwrap();
         assert_eq!(p.name, "Black beans");
+        assert_eq!(p.sku.as_deref(), Some("BN-425/a"));
         assert_eq!(p.unit_weight_g, Some(425));
+        f.sku = "BN 425".into();
+        let e = f.parse().unwrap_err();
+        assert_eq!(
+            (e.field(), e.to_string().contains("“ ”")),
+            (Some("sku"), true)
+        );
+        f.sku = "X".repeat(41);
+        assert_eq!(f.parse().unwrap_err().field(), Some("sku"));
+        f.sku = "".into();
+        assert_eq!(f.parse().unwrap().sku, None);
         f.unit_weight_g = "heavy".into();
         assert_eq!(f.parse().unwrap_err().field(), Some("unit_weight_g"));
         f.unit_weight_g = "".into();

@@ -14,7 +14,7 @@ use crate::state::AppState;
 
 pub const CATALOG_PAGE: i64 = 50;
 
-const PRODUCT_COLUMNS: &str = "id, organization_id, name, category, unit, unit_weight_g, perishable, shelf_life_days, archived_at";
+const PRODUCT_COLUMNS: &str = "id, organization_id, name, sku, category, unit, unit_weight_g, perishable, shelf_life_days, archived_at";
 
 /// The product columns of a query that joins `products` as `alias`.
 pub(crate) fn product_columns(alias: &str) -> String {
@@ -31,6 +31,7 @@ pub(crate) fn product_from(r: &db::Row, barcodes: Vec<Gtin>) -> AppResult<Produc
         id: ProductId(r.try_get("id")?),
         organization_id: OrganizationId(r.try_get("organization_id")?),
         name: r.try_get("name")?,
+        sku: r.try_get("sku")?,
         category: r.try_get("category")?,
         unit: Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?,
         unit_weight_g: r.try_get("unit_weight_g")?,
@@ -163,6 +164,7 @@ pub async fn list(
         sql.push(" and (name_key like ")
             .text(contains_pattern(q))
             .push(" escape '\\'");
+        sql.push(" or sku_key = ").text(q.to_lowercase());
         if let Ok(gtin) = Gtin::parse(q, "q") {
             sql.push(" or id in (select product_id from product_barcodes where organization_id = ")
                 .text(organization.as_str())
@@ -244,6 +246,22 @@ async fn check_unique(
             format!("The catalog already has a product called “{existing}”."),
         ));
     }
+    if let Some(sku) = &input.sku {
+        let owner: Option<String> = sqlx::query_scalar(
+            "select name from products where organization_id = $1 and sku_key = $2 and archived_at is null and id <> $3",
+        )
+        .bind(organization)
+        .bind(sku.to_lowercase())
+        .bind(except)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(owner) = owner {
+            return Err(AppError::conflict(
+                "sku",
+                format!("SKU {sku} already belongs to “{owner}”."),
+            ));
+        }
+    }
     for g in &input.barcodes {
         let owner: Option<String> = sqlx::query_scalar(
             "select p.name from product_barcodes b join products p on p.id = b.product_id \
@@ -324,8 +342,8 @@ async fn insert_product(
     let id = ProductId::new();
     let now = now_ms();
     sqlx::query(
-        "insert into products (id, organization_id, name, name_key, category, category_key, unit, unit_weight_g, perishable, shelf_life_days, created_at, updated_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        "insert into products (id, organization_id, name, name_key, category, category_key, unit, unit_weight_g, perishable, shelf_life_days, created_at, updated_at, sku, sku_key) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)",
     )
     .bind(id.as_str())
     .bind(organization.as_str())
@@ -338,6 +356,8 @@ async fn insert_product(
     .bind(input.perishable as i64)
     .bind(input.shelf_life_days)
     .bind(now)
+    .bind(input.sku.as_deref())
+    .bind(input.sku.as_ref().map(|s| s.to_lowercase()))
     .execute(&mut **tx)
     .await
     .map_err(|e| duplicate_name(e, input))?;
@@ -346,6 +366,7 @@ async fn insert_product(
         id,
         organization_id: organization.clone(),
         name: input.name.clone(),
+        sku: input.sku.clone(),
         category: input.category.clone(),
         unit: input.unit,
         unit_weight_g: input.unit_weight_g,
@@ -402,7 +423,7 @@ async fn update_in_tx(
     .await?;
     sqlx::query(
         "update products set name = $1, name_key = $2, category = $3, category_key = $4, unit = $5, unit_weight_g = $6, \
-         perishable = $7, shelf_life_days = $8, updated_at = $9 where id = $10",
+         perishable = $7, shelf_life_days = $8, updated_at = $9, sku = $11, sku_key = $12 where id = $10",
     )
     .bind(&input.name)
     .bind(input.name.to_lowercase())
@@ -414,6 +435,8 @@ async fn update_in_tx(
     .bind(input.shelf_life_days)
     .bind(now_ms())
     .bind(existing.id.as_str())
+    .bind(input.sku.as_deref())
+    .bind(input.sku.as_ref().map(|s| s.to_lowercase()))
     .execute(&mut **tx)
     .await
     .map_err(|e| duplicate_name(e, input))?;
@@ -426,6 +449,7 @@ async fn update_in_tx(
     .await?;
     let product = Product {
         name: input.name.clone(),
+        sku: input.sku.clone(),
         category: input.category.clone(),
         unit: input.unit,
         unit_weight_g: input.unit_weight_g,
@@ -549,8 +573,9 @@ pub async fn archive(state: &AppState, caller: &Caller, id: &ProductId) -> AppRe
 // ------------------------------------------------------------ CSV
 
 /// The columns of a catalog CSV, in order.
-pub const CSV_HEADER: [&str; 7] = [
+pub const CSV_HEADER: [&str; 8] = [
     "name",
+    "sku",
     "category",
     "unit",
     "unit_weight_g",
@@ -603,6 +628,7 @@ pub async fn export_csv(
         };
         w.write_record([
             safe(&f.name),
+            f.sku,
             safe(&f.category),
             f.unit,
             f.unit_weight_g,
@@ -738,6 +764,7 @@ pub async fn import_csv(
         };
         let fields = ProductFields {
             name: get("name").trim_start_matches('\'').to_string(),
+            sku: get("sku"),
             category: get("category").trim_start_matches('\'').to_string(),
             unit: get("unit"),
             unit_weight_g: get("unit_weight_g"),

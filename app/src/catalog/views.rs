@@ -86,6 +86,7 @@ fn ProductFormFields(
         </div>
         <TextField form=form label="Weight of one, in grams" name="unit_weight_g" error=error value=f.unit_weight_g.clone() hint="For items and packs; reports use it for weight" />
         <TextField form=form label="Barcodes" name="barcodes" error=error value=f.barcodes.clone() hint="EAN, UPC or GTIN; separate several with commas" />
+        <TextField form=form label="SKU" name="sku" error=error value=f.sku.clone() hint="Optional: your own or your supplier's item code" />
         <TextField form=form label="Shelf life in days" name="shelf_life_days" error=error value=f.shelf_life_days.clone() hint="Sets the best-before date when none is entered" />
         <div class="field check">
             <input type="checkbox" id=perishable_id.clone() name="perishable" checked=f.perishable />
@@ -201,6 +202,7 @@ pub fn CatalogPage() -> impl IntoView {
                                         <span class="badges">
                                             {p.perishable.then(|| view! { <span class="badge">"Perishable"</span> })}
                                             {p.barcodes.first().map(|b| view! { <span class="badge badge-ok">{b.display().to_string()}</span> })}
+                                            {p.sku.clone().map(|s| view! { <span class="badge" title="SKU">{s}</span> })}
                                         </span>
                                     </li>
                                 }).collect_view()}
@@ -223,7 +225,7 @@ pub fn CatalogPage() -> impl IntoView {
                                         <input type="hidden" name="organization" value=oid1 />
                                         <ProductFormFields form="new-product" f=ProductFields { unit: "each".into(), ..Default::default() }
                                             categories=categories.clone() error=create_error />
-                                        <FormError error=create_error fields=&["name", "category", "unit", "unit_weight_g", "barcodes", "shelf_life_days"] />
+                                        <FormError error=create_error fields=&["name", "category", "unit", "unit_weight_g", "barcodes", "sku", "shelf_life_days"] />
                                         <SubmitButton label="Add product" busy_label="Adding…" pending=create.pending() />
                                     </ActionForm>
                                 </section>
@@ -283,7 +285,7 @@ fn ImportCard(organization: String, action: ServerAction<ImportProducts>) -> imp
     view! {
         <section class="card">
             <h2>"Import from CSV"</h2>
-            <p class="hint">{format!("Columns: {}. Known names are updated, new ones added.", "name, category, unit, unit_weight_g, barcodes, perishable, shelf_life_days")}</p>
+            <p class="hint">{format!("Columns: {}. Known names are updated, new ones added.", "name, sku, category, unit, unit_weight_g, barcodes, perishable, shelf_life_days")}</p>
             <form class="stack" on:submit=send>
                 <div class="field">
                     <label for="import-file">"CSV file"</label>
@@ -372,7 +374,7 @@ pub fn ProductPage() -> impl IntoView {
                                 <ActionForm action=update attr:class="stack">
                                     <input type="hidden" name="id" value=pid />
                                     <ProductFormFields form="edit-product" f=p.fields() categories=vec![] error=update_error />
-                                    <FormError error=update_error fields=&["name", "category", "unit", "unit_weight_g", "barcodes", "shelf_life_days"] />
+                                    <FormError error=update_error fields=&["name", "category", "unit", "unit_weight_g", "barcodes", "sku", "shelf_life_days"] />
                                     <div aria-live="polite">{move || saved().then(|| view! { <p class="notice" role="status">"Saved."</p> })}</div>
                                     <SubmitButton label="Save changes" busy_label="Saving…" pending=update.pending() />
                                 </ActionForm>
@@ -394,6 +396,7 @@ pub fn ProductPage() -> impl IntoView {
                                     <div><dt>"Category"</dt><dd>{p.category.clone()}</dd></div>
                                     <div><dt>"Counted in"</dt><dd>{p.unit.as_str()}</dd></div>
                                     <div><dt>"Barcodes"</dt><dd>{p.barcodes.iter().map(|b| b.display().to_string()).collect::<Vec<_>>().join(", ")}</dd></div>
+                                    {p.sku.clone().map(|s| view! { <div><dt>"SKU"</dt><dd>{s}</dd></div> })}
                                     <div><dt>"Perishable"</dt><dd>{if p.perishable { "Yes" } else { "No" }}</dd></div>
                                 </dl>
                             </section>

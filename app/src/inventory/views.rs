@@ -518,6 +518,9 @@ pub fn ProductStockPage() -> impl IntoView {
                                                 <span class="qty">{format!("{sign}{}", unit.format(m.quantity))}</span>
                                                 <span class="muted">{format!("{} · {}", m.occurred_at, m.actor)}</span>
                                                 {(!detail.is_empty()).then(|| view! { <span class="detail">{detail}</span> })}
+                                                {(m.kind == MovementKind::Received && m.source.as_deref() == Some("donation")).then(|| view! {
+                                                    <a class="detail" href=format!("/donations/{}", m.id)>"Donation receipt"</a>
+                                                })}
                                             </li>
                                         }
                                     }).collect_view()}

@@ -225,6 +225,7 @@ pub fn OrganizationPage() -> impl IntoView {
                         <p class="actions">
                             <a class="button" href=format!("/reports?scope=organization:{org_id_4}")>"Usage report"</a>
                             <a class="button" href=format!("/organizations/{org_id_4}/import")>"Import usage history"</a>
+                            <a class="button" href=format!("/organizations/{org_id_4}/donors")>"Donors"</a>
                         </p>
                         <StockOverviewCard scope=format!("organization:{org_id_4}") />
                     })}

@@ -317,3 +317,17 @@ pub async fn get_import_status(id: String) -> Result<crate::usage::model::Import
     let (state, caller) = context().await?;
     crate::usage::import::status(&state, &caller, &id).await
 }
+
+/// A donation's printable receipt.
+#[server(prefix = "/api", endpoint = "donation_receipt")]
+pub async fn get_donation_receipt(id: String) -> Result<DonationReceipt, AppError> {
+    let (state, caller) = context().await?;
+    super::donations::receipt(&state, &caller, &id).await
+}
+
+/// The organization's donors with their totals, and its latest donations.
+#[server(prefix = "/api", endpoint = "donors")]
+pub async fn get_donors(organization: crate::ids::OrganizationId) -> Result<Donors, AppError> {
+    let (state, caller) = context().await?;
+    super::donations::donors(&state, &caller, &organization).await
+}

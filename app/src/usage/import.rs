@@ -379,11 +379,13 @@ struct Catalog {
     units: HashMap<String, Unit>,
     by_barcode: HashMap<String, String>,
     by_name: HashMap<String, String>,
+    /// By SKU, lowercase.
+    by_sku: HashMap<String, String>,
 }
 
 async fn catalog(state: &AppState, organization: &str) -> AppResult<Catalog> {
-    let products: Vec<(String, String, String)> =
-        sqlx::query_as("select id, name_key, unit from products where organization_id = $1 and archived_at is null")
+    let products: Vec<(String, String, String, Option<String>)> =
+        sqlx::query_as("select id, name_key, unit, sku_key from products where organization_id = $1 and archived_at is null")
             .bind(organization)
             .fetch_all(state.db.pool())
             .await?;
@@ -396,8 +398,12 @@ async fn catalog(state: &AppState, organization: &str) -> AppResult<Catalog> {
         units: HashMap::new(),
         by_barcode: barcodes.into_iter().collect(),
         by_name: HashMap::new(),
+        by_sku: HashMap::new(),
     };
-    for (id, key, unit) in products {
+    for (id, key, unit, sku) in products {
+        if let Some(sku) = sku {
+            c.by_sku.insert(sku, id.clone());
+        }
         c.units.insert(id.clone(), Unit::parse(&unit, "unit")?);
         c.by_name.insert(key, id);
     }
@@ -616,11 +622,11 @@ fn columns(header: &[String]) -> Result<Columns, String> {
         *slot = Some(i);
     }
     if c.date.is_none() || c.quantity.is_none() {
-        return Err("The first line must be a header with at least date, quantity and the product (product name, barcode or product_id).".into());
+        return Err("The first line must be a header with at least date, quantity and the product (product name, barcode, sku or product_id).".into());
     }
     if c.product.is_none() && c.barcode.is_none() && c.product_id.is_none() && c.sku.is_none() {
         return Err(
-            "The header has no product column: add product (the name), barcode or product_id."
+            "The header has no product column: add product (the name), barcode, sku or product_id."
                 .into(),
         );
     }
@@ -913,7 +919,12 @@ fn check_row(
             )
         })?
     } else if !get(c.sku).is_empty() {
-        return Err("Products have no SKUs in Larder's catalog yet; use the product name, barcode or product_id.".into());
+        let sku = get(c.sku);
+        catalog
+            .by_sku
+            .get(&sku.to_lowercase())
+            .cloned()
+            .ok_or_else(|| format!("No product in the catalog has SKU {}.", clip(sku)))?
     } else {
         return Err("The row names no product.".into());
     };

@@ -4,6 +4,8 @@
 //! read.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod donations;
 pub mod model;
 pub mod views;
 

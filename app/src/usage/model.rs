@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::model::Unit;
 use crate::error::AppError;
-use crate::ids::{PantryId, ProductId, VisitId};
+use crate::ids::{OrganizationId, PantryId, ProductId, VisitId};
 use crate::inventory::model::PantryHeader;
 
 /// One line of a visit as typed: a product and a quantity in its unit.
@@ -364,4 +364,58 @@ mod tests {
         assert_eq!(h.describe(), "2 adults, 1 child");
         assert_eq!(Household::default().size(), None);
     }
+}
+
+/// A donation's receipt: one `received` movement from a donor, printable
+/// for the donor's records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DonationReceipt {
+    /// The movement's id: unique, and what the pantry can look it up by.
+    pub receipt_no: String,
+    pub organization_id: OrganizationId,
+    pub organization_name: String,
+    pub pantry_id: PantryId,
+    pub pantry_name: String,
+    pub campus_name: String,
+    pub received_at: String,
+    /// "Anonymous donor" when none was recorded.
+    pub donor: String,
+    pub product_name: String,
+    pub quantity_text: String,
+    pub weight_text: Option<String>,
+    pub best_before: Vec<String>,
+    pub note: Option<String>,
+    pub recorded_by: String,
+}
+
+/// One donor's donations, all time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DonorTotal {
+    pub donor: String,
+    pub donations: i64,
+    pub weight_g: i64,
+    /// Donations whose weight nobody knows (no recorded or catalog weight).
+    pub unweighed: i64,
+    pub last_received: String,
+}
+
+/// A donation in the donor list, with its receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DonationLine {
+    pub receipt_no: String,
+    pub received_at: String,
+    pub pantry_name: String,
+    pub donor: String,
+    pub product_name: String,
+    pub quantity_text: String,
+    pub weight_text: Option<String>,
+}
+
+/// An organization's donors with their totals, and its latest donations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Donors {
+    pub organization_id: OrganizationId,
+    pub organization_name: String,
+    pub donors: Vec<DonorTotal>,
+    pub recent: Vec<DonationLine>,
 }

@@ -1221,12 +1221,14 @@ async fn the_catalog_round_trips_through_csv_and_bad_files_import_nothing(backen
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        csv.starts_with("name,category,unit,unit_weight_g,barcodes,perishable,shelf_life_days\n"),
+        csv.starts_with(
+            "name,sku,category,unit,unit_weight_g,barcodes,perishable,shelf_life_days\n"
+        ),
         "{csv}"
     );
     assert!(
         csv.contains(&format!(
-            "Black beans,Canned goods,each,425,{BEANS_EAN},no,"
+            "Black beans,,Canned goods,each,425,{BEANS_EAN},no,"
         )),
         "{csv}"
     );

@@ -19,6 +19,8 @@ on_both_databases!(
     bad_visits_are_refused_with_the_field_and_change_nothing,
     report_totals_equal_sums_computed_from_the_movements,
     history_imports_are_all_or_nothing_and_never_count_twice,
+    products_are_found_by_sku_in_the_catalog_and_in_history_imports,
+    donors_have_their_totals_and_every_donation_a_receipt,
 );
 
 async fn record(
@@ -1571,4 +1573,301 @@ async fn history_imports_are_all_or_nothing_and_never_count_twice(backend: Backe
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.server.stop().await.ok();
+}
+
+/// A product's SKU: validated, unique in the organization, found by
+/// catalog search, exported with the catalog, and the way a history file
+/// from a shop's till names its products.
+async fn products_are_found_by_sku_in_the_catalog_and_in_history_imports(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let places = build_places(&app, &admin).await;
+    let org = places.org.clone();
+    let beans = product(&app, &admin, &org, "Black beans", &[("sku", " BN-425 ")]).await;
+    let r = app.call(&admin, "product", &[("id", beans.as_str())]).await;
+    assert_eq!(r.body[0]["sku"], "BN-425", "{:?}", r.body);
+
+    // Another product with the same SKU in another case, and a SKU with a
+    // space, are refused and make nothing.
+    let before = app.count("select count(*) from products").await;
+    let r = app
+        .call(
+            &admin,
+            "create_product",
+            &[
+                ("organization", org.as_str()),
+                ("name", "Pinto beans"),
+                ("category", "Canned goods"),
+                ("sku", "bn-425"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.field(), r.message().as_str()),
+        (
+            StatusCode::CONFLICT,
+            "sku",
+            "SKU bn-425 already belongs to “Black beans”."
+        )
+    );
+    let r = app
+        .call(
+            &admin,
+            "create_product",
+            &[
+                ("organization", org.as_str()),
+                ("name", "Pinto beans"),
+                ("category", "Canned goods"),
+                ("sku", "BN 426"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "sku"),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(app.count("select count(*) from products").await, before);
+
+    // Search finds it by SKU, whatever the case; the export carries it.
+    let r = app
+        .call(
+            &admin,
+            "products",
+            &[("organization", org.as_str()), ("q", "bn-425")],
+        )
+        .await;
+    let names: Vec<&str> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Black beans"], "{:?}", r.body);
+    let (status, csv) = app
+        .get(&admin, &format!("/organizations/{org}/catalog.csv"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(csv.starts_with("name,sku,category,"), "{csv}");
+    assert!(csv.contains("Black beans,BN-425,"), "{csv}");
+
+    // A catalog file sets SKUs too, and refuses one that is taken.
+    let r = app
+        .call(
+            &admin,
+            "import_products",
+            &[
+                ("organization", org.as_str()),
+                ("csv", "name,sku,category,unit\nPinto beans,PB-1,Canned goods,each\nLentils,BN-425,Dry goods,each\n"),
+                ("skip_bad", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.body["created"].as_i64(), Some(1), "{:?}", r.body);
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SKU BN-425 already belongs to “Black beans”"),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(
+        app.count("select count(*) from products where sku = 'PB-1' and name = 'Pinto beans'")
+            .await,
+        1
+    );
+
+    // History by SKU: an unknown SKU is a bad row with its line.
+    let file = "date,sku,quantity\n2025-09-01,bn-425,3\n2025-09-02,NOPE-1,1\n";
+    let r = import(&app, &admin, &org, "", file.as_bytes().to_vec()).await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["rows_bad"].as_i64(),
+            r.body["rows_imported"].as_i64()
+        ),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some(1), Some(0)),
+        "{:?}",
+        r.body
+    );
+    let (_, errors) = app
+        .get(&admin, r.body["errors_url"].as_str().unwrap())
+        .await;
+    assert!(
+        errors
+            .lines()
+            .any(|l| l.starts_with("3,") && l.contains("No product in the catalog has SKU NOPE-1")),
+        "{errors}"
+    );
+    let r = import(
+        &app,
+        &admin,
+        &org,
+        "skip_bad=true",
+        file.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(r.body["rows_imported"].as_i64(), Some(1), "{:?}", r.body);
+    assert_eq!(
+        app.count(&format!(
+            "select cast(sum(quantity) as bigint) from usage_history where product_id = '{beans}'"
+        ))
+        .await,
+        3
+    );
+}
+
+/// The donor list sums the ledger's donations per donor (purchases are
+/// not donations), and every donation has a receipt that only people who
+/// may see its pantry can read.
+async fn donors_have_their_totals_and_every_donation_a_receipt(backend: Backend) {
+    use app::inventory::model::format_weight;
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let beans = product(
+        &app,
+        &admin,
+        &p.org,
+        "Black beans",
+        &[("unit_weight_g", "425")],
+    )
+    .await;
+    let rice = product(&app, &admin, &p.org, "Rice", &[("unit", "kg")]).await;
+    let receive = |pantry: String,
+                   product: String,
+                   quantity: &'static str,
+                   extra: Vec<(&'static str, &'static str)>| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let r = crate::inventory::ok_movement(
+                app, admin, "receive", &pantry, &product, quantity, &extra,
+            )
+            .await;
+            r["movement_id"].as_str().unwrap().to_string()
+        }
+    };
+    let first = receive(
+        p.main.clone(),
+        beans.clone(),
+        "10",
+        vec![("donor", "Grocer"), ("best_before", "2031-01-01")],
+    )
+    .await;
+    receive(
+        p.library.clone(),
+        rice.clone(),
+        "2.5",
+        vec![("donor", "Grocer"), ("weight_g", "2600")],
+    )
+    .await;
+    let anonymous = receive(p.main.clone(), beans.clone(), "4", vec![]).await;
+    let bought = receive(
+        p.main.clone(),
+        beans.clone(),
+        "5",
+        vec![("donor", "Wholesaler"), ("source", "purchase")],
+    )
+    .await;
+
+    let d = app
+        .call(&admin, "donors", &[("organization", p.org.as_str())])
+        .await;
+    assert_eq!(d.status, StatusCode::OK, "{:?}", d.body);
+    let totals: Vec<(String, i64, i64)> = d.body["donors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["donor"].as_str().unwrap().to_string(),
+                t["donations"].as_i64().unwrap(),
+                t["weight_g"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        totals,
+        vec![
+            ("Grocer".to_string(), 2, 10 * 425 + 2600),
+            ("Anonymous donor".to_string(), 1, 4 * 425)
+        ]
+    );
+    let recent: Vec<&str> = d.body["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["receipt_no"].as_str().unwrap())
+        .collect();
+    assert_eq!(recent.len(), 3);
+    assert_eq!(recent[0], anonymous, "newest first");
+    assert!(!recent.contains(&bought.as_str()));
+
+    let r = app
+        .call(&admin, "donation_receipt", &[("id", first.as_str())])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        (
+            r.body["donor"].as_str(),
+            r.body["product_name"].as_str(),
+            r.body["quantity_text"].as_str(),
+            r.body["weight_text"].as_str(),
+            r.body["pantry_name"].as_str(),
+        ),
+        (
+            Some("Grocer"),
+            Some("Black beans"),
+            Some("10"),
+            Some(format_weight(4250).as_str()),
+            Some("Main Pantry")
+        )
+    );
+    assert_eq!(r.body["best_before"], serde_json::json!(["2031-01-01"]));
+    let r = app
+        .call(&admin, "donation_receipt", &[("id", anonymous.as_str())])
+        .await;
+    assert_eq!(r.body["donor"], "Anonymous donor");
+
+    // A purchase, a distribution and a made-up id have no receipt.
+    let out =
+        crate::inventory::ok_movement(&app, &admin, "distribute", &p.main, &beans, "1", &[]).await;
+    for id in [
+        bought.as_str(),
+        out["movement_id"].as_str().unwrap(),
+        "not-a-receipt",
+        "0193c1a4-0000-7000-8000-000000000000",
+    ] {
+        let r = app.call(&admin, "donation_receipt", &[("id", id)]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{id}: {:?}", r.body);
+    }
+    // Staff of the library pantry see neither the main pantry's receipt
+    // nor the organization's donor list.
+    let sam = app
+        .join(
+            &admin,
+            "sam@college.example",
+            "staff",
+            &format!("pantry:{}", p.library),
+        )
+        .await;
+    let r = app
+        .call(&sam, "donation_receipt", &[("id", first.as_str())])
+        .await;
+    assert!(
+        matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+        "{:?}",
+        r.body
+    );
+    assert!(r.body.get("donor").is_none());
+    let r = app
+        .call(&sam, "donors", &[("organization", p.org.as_str())])
+        .await;
+    assert!(
+        matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+        "{:?}",
+        r.body
+    );
 }
