@@ -59,10 +59,10 @@ test('an admin builds the catalog', async ({ page, baseURL }, info) => {
   await page.reload();
   await hydrated(page);
   await expect(page.getByText('3 products')).toBeVisible();
-  await page.getByLabel('Search by name or barcode').fill('036000291452');
+  await page.getByLabel('Search by name, barcode or SKU').fill('036000291452');
   await page.getByRole('button', { name: 'Search' }).click();
   await expect(page.getByText('0 products')).toBeVisible();
-  await page.getByLabel('Search by name or barcode').fill('4006381333931');
+  await page.getByLabel('Search by name, barcode or SKU').fill('4006381333931');
   await page.getByRole('button', { name: 'Search' }).click();
   await expect(page.getByText('1 product', { exact: true })).toBeVisible();
   await accessible(page, 'catalog');

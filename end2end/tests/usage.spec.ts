@@ -60,10 +60,16 @@ test('a volunteer records a visit with three items on a phone, and the report sh
   // A USB scanner types the barcode and presses Enter: straight into the basket.
   const search = page.getByLabel('Find an item');
   const pick = (name: RegExp) => page.locator('ul.pick-list').getByRole('button', { name });
+  // Enter comes at once, before the search's answer is in, as a scanner's
+  // does; a slow answer (held back here) must still put the item in.
+  await page.route('**/api/stock', async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await route.continue();
+  });
   await search.fill('4006381333931');
-  await expect(pick(/Black beans/)).toBeVisible();
   await search.press('Enter');
   await expect(page.getByRole('heading', { name: 'Basket · 1 item' })).toBeVisible();
+  await page.unroute('**/api/stock', { behavior: 'wait' });
   await expect(search).toHaveValue('');
   // Taps: beans once more, rice, and soup from its category tile.
   await pick(/Black beans/).click();

@@ -163,7 +163,7 @@ pub fn CatalogPage() -> impl IntoView {
                     </div>
                     <form method="get" class="search-bar" role="search">
                         <div class="field grow">
-                            <label for="catalog-q">"Search by name or barcode"</label>
+                            <label for="catalog-q">"Search by name, barcode or SKU"</label>
                             <input id="catalog-q" name="q" type="search" value=q.clone() autocomplete="off" />
                         </div>
                         <div class="field">

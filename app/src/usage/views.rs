@@ -69,15 +69,19 @@ pub fn VisitCounterPage() -> impl IntoView {
                 save.version().get(),
             )
         },
-        |(pantry, q, category, _, _)| {
+        // Each page says which search it answers, so an Enter pressed
+        // before it arrived acts on it, not on the page still showing.
+        |(pantry, q, category, _, _)| async move {
             get_stock(
                 PantryId(pantry),
-                q,
+                q.clone(),
                 category,
                 "in_stock".into(),
                 "name".into(),
                 1,
             )
+            .await
+            .map(|page| (q, page))
         },
     );
     let check = Action::new(move |(pantry, client): &(String, String)| {
@@ -131,20 +135,35 @@ pub fn VisitCounterPage() -> impl IntoView {
             },
         });
     };
-    // A scanner types the code and presses Enter: one match goes straight
-    // into the basket.
+    // A scanner types the code and presses Enter at once: one match goes
+    // straight into the basket, as soon as the answer to that search is in
+    // (the Enter often comes before it).
+    let entered = RwSignal::new(None::<String>);
     let on_enter = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() != "Enter" {
             return;
         }
         ev.prevent_default();
-        if let Some(Ok(page)) = data.get_untracked() {
-            if page.rows.len() == 1 {
-                add_to_cart(cart, &page.rows[0]);
-                search.set(String::new());
-            }
-        }
+        entered.set(Some(search.get_untracked()));
     };
+    Effect::new(move |_| {
+        let Some(q) = entered.get() else { return };
+        let Some(Ok((answered, page))) = data.get() else {
+            return;
+        };
+        if answered != q {
+            // The search has moved on from what Enter was pressed for.
+            if answered == search.get_untracked() {
+                entered.set(None);
+            }
+            return;
+        }
+        entered.set(None);
+        if page.rows.len() == 1 {
+            add_to_cart(cart, &page.rows[0]);
+            search.set(String::new());
+        }
+    });
     let items = move || cart.with(|c| c.len());
     view! {
         <Title text="Visit" />
@@ -153,7 +172,7 @@ pub fn VisitCounterPage() -> impl IntoView {
                 <h1>"Visit"</h1>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
-                        data.await.ok().map(|v| view! {
+                        data.await.ok().map(|(_, v)| view! {
                             <p class="muted where">
                                 <a href=format!("/pantries/{}", v.pantry.id)>{v.pantry.name.clone()}</a>
                                 {format!(" · {} · ", v.pantry.campus_name)}
@@ -187,7 +206,7 @@ pub fn VisitCounterPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match data.await {
                             Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
-                            Ok(v) => {
+                            Ok((_, v)) => {
                                 let tiles = v.categories.clone();
                                 view! {
                                     {(!tiles.is_empty()).then(|| view! {
@@ -1016,8 +1035,11 @@ pub fn DonorsPage() -> impl IntoView {
                                     {d.recent.iter().map(|l| view! {
                                         <li class="stock-row">
                                             <a class="stock-name" href=format!("/donations/{}", l.receipt_no)>{format!("{} · {}", l.donor, l.product_name)}</a>
-                                            <span class="muted">{format!("{} · {}", l.received_at, l.pantry_name)}</span>
-                                            <span class="num">{l.quantity_text.clone()}{l.weight_text.clone().map(|w| format!(" · {w}"))}</span>
+                                            <span class="stock-qty">{l.quantity_text.clone()}</span>
+                                            <span class="stock-category muted">
+                                                {format!("{} · {}", l.received_at, l.pantry_name)}
+                                                {l.weight_text.clone().map(|w| format!(" · {w}"))}
+                                            </span>
                                         </li>
                                     }).collect_view()}
                                 </ul>
