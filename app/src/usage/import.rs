@@ -24,7 +24,8 @@ use sha2::{Digest, Sha256};
 use crate::auth::model::Role;
 use crate::auth::service::Caller;
 use crate::catalog::model::{Gtin, Unit};
-use crate::db::now_ms;
+use crate::db::{now_ms, Backend};
+use futures_util::StreamExt as _;
 use crate::error::{AppError, AppResult};
 use crate::ids::OrganizationId;
 use crate::state::AppState;
@@ -440,15 +441,38 @@ async fn run(state: &AppState, job: Job) -> AppResult<()> {
     let mut imported = 0i64;
     let mut given = 0i64;
     let mut end = None;
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            Parsed::Rows(rows) => {
-                given += rows.len() as i64;
-                imported += insert(state, &job, &rows).await?;
+    // PostgreSQL inserts a batch on one backend, one core; a second batch
+    // in flight on another connection uses the other. (SQLite has one
+    // writer: a second would only wait for the lock.) Each batch is its
+    // own transaction either way, and an import's rows count only once it
+    // is done, so batches may commit in any order.
+    let in_flight = match state.db.backend() {
+        Backend::Sqlite => 1,
+        Backend::Postgres => 2,
+    };
+    let mut inserts = futures_util::stream::FuturesUnordered::new();
+    let job = &job;
+    loop {
+        // The batches in flight go on while the next one is awaited.
+        let msg = tokio::select! {
+            Some(done) = inserts.next(), if !inserts.is_empty() => {
+                imported += done?;
+                continue;
             }
-            Parsed::Done { read, bad } => end = Some(Ok((read, bad))),
-            Parsed::Refused(message) => end = Some(Err(message)),
+            msg = rx.recv(), if inserts.len() < in_flight => msg,
+        };
+        match msg {
+            Some(Parsed::Rows(rows)) => {
+                given += rows.len() as i64;
+                inserts.push(async move { insert(state, job, &rows).await });
+            }
+            Some(Parsed::Done { read, bad }) => end = Some(Ok((read, bad))),
+            Some(Parsed::Refused(message)) => end = Some(Err(message)),
+            None => break,
         }
+    }
+    while let Some(done) = inserts.next().await {
+        imported += done?;
     }
     parse.await.map_err(|e| AppError::internal(&e))?;
     let (status, message, read, bad) = match end {
