@@ -25,11 +25,11 @@ use crate::auth::model::Role;
 use crate::auth::service::Caller;
 use crate::catalog::model::{Gtin, Unit};
 use crate::db::{now_ms, Backend};
-use futures_util::StreamExt as _;
 use crate::error::{AppError, AppResult};
 use crate::ids::OrganizationId;
 use crate::state::AppState;
 use crate::usage::model::ImportStatus;
+use futures_util::StreamExt as _;
 
 /// The largest file accepted.
 pub const MAX_BYTES: u64 = 1 << 30;
@@ -451,15 +451,25 @@ async fn run(state: &AppState, job: Job) -> AppResult<()> {
         Backend::Postgres => 2,
     };
     let mut inserts = futures_util::stream::FuturesUnordered::new();
+    // The first insert that failed. The others in flight are let finish
+    // (not dropped half-way) before the import's rows are deleted, so none
+    // of them commits after that.
+    let mut failed: Option<AppError> = None;
     let job = &job;
     loop {
         // The batches in flight go on while the next one is awaited.
         let msg = tokio::select! {
             Some(done) = inserts.next(), if !inserts.is_empty() => {
-                imported += done?;
+                match done {
+                    Ok(n) => imported += n,
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
+                }
                 continue;
             }
-            msg = rx.recv(), if inserts.len() < in_flight => msg,
+            msg = rx.recv(), if failed.is_none() && inserts.len() < in_flight => msg,
+            else => break,
         };
         match msg {
             Some(Parsed::Rows(rows)) => {
@@ -472,7 +482,18 @@ async fn run(state: &AppState, job: Job) -> AppResult<()> {
         }
     }
     while let Some(done) = inserts.next().await {
-        imported += done?;
+        match done {
+            Ok(n) => imported += n,
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = failed {
+        // Stops the parser (its next send fails) before giving up.
+        drop(rx);
+        let _ = parse.await;
+        return Err(e);
     }
     parse.await.map_err(|e| AppError::internal(&e))?;
     let (status, message, read, bad) = match end {
