@@ -209,6 +209,18 @@ fn loggable_path(path: &str) -> &str {
     }
 }
 
+/// The app's routes, listed once per process. Listing them runs the app
+/// with resource loading switched off for the whole process (a global flag
+/// in leptos_server), and a resource first polled meanwhile by a page
+/// another server in this process is rendering would never load, leaving
+/// that request hanging (leptos-rs/leptos#4773). Listed once, before any
+/// server here can render, no render ever overlaps it.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// The whole HTTP stack: the Leptos pages and server functions, operations
 /// endpoints, and the layers every request passes through.
 pub fn router(config: &Config, state: AppState) -> Router {
@@ -219,7 +231,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .site_addr(config.listen)
         .env(Env::PROD)
         .build();
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())

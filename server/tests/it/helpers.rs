@@ -94,6 +94,14 @@ pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
 
 /// A second server on the same database and data directory as `app`, as
 /// when a college runs several: its own writer, caches and bus.
+impl TestApp {
+    /// The configuration the server started with, loaded again.
+    pub fn config(&self) -> Config {
+        let vars = self.vars.clone();
+        Config::load(|k| vars.get(k).cloned()).expect("test configuration is valid")
+    }
+}
+
 pub async fn spawn_beside(app: &TestApp) -> TestApp {
     let vars = app.vars.clone();
     let config = Config::load(|k| vars.get(k).cloned()).expect("test configuration is valid");

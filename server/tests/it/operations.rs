@@ -11,6 +11,7 @@ on_both_databases!(
     cross_site_posts_are_refused_and_change_nothing,
     malformed_requests_get_client_errors_not_crashes,
     concurrent_page_loads_all_complete,
+    pages_render_while_another_server_in_the_process_starts,
 );
 
 /// Many people loading pages at once: every render finishes, none hangs.
@@ -33,6 +34,51 @@ async fn concurrent_page_loads_all_complete(backend: Backend) {
     let statuses = futures::future::join_all(loads).await;
     assert!(
         statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+}
+
+/// Starting a server lists the app's routes, which switches resource
+/// loading off for the whole process while it runs. Another server in the
+/// process (a second instance, a test beside it) keeps rendering pages
+/// meanwhile, and none of them may hang.
+async fn pages_render_while_another_server_in_the_process_starts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let starter = {
+        let (stop, config, state) = (stop.clone(), app.config(), app.server.state.clone());
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::spawn(move || {
+            let _runtime = runtime.enter();
+            let mut started = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                drop(server::router(&config, state.clone()));
+                started += 1;
+            }
+            started
+        })
+    };
+    let path = format!("/pantries/{}", p.main);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let loads = (0..40).map(|_| {
+            let (admin, app, path) = (&admin, &app, &path);
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(10), app.get(admin, path))
+                    .await
+                    .map(|(status, _)| status)
+                    .map_err(|_| "no answer within 10 s")
+            }
+        });
+        statuses.extend(futures::future::join_all(loads).await);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let started = starter.join().unwrap();
+    assert!(started > 0, "the router was never built beside the loads");
+    assert!(
+        statuses.iter().all(|s| *s == Ok(StatusCode::OK)),
         "{statuses:?}"
     );
 }
