@@ -1253,9 +1253,10 @@ async fn load_overview(db: &Db, s: ScopeSql, days: i64) -> AppResult<StockOvervi
         s.condition
     );
     let horizon = days_from_today(days);
-    // Lots with stock belong to active products (archiving needs zero stock).
+    // Lots with stock belong to active products (archiving needs zero
+    // stock). `in_stock` is `quantity > 0`, named so `lots_expiring` serves.
     let expiring_from = format!(
-        "from lots l where {} and l.quantity > 0 and l.best_before is not null and l.best_before <= $2",
+        "from lots l where {} and l.in_stock and l.best_before is not null and l.best_before <= $2",
         s.lot_condition
     );
     let expiring_count_sql = format!("select count(*) {expiring_from}");

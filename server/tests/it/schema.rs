@@ -1,4 +1,5 @@
-//! The SQLite and PostgreSQL migrations must describe the same schema.
+//! The SQLite and PostgreSQL migrations must describe the same schema
+//! (generated columns included: `table_xinfo` lists them).
 
 use std::collections::BTreeSet;
 
@@ -11,7 +12,7 @@ async fn sqlite_and_postgres_schemas_have_the_same_tables_and_columns() {
     let sqlite = spawn_app(Backend::Sqlite).await;
     let postgres = spawn_app(Backend::Postgres).await;
     let lite: BTreeSet<(String, String)> = sqlx::query(
-        "select m.name as t, p.name as c from sqlite_master m join pragma_table_info(m.name) p \
+        "select m.name as t, p.name as c from sqlite_master m join pragma_table_xinfo(m.name) p \
          where m.type = 'table' and m.name not like '\\_%' escape '\\' and m.name not like 'sqlite%'",
     )
     .fetch_all(sqlite.server.state.db.pool())
