@@ -454,8 +454,10 @@ pub struct RowSet {
 /// A statement over row sets, written once for both backends. On SQLite
 /// its row sets go into the script as `values`; on PostgreSQL it is
 /// prepared once per connection ([`Statement::prepare`]) and the script
-/// runs it with its row sets as JSON, so the server plans it once instead
-/// of on every batch.
+/// runs it with each row set as one array per column, so the server plans
+/// it once instead of on every batch. (Arrays, not JSON: the server reads
+/// an array literal for about half of what parsing the same rows as
+/// `jsonb` and looking up each column by key cost it.)
 pub struct Statement {
     /// Prepared as `larder_<name>` on PostgreSQL.
     pub name: &'static str,
@@ -467,34 +469,71 @@ pub struct Statement {
 }
 
 impl Statement {
-    /// `prepare larder_<name>(jsonb, …) as with … <body>`, for PostgreSQL.
+    /// `prepare larder_<name>(text[], bigint[], …) as with … <body>`, for
+    /// PostgreSQL: each row set arrives as one array per column, unnested
+    /// side by side into rows.
     pub fn prepare(&self) -> String {
-        let params = vec!["jsonb"; self.inputs.len()].join(", ");
+        let mut params = Vec::new();
         let ctes: Vec<String> = self
             .inputs
             .iter()
-            .enumerate()
-            .map(|(i, input)| {
-                let columns: Vec<String> = input
+            .map(|input| {
+                let arrays: Vec<String> = input
                     .columns
                     .iter()
-                    .map(|(c, t)| format!("{c} {t}"))
+                    .map(|(_, t)| {
+                        params.push(format!("{t}[]"));
+                        format!("${}", params.len())
+                    })
                     .collect();
+                let names: Vec<&str> = input.columns.iter().map(|(c, _)| *c).collect();
                 format!(
-                    "{} as (select * from jsonb_to_recordset(${}) as r ({}))",
+                    "{} as (select * from unnest({}) as r ({}))",
                     input.name,
-                    i + 1,
-                    columns.join(", ")
+                    arrays.join(", "),
+                    names.join(", ")
                 )
             })
             .collect();
         format!(
-            "prepare larder_{}({params}) as with {} {}",
+            "prepare larder_{}({}) as with {} {}",
             self.name,
+            params.join(", "),
             ctes.join(", "),
             self.postgres.unwrap_or(self.body)
         )
     }
+}
+
+/// One column of a row set as a PostgreSQL array literal: `{"a","b\"c",NULL}`
+/// (text elements always quoted, so none can read as `NULL` or split at a
+/// comma or brace).
+fn array_literal(rows: &[Vec<Value>], column: usize) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("{");
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match &row[column] {
+            Value::Text(t) => {
+                out.push('"');
+                for c in t.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            }
+            Value::Int(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Value::Null => out.push_str("NULL"),
+        }
+    }
+    out.push('}');
+    out
 }
 
 impl Script {
@@ -533,31 +572,14 @@ impl Script {
             }
             Backend::Postgres => {
                 self.push("execute larder_").push(statement.name).push("(");
-                for (i, (input, rows)) in statement.inputs.iter().zip(rows).enumerate() {
-                    if i > 0 {
-                        self.push(", ");
+                let mut first = true;
+                for (input, rows) in statement.inputs.iter().zip(rows) {
+                    for column in 0..input.columns.len() {
+                        if !std::mem::take(&mut first) {
+                            self.push(", ");
+                        }
+                        self.text(&array_literal(rows, column));
                     }
-                    let json: Vec<serde_json::Value> = rows
-                        .iter()
-                        .map(|row| {
-                            serde_json::Value::Object(
-                                input
-                                    .columns
-                                    .iter()
-                                    .zip(row)
-                                    .map(|((c, _), v)| {
-                                        let v = match v {
-                                            Value::Text(t) => serde_json::Value::from(t.as_str()),
-                                            Value::Int(n) => serde_json::Value::from(*n),
-                                            Value::Null => serde_json::Value::Null,
-                                        };
-                                        (c.to_string(), v)
-                                    })
-                                    .collect(),
-                            )
-                        })
-                        .collect();
-                    self.text(&serde_json::Value::Array(json).to_string());
                 }
                 self.push(")");
             }
@@ -709,7 +731,7 @@ mod tests {
     };
 
     #[test]
-    fn statements_carry_their_rows_inline_or_as_json() {
+    fn statements_carry_their_rows_inline_or_as_arrays() {
         let rows = vec![
             vec![Value::from("it's"), Value::from(3)],
             vec![Value::Null, Value::Null],
@@ -730,11 +752,11 @@ mod tests {
         pg.statement(&PAIRS, &[&rows]);
         assert_eq!(
             pg.finish().unwrap(),
-            "execute larder_pairs(E'[{\"a\":\"it''s\",\"n\":3},{\"a\":null,\"n\":null}]');\n"
+            "execute larder_pairs(E'{\"it''s\",NULL}', E'{3,NULL}');\n"
         );
         assert_eq!(
             PAIRS.prepare(),
-            "prepare larder_pairs(jsonb) as with v as (select * from jsonb_to_recordset($1) as r (a text, n bigint)) select a, n from v"
+            "prepare larder_pairs(text[], bigint[]) as with v as (select * from unnest($1, $2) as r (a, n)) select a, n from v"
         );
     }
 

@@ -40,3 +40,86 @@ async fn sqlite_and_postgres_schemas_have_the_same_tables_and_columns() {
         pg.difference(&lite).collect::<Vec<_>>()
     );
 }
+
+crate::on_both_databases!(row_sets_reach_the_database_unchanged);
+
+/// What the movement writer's statements carry (text with quotes,
+/// backslashes, braces, commas, the word NULL, any Unicode; the extremes of
+/// a bigint; nulls) arrives as it left: inline `values` on SQLite, one
+/// array per column on PostgreSQL.
+async fn row_sets_reach_the_database_unchanged(backend: Backend) {
+    use app::db::{RowSet, Script, Statement, Value};
+    const ECHO: Statement = Statement {
+        name: "echo_test",
+        inputs: &[
+            RowSet {
+                name: "v",
+                columns: &[("i", "bigint"), ("t", "text"), ("n", "bigint")],
+            },
+            RowSet {
+                name: "w",
+                columns: &[("t", "text")],
+            },
+        ],
+        body: "select i, t, n, (select count(*) from w) as w_rows from v order by i",
+        postgres: None,
+    };
+    let texts = [
+        "it's",
+        "back\\slash",
+        "quote\"d",
+        "{braces}",
+        "a,b",
+        "NULL",
+        "",
+        " lead and trail ",
+        "ünïcödé 😀",
+        "line\nbreak\ttab",
+        "\\\"",
+    ];
+    let mut rows: Vec<Vec<Value>> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            vec![
+                Value::Int(i as i64),
+                Value::from(*t),
+                Value::Int(i as i64 - 5),
+            ]
+        })
+        .collect();
+    rows.push(vec![Value::Int(100), Value::Null, Value::Int(i64::MIN)]);
+    rows.push(vec![
+        Value::Int(101),
+        Value::from("max"),
+        Value::Int(i64::MAX),
+    ]);
+    rows.push(vec![Value::Int(102), Value::from("no number"), Value::Null]);
+    let app = spawn_app(backend).await;
+    let db = &app.server.state.db;
+    let mut conn = db.pool().acquire().await.unwrap();
+    if db.backend() == app::db::Backend::Postgres {
+        sqlx::raw_sql(&ECHO.prepare())
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    let mut script = Script::new(db.backend());
+    script.statement(&ECHO, &[&rows, &[]]);
+    let got = sqlx::raw_sql(script.finish().unwrap())
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    let got: Vec<Vec<Value>> = got
+        .iter()
+        .map(|r| {
+            assert_eq!(r.get::<i64, _>("w_rows"), 0);
+            vec![
+                Value::Int(r.get("i")),
+                r.get::<Option<String>, _>("t").as_ref().into(),
+                r.get::<Option<i64>, _>("n").into(),
+            ]
+        })
+        .collect();
+    assert_eq!(got, rows);
+}
