@@ -1300,8 +1300,14 @@ mod tests {
         assert!(sqlite.contains("('p1', 'p2', 'q1')"), "{sqlite}");
         let pg = w.script(Backend::Postgres).finish().unwrap().to_string();
         assert!(pg.starts_with("begin;"), "{pg}");
-        assert!(pg.contains("execute larder_read_stock(E'["), "{pg}");
-        assert!(pg.contains("execute larder_read_lots(E'["), "{pg}");
+        assert!(
+            pg.contains("execute larder_read_stock(E'{\"p1\"}', E'{\"q1\"}')"),
+            "{pg}"
+        );
+        assert!(
+            pg.contains("execute larder_read_lots(E'{\"p1\"}', E'{\"q1\"}', E'{\"p1\"}'"),
+            "{pg}"
+        );
     }
 
     #[test]
