@@ -35,7 +35,7 @@ use futures_util::StreamExt as _;
 pub const MAX_BYTES: u64 = 1 << 30;
 /// Longest row kept whole; longer ones are reported, not parsed.
 pub const MAX_ROW_BYTES: usize = 4096;
-/// Rows per insert statement.
+/// Rows per insert statement on SQLite (PostgreSQL takes a batch in one).
 const ROWS_PER_INSERT: usize = 1000;
 /// Rows to a transaction: large, because every commit rewrites the index
 /// pages it touched (keys start with the day, so a date-sorted file
@@ -570,31 +570,14 @@ async fn insert(state: &AppState, job: &Job, rows: &[Row]) -> AppResult<i64> {
     let mut new = 0;
     let organization = literal(&job.organization)?;
     let import = literal(&job.id)?;
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut sql = String::with_capacity(chunk.len() * 160);
-        sql.push_str(
-            "insert into usage_history (organization_id, row_key, import_id, pantry_id, product_id, day, quantity, unit_price_cents, revenue_cents) values ",
-        );
-        for (n, row) in chunk.iter().enumerate() {
-            if n > 0 {
-                sql.push(',');
-            }
-            let pantry = match &row.pantry {
-                Some(p) => literal(p)?,
-                None => "null".into(),
-            };
-            let int = |v: Option<i64>| v.map_or("null".to_string(), |v| v.to_string());
-            sql.push_str(&format!(
-                "({organization},{},{import},{pantry},{},{},{},{},{})",
-                literal(&row.key)?,
-                literal(&row.product)?,
-                literal(&row.day)?,
-                row.quantity,
-                int(row.unit_price_cents),
-                int(row.revenue_cents),
-            ));
-        }
-        sql.push_str(" on conflict (organization_id, row_key) do nothing");
+    let statements = match state.db.backend() {
+        Backend::Sqlite => rows
+            .chunks(ROWS_PER_INSERT)
+            .map(|chunk| values_insert(&organization, &import, chunk))
+            .collect::<AppResult<Vec<_>>>()?,
+        Backend::Postgres => vec![unnest_insert(&organization, &import, rows)?],
+    };
+    for sql in statements {
         new += sqlx::query(&sql)
             .persistent(false)
             .execute(&mut *tx)
@@ -605,8 +588,97 @@ async fn insert(state: &AppState, job: &Job, rows: &[Row]) -> AppResult<i64> {
     Ok(new)
 }
 
-/// A quoted SQL literal of a value made only of letters, digits and `-`
-/// (ids, hex keys, ISO dates); anything else is refused.
+const INSERT_HISTORY: &str = "insert into usage_history (organization_id, row_key, import_id, pantry_id, product_id, day, quantity, unit_price_cents, revenue_cents)";
+const ON_CONFLICT: &str = " on conflict (organization_id, row_key) do nothing";
+
+/// SQLite: the rows as one `values` list.
+fn values_insert(organization: &str, import: &str, rows: &[Row]) -> AppResult<String> {
+    let mut sql = String::with_capacity(rows.len() * 160);
+    sql.push_str(INSERT_HISTORY);
+    sql.push_str(" values ");
+    for (n, row) in rows.iter().enumerate() {
+        if n > 0 {
+            sql.push(',');
+        }
+        let pantry = match &row.pantry {
+            Some(p) => literal(p)?,
+            None => "null".into(),
+        };
+        let int = |v: Option<i64>| v.map_or("null".to_string(), |v| v.to_string());
+        sql.push_str(&format!(
+            "({organization},{},{import},{pantry},{},{},{},{},{})",
+            literal(&row.key)?,
+            literal(&row.product)?,
+            literal(&row.day)?,
+            row.quantity,
+            int(row.unit_price_cents),
+            int(row.revenue_cents),
+        ));
+    }
+    sql.push_str(ON_CONFLICT);
+    Ok(sql)
+}
+
+/// PostgreSQL: the rows as one array per column, unnested. The server
+/// reads seven array literals instead of parsing and analysing a `values`
+/// list of thousands of rows, which was about a sixth of its time.
+fn unnest_insert(organization: &str, import: &str, rows: &[Row]) -> AppResult<String> {
+    use std::fmt::Write as _;
+    let mut columns: [String; 7] = Default::default();
+    for c in columns.iter_mut() {
+        c.reserve(rows.len() * 40);
+        c.push_str("'{");
+    }
+    for (n, row) in rows.iter().enumerate() {
+        if n > 0 {
+            for c in columns.iter_mut() {
+                c.push(',');
+            }
+        }
+        // `literal` has checked that each holds only letters, digits and
+        // dashes: nothing to escape, quoted so none reads as NULL.
+        let text = |c: &mut String, v: &str| -> AppResult<()> {
+            literal(v)?;
+            c.push('"');
+            c.push_str(v);
+            c.push('"');
+            Ok(())
+        };
+        let int = |c: &mut String, v: Option<i64>| {
+            match v {
+                Some(v) => write!(c, "{v}").expect("writing to a String"),
+                None => c.push_str("NULL"),
+            };
+        };
+        text(&mut columns[0], &row.key)?;
+        match &row.pantry {
+            Some(p) => text(&mut columns[1], p)?,
+            None => columns[1].push_str("NULL"),
+        }
+        text(&mut columns[2], &row.product)?;
+        text(&mut columns[3], &row.day)?;
+        int(&mut columns[4], Some(row.quantity));
+        int(&mut columns[5], row.unit_price_cents);
+        int(&mut columns[6], row.revenue_cents);
+    }
+    let types = ["text", "text", "text", "text", "bigint", "bigint", "bigint"];
+    let arrays: Vec<String> = columns
+        .into_iter()
+        .zip(types)
+        .map(|(mut c, t)| {
+            c.push_str("}'::");
+            c.push_str(t);
+            c.push_str("[]");
+            c
+        })
+        .collect();
+    Ok(format!(
+        "{INSERT_HISTORY} select {organization}, v.row_key, {import}, v.pantry_id, v.product_id, v.day, v.quantity, v.unit_price_cents, v.revenue_cents \
+         from unnest({}) as v (row_key, pantry_id, product_id, day, quantity, unit_price_cents, revenue_cents){ON_CONFLICT}",
+        arrays.join(", ")
+    ))
+}
+
 fn literal(v: &str) -> AppResult<String> {
     if !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         Ok(format!("'{v}'"))
