@@ -446,6 +446,7 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 
 /// Rows a [`Statement`] reads, under a name its body uses as a table,
 /// with the PostgreSQL type of each column.
+#[derive(Clone, Copy)]
 pub struct RowSet {
     pub name: &'static str,
     pub columns: &'static [(&'static str, &'static str)],

@@ -142,6 +142,20 @@ pub async fn append_all<P: Serialize>(
     Ok(())
 }
 
+/// The columns of the events a script appends (see [`rows`]).
+pub const EVENT_COLUMNS_IN: &[(&str, &str)] = &[
+    ("ord", "bigint"),
+    ("id", "text"),
+    ("type", "text"),
+    ("version", "bigint"),
+    ("organization_id", "text"),
+    ("pantry_id", "text"),
+    ("payload", "text"),
+    ("actor_id", "text"),
+    ("correlation_id", "text"),
+    ("occurred_at", "bigint"),
+];
+
 /// Inserts events in the order of `ord`, for the movement writer's
 /// script. On PostgreSQL it first takes the order lock (see [`append`]),
 /// held from there to the commit that ends the script.
@@ -149,18 +163,7 @@ pub const APPEND: db::Statement = db::Statement {
     name: "append_events",
     inputs: &[db::RowSet {
         name: "v",
-        columns: &[
-            ("ord", "bigint"),
-            ("id", "text"),
-            ("type", "text"),
-            ("version", "bigint"),
-            ("organization_id", "text"),
-            ("pantry_id", "text"),
-            ("payload", "text"),
-            ("actor_id", "text"),
-            ("correlation_id", "text"),
-            ("occurred_at", "bigint"),
-        ],
+        columns: EVENT_COLUMNS_IN,
     }],
     body: "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
            select id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at from v order by ord",
@@ -182,6 +185,12 @@ pub fn append_to_script<P: Serialize>(
     if events.is_empty() {
         return Ok(());
     }
+    script.statement(&APPEND, &[&rows(events, now)?]);
+    Ok(())
+}
+
+/// `events` as rows of [`EVENT_COLUMNS_IN`], each with a new id.
+pub fn rows<P: Serialize>(events: &[NewEvent<'_, P>], now: i64) -> AppResult<Vec<Vec<db::Value>>> {
     let mut rows = Vec::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
         let payload = serde_json::to_string(e.payload).map_err(|e| AppError::internal(&e))?;
@@ -198,8 +207,7 @@ pub fn append_to_script<P: Serialize>(
             now.into(),
         ]);
     }
-    script.statement(&APPEND, &[&rows]);
-    Ok(())
+    Ok(rows)
 }
 
 const EVENT_COLUMNS: &str =

@@ -350,7 +350,7 @@ fn keys_of(command: &Command) -> Vec<(Key, &str)> {
 /// The statements a batch runs, each over row sets (see
 /// [`crate::db::Statement`]): prepared once on the writer's connection on
 /// PostgreSQL, written inline on SQLite.
-pub(super) const STATEMENTS: [&Statement; 12] = [
+pub(super) const STATEMENTS: [&Statement; 13] = [
     &READ_STOCK,
     &READ_LOTS_WITH_STOCK,
     &READ_LOTS,
@@ -363,6 +363,7 @@ pub(super) const STATEMENTS: [&Statement; 12] = [
     &INSERT_MOVEMENT_LOTS,
     &ADD_ORGANIZATION_STOCK,
     &events::APPEND,
+    &WRITE_REMEMBERED,
 ];
 
 const KEYS: RowSet = RowSet {
@@ -611,6 +612,76 @@ const ADD_ORGANIZATION_STOCK: Statement = Statement {
            select organization_id, product_id, on_hand from v where true \
            on conflict (organization_id, product_id) do update \
            set on_hand = organization_stock.on_hand + excluded.on_hand",
+    postgres: None,
+};
+
+/// A remembered batch on PostgreSQL as one statement: what the script of
+/// [`WRITE_REMEMBERED_STOCK`], [`UPDATE_LOTS`], [`INSERT_LOTS`],
+/// [`INSERT_MOVEMENTS`], [`INSERT_MOVEMENT_LOTS`],
+/// [`ADD_ORGANIZATION_STOCK`] and [`events::APPEND`] does, as data-changing
+/// `with` parts of one statement, which is its own transaction. One
+/// statement instead of eight saves their start-up and the `begin` and
+/// `commit`; a stale row fails it whole, as it fails the script. The
+/// foreign keys of lot lines and ledger lines are checked when the
+/// statement ends, after every part has run. PostgreSQL only: SQLite has
+/// no data-changing `with`, and keeps the script.
+const WRITE_REMEMBERED: Statement = Statement {
+    name: "write_remembered",
+    inputs: &[
+        RowSet {
+            name: "v",
+            ..WRITE_REMEMBERED_STOCK.inputs[0]
+        },
+        RowSet {
+            name: "lu",
+            ..UPDATE_LOTS.inputs[0]
+        },
+        RowSet {
+            name: "ln",
+            ..INSERT_LOTS.inputs[0]
+        },
+        RowSet {
+            name: "mv",
+            ..INSERT_MOVEMENTS.inputs[0]
+        },
+        RowSet {
+            name: "ml",
+            ..INSERT_MOVEMENT_LOTS.inputs[0]
+        },
+        RowSet {
+            name: "ot",
+            ..ADD_ORGANIZATION_STOCK.inputs[0]
+        },
+        RowSet {
+            name: "ev",
+            columns: events::EVENT_COLUMNS_IN,
+        },
+    ],
+    // Follows the row sets' `with … as (…)`. The organization totals come
+    // before the events, so their row locks are taken before the order
+    // lock, as in the script.
+    body: ", u as (update stock_levels s set on_hand = v.on_hand, updated_at = v.updated_at, \
+           revision = v.revision + 1 from v \
+           where s.pantry_id = v.pantry_id and s.product_id = v.product_id and s.revision = v.revision \
+           returning 1), \
+           lots_changed as (update lots set quantity = lu.quantity from lu where lots.id = lu.id), \
+           lots_made as (insert into lots (id, pantry_id, product_id, best_before, quantity, received_at) \
+           select id, pantry_id, product_id, best_before, quantity, received_at from ln), \
+           ledger as (insert into movements (id, organization_id, pantry_id, product_id, kind, quantity, reason, source, donor, \
+           weight_g, counterpart_pantry_id, note, visit_id, actor_id, correlation_id, occurred_at) \
+           select id, organization_id, pantry_id, product_id, kind, quantity, reason, source, donor, \
+           weight_g, counterpart_pantry_id, note, visit_id, actor_id, correlation_id, occurred_at from mv), \
+           lot_lines as (insert into movement_lots (movement_id, lot_id, quantity) \
+           select movement_id, lot_id, quantity from ml), \
+           totals as (insert into organization_stock (organization_id, product_id, on_hand) \
+           select organization_id, product_id, on_hand from ot \
+           on conflict (organization_id, product_id) do update \
+           set on_hand = organization_stock.on_hand + excluded.on_hand), \
+           appended as (insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
+           select ev.id, ev.type, ev.version, ev.organization_id, ev.pantry_id, ev.payload, ev.actor_id, ev.correlation_id, ev.occurred_at \
+           from (select pg_advisory_xact_lock(7415001)) as order_lock cross join ev order by ev.ord) \
+           select abs(case when (select count(*) from u) = (select count(*) from v) then 0 \
+           else (-9223372036854775807 - 1) end) as stale",
     postgres: None,
 };
 
@@ -1210,6 +1281,39 @@ impl Plan {
                 vec![organization.into(), product.into(), (*delta).into()]
             })
             .collect();
+        let events: Vec<events::NewEvent<'_, Payload>> = self
+            .events
+            .iter()
+            .map(|e| events::NewEvent {
+                event_type: e.event_type,
+                version: super::service::EVENT_VERSION,
+                organization_id: &e.organization_id,
+                pantry_id: Some(&e.pantry_id),
+                payload: &e.payload,
+                actor_id: Some(&e.actor_id),
+                correlation_id: &e.correlation_id,
+            })
+            .collect();
+        if self.remembered
+            && backend == Backend::Postgres
+            && updated.is_empty()
+            && created.is_empty()
+        {
+            let events = events::rows(&events, now)?;
+            s.statement(
+                &WRITE_REMEMBERED,
+                &[
+                    &remembered,
+                    &lots,
+                    &new_lots,
+                    &movements,
+                    &movement_lots,
+                    &totals,
+                    &events,
+                ],
+            );
+            return Ok(s);
+        }
         if self.remembered {
             s.push(match backend {
                 Backend::Sqlite => "begin immediate",
@@ -1237,19 +1341,6 @@ impl Plan {
                 s.statement(statement, &[rows]);
             }
         }
-        let events: Vec<events::NewEvent<'_, Payload>> = self
-            .events
-            .iter()
-            .map(|e| events::NewEvent {
-                event_type: e.event_type,
-                version: super::service::EVENT_VERSION,
-                organization_id: &e.organization_id,
-                pantry_id: Some(&e.pantry_id),
-                payload: &e.payload,
-                actor_id: Some(&e.actor_id),
-                correlation_id: &e.correlation_id,
-            })
-            .collect();
         events::append_to_script(&mut s, &events, now)?;
         s.push("commit").end();
         Ok(s)
