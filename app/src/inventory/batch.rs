@@ -657,31 +657,40 @@ const WRITE_REMEMBERED: Statement = Statement {
             columns: events::EVENT_COLUMNS_IN,
         },
     ],
-    // Follows the row sets' `with … as (…)`. The organization totals come
-    // before the events, so their row locks are taken before the order
-    // lock, as in the script.
+    // Follows the row sets' `with … as (…)`. PostgreSQL runs the parts
+    // the final `select` does not read in an order of its own (the last
+    // written first), so the order is made explicit: the events' part
+    // takes the order lock with an argument that counts what every other
+    // part wrote, which makes them all finish first. Every row lock (stock
+    // rows, lots, organization totals) is then taken before the order
+    // lock, as in the script, and the order lock is held only for the
+    // events and the commit.
     body: ", u as (update stock_levels s set on_hand = v.on_hand, updated_at = v.updated_at, \
            revision = v.revision + 1 from v \
            where s.pantry_id = v.pantry_id and s.product_id = v.product_id and s.revision = v.revision \
            returning 1), \
-           lots_changed as (update lots set quantity = lu.quantity from lu where lots.id = lu.id), \
+           lots_changed as (update lots set quantity = lu.quantity from lu where lots.id = lu.id returning 1), \
            lots_made as (insert into lots (id, pantry_id, product_id, best_before, quantity, received_at) \
-           select id, pantry_id, product_id, best_before, quantity, received_at from ln), \
+           select id, pantry_id, product_id, best_before, quantity, received_at from ln returning 1), \
            ledger as (insert into movements (id, organization_id, pantry_id, product_id, kind, quantity, reason, source, donor, \
            weight_g, counterpart_pantry_id, note, visit_id, actor_id, correlation_id, occurred_at) \
            select id, organization_id, pantry_id, product_id, kind, quantity, reason, source, donor, \
-           weight_g, counterpart_pantry_id, note, visit_id, actor_id, correlation_id, occurred_at from mv), \
+           weight_g, counterpart_pantry_id, note, visit_id, actor_id, correlation_id, occurred_at from mv returning 1), \
            lot_lines as (insert into movement_lots (movement_id, lot_id, quantity) \
-           select movement_id, lot_id, quantity from ml), \
+           select movement_id, lot_id, quantity from ml returning 1), \
            totals as (insert into organization_stock (organization_id, product_id, on_hand) \
            select organization_id, product_id, on_hand from ot \
            on conflict (organization_id, product_id) do update \
-           set on_hand = organization_stock.on_hand + excluded.on_hand), \
+           set on_hand = organization_stock.on_hand + excluded.on_hand returning 1), \
+           written as (select (select count(*) from u) + (select count(*) from lots_changed) \
+           + (select count(*) from lots_made) + (select count(*) from ledger) \
+           + (select count(*) from lot_lines) + (select count(*) from totals) as n), \
            appended as (insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
            select ev.id, ev.type, ev.version, ev.organization_id, ev.pantry_id, ev.payload, ev.actor_id, ev.correlation_id, ev.occurred_at \
-           from (select pg_advisory_xact_lock(7415001)) as order_lock cross join ev order by ev.ord) \
+           from (select pg_advisory_xact_lock(7415001 + 0 * written.n) from written) as order_lock cross join ev \
+           order by ev.ord returning 1) \
            select abs(case when (select count(*) from u) = (select count(*) from v) then 0 \
-           else (-9223372036854775807 - 1) end) as stale",
+           else (-9223372036854775807 - 1) end) as stale, (select count(*) from appended) as events",
     postgres: None,
 };
 
