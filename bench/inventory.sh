@@ -28,7 +28,7 @@ section="$(mktemp)"
   echo
   echo "Produced by \`bench/inventory.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GB RAM."
   echo "SQLite in WAL mode with \`synchronous = normal\` (Larder's setting); PostgreSQL $("$(pg_bin)/postgres" --version | awk '{print $3}') with its default durability (fsync on, synchronous commit on)."
-  echo "Server and load clients share the machine. Settings: ${LARDER_BENCH_CLIENTS:-16} clients, ${LARDER_BENCH_SECONDS:-15} s per write measurement, ${LARDER_BENCH_SAMPLES:-200} samples per query."
+  echo "Server and load clients share the machine. Settings: ${LARDER_BENCH_CLIENTS:-16} clients, ${LARDER_BENCH_ROUNDS:-5} rounds of ${LARDER_BENCH_SECONDS:-8} s per write measurement, ${LARDER_BENCH_SAMPLES:-200} samples per query."
   echo
   cat "$out"
   echo "<!-- inventory:end -->"

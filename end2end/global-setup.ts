@@ -26,8 +26,10 @@ export default async function globalSetup() {
   const bin = process.env.LARDER_BIN ?? path.join(root, 'target', 'debug', 'larder');
   if (!fs.existsSync(bin)) throw new Error(`no server binary at ${bin}: run scripts/build.sh first`);
   const pids: number[] = [];
+  const dataDirs: string[] = [];
   for (const inst of instances) {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `larder-e2e-${inst.name}-`));
+    dataDirs.push(dataDir);
     const log = fs.openSync(path.join(runDir, `${inst.name}.log`), 'w');
     const child = spawn(bin, [], {
       env: {
@@ -46,5 +48,5 @@ export default async function globalSetup() {
     pids.push(child.pid!);
     await waitReady(`http://127.0.0.1:${inst.port}/readyz`, Date.now() + 60_000);
   }
-  fs.writeFileSync(path.join(runDir, 'pids.json'), JSON.stringify(pids));
+  fs.writeFileSync(path.join(runDir, 'pids.json'), JSON.stringify({ pids, dataDirs }));
 }
