@@ -78,6 +78,10 @@ id_type!(
     DeadLetterId,
     /// A visit at a pantry's counter: the lines one household took.
     VisitId,
+    /// A box of donations being photographed and turned into stock.
+    IntakeId,
+    /// A photo of an intake.
+    PhotoId,
 );
 
 /// Whether `s` has the form of an id (any of the types above).

@@ -11,6 +11,7 @@ pub mod events;
 pub mod ids;
 pub mod inventory;
 pub mod org;
+pub mod photos;
 pub mod ui;
 pub mod usage;
 

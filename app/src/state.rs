@@ -36,6 +36,8 @@ pub struct Settings {
     pub caller_cache_ttl: Duration,
     /// Where uploads are spooled and import error files kept.
     pub data_dir: std::path::PathBuf,
+    /// How large a photo upload may be.
+    pub photo_limits: crate::photos::picture::PhotoLimits,
 }
 
 impl Default for Settings {
@@ -49,6 +51,7 @@ impl Default for Settings {
             event_retry: RetryPolicy::default(),
             caller_cache_ttl: Duration::from_secs(5),
             data_dir: std::env::temp_dir().join("larder"),
+            photo_limits: Default::default(),
         }
     }
 }
@@ -72,6 +75,8 @@ pub struct AppState {
     pub contexts: Arc<Recent<MovementContext>>,
     /// How far the running history imports have read.
     pub imports: Arc<crate::usage::import::ImportProgress>,
+    /// Photo files and upload limits.
+    pub photos: crate::photos::service::Photos,
 }
 
 impl AppState {
@@ -81,10 +86,20 @@ impl AppState {
     pub fn new(db: Db, settings: Settings, setup: SetupGate) -> Self {
         let stock_cache = Arc::new(StockCache::default());
         let live = Arc::new(LiveFeed::default());
+        let photos = crate::photos::service::Photos {
+            store: Arc::new(crate::photos::store::LocalDir::new(
+                settings.data_dir.join("objects"),
+            )),
+            limits: settings.photo_limits,
+            wake: Default::default(),
+        };
         let consumers: Vec<Arc<dyn Consumer>> = vec![
             Arc::new(CacheInvalidation(stock_cache.clone())),
             Arc::new(LiveFeedConsumer(live.clone())),
             Arc::new(DailyFlows),
+            Arc::new(crate::photos::analysis::AnalysisTrigger(
+                photos.wake.clone(),
+            )),
         ];
         let bus: Arc<dyn EventBus> =
             Arc::new(LocalBus::new(consumers, settings.event_retry.clone()));
@@ -94,6 +109,7 @@ impl AppState {
             callers: Arc::new(CallerCache::new(settings.caller_cache_ttl)),
             contexts: Arc::new(Recent::new(settings.caller_cache_ttl)),
             imports: Default::default(),
+            photos,
             settings: Arc::new(settings),
             setup: Arc::new(setup),
             throttle: Arc::new(SignInThrottle::default()),

@@ -130,6 +130,12 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         .bus
         .clone()
         .start(state.db.clone(), delivery_stopped.clone());
+    delivery.push(app::photos::analysis::start(
+        state.db.clone(),
+        state.photos.store.clone(),
+        state.photos.wake.clone(),
+        delivery_stopped.clone(),
+    ));
     delivery.extend(state.db.checkpoint_in_background(delivery_stopped));
     let router = router(&config, state.clone());
 
@@ -277,6 +283,15 @@ pub fn router(config: &Config, state: AppState) -> Router {
             "/imports/{id}/errors.csv",
             get(app::usage::api::import_errors_handler),
         )
+        .route(
+            "/intakes/{id}/photos",
+            post(app::photos::api::upload_handler),
+        )
+        .route(
+            "/photos/{id}/thumbnail.jpg",
+            get(app::photos::api::thumbnail_handler),
+        )
+        .route("/photos/{id}/photo", get(app::photos::api::photo_handler))
         .route(
             "/api/v1/usage/import",
             post(app::usage::api::api_import_handler),

@@ -165,6 +165,49 @@ impl Change {
     }
 }
 
+/// The best-before date of stock received: the one typed, else for a
+/// perishable product today plus its shelf life; a perishable product
+/// without a shelf life needs one typed.
+pub(crate) fn lot_date(product: &Product, typed: &str, field: &str) -> AppResult<Option<String>> {
+    let typed = BestBefore::parse_optional(typed, field)?.map(|d| d.as_str().to_string());
+    if typed.is_some() || !product.perishable {
+        return Ok(typed);
+    }
+    match product.shelf_life_days {
+        Some(days) => Ok(Some(days_from_today(days))),
+        None => Err(AppError::invalid(
+            field,
+            format!(
+                "{} is perishable: enter its best-before date.",
+                product.name
+            ),
+        )),
+    }
+}
+
+impl Change {
+    /// Donated stock received into the lot of `best_before`, weighed by
+    /// the product's weight per unit when it has one.
+    pub fn donated(
+        product: &Product,
+        quantity: i64,
+        best_before: Option<String>,
+        donor: Option<String>,
+    ) -> Self {
+        Self {
+            kind: Some(MovementKind::Received),
+            quantity,
+            best_before,
+            source: Some("donation".into()),
+            donor,
+            weight_g: product
+                .weight_per_unit_g()
+                .map(|w| w * quantity / product.unit.scale()),
+            ..Self::default()
+        }
+    }
+}
+
 /// Locks (on PostgreSQL) the stock row and returns what is on hand. With
 /// `create`, a missing row is created at zero first; without, a missing
 /// row reads as zero and nothing is written.
@@ -545,22 +588,7 @@ pub async fn receive(
 ) -> AppResult<MovementReceipt> {
     let (header, product) = movement_context(state, caller, pantry, product).await?;
     let quantity = positive(product.unit, &f.quantity)?;
-    let mut best_before =
-        BestBefore::parse_optional(&f.best_before, "best_before")?.map(|d| d.as_str().to_string());
-    if best_before.is_none() && product.perishable {
-        match product.shelf_life_days {
-            Some(days) => best_before = Some(days_from_today(days)),
-            None => {
-                return Err(AppError::invalid(
-                    "best_before",
-                    format!(
-                        "{} is perishable: enter its best-before date.",
-                        product.name
-                    ),
-                ))
-            }
-        }
-    }
+    let best_before = lot_date(&product, &f.best_before, "best_before")?;
     let source = ReceiveSource::parse(&f.source, "source")?;
     let weight_g = crate::catalog::model::parse_optional_count(
         &f.weight_g,

@@ -83,6 +83,12 @@ pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
         vars.insert(k.to_string(), v.to_string());
     }
     let config = Config::load(|k| vars.get(k).cloned()).expect("test configuration is valid");
+    // LARDER_TEST_LOG=warn (say) shows the servers' logs while debugging.
+    if let Ok(filter) = std::env::var("LARDER_TEST_LOG") {
+        let mut shown = config.clone();
+        shown.log_filter = filter;
+        server::telemetry::init(&shown);
+    }
     let server = server::start(config).await.expect("server starts");
     TestApp {
         base: format!("http://{}", server.addr),

@@ -8,6 +8,7 @@ mod binary;
 mod crash;
 mod inventory;
 mod operations;
+mod photos;
 mod places;
 mod properties;
 mod schema;

@@ -1,0 +1,244 @@
+//! Photo analysis. `PhotoUploaded` events reach [`AnalysisTrigger`], an
+//! event consumer that wakes the analysis worker; the worker claims
+//! waiting photos one at a time, reads them on a blocking thread (never on
+//! the request path, and never inside a write transaction: a read takes
+//! up to a second or two, and SQLite has one writer), then writes what it
+//! found, the photo's new status and a `PhotoAnalyzed` event in one short
+//! transaction. The photo's status and stage are the progress the intake
+//! page shows. A photo's row is its job: a worker that stops mid-photo
+//! leaves a claim that another takes over after [`CLAIM_EXPIRES`], so no
+//! photo is lost across a crash or a second server; reading a photo again
+//! replaces its findings, never adds to them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Row as _;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use super::barcodes::{self, Found};
+use super::picture;
+use super::store::ObjectStore;
+use crate::db::{now_ms, Db};
+use crate::events::bus::{BoxFuture, Consumer, Delivery, Durability};
+use crate::events::store::{self as events, Event, NewEvent};
+
+/// A claim older than this belongs to a worker that stopped.
+pub const CLAIM_EXPIRES: Duration = Duration::from_secs(300);
+/// How often an idle worker looks for work nobody woke it for (another
+/// server's photos whose worker stopped).
+const IDLE_POLL: Duration = Duration::from_secs(30);
+
+/// Wakes the analysis worker when a photo is uploaded. It keeps no state:
+/// the photos' rows are the queue.
+pub struct AnalysisTrigger(pub Arc<Notify>);
+
+impl Consumer for AnalysisTrigger {
+    fn name(&self) -> &'static str {
+        "photo-analysis"
+    }
+
+    fn durability(&self) -> Durability {
+        Durability::Ephemeral
+    }
+
+    fn handle<'a>(
+        &'a self,
+        event: &'a Event,
+        _delivery: &'a mut Delivery,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            if event.event_type == "PhotoUploaded" {
+                self.0.notify_one();
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The grey image barcodes are read from: 1–2 MP is enough for a symbol
+/// that fills a few percent of the frame, and keeps a read under a second.
+const READ_PIXELS: u64 = 2_000_000;
+
+/// The payload of `PhotoAnalyzed`, version 1.
+#[derive(Debug, serde::Serialize)]
+struct PhotoAnalyzed {
+    photo_id: String,
+    intake_id: String,
+    status: &'static str,
+    barcodes: usize,
+}
+
+/// Reads a stored photo: its barcodes, or why it could not be read.
+pub fn analyse(bytes: &[u8]) -> Result<Vec<Found>, String> {
+    let format = match picture::sniff(bytes).map_err(|e| e.to_string())? {
+        super::model::MediaType::Jpeg => image::ImageFormat::Jpeg,
+        super::model::MediaType::Png => image::ImageFormat::Png,
+    };
+    let image = image::load_from_memory_with_format(bytes, format).map_err(|e| e.to_string())?;
+    let gray = picture::luma_at_most(&image, READ_PIXELS);
+    Ok(barcodes::read(&gray))
+}
+
+/// Analyses photos until `shutdown`: whatever is waiting at start (the
+/// queue survives restarts), then each photo it is woken for.
+pub fn start(
+    db: Db,
+    store: Arc<dyn ObjectStore>,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match next(&db).await {
+                Ok(Some(photo)) => {
+                    if let Err(e) = analyse_one(&db, store.as_ref(), &photo).await {
+                        tracing::error!(photo = %photo.id, error = %e, "photo analysis failed; retrying later");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                            _ = shutdown.changed() => return,
+                        }
+                    }
+                }
+                Ok(None) => {
+                    tokio::select! {
+                        _ = wake.notified() => {}
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not look for photos to analyse");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// A photo this worker has claimed.
+struct Claimed {
+    id: String,
+    intake_id: String,
+    organization_id: String,
+    pantry_id: String,
+    key: String,
+}
+
+/// Claims the oldest waiting photo (or one whose worker stopped).
+async fn next(db: &Db) -> Result<Option<Claimed>, sqlx::Error> {
+    let stale = now_ms() - CLAIM_EXPIRES.as_millis() as i64;
+    loop {
+        let row = sqlx::query(
+            "select id, intake_id, organization_id, pantry_id, original_key, status, claimed_at from photos \
+             where status = 'waiting' or (status = 'running' and claimed_at < $1) \
+             order by uploaded_at limit 1",
+        )
+        .bind(stale)
+        .fetch_optional(db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: String = row.try_get("id")?;
+        // The claim is the update: of two workers, one changes the row.
+        let claimed = sqlx::query(
+            "update photos set status = 'running', stage = 'reading barcodes', claimed_at = $1 \
+             where id = $2 and (status = 'waiting' or (status = 'running' and claimed_at < $3))",
+        )
+        .bind(now_ms())
+        .bind(id.as_str())
+        .bind(stale)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+        if claimed == 1 {
+            return Ok(Some(Claimed {
+                id,
+                intake_id: row.try_get("intake_id")?,
+                organization_id: row.try_get("organization_id")?,
+                pantry_id: row.try_get("pantry_id")?,
+                key: row.try_get("original_key")?,
+            }));
+        }
+    }
+}
+
+async fn analyse_one(db: &Db, store: &dyn ObjectStore, photo: &Claimed) -> Result<(), String> {
+    let outcome = match store.get(&photo.key).await {
+        Ok(bytes) => tokio::task::spawn_blocking(move || analyse(&bytes))
+            .await
+            .map_err(|e| format!("the analysis stopped: {e}"))?,
+        // A photo whose file is gone will not come back by retrying.
+        Err(e) => Err(format!("its file could not be read from the store ({e})")),
+    };
+    let (status, error, found) = match outcome {
+        Ok(found) => ("done", None, found),
+        Err(e) => (
+            "failed",
+            Some(format!("The photo could not be read: {e}")),
+            Vec::new(),
+        ),
+    };
+    let sql = |e: sqlx::Error| e.to_string();
+    let mut tx = db.begin().await.map_err(sql)?;
+    sqlx::query("delete from photo_findings where photo_id = $1")
+        .bind(photo.id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+    for (i, f) in found.iter().enumerate() {
+        sqlx::query(
+            "insert into photo_findings (photo_id, ordinal, kind, format, value, gtin, best_before, confidence) \
+             values ($1, $2, 'barcode', $3, $4, $5, $6, $7)",
+        )
+        .bind(photo.id.as_str())
+        .bind(i as i64)
+        .bind(f.format)
+        .bind(f.text.as_str())
+        .bind(f.gtin.as_deref())
+        .bind(f.best_before.as_deref())
+        // A decoded symbol passed its check digit or error correction;
+        // what is left uncertain is whether it is the item in the box.
+        .bind(95i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+    }
+    sqlx::query(
+        "update photos set status = $1, stage = null, error = $2, analyzed_at = $3 where id = $4",
+    )
+    .bind(status)
+    .bind(error)
+    .bind(now_ms())
+    .bind(photo.id.as_str())
+    .execute(&mut *tx)
+    .await
+    .map_err(sql)?;
+    events::append(
+        &mut tx,
+        db.backend(),
+        &NewEvent {
+            event_type: "PhotoAnalyzed",
+            version: 1,
+            organization_id: &photo.organization_id,
+            pantry_id: Some(&photo.pantry_id),
+            payload: &PhotoAnalyzed {
+                photo_id: photo.id.clone(),
+                intake_id: photo.intake_id.clone(),
+                status,
+                barcodes: found.len(),
+            },
+            actor_id: None,
+            correlation_id: &photo.id,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(sql)
+}

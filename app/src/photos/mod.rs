@@ -1,0 +1,19 @@
+//! Photos: a box of donations photographed on a phone becomes an intake
+//! whose photos are checked and stored on upload, read for barcodes in the
+//! background (an event consumer), and summed into suggested lines that
+//! staff confirm as one `received` movement per product.
+
+pub mod api;
+pub mod model;
+pub mod views;
+
+#[cfg(feature = "ssr")]
+pub mod analysis;
+#[cfg(feature = "ssr")]
+pub mod barcodes;
+#[cfg(feature = "ssr")]
+pub mod picture;
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
+pub mod store;

@@ -1,0 +1,1 @@
+//! The intake page (photograph a donation, review, confirm).
