@@ -35,6 +35,7 @@ use catalog::views::*;
 use events::views::*;
 use inventory::views::*;
 use org::views::*;
+use photos::views::*;
 use usage::views::*;
 
 /// The HTML document around the app, rendered on the server.
@@ -100,6 +101,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/organizations/:id/import") view=ImportHistoryPage ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/donors") view=DonorsPage ssr=SsrMode::Async />
                     <Route path=path!("/donations/:id") view=DonationReceiptPage ssr=SsrMode::Async />
+                    <Route path=path!("/intakes/:id") view=IntakePage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

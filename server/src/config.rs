@@ -40,6 +40,10 @@ pub struct Config {
     pub event_max_attempts: u32,
     /// The first wait between attempts; it doubles each time.
     pub event_retry: Duration,
+    /// The largest photo upload, in bytes.
+    pub photo_max_bytes: u64,
+    /// The most pixels a photo may have.
+    pub photo_max_pixels: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -72,6 +76,8 @@ struct FileConfig {
     session_ttl_hours: Option<u64>,
     event_max_attempts: Option<u64>,
     event_retry_ms: Option<u64>,
+    photo_max_mb: Option<u64>,
+    photo_max_megapixels: Option<u64>,
     first_admin: Option<FileFirstAdmin>,
 }
 
@@ -231,6 +237,21 @@ impl Config {
             200,
         )?;
 
+        let photo_max_mb = bounded(
+            "LARDER_PHOTO_MAX_MB",
+            env("LARDER_PHOTO_MAX_MB"),
+            file.photo_max_mb,
+            1..=200,
+            25,
+        )?;
+        let photo_max_megapixels = bounded(
+            "LARDER_PHOTO_MAX_MEGAPIXELS",
+            env("LARDER_PHOTO_MAX_MEGAPIXELS"),
+            file.photo_max_megapixels,
+            1..=150,
+            50,
+        )?;
+
         let first_admin = match (env("LARDER_ADMIN_EMAIL"), env("LARDER_ADMIN_PASSWORD")) {
             (Some(email), Some(password)) => Some(FirstAdmin {
                 name: env("LARDER_ADMIN_NAME").unwrap_or_else(|| "Administrator".into()),
@@ -274,6 +295,8 @@ impl Config {
             session_ttl: Duration::from_secs(session_ttl_hours * 3600),
             event_max_attempts: event_max_attempts as u32,
             event_retry: Duration::from_millis(event_retry_ms),
+            photo_max_bytes: photo_max_mb * 1024 * 1024,
+            photo_max_pixels: photo_max_megapixels * 1_000_000,
         })
     }
 }
@@ -355,6 +378,30 @@ mod tests {
         assert_eq!(c.public_url, "http://127.0.0.1:3000");
         assert_eq!(c.log_format, LogFormat::Pretty);
         assert!(!c.open_signup);
+        assert_eq!(
+            (c.photo_max_bytes, c.photo_max_pixels),
+            (25 << 20, 50_000_000)
+        );
+    }
+
+    #[test]
+    fn photo_limits_are_set_in_megabytes_and_megapixels() {
+        let c = load(&[
+            ("LARDER_PHOTO_MAX_MB", "8"),
+            ("LARDER_PHOTO_MAX_MEGAPIXELS", "24"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.photo_max_bytes, c.photo_max_pixels),
+            (8 << 20, 24_000_000)
+        );
+        let e = load(&[("LARDER_PHOTO_MAX_MB", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("LARDER_PHOTO_MAX_MB") && e.contains("from 1 to 200"),
+            "{e}"
+        );
     }
 
     #[test]

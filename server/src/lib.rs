@@ -118,6 +118,10 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             ..Default::default()
         },
         data_dir: config.data_dir.clone(),
+        photo_limits: app::photos::picture::PhotoLimits {
+            max_bytes: config.photo_max_bytes as usize,
+            max_pixels: config.photo_max_pixels,
+        },
         ..Settings::default()
     };
     let state = AppState::new(db, settings, setup);

@@ -223,7 +223,12 @@ pub fn CatalogPage() -> impl IntoView {
                                     <h2>"Add a product"</h2>
                                     <ActionForm action=create node_ref=create_form attr:class="stack" attr:aria-label="Add a product">
                                         <input type="hidden" name="organization" value=oid1 />
-                                        <ProductFormFields form="new-product" f=ProductFields { unit: "each".into(), ..Default::default() }
+                                        <ProductFormFields form="new-product" f=ProductFields {
+                                            unit: "each".into(),
+                                            // "Add to catalog" from a photographed barcode.
+                                            barcodes: query.read_untracked().get("barcode").unwrap_or_default(),
+                                            ..Default::default()
+                                        }
                                             categories=categories.clone() error=create_error />
                                         <FormError error=create_error fields=&["name", "category", "unit", "unit_weight_g", "barcodes", "sku", "shelf_life_days"] />
                                         <SubmitButton label="Add product" busy_label="Adding…" pending=create.pending() />

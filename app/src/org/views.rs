@@ -448,6 +448,7 @@ pub fn PantryPage() -> impl IntoView {
                                 <a class="button primary" href=visit>"New visit"</a>
                                 <a class="button" href=format!("/pantries/{pantry_id_3}/distribute")>"Quick distribute"</a>
                                 <a class="button" href=visits>"Visits"</a>
+                                <crate::photos::views::NewIntakeButton pantry=PantryId(pantry_id_3.clone()) />
                             }
                         })}
                         <a class="button" href=format!("/pantries/{pantry_id_4}/inventory")>"Inventory"</a>
@@ -455,6 +456,7 @@ pub fn PantryPage() -> impl IntoView {
                         <a class="button" href=format!("/organizations/{}/catalog", v.pantry.organization_id)>"Catalog"</a>
                     </nav>
                     <StockOverviewCard scope=format!("pantry:{pantry_id_5}") />
+                    {v.abilities.record.then(|| view! { <crate::photos::views::RecentIntakes pantry=PantryId(pantry_id_5.clone()) /> })}
                     <section class="card">
                         <dl class="facts">
                             <div><dt>"Campus"</dt><dd>{v.campus_name.clone()}</dd></div>

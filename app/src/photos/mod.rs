@@ -7,6 +7,9 @@ pub mod api;
 pub mod model;
 pub mod views;
 
+#[cfg(feature = "hydrate")]
+pub mod optimize;
+
 #[cfg(feature = "ssr")]
 pub mod analysis;
 #[cfg(feature = "ssr")]

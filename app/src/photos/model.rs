@@ -173,3 +173,12 @@ pub struct IntakeListItem {
     pub photos: i64,
     pub donor: Option<String>,
 }
+
+/// "4.1 MB", "310 KB".
+pub fn size_text(bytes: f64) -> String {
+    if bytes >= 1024.0 * 1024.0 {
+        format!("{:.1} MB", bytes / (1024.0 * 1024.0))
+    } else {
+        format!("{:.0} KB", (bytes / 1024.0).max(1.0))
+    }
+}

@@ -1,1 +1,509 @@
-//! The intake page (photograph a donation, review, confirm).
+//! The intake page, phone first: photograph a box of donations (or pick
+//! or drop files), see each photo optimized and uploaded, watch the
+//! analysis, then confirm, edit or reject the suggested lines.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use super::api::*;
+use super::model::*;
+use crate::ids::{IntakeId, PantryId};
+use crate::inventory::views::LiveUpdates;
+use crate::ui::*;
+
+/// A "Photograph a donation" button: opens an intake and goes to it.
+#[component]
+pub fn NewIntakeButton(pantry: PantryId) -> impl IntoView {
+    let create = ServerAction::<CreateIntake>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = create.value().get() {
+            navigate(&format!("/intakes/{id}"), Default::default());
+        }
+    });
+    view! {
+        <ActionForm action=create attr:class="inline-form" attr:aria-label="Photograph a donation">
+            <input type="hidden" name="pantry" value=pantry.0.clone() />
+            <SubmitButton label="Photograph a donation" busy_label="Opening…" pending=create.pending() class="button" />
+        </ActionForm>
+    }
+}
+
+/// One file on its way: optimizing, uploading, done or refused.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+enum Upload {
+    Optimizing,
+    Uploading { saving: String },
+    Done { saving: String },
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Pending {
+    key: u64,
+    name: String,
+    state: Upload,
+}
+
+/// What staff may change on a suggested line before confirming it.
+#[derive(Clone, Copy)]
+struct Draft {
+    quantity: RwSignal<String>,
+    best_before: RwSignal<String>,
+    keep: RwSignal<bool>,
+    touched: RwSignal<bool>,
+}
+
+/// `/intakes/:id`
+#[component]
+pub fn IntakePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let tick = RwSignal::new(0u64);
+    let confirm = ServerAction::<ConfirmIntake>::new();
+    let data = Resource::new(
+        move || (id(), tick.get(), confirm.version().get()),
+        |(id, _, _)| async move {
+            match id.parse::<IntakeId>() {
+                Ok(id) => get_intake(id).await,
+                Err(e) => Err(e),
+            }
+        },
+    );
+    let pending = RwSignal::new(Vec::<Pending>::new());
+    let originals = RwSignal::new(false);
+    let drafts = StoredValue::new(std::collections::HashMap::<String, Draft>::new());
+    view! {
+        <Title text="Donation photos" />
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let v = match data.await {
+                    Ok(v) => v,
+                    Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                };
+                let open = v.status == "open";
+                let pantry_signal = Signal::derive({
+                    let p = v.pantry_id.0.clone();
+                    move || p.clone()
+                });
+                view! {
+                    <Breadcrumbs trail=vec![
+                        (v.organization_name.clone(), Some(format!("/organizations/{}", v.organization_id))),
+                        (v.pantry_name.clone(), Some(format!("/pantries/{}", v.pantry_id))),
+                        ("Donation photos".to_string(), None),
+                    ] />
+                    <div class="page-head">
+                        <h1>{match &v.donor { Some(d) => format!("Donation from {d}"), None => "Donation photos".to_string() }}</h1>
+                        <LiveUpdates pantry=pantry_signal tick=tick />
+                    </div>
+                    <p class="muted">{format!("{} · opened {} by {}", v.pantry_name, v.created_at, v.created_by)}</p>
+                    {open.then(|| view! {
+                        <Capture intake=v.id.clone() pending=pending originals=originals tick=tick />
+                    })}
+                    <PhotoGrid photos=v.photos.clone() />
+                    {if open {
+                        view! { <Suggestions v=v.clone() drafts=drafts confirm=confirm /> }.into_any()
+                    } else {
+                        view! { <Confirmed v=v.clone() /> }.into_any()
+                    }}
+                }.into_any()
+            })}
+        </Transition>
+    }
+}
+
+/// The camera and file pickers, the drop zone, and the uploads under way.
+#[component]
+fn Capture(
+    intake: IntakeId,
+    pending: RwSignal<Vec<Pending>>,
+    originals: RwSignal<bool>,
+    tick: RwSignal<u64>,
+) -> impl IntoView {
+    let camera: NodeRef<leptos::html::Input> = NodeRef::new();
+    let picker: NodeRef<leptos::html::Input> = NodeRef::new();
+    let dragging = RwSignal::new(false);
+    let intake = StoredValue::new(intake);
+    #[cfg(feature = "hydrate")]
+    let take = move |files: web_sys::FileList| {
+        for i in 0..files.length() {
+            if let Some(file) = files.get(i) {
+                let key = js_sys_now();
+                pending.update(|p| {
+                    p.push(Pending {
+                        key,
+                        name: file.name(),
+                        state: Upload::Optimizing,
+                    })
+                });
+                let intake = intake.get_value();
+                let as_is = originals.get_untracked();
+                leptos::task::spawn_local(async move {
+                    let set = move |state: Upload| {
+                        pending.update(|p| {
+                            if let Some(x) = p.iter_mut().find(|x| x.key == key) {
+                                x.state = state;
+                            }
+                        })
+                    };
+                    let outcome = send(&intake, &file, as_is, set).await;
+                    match outcome {
+                        Ok(saving) => {
+                            set(Upload::Done { saving });
+                            tick.update(|t| *t += 1);
+                        }
+                        Err(e) => set(Upload::Failed(e)),
+                    }
+                });
+            }
+        }
+    };
+    #[cfg(feature = "hydrate")]
+    let picked = move |input: NodeRef<leptos::html::Input>| {
+        if let Some(el) = input.get_untracked() {
+            if let Some(files) = el.files() {
+                take(files);
+            }
+            el.set_value("");
+        }
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let picked = move |_: NodeRef<leptos::html::Input>| {
+        let _ = (intake, tick);
+    };
+    let on_drop = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        dragging.set(false);
+        #[cfg(feature = "hydrate")]
+        if let Some(files) = ev.data_transfer().and_then(|d| d.files()) {
+            take(files);
+        }
+    };
+    view! {
+        <section class="card capture"
+            class:dragging=move || dragging.get()
+            on:dragover=move |ev: leptos::ev::DragEvent| { ev.prevent_default(); dragging.set(true); }
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=on_drop>
+            <h2>"Add photos"</h2>
+            <p class="hint">"Photograph the items with their barcodes facing the camera; several photos are fine. Photos are made smaller on this device before they are sent, and their location data is removed."</p>
+            <div class="capture-buttons">
+                <label class="button primary capture-button" for="intake-camera">"Take photos"</label>
+                <input id="intake-camera" class="visually-hidden" type="file" accept="image/*" capture="environment" multiple node_ref=camera
+                    on:change=move |_| picked(camera) />
+                <label class="button capture-button" for="intake-files">"Choose files"</label>
+                <input id="intake-files" class="visually-hidden" type="file" accept="image/jpeg,image/png,image/*" multiple node_ref=picker
+                    on:change=move |_| picked(picker) />
+            </div>
+            <p class="drop-hint muted">"…or drop photos here."</p>
+            <div class="field check">
+                <input id="intake-originals" type="checkbox" prop:checked=move || originals.get() on:change=move |ev| originals.set(event_target_checked(&ev)) />
+                <label for="intake-originals">"Send originals instead (larger and slower; the server still removes location data)"</label>
+            </div>
+            <ul class="uploads" aria-live="polite">
+                {move || pending.get().into_iter().rev().map(|p| {
+                    let (class, text) = match &p.state {
+                        Upload::Optimizing => ("upload busy", "Optimizing…".to_string()),
+                        Upload::Uploading { saving } => ("upload busy", format!("Uploading · {saving}")),
+                        Upload::Done { saving } => ("upload ok", format!("Uploaded · {saving}")),
+                        Upload::Failed(m) => ("upload failed", m.clone()),
+                    };
+                    view! { <li class=class data-testid="upload"><span class="upload-name">{p.name.clone()}</span><span class="upload-state">{text}</span></li> }
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn js_sys_now() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Optimizes (unless the original is wanted) and uploads one file;
+/// answers the saving to show ("4.1 MB → 310 KB").
+#[cfg(feature = "hydrate")]
+async fn send(
+    intake: &IntakeId,
+    file: &web_sys::File,
+    as_is: bool,
+    set: impl Fn(Upload),
+) -> Result<String, String> {
+    use wasm_bindgen::JsCast;
+    let name = file.name();
+    let (blob, saving): (web_sys::Blob, String) = if as_is {
+        (
+            file.clone().into(),
+            format!("{} original", size_text(file.size())),
+        )
+    } else {
+        let o =
+            super::optimize::optimize(file, &name, super::optimize::Settings::default()).await?;
+        let saving = format!(
+            "{} → {} ({} × {})",
+            size_text(o.original_bytes),
+            size_text(o.blob.size()),
+            o.width,
+            o.height
+        );
+        (o.blob, saving)
+    };
+    set(Upload::Uploading {
+        saving: saving.clone(),
+    });
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&blob);
+    let headers = web_sys::Headers::new().map_err(|_| "no headers")?;
+    let _ = headers.set("content-type", &blob.type_());
+    init.set_headers(&headers);
+    let request =
+        web_sys::Request::new_with_str_and_init(&format!("/intakes/{intake}/photos"), &init)
+            .map_err(|_| "could not make the request")?;
+    let window = web_sys::window().ok_or("no window")?;
+    let offline = || {
+        "The connection dropped before the photo was sent; try again when you are back online."
+            .to_string()
+    };
+    let response: web_sys::Response =
+        wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&request))
+            .await
+            .map_err(|_| offline())?
+            .unchecked_into();
+    let text = match response.text() {
+        Ok(p) => wasm_bindgen_futures::JsFuture::from(p)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    if response.status() == 201 {
+        return Ok(saving);
+    }
+    Err(serde_json::from_str::<crate::error::AppError>(&text)
+        .map(|e| format!("{name}: {e}"))
+        .unwrap_or_else(|_| format!("{name}: the upload failed ({}).", response.status())))
+}
+
+#[component]
+fn PhotoGrid(photos: Vec<PhotoView>) -> impl IntoView {
+    (!photos.is_empty()).then(|| view! {
+        <section class="card">
+            <h2>{format!("Photos ({})", photos.len())}</h2>
+            <ul class="photo-grid">
+                {photos.into_iter().map(|p| {
+                    let status = match p.status {
+                        AnalysisStatus::Waiting => "Waiting to be read…".to_string(),
+                        AnalysisStatus::Running => format!("{}…", p.stage.clone().unwrap_or_else(|| "Reading".into()).replace("reading", "Reading")),
+                        AnalysisStatus::Done => match p.findings.len() {
+                            0 => "No barcode found".to_string(),
+                            1 => "1 barcode".to_string(),
+                            n => format!("{n} barcodes"),
+                        },
+                        AnalysisStatus::Failed => p.error.clone().unwrap_or_else(|| "Could not be read".into()),
+                    };
+                    let state = p.status.as_str();
+                    view! {
+                        <li class="photo" data-status=state data-testid="photo">
+                            <img src=p.thumbnail_url.clone() alt=format!("Photo {}", p.number) loading="lazy" width="240" />
+                            <p class="photo-caption">
+                                <strong>{format!("Photo {}", p.number)}</strong>
+                                <span class="muted">{format!(" · {} · {} × {}", size_text(p.bytes as f64), p.width, p.height)}</span>
+                            </p>
+                            <p class="photo-status" class:busy=matches!(p.status, AnalysisStatus::Waiting | AnalysisStatus::Running)>{status}</p>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </section>
+    })
+}
+
+#[component]
+fn Suggestions(
+    v: IntakeView,
+    drafts: StoredValue<std::collections::HashMap<String, Draft>>,
+    confirm: ServerAction<ConfirmIntake>,
+) -> impl IntoView {
+    let known: Vec<Suggestion> = v
+        .suggestions
+        .iter()
+        .filter(|s| s.product_id.is_some())
+        .cloned()
+        .collect();
+    let unknown: Vec<Suggestion> = v
+        .suggestions
+        .iter()
+        .filter(|s| s.product_id.is_none())
+        .cloned()
+        .collect();
+    // A line keeps what staff typed across refreshes; untouched lines
+    // follow the photos.
+    let draft_for = move |s: &Suggestion| -> Draft {
+        let key = s
+            .product_id
+            .as_ref()
+            .map(|p| p.0.clone())
+            .unwrap_or_default();
+        let existing = drafts.with_value(|d| d.get(&key).copied());
+        match existing {
+            Some(d) => {
+                if !d.touched.get_untracked() {
+                    d.quantity.set(s.quantity.clone());
+                    d.best_before.set(s.best_before.clone().unwrap_or_default());
+                }
+                d
+            }
+            None => {
+                let d = Draft {
+                    quantity: RwSignal::new(s.quantity.clone()),
+                    best_before: RwSignal::new(s.best_before.clone().unwrap_or_default()),
+                    keep: RwSignal::new(true),
+                    touched: RwSignal::new(false),
+                };
+                drafts.update_value(|m| {
+                    m.insert(key, d);
+                });
+                d
+            }
+        }
+    };
+    let lines: Vec<(Suggestion, Draft)> = known.iter().map(|s| (s.clone(), draft_for(s))).collect();
+    let submit_lines = lines.clone();
+    let intake = v.id.clone();
+    let on_confirm = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let lines: Vec<ConfirmLine> = submit_lines
+            .iter()
+            .filter(|(_, d)| d.keep.get_untracked())
+            .filter_map(|(s, d)| {
+                Some(ConfirmLine {
+                    product: s.product_id.clone()?,
+                    quantity: d.quantity.get_untracked(),
+                    best_before: d.best_before.get_untracked(),
+                })
+            })
+            .collect();
+        confirm.dispatch(ConfirmIntake {
+            id: intake.clone(),
+            lines,
+        });
+    };
+    let error = Signal::derive(move || confirm.value().get().and_then(|r| r.err()));
+    let waiting = !v.settled;
+    let org = v.organization_id.clone();
+    let empty = lines.is_empty();
+    view! {
+        <section class="card">
+            <h2>"What the photos show"</h2>
+            {waiting.then(|| view! { <p class="loading" role="status"><span class="spinner" aria-hidden="true"></span>"Reading the photos… suggestions appear as each one is read."</p> })}
+            {(empty && !waiting && unknown.is_empty()).then(|| view! {
+                <p>{if v.photos.is_empty() { "Add photos of the donation to get suggestions." } else { "No barcodes were found in these photos. Try closer photos with the barcodes facing the camera, or receive the items from the inventory page." }}</p>
+            })}
+            {(!empty).then(|| view! {
+                <form class="stack" on:submit=on_confirm aria-label="Confirm the donation">
+                    <ul class="suggestions">
+                        {lines.into_iter().map(|(s, d)| {
+                            let pid = s.product_id.clone().map(|p| p.0).unwrap_or_default();
+                            let qid = format!("q-{pid}");
+                            let bid = format!("b-{pid}");
+                            let kid = format!("k-{pid}");
+                            view! {
+                                <li class="suggestion" class:rejected=move || !d.keep.get() data-testid="suggestion">
+                                    <div class="suggestion-head">
+                                        <input id=kid.clone() type="checkbox" prop:checked=move || d.keep.get() on:change=move |ev| d.keep.set(event_target_checked(&ev)) />
+                                        <label for=kid class="suggestion-name">{s.product_name.clone().unwrap_or_default()}</label>
+                                        <span class="badge" title="How sure the reading is">{format!("{}%", s.confidence)}</span>
+                                    </div>
+                                    <p class="suggestion-evidence muted">{s.evidence.clone()}</p>
+                                    <div class="suggestion-fields">
+                                        <div class="field">
+                                            <label for=qid.clone()>{format!("Quantity ({})", s.unit.clone().unwrap_or_default())}</label>
+                                            <input id=qid inputmode="decimal" autocomplete="off" prop:value=move || d.quantity.get()
+                                                on:input=move |ev| { d.touched.set(true); d.quantity.set(event_target_value(&ev)); } />
+                                        </div>
+                                        <div class="field">
+                                            <label for=bid.clone()>"Best before"</label>
+                                            <input id=bid type="date" prop:value=move || d.best_before.get()
+                                                on:input=move |ev| { d.touched.set(true); d.best_before.set(event_target_value(&ev)); } />
+                                        </div>
+                                    </div>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                    <FormError error=error fields=&["lines"] />
+                    <SubmitButton label="Receive into stock" busy_label="Receiving…" pending=confirm.pending() />
+                </form>
+            })}
+            {(!unknown.is_empty()).then(|| view! {
+                <h3>"Barcodes not in the catalog"</h3>
+                <ul class="stock-list">
+                    {unknown.into_iter().map(|s| {
+                        let gtin = s.gtin.clone().unwrap_or_default();
+                        let shown = gtin.trim_start_matches('0').to_string();
+                        view! {
+                            <li class="stock-row" data-testid="unknown-barcode">
+                                <span class="stock-name mono">{shown.clone()}</span>
+                                <span class="stock-category muted">{s.evidence.clone()}</span>
+                                <a class="button small stock-qty" href=format!("/organizations/{}/catalog?barcode={}", org, shown)>"Add to catalog"</a>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn Confirmed(v: IntakeView) -> impl IntoView {
+    view! {
+        <section class="card notice" role="status" data-testid="intake-confirmed">
+            <h2>"Received into stock"</h2>
+            <p>{format!("Confirmed {}.", v.confirmed_at.clone().unwrap_or_default())}</p>
+            <ul class="stock-list">
+                {v.confirmed.iter().map(|l| view! {
+                    <li class="stock-row">
+                        <a class="stock-name" href=format!("/pantries/{}/products/{}", v.pantry_id, l.product_id)>{l.product_name.clone()}</a>
+                        <span class="stock-qty">{l.quantity.clone()}</span>
+                        <span class="stock-category muted">{l.best_before.clone().map(|b| format!("best before {b}")).unwrap_or_default()}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+            <p class="actions"><a class="button" href=format!("/pantries/{}/inventory", v.pantry_id)>"Inventory"</a></p>
+        </section>
+    }
+}
+
+/// A pantry's latest intakes, for its page.
+#[component]
+pub fn RecentIntakes(pantry: PantryId) -> impl IntoView {
+    let data = Resource::new(move || pantry.clone(), |p| get_intakes(p));
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let list = data.await.unwrap_or_default();
+                (!list.is_empty()).then(|| view! {
+                    <section class="card">
+                        <h2>"Donation photos"</h2>
+                        <ul class="stock-list">
+                            {list.into_iter().map(|i| view! {
+                                <li class="stock-row">
+                                    <a class="stock-name" href=format!("/intakes/{}", i.id)>{i.donor.clone().unwrap_or_else(|| "Donation".into())}</a>
+                                    <span class="stock-qty">{if i.status == "open" { "open" } else { "received" }}</span>
+                                    <span class="stock-category muted">{format!("{} · {} photo{}", i.created_at, i.photos, if i.photos == 1 { "" } else { "s" })}</span>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                })
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,195 @@
+// Donation photos, at a phone and a desktop viewport, each on an instance
+// of its own: a 12 MP photo with a barcode and GPS in its Exif is picked
+// through the file chooser, optimized in the browser (the saving shows,
+// and what is sent has no Exif), read on the server into a suggested
+// line, edited and confirmed, and the stock rises.
+import { expect, Page, test as base } from '@playwright/test';
+import { accessible, hydrated, open, setupCodeFromLog, shoot } from './helpers';
+import { instanceUrl } from '../playwright.config';
+
+const test = base.extend({
+  baseURL: async ({}, use, info) => use(instanceUrl(info.project.name, 'photos')),
+});
+test.describe.configure({ mode: 'serial' });
+
+const admin = { name: 'Ada Admin', email: 'ada@college.example', password: 'correct horse battery' };
+const BEANS = '4006381333931';
+const ids: Record<string, string> = {};
+
+async function post(page: Page, endpoint: string, form: Record<string, string>) {
+  const res = await page.request.post(`/api/${endpoint}`, { form });
+  const body = await res.json().catch(() => null);
+  expect(res.ok(), `${endpoint}: ${JSON.stringify(body)}`).toBeTruthy();
+  return body;
+}
+
+/** The bars of an EAN-13 symbol, '1' for black, with its guards. */
+function ean13(digits: string): string {
+  const L = ['0001101', '0011001', '0010011', '0111101', '0100011', '0110001', '0101111', '0111011', '0110111', '0001011'];
+  const G = ['0100111', '0110011', '0011011', '0100001', '0011101', '0111001', '0000101', '0010001', '0001001', '0010111'];
+  const R = ['1110010', '1100110', '1101100', '1000010', '1011100', '1001110', '1010000', '1000100', '1001000', '1110100'];
+  const parity = ['LLLLLL', 'LLGLGG', 'LLGGLG', 'LLGGGL', 'LGLLGG', 'LGGLLG', 'LGGGLL', 'LGLGLG', 'LGLGGL', 'LGGLGL'][+digits[0]];
+  let bars = '101';
+  for (let i = 1; i <= 6; i++) bars += (parity[i - 1] === 'L' ? L : G)[+digits[i]];
+  bars += '01010';
+  for (let i = 7; i <= 12; i++) bars += R[+digits[i]];
+  return bars + '101';
+}
+
+/** A 4000 × 3000 JPEG drawn in the page: a table, a can with the barcode. */
+async function bigPhoto(page: Page, bars: string): Promise<Buffer> {
+  const base64 = await page.evaluate(async (bars) => {
+    const c = document.createElement('canvas');
+    c.width = 4000;
+    c.height = 3000;
+    const g = c.getContext('2d')!;
+    const grad = g.createLinearGradient(0, 0, 4000, 3000);
+    grad.addColorStop(0, '#b08d57');
+    grad.addColorStop(1, '#6e5433');
+    g.fillStyle = grad;
+    g.fillRect(0, 0, 4000, 3000);
+    // Grain, so the JPEG is photo-sized.
+    const noise = g.getImageData(0, 0, 4000, 3000);
+    for (let i = 0; i < noise.data.length; i += 4) {
+      const n = (Math.random() - 0.5) * 60;
+      noise.data[i] += n;
+      noise.data[i + 1] += n;
+      noise.data[i + 2] += n;
+    }
+    g.putImageData(noise, 0, 0);
+    g.fillStyle = '#fff';
+    g.fillRect(1200, 900, 1500, 1100);
+    const module = 12;
+    g.fillStyle = '#000';
+    for (let i = 0; i < bars.length; i++) {
+      if (bars[i] === '1') g.fillRect(1400 + i * module, 1050, module, 800);
+    }
+    const blob: Blob = await new Promise((r) => c.toBlob((b) => r(b!), 'image/jpeg', 0.95));
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  }, bars);
+  return Buffer.from(base64, 'base64');
+}
+
+/** The JPEG with an Exif segment carrying a GPS latitude, as phones write. */
+function withGps(jpeg: Buffer): Buffer {
+  const tiff = Buffer.concat([
+    Buffer.from('MM\x00\x2a\x00\x00\x00\x08', 'binary'),
+    Buffer.from([0, 1, 0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 26, 0, 0, 0, 0]),
+    Buffer.from([0, 1, 0, 1, 0, 2, 0, 0, 0, 2]),
+    Buffer.from('N\0\0\0', 'binary'),
+    Buffer.from([0, 0, 0, 0]),
+  ]);
+  const app1 = Buffer.concat([Buffer.from('Exif\0\0', 'binary'), tiff]);
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(app1.length + 2);
+  return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe1]), len, app1, jpeg.subarray(2)]);
+}
+
+/** Width and height from a JPEG's frame header. */
+function jpegSize(b: Buffer): [number, number] {
+  for (let i = 2; i < b.length - 9; ) {
+    if (b[i] !== 0xff) throw new Error(`no marker at ${i}`);
+    const m = b[i + 1];
+    if (m >= 0xc0 && m <= 0xc3) return [b.readUInt16BE(i + 7), b.readUInt16BE(i + 5)];
+    i += 2 + b.readUInt16BE(i + 2);
+  }
+  throw new Error('no frame header');
+}
+
+test('a photographed donation is received in a few taps', async ({ page }, info) => {
+  await post(page, 'setup', {
+    code: setupCodeFromLog(`${info.project.name}-photos`),
+    name: admin.name,
+    email: admin.email,
+    password: admin.password,
+  });
+  const org = await post(page, 'create_organization', { name: 'State College' });
+  const campus = await post(page, 'create_campus', { organization: org, name: 'North Campus' });
+  const pantry = await post(page, 'create_pantry', { campus, name: 'Main Pantry' });
+  ids.pantry = pantry;
+  const beans = await post(page, 'create_product', { organization: org, name: 'Black beans', category: 'Canned goods', barcodes: BEANS });
+
+  await open(page, `/pantries/${pantry}`);
+  await page.getByRole('button', { name: 'Photograph a donation' }).click();
+  await expect(page).toHaveURL(/\/intakes\/[0-9a-f-]{36}$/);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1, name: 'Donation photos' })).toBeVisible();
+  await expect(page.getByText('Take photos')).toBeVisible();
+
+  const original = withGps(await bigPhoto(page, ean13(BEANS)));
+  expect(original.includes(Buffer.from('Exif'))).toBeTruthy();
+  expect(jpegSize(original)).toEqual([4000, 3000]);
+  // Keep a copy of every photo the page sends (a Blob body is not in
+  // Playwright's request record).
+  await page.evaluate(() => {
+    const w = window as any;
+    w.__sent = [];
+    const fetch = window.fetch.bind(window);
+    window.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (input instanceof Request && /\/intakes\/.*\/photos$/.test(input.url)) {
+        const bytes = new Uint8Array(await input.clone().arrayBuffer());
+        let s = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        w.__sent.push(btoa(s));
+      }
+      return fetch(input, init);
+    };
+  });
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByText('Choose files').click();
+  await (await chooser).setFiles({ name: 'donation.jpg', mimeType: 'image/jpeg', buffer: original });
+
+  // The saving shows, and what went to the server is small, 1600 px on
+  // its longest edge, and without Exif.
+  const row = page.getByTestId('upload');
+  await expect(row).toContainText(/Uploaded · \d+(\.\d)? MB → \d+ KB \(1600 × 1200\)/, { timeout: 30_000 });
+  const sent: string[] = await page.evaluate(() => (window as any).__sent);
+  expect(sent).toHaveLength(1);
+  const body = Buffer.from(sent[0], 'base64');
+  expect(body.length).toBeLessThan(original.length / 3);
+  expect(jpegSize(body)).toEqual([1600, 1200]);
+  expect(body.includes(Buffer.from('Exif'))).toBeFalsy();
+  expect(body.includes(Buffer.from('GPS'))).toBeFalsy();
+
+  // The server reads the barcode and suggests the line.
+  const line = page.getByTestId('suggestion');
+  await expect(line).toHaveCount(1, { timeout: 30_000 });
+  await expect(line).toContainText('Black beans');
+  await expect(line).toContainText(`EAN-13 ${BEANS} in photo 1`);
+  await expect(page.getByTestId('photo')).toContainText('1 barcode');
+  await expect(line.getByLabel('Quantity (each)')).toHaveValue('1');
+  await accessible(page, 'intake');
+  await shoot(page, info, 'intake-suggested');
+
+  // The volunteer counts six cans and gives their date.
+  await line.getByLabel('Quantity (each)').fill('6');
+  await line.getByLabel('Best before').fill('2031-05-01');
+  await page.getByRole('button', { name: 'Receive into stock' }).click();
+  const done = page.getByTestId('intake-confirmed');
+  await expect(done).toBeVisible();
+  await expect(done).toContainText('Black beans');
+  await expect(done).toContainText('best before 2031-05-01');
+  await shoot(page, info, 'intake-confirmed');
+  const stock = await post(page, 'product_stock', { pantry, product: beans });
+  expect(stock.on_hand).toBe(6);
+});
+
+test('a file that is not a photo is refused in the browser, clearly', async ({ page }) => {
+  await post(page, 'sign_in', { email: admin.email, password: admin.password });
+  await open(page, `/pantries/${ids.pantry}`);
+  await page.getByRole('button', { name: 'Photograph a donation' }).click();
+  await expect(page).toHaveURL(/\/intakes\//);
+  await hydrated(page);
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByText('Choose files').click();
+  await (await chooser).setFiles({ name: 'notes.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>') });
+  await expect(page.getByTestId('upload')).toContainText('“notes.svg” is not a photo (image/svg+xml). Larder takes JPEG and PNG photos.');
+  const chooser2 = page.waitForEvent('filechooser');
+  await page.getByText('Choose files').click();
+  await (await chooser2).setFiles({ name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3]) });
+  await expect(page.getByTestId('upload').first()).toContainText('“broken.jpg” could not be read as a photo');
+  await expect(page.getByTestId('photo')).toHaveCount(0);
+});
