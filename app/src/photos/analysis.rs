@@ -18,6 +18,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::barcodes::{self, Found};
+use super::dates::{self, DateFound};
 use super::picture;
 use super::store::ObjectStore;
 use crate::db::{now_ms, Db};
@@ -68,17 +69,23 @@ struct PhotoAnalyzed {
     intake_id: String,
     status: &'static str,
     barcodes: usize,
+    dates: usize,
 }
 
-/// Reads a stored photo: its barcodes, or why it could not be read.
-pub fn analyse(bytes: &[u8]) -> Result<Vec<Found>, String> {
+/// Decodes a stored photo to the grey image the readers use.
+pub fn grey(bytes: &[u8]) -> Result<image::GrayImage, String> {
     let format = match picture::sniff(bytes).map_err(|e| e.to_string())? {
         super::model::MediaType::Jpeg => image::ImageFormat::Jpeg,
         super::model::MediaType::Png => image::ImageFormat::Png,
     };
     let image = image::load_from_memory_with_format(bytes, format).map_err(|e| e.to_string())?;
-    let gray = picture::luma_at_most(&image, READ_PIXELS);
-    Ok(barcodes::read(&gray))
+    Ok(picture::luma_at_most(&image, READ_PIXELS))
+}
+
+/// What one photo showed.
+struct Outcome {
+    barcodes: Vec<Found>,
+    dates: Vec<DateFound>,
 }
 
 /// Analyses photos until `shutdown`: whatever is waiting at start (the
@@ -169,22 +176,55 @@ async fn next(db: &Db) -> Result<Option<Claimed>, sqlx::Error> {
     }
 }
 
-async fn analyse_one(db: &Db, store: &dyn ObjectStore, photo: &Claimed) -> Result<(), String> {
-    let outcome = match store.get(&photo.key).await {
-        Ok(bytes) => tokio::task::spawn_blocking(move || analyse(&bytes))
-            .await
-            .map_err(|e| format!("the analysis stopped: {e}"))?,
-        // A photo whose file is gone will not come back by retrying.
-        Err(e) => Err(format!("its file could not be read from the store ({e})")),
+async fn stage(db: &Db, photo: &str, stage: &str) -> Result<(), String> {
+    sqlx::query("update photos set stage = $1 where id = $2 and status = 'running'")
+        .bind(stage)
+        .bind(photo)
+        .execute(db.pool())
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Barcodes first, then printed dates; a photo that cannot be decoded
+/// fails, while text reading that cannot run (no Tesseract here) only
+/// leaves the dates out.
+async fn read_photo(db: &Db, store: &dyn ObjectStore, photo: &Claimed) -> Result<Outcome, String> {
+    let bytes = store
+        .get(&photo.key)
+        .await
+        .map_err(|e| format!("its file could not be read from the store ({e})"))?;
+    let (barcodes, gray) = tokio::task::spawn_blocking(move || {
+        let gray = grey(&bytes)?;
+        Ok::<_, String>((barcodes::read(&gray), gray))
+    })
+    .await
+    .map_err(|e| format!("the analysis stopped: {e}"))??;
+    // Progress only: a failed write here must not fail the photo.
+    let _ = stage(db, &photo.id, "reading dates").await;
+    let dates = match dates::recognise(&gray).await {
+        Ok(lines) => dates::find_dates(&lines, time::OffsetDateTime::now_utc().date()),
+        Err(e) => {
+            tracing::warn!(photo = %photo.id, error = %e, "printed dates not read");
+            Vec::new()
+        }
     };
-    let (status, error, found) = match outcome {
-        Ok(found) => ("done", None, found),
+    Ok(Outcome { barcodes, dates })
+}
+
+async fn analyse_one(db: &Db, store: &dyn ObjectStore, photo: &Claimed) -> Result<(), String> {
+    let (status, error, outcome) = match read_photo(db, store, photo).await {
+        Ok(o) => ("done", None, o),
         Err(e) => (
             "failed",
             Some(format!("The photo could not be read: {e}")),
-            Vec::new(),
+            Outcome {
+                barcodes: Vec::new(),
+                dates: Vec::new(),
+            },
         ),
     };
+    let found = &outcome.barcodes;
     let sql = |e: sqlx::Error| e.to_string();
     let mut tx = db.begin().await.map_err(sql)?;
     sqlx::query("delete from photo_findings where photo_id = $1")
@@ -206,6 +246,20 @@ async fn analyse_one(db: &Db, store: &dyn ObjectStore, photo: &Claimed) -> Resul
         // A decoded symbol passed its check digit or error correction;
         // what is left uncertain is whether it is the item in the box.
         .bind(95i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+    }
+    for (i, d) in outcome.dates.iter().enumerate() {
+        sqlx::query(
+            "insert into photo_findings (photo_id, ordinal, kind, format, value, gtin, best_before, confidence) \
+             values ($1, $2, 'date', 'printed date', $3, null, $4, $5)",
+        )
+        .bind(photo.id.as_str())
+        .bind((found.len() + i) as i64)
+        .bind(d.text.as_str())
+        .bind(d.date.as_str())
+        .bind(d.confidence.clamp(0, 100))
         .execute(&mut *tx)
         .await
         .map_err(sql)?;
@@ -233,6 +287,7 @@ async fn analyse_one(db: &Db, store: &dyn ObjectStore, photo: &Claimed) -> Resul
                 intake_id: photo.intake_id.clone(),
                 status,
                 barcodes: found.len(),
+                dates: outcome.dates.len(),
             },
             actor_id: None,
             correlation_id: &photo.id,

@@ -15,6 +15,8 @@ pub mod analysis;
 #[cfg(feature = "ssr")]
 pub mod barcodes;
 #[cfg(feature = "ssr")]
+pub mod dates;
+#[cfg(feature = "ssr")]
 pub mod picture;
 #[cfg(feature = "ssr")]
 pub mod service;

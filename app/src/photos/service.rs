@@ -508,10 +508,21 @@ fn numbers(list: &[i64]) -> String {
     }
 }
 
+/// The printed date read with most confidence in a photo.
+fn best_date(p: &PhotoView) -> Option<&FindingView> {
+    p.findings
+        .iter()
+        .filter(|f| f.kind == "date" && f.best_before.is_some())
+        .max_by_key(|f| f.confidence)
+}
+
 /// The lines the photos suggest: each barcode seen counts one unit of its
 /// product (summed over photos: each photo shows other items); a GS1 date
-/// read with it becomes the line's best-before. Barcodes the catalog does
-/// not know come last, without a product, so staff can create it.
+/// read with it becomes the line's best-before, else a printed date read
+/// in a photo that shows that product alone, or in the photo right after
+/// one that does (the barcode side, then the date side). Barcodes the
+/// catalog does not know come last, without a product, so staff can
+/// create it.
 async fn suggest(db: &Db, organization: &str, photos: &[PhotoView]) -> AppResult<Vec<Suggestion>> {
     struct Seen {
         count: i64,
@@ -540,19 +551,68 @@ async fn suggest(db: &Db, organization: &str, photos: &[PhotoView]) -> AppResult
             }
         }
     }
+    // Printed dates that belong to one GTIN: a photo showing only it, or
+    // a barcode-less photo right after such a photo.
+    let mut printed: BTreeMap<String, (String, i64, i64)> = BTreeMap::new();
+    let alone = |p: &PhotoView| -> Option<String> {
+        let mut g: Vec<&String> = p
+            .findings
+            .iter()
+            .filter(|f| f.kind == "barcode")
+            .filter_map(|f| f.gtin.as_ref())
+            .collect();
+        g.sort();
+        g.dedup();
+        (g.len() == 1).then(|| g[0].clone())
+    };
+    for (i, p) in photos.iter().enumerate() {
+        let Some(date) = best_date(p) else { continue };
+        let has_barcodes = p.findings.iter().any(|f| f.kind == "barcode");
+        let owner = if has_barcodes {
+            alone(p)
+        } else {
+            i.checked_sub(1).and_then(|j| alone(&photos[j]))
+        };
+        if let Some(gtin) = owner {
+            let better = printed
+                .get(&gtin)
+                .is_none_or(|(_, c, _)| date.confidence > *c);
+            if better {
+                printed.insert(
+                    gtin,
+                    (
+                        date.best_before.clone().expect("filtered"),
+                        date.confidence,
+                        p.number,
+                    ),
+                );
+            }
+        }
+    }
     let gtins: Vec<&str> = seen.keys().map(String::as_str).collect();
     let known = products_by_gtin(db, organization, &gtins).await?;
     // Two GTINs of one product make one line.
     let mut lines: BTreeMap<String, Suggestion> = BTreeMap::new();
     let mut unknown = Vec::new();
     for (gtin, s) in &seen {
-        let evidence = format!(
+        let mut evidence = format!(
             "{} {} in photo{} {}",
             s.format,
             s.value,
             if s.photos.len() == 1 { "" } else { "s" },
             numbers(&s.photos)
         );
+        let mut best_before = s.best_before.clone();
+        let mut date_confidence = 100;
+        if best_before.is_none() {
+            if let Some((date, confidence, number)) = printed.get(gtin) {
+                evidence.push_str(&format!(
+                    "; best before {date} read in photo {number} ({confidence}% sure)"
+                ));
+                best_before = Some(date.clone());
+                date_confidence = *confidence;
+            }
+        }
         match known.get(gtin) {
             Some(product) => {
                 let line = lines
@@ -576,10 +636,11 @@ async fn suggest(db: &Db, organization: &str, photos: &[PhotoView]) -> AppResult
                 if count > 0 {
                     line.quantity = count.to_string();
                 } else {
-                    line.confidence = 60;
+                    line.confidence = line.confidence.min(60);
                 }
-                if line.best_before.is_none() {
-                    line.best_before = s.best_before.clone();
+                if line.best_before.is_none() && best_before.is_some() {
+                    line.best_before = best_before;
+                    line.confidence = line.confidence.min(date_confidence);
                 }
                 if !line.evidence.is_empty() {
                     line.evidence.push_str("; ");
@@ -592,7 +653,7 @@ async fn suggest(db: &Db, organization: &str, photos: &[PhotoView]) -> AppResult
                 unit: None,
                 gtin: Some(gtin.clone()),
                 quantity: s.count.to_string(),
-                best_before: s.best_before.clone(),
+                best_before,
                 confidence: 95,
                 evidence: format!("{evidence}; not in the catalog"),
             }),

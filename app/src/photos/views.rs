@@ -300,11 +300,23 @@ fn PhotoGrid(photos: Vec<PhotoView>) -> impl IntoView {
                     let status = match p.status {
                         AnalysisStatus::Waiting => "Waiting to be read…".to_string(),
                         AnalysisStatus::Running => format!("{}…", p.stage.clone().unwrap_or_else(|| "Reading".into()).replace("reading", "Reading")),
-                        AnalysisStatus::Done => match p.findings.len() {
-                            0 => "No barcode found".to_string(),
-                            1 => "1 barcode".to_string(),
-                            n => format!("{n} barcodes"),
-                        },
+                        AnalysisStatus::Done => {
+                            let count = |kind: &str| p.findings.iter().filter(|f| f.kind == kind).count();
+                            let (b, d) = (count("barcode"), count("date"));
+                            let mut parts = Vec::new();
+                            match b {
+                                0 => parts.push("No barcode".to_string()),
+                                1 => parts.push("1 barcode".to_string()),
+                                n => parts.push(format!("{n} barcodes")),
+                            }
+                            if let Some(date) = p.findings.iter().filter(|f| f.kind == "date").max_by_key(|f| f.confidence) {
+                                parts.push(format!("best before {}", date.best_before.clone().unwrap_or_default()));
+                                if d > 1 {
+                                    parts.push(format!("{} more date{}", d - 1, if d == 2 { "" } else { "s" }));
+                                }
+                            }
+                            parts.join(" · ")
+                        }
                         AnalysisStatus::Failed => p.error.clone().unwrap_or_else(|| "Could not be read".into()),
                     };
                     let state = p.status.as_str();

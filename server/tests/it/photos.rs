@@ -13,6 +13,7 @@ use crate::inventory::{on_hand, product, BEANS_EAN, RICE_UPC};
 use crate::on_both_databases;
 
 on_both_databases!(
+    a_printed_date_in_the_next_photo_dates_the_line,
     bad_uploads_are_refused_with_a_reason_and_store_nothing,
     a_photographed_donation_becomes_stock_once_confirmed,
     photos_are_only_for_staff_of_their_pantry,
@@ -44,6 +45,54 @@ fn photo(w: u32, h: u32, symbols: &[(&GrayImage, i64, i64)]) -> Vec<u8> {
     for (s, x, y) in symbols {
         let rgb = image::DynamicImage::ImageLuma8((*s).clone()).to_rgb8();
         image::imageops::overlay(&mut img, &rgb, *x, *y);
+    }
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(&img)
+        .unwrap();
+    out
+}
+
+/// Prints `text` in DejaVu Sans Bold (Debian's fonts-dejavu-core) onto
+/// `img` at (x, y), `px` pixels high.
+fn print(img: &mut image::RgbImage, text: &str, x: f32, y: f32, px: f32) {
+    use ab_glyph::{Font, FontVec, PxScale, ScaleFont};
+    let font = FontVec::try_from_vec(
+        std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+            .expect("fonts-dejavu-core"),
+    )
+    .unwrap();
+    let scaled = font.as_scaled(PxScale::from(px));
+    let mut pen = x;
+    for c in text.chars() {
+        let id = font.glyph_id(c);
+        let glyph = id.with_scale_and_position(px, ab_glyph::point(pen, y + scaled.ascent()));
+        if let Some(outline) = font.outline_glyph(glyph) {
+            let b = outline.px_bounds();
+            outline.draw(|gx, gy, cov| {
+                let (px_, py) = (b.min.x as u32 + gx, b.min.y as u32 + gy);
+                if px_ < img.width() && py < img.height() {
+                    let p = img.get_pixel_mut(px_, py);
+                    for ch in &mut p.0 {
+                        *ch = (*ch as f32 * (1.0 - cov)) as u8;
+                    }
+                }
+            });
+        }
+        pen += scaled.h_advance(id);
+    }
+}
+
+/// A photo of a can's date stamp on a white label.
+fn date_photo(lines: &[&str]) -> Vec<u8> {
+    let mut img = image::RgbImage::from_pixel(1200, 900, image::Rgb([150, 140, 120]));
+    for y in 200..(260 + 80 * lines.len() as u32) {
+        for x in 120..1100 {
+            img.put_pixel(x, y, image::Rgb([240, 240, 236]));
+        }
+    }
+    for (i, l) in lines.iter().enumerate() {
+        print(&mut img, l, 160.0, 230.0 + 80.0 * i as f32, 54.0);
     }
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
@@ -425,4 +474,61 @@ async fn photos_are_only_for_staff_of_their_pantry(backend: Backend) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.count("select count(*) from photos").await, 1);
+}
+
+async fn a_printed_date_in_the_next_photo_dates_the_line(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    product(
+        &app,
+        &admin,
+        &p.org,
+        "Black beans",
+        &[("barcodes", BEANS_EAN)],
+    )
+    .await;
+    let intake = app
+        .create(&admin, "create_intake", &[("pantry", &p.main)])
+        .await;
+    // The barcode side of the can, then its date stamp.
+    let ean = symbol(rxing::BarcodeFormat::EAN_13, BEANS_EAN, 3);
+    let r = upload(
+        &app,
+        &admin,
+        &intake,
+        photo(1200, 900, &[(&ean, 200, 200)]),
+        "image/jpeg",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = upload(
+        &app,
+        &admin,
+        &intake,
+        date_photo(&["BEST BEFORE", "14 MAR 2028"]),
+        "image/jpeg",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let view = settled(&app, &admin, &intake).await;
+    let dates: Vec<&Value> = view["photos"][1]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "date")
+        .collect();
+    assert_eq!(
+        dates.first().map(|d| d["best_before"].clone()),
+        Some(json!("2028-03-14")),
+        "{view}"
+    );
+    let line = &view["suggestions"][0];
+    assert_eq!(line["product_name"], "Black beans");
+    assert_eq!(line["best_before"], "2028-03-14", "{line}");
+    let evidence = line["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains("best before 2028-03-14 read in photo 2"),
+        "{evidence}"
+    );
 }
