@@ -92,6 +92,9 @@ impl AppState {
             )),
             limits: settings.photo_limits,
             wake: Default::default(),
+            decoding: Arc::new(tokio::sync::Semaphore::new(
+                crate::photos::service::DECODING_AT_ONCE,
+            )),
         };
         let consumers: Vec<Arc<dyn Consumer>> = vec![
             Arc::new(CacheInvalidation(stock_cache.clone())),

@@ -38,7 +38,13 @@ pub struct Photos {
     pub limits: PhotoLimits,
     /// Wakes the analysis worker.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Uploads decoded at once: a 50 MP original takes 150 MB to decode,
+    /// so a burst of them waits its turn rather than exhausting memory.
+    pub decoding: Arc<tokio::sync::Semaphore>,
 }
+
+/// Uploads decoded side by side.
+pub const DECODING_AT_ONCE: usize = 2;
 
 /// The intake's place and state, checked for `role` at its pantry.
 struct IntakeRow {
@@ -135,6 +141,12 @@ pub async fn upload(
         ));
     }
     let limits = state.photos.limits;
+    let _slot = state
+        .photos
+        .decoding
+        .acquire()
+        .await
+        .map_err(|e| AppError::internal(&e))?;
     let checked = tokio::task::spawn_blocking(move || {
         let checked = picture::check(&bytes, limits)?;
         let thumb = picture::thumbnail(&checked.image, THUMBNAIL_EDGE)?;
