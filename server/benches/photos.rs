@@ -9,7 +9,8 @@
 //! Reported per stage: mean and p95 time, photos per second for one
 //! worker, and what was found against what was planted.
 //!
-//! Environment: LARDER_BENCH_PHOTOS (24).
+//! Environment: LARDER_BENCH_PHOTOS (24), LARDER_BENCH_DUMP (a directory:
+//! write the photos there too).
 
 use std::time::Instant;
 
@@ -185,6 +186,13 @@ async fn main() {
         .unwrap_or(24);
     eprintln!("making {n} photos…");
     let set = photos(n);
+    if let Ok(dir) = std::env::var("LARDER_BENCH_DUMP") {
+        // For looking at the photos (and trying readers on them) by hand.
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, p) in set.iter().enumerate() {
+            std::fs::write(format!("{dir}/photo-{:02}.jpg", i + 1), &p.jpeg).unwrap();
+        }
+    }
     let mean_kb = set.iter().map(|p| p.jpeg.len()).sum::<usize>() as f64 / n as f64 / 1024.0;
     let (mut decode, mut codes, mut dates) = (Vec::new(), Vec::new(), Vec::new());
     let (mut planted_codes, mut found_codes, mut wrong_codes) = (0, 0, 0);
@@ -192,13 +200,13 @@ async fn main() {
     let today = time::OffsetDateTime::now_utc().date();
     for (i, p) in set.iter().enumerate() {
         let t = Instant::now();
-        let gray = app::photos::analysis::grey(&p.jpeg).unwrap();
+        let (gray, colour) = app::photos::analysis::decode(&p.jpeg).unwrap();
         decode.push(t.elapsed().as_secs_f64() * 1000.0);
         let t = Instant::now();
         let found = app::photos::barcodes::read(&gray);
         codes.push(t.elapsed().as_secs_f64() * 1000.0);
         let t = Instant::now();
-        let lines = app::photos::dates::recognise(&gray)
+        let lines = app::photos::dates::recognise(&colour)
             .await
             .expect("tesseract runs");
         let read = app::photos::dates::find_dates(&lines, today);
@@ -230,7 +238,7 @@ async fn main() {
         );
     }
     let rows = [
-        ("decoding to grey (2 MP)", decode),
+        ("decoding (to 2 MP, grey and colour)", decode),
         ("barcodes (rxing)", codes),
         ("printed dates (Tesseract)", dates),
     ];

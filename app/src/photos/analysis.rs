@@ -72,14 +72,16 @@ struct PhotoAnalyzed {
     dates: usize,
 }
 
-/// Decodes a stored photo to the grey image the readers use.
-pub fn grey(bytes: &[u8]) -> Result<image::GrayImage, String> {
+/// Decodes a stored photo and scales it to at most [`READ_PIXELS`]:
+/// in grey for the barcode reader, in colour for text reading.
+pub fn decode(bytes: &[u8]) -> Result<(image::GrayImage, image::DynamicImage), String> {
     let format = match picture::sniff(bytes).map_err(|e| e.to_string())? {
         super::model::MediaType::Jpeg => image::ImageFormat::Jpeg,
         super::model::MediaType::Png => image::ImageFormat::Png,
     };
     let image = image::load_from_memory_with_format(bytes, format).map_err(|e| e.to_string())?;
-    Ok(picture::luma_at_most(&image, READ_PIXELS))
+    let small = picture::at_most(image, READ_PIXELS);
+    Ok((small.to_luma8(), small))
 }
 
 /// What one photo showed.
@@ -194,15 +196,15 @@ async fn read_photo(db: &Db, store: &dyn ObjectStore, photo: &Claimed) -> Result
         .get(&photo.key)
         .await
         .map_err(|e| format!("its file could not be read from the store ({e})"))?;
-    let (barcodes, gray) = tokio::task::spawn_blocking(move || {
-        let gray = grey(&bytes)?;
-        Ok::<_, String>((barcodes::read(&gray), gray))
+    let (barcodes, colour) = tokio::task::spawn_blocking(move || {
+        let (gray, colour) = decode(&bytes)?;
+        Ok::<_, String>((barcodes::read(&gray), colour))
     })
     .await
     .map_err(|e| format!("the analysis stopped: {e}"))??;
     // Progress only: a failed write here must not fail the photo.
     let _ = stage(db, &photo.id, "reading dates").await;
-    let dates = match dates::recognise(&gray).await {
+    let dates = match dates::recognise(&colour).await {
         Ok(lines) => dates::find_dates(&lines, time::OffsetDateTime::now_utc().date()),
         Err(e) => {
             tracing::warn!(photo = %photo.id, error = %e, "printed dates not read");

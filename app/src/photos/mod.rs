@@ -9,6 +9,8 @@ pub mod views;
 
 #[cfg(feature = "hydrate")]
 pub mod optimize;
+#[cfg(feature = "hydrate")]
+pub mod queue;
 
 #[cfg(feature = "ssr")]
 pub mod analysis;

@@ -148,18 +148,24 @@ pub fn check(bytes: &[u8], limits: PhotoLimits) -> Result<Checked, AppError> {
         MediaType::Png => strip_png(bytes),
     }
     .map_err(|e| damaged(&e))?;
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    // Which way up, from the metadata that is about to go.
+    let orientation = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_decoder()
+        .ok()
+        .and_then(|mut d| d.orientation().ok())
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    // What is decoded is what will be stored: a decoder can be lenient
+    // with a segment that stripping removes (found by fuzzing: a
+    // progressive JPEG whose broken second scan was skipped only while an
+    // APP segment sat in front of it).
+    let mut reader = ImageReader::with_format(Cursor::new(&stripped), format);
     let mut decode_limits = Limits::default();
     decode_limits.max_image_width = Some(width);
     decode_limits.max_image_height = Some(height);
     // Room for the decoded pixels at up to 16 bits per channel, RGBA.
     decode_limits.max_alloc = Some(pixels * 8 + (16 << 20));
     reader.limits(decode_limits);
-    let mut decoder = reader.into_decoder().map_err(|e| damaged(&e))?;
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| damaged(&e))?;
+    let mut image = reader.decode().map_err(|e| damaged(&e))?;
     let stored = if orientation == image::metadata::Orientation::NoTransforms {
         stripped
     } else {
@@ -196,20 +202,23 @@ pub fn thumbnail(image: &DynamicImage, edge: u32) -> Result<Vec<u8>, AppError> {
     encode(&small, MediaType::Jpeg, 80)
 }
 
-/// The photo in grey at no more than `max_pixels`, for the readers.
-pub fn luma_at_most(image: &DynamicImage, max_pixels: u64) -> GrayImage {
+/// The photo at no more than `max_pixels` (as it is when already small).
+pub fn at_most(image: DynamicImage, max_pixels: u64) -> DynamicImage {
     let (w, h) = (image.width() as u64, image.height() as u64);
     if w * h <= max_pixels {
-        return image.to_luma8();
+        return image;
     }
     let scale = (max_pixels as f64 / (w * h) as f64).sqrt();
     let (nw, nh) = (
         ((w as f64 * scale) as u32).max(1),
         ((h as f64 * scale) as u32).max(1),
     );
-    image
-        .resize_exact(nw, nh, image::imageops::FilterType::Triangle)
-        .to_luma8()
+    image.resize_exact(nw, nh, image::imageops::FilterType::Triangle)
+}
+
+/// The photo in grey at no more than `max_pixels`, for the readers.
+pub fn luma_at_most(image: &DynamicImage, max_pixels: u64) -> GrayImage {
+    at_most(image.clone(), max_pixels).to_luma8()
 }
 
 /// A JPEG's segments without metadata (APP1 Exif and XMP, APP13 IPTC,
@@ -503,6 +512,18 @@ mod tests {
         let c = check(&tagged, PhotoLimits::default()).unwrap();
         assert!(!c.stored.windows(4).any(|w| w == b"tEXt"));
         assert_eq!(c.stored, good);
+    }
+
+    /// Found by fuzzing: a progressive JPEG whose second scan names a
+    /// component that does not exist, after an APP segment. The decoder
+    /// skipped the scan while the segment was there, so the upload passed
+    /// and its stored form (segment stripped) did not decode.
+    #[test]
+    fn what_passes_is_stored_in_a_form_that_passes_again() {
+        let bytes = include_bytes!("testdata/fuzz-progressive-broken-scan.jpg");
+        if let Ok(c) = check(bytes, PhotoLimits::default()) {
+            check(&c.stored, PhotoLimits::default()).expect("the stored form decodes");
+        }
     }
 
     #[test]

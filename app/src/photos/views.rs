@@ -35,19 +35,29 @@ pub fn NewIntakeButton(pantry: PantryId) -> impl IntoView {
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 enum Upload {
     Optimizing,
-    Uploading { saving: String },
-    Done { saving: String },
+    /// Kept on the phone until the connection is back.
+    Waiting {
+        saving: String,
+    },
+    Uploading {
+        saving: String,
+    },
+    Done {
+        saving: String,
+    },
     Failed(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 struct Pending {
-    key: u64,
+    /// The photo's key in the phone's queue (negative: never queued).
+    key: f64,
     name: String,
     state: Upload,
 }
 
-/// What staff may change on a suggested line before confirming it.
+/// What staff may change on a suggested line before confirming it. Its
+/// signals belong to the page (see [`Suggestions`]).
 #[derive(Clone, Copy)]
 struct Draft {
     quantity: RwSignal<String>,
@@ -73,21 +83,68 @@ pub fn IntakePage() -> impl IntoView {
         },
     );
     let pending = RwSignal::new(Vec::<Pending>::new());
+    // What was loaded last: a reload that fails while the phone is offline
+    // keeps showing it (and the capture, whose photos wait on the phone)
+    // rather than an error page.
+    let last = RwSignal::new(None::<IntakeView>);
     let originals = RwSignal::new(false);
+    // Uploads belong to the page, not to the capture card (which is drawn
+    // again on every change): a photo is sent once, and its outcome lands
+    // even if the card it was picked in is gone.
+    let in_flight = StoredValue::new(std::collections::HashSet::<u64>::new());
+    // Whatever this phone kept for the intake is shown and sent now, and
+    // again whenever the connection comes back.
+    #[cfg(feature = "hydrate")]
+    {
+        let resume = move || {
+            let intake = id();
+            leptos::task::spawn_local(async move {
+                let Ok(waiting) = super::queue::waiting(&intake).await else {
+                    return;
+                };
+                for q in waiting {
+                    pending.update(|p| {
+                        if !p.iter().any(|x| x.key == q.key) {
+                            p.push(Pending {
+                                key: q.key,
+                                name: q.name.clone(),
+                                state: Upload::Waiting {
+                                    saving: q.saving.clone(),
+                                },
+                            });
+                        }
+                    });
+                    deliver(q, pending, in_flight, tick);
+                }
+            });
+        };
+        Effect::new(move |_| resume());
+        let handle = window_event_listener(leptos::ev::online, move |_| resume());
+        on_cleanup(move || handle.remove());
+    }
     let drafts = StoredValue::new(std::collections::HashMap::<String, Draft>::new());
+    let page = StoredValue::new(Owner::current().expect("a page has an owner"));
+    // The live stream lives as long as the page, outside the part that
+    // re-renders on every change, so no event falls between two streams.
+    let pantry = Memo::new(move |_| last.with(|v| v.as_ref().map(|v| v.pantry_id.0.clone())));
     view! {
         <Title text="Donation photos" />
+        {move || pantry.get().map(|p| view! {
+            <div class="live-corner"><LiveUpdates pantry=Signal::derive(move || p.clone()) tick=tick /></div>
+        })}
         <Transition fallback=Loading>
             {move || Suspend::new(async move {
-                let v = match data.await {
-                    Ok(v) => v,
-                    Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                let (v, stale) = match data.await {
+                    Ok(v) => {
+                        last.set(Some(v.clone()));
+                        (v, false)
+                    }
+                    Err(e) => match last.get_untracked() {
+                        Some(v) => (v, true),
+                        None => return view! { <ErrorPanel error=e /> }.into_any(),
+                    },
                 };
                 let open = v.status == "open";
-                let pantry_signal = Signal::derive({
-                    let p = v.pantry_id.0.clone();
-                    move || p.clone()
-                });
                 view! {
                     <Breadcrumbs trail=vec![
                         (v.organization_name.clone(), Some(format!("/organizations/{}", v.organization_id))),
@@ -96,15 +153,17 @@ pub fn IntakePage() -> impl IntoView {
                     ] />
                     <div class="page-head">
                         <h1>{match &v.donor { Some(d) => format!("Donation from {d}"), None => "Donation photos".to_string() }}</h1>
-                        <LiveUpdates pantry=pantry_signal tick=tick />
                     </div>
                     <p class="muted">{format!("{} · opened {} by {}", v.pantry_name, v.created_at, v.created_by)}</p>
+                    {stale.then(|| view! {
+                        <p class="warning" role="status">"No connection to Larder right now: this is what was loaded last. New photos are kept on this device and sent when the connection is back."</p>
+                    })}
                     {open.then(|| view! {
-                        <Capture intake=v.id.clone() pending=pending originals=originals tick=tick />
+                        <Capture intake=v.id.clone() pending=pending in_flight=in_flight originals=originals tick=tick />
                     })}
                     <PhotoGrid photos=v.photos.clone() />
                     {if open {
-                        view! { <Suggestions v=v.clone() drafts=drafts confirm=confirm /> }.into_any()
+                        view! { <Suggestions v=v.clone() drafts=drafts page=page.get_value() confirm=confirm /> }.into_any()
                     } else {
                         view! { <Confirmed v=v.clone() /> }.into_any()
                     }}
@@ -119,6 +178,7 @@ pub fn IntakePage() -> impl IntoView {
 fn Capture(
     intake: IntakeId,
     pending: RwSignal<Vec<Pending>>,
+    in_flight: StoredValue<std::collections::HashSet<u64>>,
     originals: RwSignal<bool>,
     tick: RwSignal<u64>,
 ) -> impl IntoView {
@@ -130,10 +190,10 @@ fn Capture(
     let take = move |files: web_sys::FileList| {
         for i in 0..files.length() {
             if let Some(file) = files.get(i) {
-                let key = js_sys_now();
+                let temporary = -(next_key() as f64);
                 pending.update(|p| {
                     p.push(Pending {
-                        key,
+                        key: temporary,
                         name: file.name(),
                         state: Upload::Optimizing,
                     })
@@ -141,21 +201,33 @@ fn Capture(
                 let intake = intake.get_value();
                 let as_is = originals.get_untracked();
                 leptos::task::spawn_local(async move {
-                    let set = move |state: Upload| {
-                        pending.update(|p| {
-                            if let Some(x) = p.iter_mut().find(|x| x.key == key) {
-                                x.state = state;
-                            }
-                        })
+                    let set = set_state(pending, temporary);
+                    let name = file.name();
+                    let (blob, saving) = match prepare(&file, as_is).await {
+                        Ok(x) => x,
+                        Err(e) => return set(Upload::Failed(e)),
                     };
-                    let outcome = send(&intake, &file, as_is, set).await;
-                    match outcome {
-                        Ok(saving) => {
-                            set(Upload::Done { saving });
-                            tick.update(|t| *t += 1);
+                    // Kept on the phone first; without storage, sent as is.
+                    let key = super::queue::put(&intake.0, &name, &blob, &saving)
+                        .await
+                        .unwrap_or(temporary);
+                    pending.update(|p| {
+                        if let Some(x) = p.iter_mut().find(|x| x.key == temporary) {
+                            x.key = key;
                         }
-                        Err(e) => set(Upload::Failed(e)),
-                    }
+                    });
+                    deliver(
+                        super::queue::Queued {
+                            key,
+                            intake: intake.0.clone(),
+                            name,
+                            blob,
+                            saving,
+                        },
+                        pending,
+                        in_flight,
+                        tick,
+                    );
                 });
             }
         }
@@ -171,7 +243,7 @@ fn Capture(
     };
     #[cfg(not(feature = "hydrate"))]
     let picked = move |_: NodeRef<leptos::html::Input>| {
-        let _ = (intake, tick);
+        let _ = (intake, tick, in_flight);
     };
     let on_drop = move |ev: leptos::ev::DragEvent| {
         ev.prevent_default();
@@ -206,6 +278,7 @@ fn Capture(
                 {move || pending.get().into_iter().rev().map(|p| {
                     let (class, text) = match &p.state {
                         Upload::Optimizing => ("upload busy", "Optimizing…".to_string()),
+                        Upload::Waiting { saving } => ("upload waiting", format!("Saved on this device; sends when the connection is back · {saving}")),
                         Upload::Uploading { saving } => ("upload busy", format!("Uploading · {saving}")),
                         Upload::Done { saving } => ("upload ok", format!("Uploaded · {saving}")),
                         Upload::Failed(m) => ("upload failed", m.clone()),
@@ -218,62 +291,124 @@ fn Capture(
 }
 
 #[cfg(feature = "hydrate")]
-fn js_sys_now() -> u64 {
+fn next_key() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Optimizes (unless the original is wanted) and uploads one file;
-/// answers the saving to show ("4.1 MB → 310 KB").
+/// Sends one queued photo, unless it is on its way already; a photo the
+/// server stored or refused leaves the queue, one that could not reach it
+/// waits for the connection.
 #[cfg(feature = "hydrate")]
-async fn send(
-    intake: &IntakeId,
-    file: &web_sys::File,
-    as_is: bool,
-    set: impl Fn(Upload),
-) -> Result<String, String> {
-    use wasm_bindgen::JsCast;
-    let name = file.name();
-    let (blob, saving): (web_sys::Blob, String) = if as_is {
-        (
+fn deliver(
+    q: super::queue::Queued,
+    pending: RwSignal<Vec<Pending>>,
+    in_flight: StoredValue<std::collections::HashSet<u64>>,
+    tick: RwSignal<u64>,
+) {
+    let id = q.key.to_bits();
+    if !in_flight
+        .try_update_value(|s| s.insert(id))
+        .unwrap_or(false)
+    {
+        return;
+    }
+    leptos::task::spawn_local(async move {
+        let set = set_state(pending, q.key);
+        set(Upload::Uploading {
+            saving: q.saving.clone(),
+        });
+        match upload(&q.intake, &q.name, &q.blob).await {
+            Ok(()) => {
+                let _ = super::queue::remove(q.key).await;
+                set(Upload::Done {
+                    saving: q.saving.clone(),
+                });
+                tick.try_update(|t| *t += 1);
+            }
+            Err(Sent::Offline) => set(Upload::Waiting {
+                saving: q.saving.clone(),
+            }),
+            Err(Sent::Refused(m)) => {
+                let _ = super::queue::remove(q.key).await;
+                set(Upload::Failed(m));
+            }
+        }
+        in_flight.try_update_value(|s| {
+            s.remove(&id);
+        });
+    });
+}
+
+/// Sets the state of the pending photo with `key`.
+#[cfg(feature = "hydrate")]
+fn set_state(pending: RwSignal<Vec<Pending>>, key: f64) -> impl Fn(Upload) + Copy {
+    move |state| {
+        pending.try_update(|p| {
+            if let Some(x) = p.iter_mut().find(|x| x.key == key) {
+                x.state = state;
+            }
+        });
+    }
+}
+
+/// The photo to send (optimized, unless the original is wanted) and the
+/// saving to show ("4.1 MB → 310 KB").
+#[cfg(feature = "hydrate")]
+async fn prepare(file: &web_sys::File, as_is: bool) -> Result<(web_sys::Blob, String), String> {
+    if as_is {
+        return Ok((
             file.clone().into(),
             format!("{} original", size_text(file.size())),
-        )
-    } else {
-        let o =
-            super::optimize::optimize(file, &name, super::optimize::Settings::default()).await?;
-        let saving = format!(
-            "{} → {} ({} × {})",
-            size_text(o.original_bytes),
-            size_text(o.blob.size()),
-            o.width,
-            o.height
-        );
-        (o.blob, saving)
-    };
-    set(Upload::Uploading {
-        saving: saving.clone(),
-    });
+        ));
+    }
+    let name = file.name();
+    let o = super::optimize::optimize(file, &name, super::optimize::Settings::default()).await?;
+    let saving = format!(
+        "{} → {} ({} × {})",
+        size_text(o.original_bytes),
+        size_text(o.blob.size()),
+        o.width,
+        o.height
+    );
+    Ok((o.blob, saving))
+}
+
+/// Why a photo was not stored.
+#[cfg(feature = "hydrate")]
+enum Sent {
+    /// No connection: try again later.
+    Offline,
+    /// The server said no, and why.
+    Refused(String),
+}
+
+#[cfg(feature = "hydrate")]
+async fn upload(intake: &str, name: &str, blob: &web_sys::Blob) -> Result<(), Sent> {
+    use wasm_bindgen::JsCast;
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
-    init.set_body(&blob);
-    let headers = web_sys::Headers::new().map_err(|_| "no headers")?;
+    init.set_body(blob);
+    let headers = web_sys::Headers::new().map_err(|_| Sent::Offline)?;
     let _ = headers.set("content-type", &blob.type_());
     init.set_headers(&headers);
     let request =
         web_sys::Request::new_with_str_and_init(&format!("/intakes/{intake}/photos"), &init)
-            .map_err(|_| "could not make the request")?;
-    let window = web_sys::window().ok_or("no window")?;
-    let offline = || {
-        "The connection dropped before the photo was sent; try again when you are back online."
-            .to_string()
-    };
+            .map_err(|_| Sent::Refused(format!("{name}: the browser could not send it.")))?;
+    let window = web_sys::window().ok_or(Sent::Offline)?;
     let response: web_sys::Response =
         wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&request))
             .await
-            .map_err(|_| offline())?
+            .map_err(|_| Sent::Offline)?
             .unchecked_into();
+    if response.status() == 201 {
+        return Ok(());
+    }
+    // A server that cannot be reached through a proxy is offline too.
+    if matches!(response.status(), 502..=504) {
+        return Err(Sent::Offline);
+    }
     let text = match response.text() {
         Ok(p) => wasm_bindgen_futures::JsFuture::from(p)
             .await
@@ -282,12 +417,11 @@ async fn send(
             .unwrap_or_default(),
         Err(_) => String::new(),
     };
-    if response.status() == 201 {
-        return Ok(saving);
-    }
-    Err(serde_json::from_str::<crate::error::AppError>(&text)
-        .map(|e| format!("{name}: {e}"))
-        .unwrap_or_else(|_| format!("{name}: the upload failed ({}).", response.status())))
+    Err(Sent::Refused(
+        serde_json::from_str::<crate::error::AppError>(&text)
+            .map(|e| format!("{name}: {e}"))
+            .unwrap_or_else(|_| format!("{name}: the upload failed ({}).", response.status())),
+    ))
 }
 
 #[component]
@@ -340,6 +474,9 @@ fn PhotoGrid(photos: Vec<PhotoView>) -> impl IntoView {
 fn Suggestions(
     v: IntakeView,
     drafts: StoredValue<std::collections::HashMap<String, Draft>>,
+    /// The page's owner: a draft's signals are made under it, since this
+    /// card is drawn again (and its own signals dropped) on every change.
+    page: Owner,
     confirm: ServerAction<ConfirmIntake>,
 ) -> impl IntoView {
     let known: Vec<Suggestion> = v
@@ -372,12 +509,12 @@ fn Suggestions(
                 d
             }
             None => {
-                let d = Draft {
+                let d = page.with(|| Draft {
                     quantity: RwSignal::new(s.quantity.clone()),
                     best_before: RwSignal::new(s.best_before.clone().unwrap_or_default()),
                     keep: RwSignal::new(true),
                     touched: RwSignal::new(false),
-                };
+                });
                 drafts.update_value(|m| {
                     m.insert(key, d);
                 });
