@@ -206,10 +206,9 @@ async fn main() {
         let found = app::photos::barcodes::read(&gray);
         codes.push(t.elapsed().as_secs_f64() * 1000.0);
         let t = Instant::now();
-        let lines = app::photos::dates::recognise(&colour)
+        let read = app::photos::dates::read_dates(&colour, today)
             .await
             .expect("tesseract runs");
-        let read = app::photos::dates::find_dates(&lines, today);
         dates.push(t.elapsed().as_secs_f64() * 1000.0);
         planted_codes += p.gtins.len();
         for f in &found {

@@ -204,8 +204,8 @@ async fn read_photo(db: &Db, store: &dyn ObjectStore, photo: &Claimed) -> Result
     .map_err(|e| format!("the analysis stopped: {e}"))??;
     // Progress only: a failed write here must not fail the photo.
     let _ = stage(db, &photo.id, "reading dates").await;
-    let dates = match dates::recognise(&colour).await {
-        Ok(lines) => dates::find_dates(&lines, time::OffsetDateTime::now_utc().date()),
+    let dates = match dates::read_dates(&colour, time::OffsetDateTime::now_utc().date()).await {
+        Ok(found) => found,
         Err(e) => {
             tracing::warn!(photo = %photo.id, error = %e, "printed dates not read");
             Vec::new()

@@ -74,6 +74,30 @@ pub async fn recognise(photo: &DynamicImage) -> Result<Vec<Vec<(String, f32)>>, 
     Ok(lines_of_tsv(&String::from_utf8_lossy(&out.stdout)))
 }
 
+/// The printed dates in a photo. Tesseract reads the whole photo first;
+/// when that finds no date, it reads four overlapping quarters (each 60%
+/// of the width and height), since its page layout analysis loses a small
+/// label among a busy background that a crop leaves out (in the
+/// benchmark's photos: 2 of 18 dates from whole photos, 5 of 5 from
+/// quarters in a sample).
+pub async fn read_dates(photo: &DynamicImage, today: Date) -> Result<Vec<DateFound>, String> {
+    let found = find_dates(&recognise(photo).await?, today);
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    let (w, h) = (photo.width(), photo.height());
+    let (tw, th) = (w * 3 / 5, h * 3 / 5);
+    let mut all = Vec::new();
+    for (x, y) in [(0, 0), (w - tw, 0), (0, h - th), (w - tw, h - th)] {
+        let tile = photo.crop_imm(x, y, tw, th);
+        all.extend(find_dates(&recognise(&tile).await?, today));
+    }
+    all.sort_by(|a, b| b.confidence.cmp(&a.confidence));
+    let mut seen = std::collections::HashSet::new();
+    all.retain(|d| seen.insert(d.date.clone()));
+    Ok(all)
+}
+
 /// Tesseract's TSV as lines of (word, confidence).
 pub fn lines_of_tsv(tsv: &str) -> Vec<Vec<(String, f32)>> {
     let mut lines: Vec<((u32, u32, u32), Vec<(String, f32)>)> = Vec::new();
