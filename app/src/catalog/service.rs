@@ -91,6 +91,36 @@ pub async fn active_product(
     Ok(p)
 }
 
+/// The organization's products with these ids (archived ones too).
+pub(crate) async fn products_with_ids(
+    db: &Db,
+    organization: &str,
+    ids: &[&ProductId],
+) -> AppResult<std::collections::BTreeMap<ProductId, Product>> {
+    let mut out = std::collections::BTreeMap::new();
+    for chunk in ids.chunks(200) {
+        let mut sql = Sql::default();
+        sql.push(&format!(
+            "select {} from products p where p.organization_id = ",
+            product_columns("p")
+        ));
+        sql.text(organization);
+        sql.push(" and p.id in (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.text(id.as_str());
+        }
+        sql.push(")");
+        for r in sql.query().fetch_all(db.pool()).await? {
+            let p = product_from(&r, Vec::new())?;
+            out.insert(p.id.clone(), p);
+        }
+    }
+    Ok(out)
+}
+
 /// Stock of an archived product does not move.
 pub(crate) fn refuse_archived(p: &Product) -> AppResult<()> {
     if p.archived {

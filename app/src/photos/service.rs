@@ -698,34 +698,6 @@ async fn confirmed_lines(db: &Db, intake: &IntakeId) -> AppResult<Vec<ConfirmedL
         .collect()
 }
 
-/// The organization's products with these ids.
-async fn products(
-    db: &Db,
-    organization: &str,
-    ids: &[&ProductId],
-) -> AppResult<BTreeMap<ProductId, Product>> {
-    let mut out = BTreeMap::new();
-    let mut sql = Sql::default();
-    sql.push(&format!(
-        "select {} from products p where p.organization_id = ",
-        catalog::product_columns("p")
-    ));
-    sql.text(organization);
-    sql.push(" and p.id in (");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.text(id.as_str());
-    }
-    sql.push(")");
-    for r in sql.query().fetch_all(db.pool()).await? {
-        let p = catalog::product_from(&r, Vec::new())?;
-        out.insert(p.id.clone(), p);
-    }
-    Ok(out)
-}
-
 /// The intake's confirmation, written in the transaction that posts its
 /// lines: the intake must still be open (two people confirming at once
 /// post once).
@@ -854,7 +826,8 @@ pub async fn confirm(
         ));
     }
     let ids: Vec<&ProductId> = lines.iter().map(|l| &l.product).collect();
-    let known = products(&state.db, header.organization_id.as_str(), &ids).await?;
+    let known =
+        catalog::products_with_ids(&state.db, header.organization_id.as_str(), &ids).await?;
     let donor: Option<String> = sqlx::query_scalar("select donor from intakes where id = $1")
         .bind(intake.as_str())
         .fetch_one(state.db.pool())

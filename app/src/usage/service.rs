@@ -89,36 +89,6 @@ async fn pantry_for(
     Ok((header, rule))
 }
 
-/// The organization's products with these ids (archived ones too).
-async fn products(
-    db: &Db,
-    organization: &str,
-    ids: &[&ProductId],
-) -> AppResult<BTreeMap<ProductId, Product>> {
-    let mut out = BTreeMap::new();
-    for chunk in ids.chunks(200) {
-        let mut sql = Sql::default();
-        sql.push(&format!(
-            "select {} from products p where p.organization_id = ",
-            catalog::product_columns("p")
-        ));
-        sql.text(organization);
-        sql.push(" and p.id in (");
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.text(id.as_str());
-        }
-        sql.push(")");
-        for r in sql.query().fetch_all(db.pool()).await? {
-            let p = catalog::product_from(&r, Vec::new())?;
-            out.insert(p.id.clone(), p);
-        }
-    }
-    Ok(out)
-}
-
 /// Parses the lines: every product in the pantry's organization and not
 /// archived, every quantity above zero in its unit; a product twice is
 /// one line. Errors name the line.
@@ -141,7 +111,7 @@ async fn parse_lines(
         ));
     }
     let ids: Vec<&ProductId> = lines.iter().map(|l| &l.product).collect();
-    let known = products(db, pantry.organization_id.as_str(), &ids).await?;
+    let known = catalog::products_with_ids(db, pantry.organization_id.as_str(), &ids).await?;
     let mut merged: BTreeMap<ProductId, (Product, i64)> = BTreeMap::new();
     for (i, line) in lines.iter().enumerate() {
         let Some(product) = known.get(&line.product) else {
@@ -617,7 +587,8 @@ pub async fn correct(
     }
     let mut ids: Vec<&ProductId> = current.keys().collect();
     ids.extend(new.iter().map(|(p, _)| &p.id));
-    let known = products(&state.db, pantry.organization_id.as_str(), &ids).await?;
+    let known =
+        catalog::products_with_ids(&state.db, pantry.organization_id.as_str(), &ids).await?;
     let changes = compensations(&state.db, id, &current, &new, &known, "Visit corrected").await?;
     if changes.is_empty() {
         return Err(AppError::invalid(
@@ -668,7 +639,8 @@ pub async fn void(
         return Err(AppError::conflict("visit", "This visit is already voided."));
     }
     let ids: Vec<&ProductId> = current.keys().collect();
-    let known = products(&state.db, pantry.organization_id.as_str(), &ids).await?;
+    let known =
+        catalog::products_with_ids(&state.db, pantry.organization_id.as_str(), &ids).await?;
     let changes = compensations(&state.db, id, &current, &[], &known, "Visit voided").await?;
     let change = VisitChange {
         id: id.clone(),
