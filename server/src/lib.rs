@@ -122,6 +122,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             max_bytes: config.photo_max_bytes as usize,
             max_pixels: config.photo_max_pixels,
         },
+        item_model: config.item_model.clone(),
         ..Settings::default()
     };
     let state = AppState::new(db, settings, setup);
@@ -137,6 +138,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     delivery.push(app::photos::analysis::start(
         state.db.clone(),
         state.photos.store.clone(),
+        state.photos.items.clone(),
         state.photos.wake.clone(),
         delivery_stopped.clone(),
     ));

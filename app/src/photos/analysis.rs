@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::barcodes::{self, Found};
 use super::dates::{self, DateFound};
+use super::items::{self, Candidate, Looked};
 use super::picture;
 use super::store::ObjectStore;
 use crate::db::{now_ms, Db};
@@ -70,6 +71,8 @@ struct PhotoAnalyzed {
     status: &'static str,
     barcodes: usize,
     dates: usize,
+    /// Products of the pantry's matching set the photo looks like.
+    matches: usize,
 }
 
 /// Decodes a stored photo and scales it to at most [`READ_PIXELS`]:
@@ -85,9 +88,13 @@ pub fn decode(bytes: &[u8]) -> Result<(image::GrayImage, image::DynamicImage), S
 }
 
 /// What one photo showed.
+#[derive(Default)]
 struct Outcome {
     barcodes: Vec<Found>,
     dates: Vec<DateFound>,
+    /// `None` when item matching is off.
+    looked: Option<Looked>,
+    matches: Vec<Candidate>,
 }
 
 /// Analyses photos until `shutdown`: whatever is waiting at start (the
@@ -95,6 +102,7 @@ struct Outcome {
 pub fn start(
     db: Db,
     store: Arc<dyn ObjectStore>,
+    items: Arc<items::ItemModel>,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
@@ -105,7 +113,7 @@ pub fn start(
             }
             match next(&db).await {
                 Ok(Some(photo)) => {
-                    if let Err(e) = analyse_one(&db, store.as_ref(), &photo).await {
+                    if let Err(e) = analyse_one(&db, store.as_ref(), &items, &photo).await {
                         tracing::error!(photo = %photo.id, error = %e, "photo analysis failed; retrying later");
                         tokio::select! {
                             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -188,10 +196,15 @@ async fn stage(db: &Db, photo: &str, stage: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Barcodes first, then printed dates; a photo that cannot be decoded
-/// fails, while text reading that cannot run (no Tesseract here) only
-/// leaves the dates out.
-async fn read_photo(db: &Db, store: &dyn ObjectStore, photo: &Claimed) -> Result<Outcome, String> {
+/// Barcodes first, then printed dates, then what the items look like; a
+/// photo that cannot be decoded fails, while a reader that cannot run (no
+/// Tesseract, no model weights) only leaves its part out.
+async fn read_photo(
+    db: &Db,
+    store: &dyn ObjectStore,
+    items: &items::ItemModel,
+    photo: &Claimed,
+) -> Result<Outcome, String> {
     let bytes = store
         .get(&photo.key)
         .await
@@ -211,19 +224,74 @@ async fn read_photo(db: &Db, store: &dyn ObjectStore, photo: &Claimed) -> Result
             Vec::new()
         }
     };
-    Ok(Outcome { barcodes, dates })
+    let (looked, matches) = match items.get() {
+        Some(model) => {
+            let _ = stage(db, &photo.id, "matching items").await;
+            let examples = matching_set(db, &photo.pantry_id, &photo.id)
+                .await
+                .map_err(|e| format!("its pantry's confirmed photos could not be read ({e})"))?;
+            tokio::task::spawn_blocking(move || {
+                let looked = items::look(&model, &colour);
+                let mut matches = items::rank(&looked.features, &examples);
+                matches.retain(|m| m.similarity >= items::SHOWN_FROM);
+                matches.truncate(items::MATCHES_SHOWN);
+                (Some(looked), matches)
+            })
+            .await
+            .map_err(|e| format!("the analysis stopped: {e}"))?
+        }
+        None => (None, Vec::new()),
+    };
+    Ok(Outcome {
+        barcodes,
+        dates,
+        looked,
+        matches,
+    })
 }
 
-async fn analyse_one(db: &Db, store: &dyn ObjectStore, photo: &Claimed) -> Result<(), String> {
-    let (status, error, outcome) = match read_photo(db, store, photo).await {
+/// The pantry's confirmed photos of products still in the catalog, most
+/// recent first, as (product, feature vector).
+async fn matching_set(
+    db: &Db,
+    pantry: &str,
+    except: &str,
+) -> Result<Vec<(String, Vec<f32>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select pp.product_id, f.features from product_photos pp \
+         join photo_features f on f.photo_id = pp.photo_id \
+         join products p on p.id = pp.product_id \
+         where pp.pantry_id = $1 and pp.photo_id <> $2 and f.model = $3 and p.archived_at is null \
+         order by pp.confirmed_at desc limit $4",
+    )
+    .bind(pantry)
+    .bind(except)
+    .bind(items::MODEL_NAME)
+    .bind(items::MATCHING_SET)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let bytes: Vec<u8> = r.try_get("features")?;
+        if let Some(features) = items::decode(&bytes) {
+            out.push((r.try_get("product_id")?, features));
+        }
+    }
+    Ok(out)
+}
+
+async fn analyse_one(
+    db: &Db,
+    store: &dyn ObjectStore,
+    items: &items::ItemModel,
+    photo: &Claimed,
+) -> Result<(), String> {
+    let (status, error, outcome) = match read_photo(db, store, items, photo).await {
         Ok(o) => ("done", None, o),
         Err(e) => (
             "failed",
             Some(format!("The photo could not be read: {e}")),
-            Outcome {
-                barcodes: Vec::new(),
-                dates: Vec::new(),
-            },
+            Outcome::default(),
         ),
     };
     let found = &outcome.barcodes;
@@ -266,6 +334,52 @@ async fn analyse_one(db: &Db, store: &dyn ObjectStore, photo: &Claimed) -> Resul
         .await
         .map_err(sql)?;
     }
+    let mut ordinal = (found.len() + outcome.dates.len()) as i64;
+    let hints = outcome.looked.as_ref().map_or(&[][..], |l| &l.hints[..]);
+    for h in hints {
+        sqlx::query(
+            "insert into photo_findings (photo_id, ordinal, kind, format, value, gtin, best_before, confidence) \
+             values ($1, $2, 'hint', $3, $4, null, null, $5)",
+        )
+        .bind(photo.id.as_str())
+        .bind(ordinal)
+        .bind(h.group)
+        .bind(h.label)
+        .bind(h.confidence)
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+        ordinal += 1;
+    }
+    // A match's value is the product; its confidence the similarity.
+    for m in &outcome.matches {
+        sqlx::query(
+            "insert into photo_findings (photo_id, ordinal, kind, format, value, gtin, best_before, confidence) \
+             values ($1, $2, 'match', 'looks like', $3, null, null, $4)",
+        )
+        .bind(photo.id.as_str())
+        .bind(ordinal)
+        .bind(m.product_id.as_str())
+        .bind(((m.similarity * 100.0).round() as i64).clamp(0, 100))
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+        ordinal += 1;
+    }
+    sqlx::query("delete from photo_features where photo_id = $1")
+        .bind(photo.id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+    if let Some(looked) = &outcome.looked {
+        sqlx::query("insert into photo_features (photo_id, model, features) values ($1, $2, $3)")
+            .bind(photo.id.as_str())
+            .bind(items::MODEL_NAME)
+            .bind(items::encode(&looked.features))
+            .execute(&mut *tx)
+            .await
+            .map_err(sql)?;
+    }
     sqlx::query(
         "update photos set status = $1, stage = null, error = $2, analyzed_at = $3 where id = $4",
     )
@@ -290,6 +404,7 @@ async fn analyse_one(db: &Db, store: &dyn ObjectStore, photo: &Claimed) -> Resul
                 status,
                 barcodes: found.len(),
                 dates: outcome.dates.len(),
+                matches: outcome.matches.len(),
             },
             actor_id: None,
             correlation_id: &photo.id,

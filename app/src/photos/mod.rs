@@ -1,7 +1,8 @@
 //! Photos: a box of donations photographed on a phone becomes an intake
-//! whose photos are checked and stored on upload, read for barcodes in the
-//! background (an event consumer), and summed into suggested lines that
-//! staff confirm as one `received` movement per product.
+//! whose photos are checked and stored on upload, read in the background
+//! (an event consumer) for barcodes, printed dates and what the items look
+//! like, and summed into suggested lines that staff confirm as one
+//! `received` movement per product.
 
 pub mod api;
 pub mod model;
@@ -18,6 +19,8 @@ pub mod analysis;
 pub mod barcodes;
 #[cfg(feature = "ssr")]
 pub mod dates;
+#[cfg(feature = "ssr")]
+pub mod items;
 #[cfg(feature = "ssr")]
 pub mod picture;
 #[cfg(feature = "ssr")]

@@ -79,7 +79,8 @@ pub struct Uploaded {
 /// One thing a reader found in a photo.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingView {
-    /// "barcode", "date".
+    /// "barcode", "date", "hint" (a category the image model sees: format
+    /// is the group, value the thing), "match" (value is a product id).
     pub kind: String,
     /// "EAN-13", "QR code", …
     pub format: String,
@@ -104,6 +105,17 @@ pub struct PhotoView {
     pub stage: Option<String>,
     pub error: Option<String>,
     pub findings: Vec<FindingView>,
+    /// Products whose confirmed photos this one looks like, nearest first.
+    pub matches: Vec<MatchView>,
+}
+
+/// A product of the pantry's matching set that a photo looks like.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchView {
+    pub product_id: ProductId,
+    pub product_name: String,
+    /// Percent: the cosine similarity to its nearest confirmed photo.
+    pub similarity: i64,
 }
 
 /// A suggested line of the intake, from what the photos showed.
@@ -122,6 +134,9 @@ pub struct Suggestion {
     pub confidence: i64,
     /// Why: "EAN-13 4006381333931 in photos 1 and 3".
     pub evidence: String,
+    /// The photos it was seen in; confirmed, a photo that shows only this
+    /// product joins the pantry's matching set.
+    pub photos: Vec<PhotoId>,
 }
 
 /// An intake as its page shows it.
@@ -154,6 +169,9 @@ pub struct ConfirmLine {
     pub quantity: String,
     #[serde(default)]
     pub best_before: String,
+    /// The photos that show it (from its suggestion, or picked by staff).
+    #[serde(default)]
+    pub photos: Vec<PhotoId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use sha2::Digest as _;
 use sqlx::Row as _;
 
+use super::items;
 use super::model::*;
 use super::picture::{self, PhotoLimits};
 use super::store::ObjectStore;
@@ -41,6 +42,8 @@ pub struct Photos {
     /// Uploads decoded at once: a 50 MP original takes 150 MB to decode,
     /// so a burst of them waits its turn rather than exhausting memory.
     pub decoding: Arc<tokio::sync::Semaphore>,
+    /// The image model for item matching (loaded on first use).
+    pub items: Arc<super::items::ItemModel>,
 }
 
 /// Uploads decoded side by side.
@@ -394,7 +397,7 @@ pub async fn intake(state: &AppState, caller: &Caller, id: &IntakeId) -> AppResu
     .bind(id.as_str())
     .fetch_one(db.pool())
     .await?;
-    let photos = photos_of(db, id).await?;
+    let photos = photos_of(db, header.organization_id.as_str(), id).await?;
     let status: String = i.try_get("status")?;
     let confirmed = if status == "confirmed" {
         confirmed_lines(db, id).await?
@@ -429,7 +432,7 @@ pub async fn intake(state: &AppState, caller: &Caller, id: &IntakeId) -> AppResu
     })
 }
 
-async fn photos_of(db: &Db, intake: &IntakeId) -> AppResult<Vec<PhotoView>> {
+async fn photos_of(db: &Db, organization: &str, intake: &IntakeId) -> AppResult<Vec<PhotoView>> {
     let rows = sqlx::query(
         "select id, number, bytes, width, height, status, stage, error from photos \
          where intake_id = $1 order by number",
@@ -459,12 +462,35 @@ async fn photos_of(db: &Db, intake: &IntakeId) -> AppResult<Vec<PhotoView>> {
                 confidence: f.try_get("confidence")?,
             });
     }
+    // Matches name products; one that was archived since is left out.
+    let matched: Vec<ProductId> = by_photo
+        .values()
+        .flatten()
+        .filter(|f| f.kind == "match")
+        .map(|f| ProductId(f.value.clone()))
+        .collect();
+    let refs: Vec<&ProductId> = matched.iter().collect();
+    let products = catalog::products_with_ids(db, organization, &refs).await?;
     rows.iter()
         .map(|r| {
             let id: String = r.try_get("id")?;
+            let findings = by_photo.remove(&id).unwrap_or_default();
+            let matches = findings
+                .iter()
+                .filter(|f| f.kind == "match")
+                .filter_map(|f| {
+                    let product = products.get(&ProductId(f.value.clone()))?;
+                    (!product.archived).then(|| MatchView {
+                        product_id: product.id.clone(),
+                        product_name: product.name.clone(),
+                        similarity: f.confidence,
+                    })
+                })
+                .collect();
             Ok(PhotoView {
                 thumbnail_url: format!("/photos/{id}/thumbnail.jpg"),
-                findings: by_photo.remove(&id).unwrap_or_default(),
+                findings,
+                matches,
                 id: PhotoId(id),
                 number: r.try_get("number")?,
                 bytes: r.try_get("bytes")?,
@@ -539,6 +565,7 @@ async fn suggest(db: &Db, organization: &str, photos: &[PhotoView]) -> AppResult
     struct Seen {
         count: i64,
         photos: Vec<i64>,
+        photo_ids: Vec<PhotoId>,
         format: String,
         value: String,
         best_before: Option<String>,
@@ -550,6 +577,7 @@ async fn suggest(db: &Db, organization: &str, photos: &[PhotoView]) -> AppResult
             let s = seen.entry(gtin.clone()).or_insert_with(|| Seen {
                 count: 0,
                 photos: Vec::new(),
+                photo_ids: Vec::new(),
                 format: f.format.clone(),
                 value: f.value.clone(),
                 best_before: None,
@@ -557,6 +585,7 @@ async fn suggest(db: &Db, organization: &str, photos: &[PhotoView]) -> AppResult
             s.count += 1;
             if !s.photos.contains(&p.number) {
                 s.photos.push(p.number);
+                s.photo_ids.push(p.id.clone());
             }
             if s.best_before.is_none() {
                 s.best_before = f.best_before.clone();
@@ -638,7 +667,13 @@ async fn suggest(db: &Db, organization: &str, photos: &[PhotoView]) -> AppResult
                         best_before: None,
                         confidence: 95,
                         evidence: String::new(),
+                        photos: Vec::new(),
                     });
+                for id in &s.photo_ids {
+                    if !line.photos.contains(id) {
+                        line.photos.push(id.clone());
+                    }
+                }
                 // Counted items are units of each and pack; a weighed
                 // product's barcode says nothing of its weight.
                 let count = match product.unit {
@@ -668,13 +703,106 @@ async fn suggest(db: &Db, organization: &str, photos: &[PhotoView]) -> AppResult
                 best_before,
                 confidence: 95,
                 evidence: format!("{evidence}; not in the catalog"),
+                photos: s.photo_ids.clone(),
             }),
         }
     }
+    suggest_from_matches(db, organization, photos, &known, &mut lines).await?;
     let mut out: Vec<Suggestion> = lines.into_values().collect();
     out.sort_by(|a, b| a.product_name.cmp(&b.product_name));
     out.extend(unknown);
     Ok(out)
+}
+
+/// Lines for photos no known barcode explains, from what they look like:
+/// a photo whose nearest product in the matching set is near enough counts
+/// one of it (staff correct the count). A photo that looks like a product
+/// already counted from its barcode is taken for another side of it, and
+/// only adds its date.
+async fn suggest_from_matches(
+    db: &Db,
+    organization: &str,
+    photos: &[PhotoView],
+    by_gtin: &BTreeMap<String, Product>,
+    lines: &mut BTreeMap<String, Suggestion>,
+) -> AppResult<()> {
+    let threshold = (items::SUGGEST_FROM * 100.0).round() as i64;
+    let unexplained: Vec<&PhotoView> = photos
+        .iter()
+        .filter(|p| {
+            !p.findings.iter().any(|f| {
+                f.kind == "barcode" && f.gtin.as_ref().is_some_and(|g| by_gtin.contains_key(g))
+            })
+        })
+        .filter(|p| p.matches.first().is_some_and(|m| m.similarity >= threshold))
+        .collect();
+    if unexplained.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&ProductId> = unexplained
+        .iter()
+        .map(|p| &p.matches[0].product_id)
+        .collect();
+    let products = catalog::products_with_ids(db, organization, &ids).await?;
+    for p in unexplained {
+        let best = &p.matches[0];
+        let Some(product) = products.get(&best.product_id).filter(|p| !p.archived) else {
+            continue;
+        };
+        let runner_up = p.matches.get(1).map(|m| m.similarity as f32 / 100.0);
+        let confidence = items::confidence(best.similarity as f32 / 100.0, runner_up);
+        let date = best_date(p);
+        let mut evidence = format!(
+            "photo {} looks like confirmed photos of {} ({}% alike)",
+            p.number, product.name, best.similarity
+        );
+        if let Some(d) = date {
+            evidence.push_str(&format!(
+                "; best before {} read in it ({}% sure)",
+                d.best_before.clone().unwrap_or_default(),
+                d.confidence
+            ));
+        }
+        let counted = matches!(product.unit, Unit::Each | Unit::Pack);
+        let line = lines
+            .entry(product.id.0.clone())
+            .or_insert_with(|| Suggestion {
+                product_id: Some(product.id.clone()),
+                product_name: Some(product.name.clone()),
+                unit: Some(product.unit.as_str().into()),
+                gtin: None,
+                quantity: String::new(),
+                best_before: None,
+                confidence,
+                evidence: String::new(),
+                photos: Vec::new(),
+            });
+        let from_barcode = line.gtin.is_some();
+        if !from_barcode {
+            if counted {
+                line.quantity = (line.quantity.parse::<i64>().unwrap_or(0) + 1).to_string();
+            }
+            line.confidence = line.confidence.min(if counted {
+                confidence
+            } else {
+                confidence.min(60)
+            });
+        }
+        if line.best_before.is_none() {
+            if let Some(d) = date {
+                line.best_before = d.best_before.clone();
+                line.confidence = line.confidence.min(d.confidence);
+            }
+        }
+        if !line.evidence.is_empty() {
+            line.evidence.push_str("; ");
+        }
+        line.evidence.push_str(&evidence);
+        if !line.photos.contains(&p.id) {
+            line.photos.push(p.id.clone());
+        }
+    }
+    Ok(())
 }
 
 async fn confirmed_lines(db: &Db, intake: &IntakeId) -> AppResult<Vec<ConfirmedLine>> {
@@ -707,6 +835,9 @@ struct Confirmation {
     actor_id: String,
     /// Per posted line, in order: product and date.
     lines: Vec<(ProductId, Option<String>)>,
+    pantry_id: PantryId,
+    /// Photos that join the pantry's matching set, with their product.
+    examples: Vec<(ProductId, PhotoId)>,
 }
 
 /// The payload of `IntakeConfirmed`, version 1.
@@ -784,6 +915,19 @@ impl Attachment for Confirmation {
                     best_before: date.clone(),
                 });
             }
+            for (product, photo) in &self.examples {
+                sqlx::query(
+                    "insert into product_photos (pantry_id, product_id, photo_id, intake_id, confirmed_at) \
+                     values ($1, $2, $3, $4, $5) on conflict do nothing",
+                )
+                .bind(self.pantry_id.as_str())
+                .bind(product.as_str())
+                .bind(photo.as_str())
+                .bind(self.intake.as_str())
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            }
             let payload = IntakeConfirmed {
                 intake_id: self.intake.0.clone(),
                 lines,
@@ -857,6 +1001,7 @@ pub async fn confirm(
             )
         })?;
     }
+    let examples = matching_examples(&state.db, intake, lines).await?;
     let mut changes = Vec::new();
     let mut order = Vec::new();
     for ((id, date), (product, quantity)) in merged {
@@ -875,11 +1020,47 @@ pub async fn confirm(
             intake: intake.clone(),
             actor_id: actor.user_id.clone(),
             lines: order,
+            pantry_id: header.id.clone(),
+            examples,
         }),
         &actor,
     )
     .await?;
     confirmed_lines(&state.db, intake).await
+}
+
+/// The photos confirmed as showing one product: cited by lines of exactly
+/// one product (a photo of a mixed box would teach every product in it the
+/// look of the others). A photo of another intake is refused.
+async fn matching_examples(
+    db: &Db,
+    intake: &IntakeId,
+    lines: &[ConfirmLine],
+) -> AppResult<Vec<(ProductId, PhotoId)>> {
+    let own: Vec<String> = sqlx::query_scalar("select id from photos where intake_id = $1")
+        .bind(intake.as_str())
+        .fetch_all(db.pool())
+        .await?;
+    let mut cited: BTreeMap<&PhotoId, Vec<&ProductId>> = BTreeMap::new();
+    for (i, line) in lines.iter().enumerate() {
+        for photo in &line.photos {
+            if !own.iter().any(|id| *id == photo.0) {
+                return Err(AppError::invalid(
+                    "lines",
+                    format!("Line {}: that photo is not one of this intake's.", i + 1),
+                ));
+            }
+            let products = cited.entry(photo).or_default();
+            if !products.contains(&&line.product) {
+                products.push(&line.product);
+            }
+        }
+    }
+    Ok(cited
+        .into_iter()
+        .filter(|(_, products)| products.len() == 1)
+        .map(|(photo, products)| (products[0].clone(), photo.clone()))
+        .collect())
 }
 
 /// Where on the place tree an intake is, for access checks elsewhere.

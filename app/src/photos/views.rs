@@ -8,7 +8,8 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::api::*;
 use super::model::*;
-use crate::ids::{IntakeId, PantryId};
+use crate::catalog::api::get_products;
+use crate::ids::{IntakeId, OrganizationId, PantryId, PhotoId, ProductId};
 use crate::inventory::views::LiveUpdates;
 use crate::ui::*;
 
@@ -64,6 +65,43 @@ struct Draft {
     best_before: RwSignal<String>,
     keep: RwSignal<bool>,
     touched: RwSignal<bool>,
+}
+
+/// A line staff added by hand (from a photo's match or the product
+/// search); its signals belong to the page, like a [`Draft`]'s.
+#[derive(Clone)]
+struct Added {
+    product: ProductId,
+    name: String,
+    unit: String,
+    quantity: RwSignal<String>,
+    best_before: RwSignal<String>,
+    /// The photo that shows it ("" for none): confirmed, that photo joins
+    /// the pantry's matching set.
+    photo: RwSignal<String>,
+}
+
+/// Adds a line for `product` unless there is one.
+fn add_line(
+    added: RwSignal<Vec<Added>>,
+    page: Owner,
+    product: ProductId,
+    name: String,
+    unit: String,
+    photo: Option<PhotoId>,
+) {
+    if added.with_untracked(|a| a.iter().any(|l| l.product == product)) {
+        return;
+    }
+    let line = page.with(|| Added {
+        product,
+        name,
+        unit,
+        quantity: RwSignal::new("1".into()),
+        best_before: RwSignal::new(String::new()),
+        photo: RwSignal::new(photo.map(|p| p.0).unwrap_or_default()),
+    });
+    added.update(|a| a.push(line));
 }
 
 /// `/intakes/:id`
@@ -123,6 +161,7 @@ pub fn IntakePage() -> impl IntoView {
         on_cleanup(move || handle.remove());
     }
     let drafts = StoredValue::new(std::collections::HashMap::<String, Draft>::new());
+    let added = RwSignal::new(Vec::<Added>::new());
     let page = StoredValue::new(Owner::current().expect("a page has an owner"));
     // The live stream lives as long as the page, outside the part that
     // re-renders on every change, so no event falls between two streams.
@@ -161,9 +200,10 @@ pub fn IntakePage() -> impl IntoView {
                     {open.then(|| view! {
                         <Capture intake=v.id.clone() pending=pending in_flight=in_flight originals=originals tick=tick />
                     })}
-                    <PhotoGrid photos=v.photos.clone() />
+                    <PhotoGrid photos=v.photos.clone() open=open added=added page=page.get_value()
+                        suggested=v.suggestions.iter().filter_map(|s| s.product_id.clone()).collect() />
                     {if open {
-                        view! { <Suggestions v=v.clone() drafts=drafts page=page.get_value() confirm=confirm /> }.into_any()
+                        view! { <Suggestions v=v.clone() drafts=drafts added=added page=page.get_value() confirm=confirm /> }.into_any()
                     } else {
                         view! { <Confirmed v=v.clone() /> }.into_any()
                     }}
@@ -425,7 +465,16 @@ async fn upload(intake: &str, name: &str, blob: &web_sys::Blob) -> Result<(), Se
 }
 
 #[component]
-fn PhotoGrid(photos: Vec<PhotoView>) -> impl IntoView {
+fn PhotoGrid(
+    photos: Vec<PhotoView>,
+    /// Whether lines can still be added (the intake is open).
+    open: bool,
+    added: RwSignal<Vec<Added>>,
+    page: Owner,
+    /// Products the suggestions already hold.
+    suggested: Vec<ProductId>,
+) -> impl IntoView {
+    let page = StoredValue::new(page);
     (!photos.is_empty()).then(|| view! {
         <section class="card">
             <h2>{format!("Photos ({})", photos.len())}</h2>
@@ -454,6 +503,12 @@ fn PhotoGrid(photos: Vec<PhotoView>) -> impl IntoView {
                         AnalysisStatus::Failed => p.error.clone().unwrap_or_else(|| "Could not be read".into()),
                     };
                     let state = p.status.as_str();
+                    let hint = p.findings.iter().find(|f| f.kind == "hint").map(|h| {
+                        format!("Looks like {} ({})", h.format.to_lowercase(), h.value)
+                    });
+                    let photo_id = p.id.clone();
+                    let matches = p.matches.clone();
+                    let suggested = suggested.clone();
                     view! {
                         <li class="photo" data-status=state data-testid="photo">
                             <img src=p.thumbnail_url.clone() alt=format!("Photo {}", p.number) loading="lazy" width="240" />
@@ -462,6 +517,30 @@ fn PhotoGrid(photos: Vec<PhotoView>) -> impl IntoView {
                                 <span class="muted">{format!(" · {} · {} × {}", size_text(p.bytes as f64), p.width, p.height)}</span>
                             </p>
                             <p class="photo-status" class:busy=matches!(p.status, AnalysisStatus::Waiting | AnalysisStatus::Running)>{status}</p>
+                            {hint.map(|h| view! { <p class="photo-hint muted">{h}</p> })}
+                            {(!matches.is_empty()).then(|| view! {
+                                <ul class="photo-matches" aria-label=format!("Photo {} looks like", p.number)>
+                                    {matches.into_iter().map(|m| {
+                                        let listed = suggested.contains(&m.product_id);
+                                        let (product, name, photo) = (m.product_id.clone(), m.product_name.clone(), photo_id.clone());
+                                        let label = format!("{} {}%", m.product_name, m.similarity);
+                                        view! {
+                                            <li data-testid="photo-match">
+                                                {if open && !listed {
+                                                    view! {
+                                                        <button type="button" class="chip" title="Add a line for it, shown in this photo"
+                                                            on:click=move |_| add_line(added, page.get_value(), product.clone(), name.clone(), String::new(), Some(photo.clone()))>
+                                                            {format!("+ {label}")}
+                                                        </button>
+                                                    }.into_any()
+                                                } else {
+                                                    view! { <span class="chip">{label}</span> }.into_any()
+                                                }}
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            })}
                         </li>
                     }
                 }).collect_view()}
@@ -474,6 +553,7 @@ fn PhotoGrid(photos: Vec<PhotoView>) -> impl IntoView {
 fn Suggestions(
     v: IntakeView,
     drafts: StoredValue<std::collections::HashMap<String, Draft>>,
+    added: RwSignal<Vec<Added>>,
     /// The page's owner: a draft's signals are made under it, since this
     /// card is drawn again (and its own signals dropped) on every change.
     page: Owner,
@@ -491,6 +571,8 @@ fn Suggestions(
         .filter(|s| s.product_id.is_none())
         .cloned()
         .collect();
+    let add_owner = page.clone();
+    let no_unknown = unknown.is_empty();
     // A line keeps what staff typed across refreshes; untouched lines
     // follow the photos.
     let draft_for = move |s: &Suggestion| -> Draft {
@@ -535,8 +617,21 @@ fn Suggestions(
                     product: s.product_id.clone()?,
                     quantity: d.quantity.get_untracked(),
                     best_before: d.best_before.get_untracked(),
+                    photos: s.photos.clone(),
                 })
             })
+            .chain(added.get_untracked().into_iter().map(|a| {
+                ConfirmLine {
+                    product: a.product,
+                    quantity: a.quantity.get_untracked(),
+                    best_before: a.best_before.get_untracked(),
+                    photos: Some(a.photo.get_untracked())
+                        .filter(|p| !p.is_empty())
+                        .map(PhotoId)
+                        .into_iter()
+                        .collect(),
+                }
+            }))
             .collect();
         confirm.dispatch(ConfirmIntake {
             id: intake.clone(),
@@ -547,14 +642,27 @@ fn Suggestions(
     let waiting = !v.settled;
     let org = v.organization_id.clone();
     let empty = lines.is_empty();
+    let nothing = move || empty && added.with(|a| a.is_empty());
+    let numbers: Vec<(PhotoId, i64)> = v.photos.iter().map(|p| (p.id.clone(), p.number)).collect();
+    let known_ids: Vec<ProductId> = lines
+        .iter()
+        .filter_map(|(s, _)| s.product_id.clone())
+        .collect();
+    // Photos no suggestion explains: an item added by hand is most likely
+    // in the latest of them.
+    let free: Vec<PhotoId> = v
+        .photos
+        .iter()
+        .filter(|p| !v.suggestions.iter().any(|s| s.photos.contains(&p.id)))
+        .map(|p| p.id.clone())
+        .collect();
     view! {
         <section class="card">
             <h2>"What the photos show"</h2>
             {waiting.then(|| view! { <p class="loading" role="status"><span class="spinner" aria-hidden="true"></span>"Reading the photos… suggestions appear as each one is read."</p> })}
-            {(empty && !waiting && unknown.is_empty()).then(|| view! {
-                <p>{if v.photos.is_empty() { "Add photos of the donation to get suggestions." } else { "No barcodes were found in these photos. Try closer photos with the barcodes facing the camera, or receive the items from the inventory page." }}</p>
+            {move || (nothing() && !waiting && no_unknown).then(|| view! {
+                <p>{if v.photos.is_empty() { "Add photos of the donation to get suggestions." } else { "Nothing in these photos was recognised. Add the items below; once confirmed, their photos teach Larder what they look like." }}</p>
             })}
-            {(!empty).then(|| view! {
                 <form class="stack" on:submit=on_confirm aria-label="Confirm the donation">
                     <ul class="suggestions">
                         {lines.into_iter().map(|(s, d)| {
@@ -585,11 +693,16 @@ fn Suggestions(
                                 </li>
                             }
                         }).collect_view()}
+                        <For each=move || added.get() key=|a| a.product.0.clone() let:a>
+                            <AddedLine a=a added=added photos=numbers.clone() />
+                        </For>
                     </ul>
-                    <FormError error=error fields=&["lines"] />
-                    <SubmitButton label="Receive into stock" busy_label="Receiving…" pending=confirm.pending() />
+                    <AddItem organization=org.clone() added=added page=add_owner known=known_ids free=free />
+                    <div class:hidden=nothing>
+                        <FormError error=error fields=&["lines"] />
+                        <SubmitButton label="Receive into stock" busy_label="Receiving…" pending=confirm.pending() />
+                    </div>
                 </form>
-            })}
             {(!unknown.is_empty()).then(|| view! {
                 <h3>"Barcodes not in the catalog"</h3>
                 <ul class="stock-list">
@@ -607,6 +720,130 @@ fn Suggestions(
                 </ul>
             })}
         </section>
+    }
+}
+
+/// A line added by hand: quantity, date, and which photo shows it.
+#[component]
+fn AddedLine(a: Added, added: RwSignal<Vec<Added>>, photos: Vec<(PhotoId, i64)>) -> impl IntoView {
+    let pid = a.product.0.clone();
+    let (qid, bid, fid) = (
+        format!("aq-{pid}"),
+        format!("ab-{pid}"),
+        format!("af-{pid}"),
+    );
+    let product = a.product.clone();
+    let remove = move |_| added.update(|l| l.retain(|x| x.product != product));
+    let (quantity, best_before, photo) = (a.quantity, a.best_before, a.photo);
+    view! {
+        <li class="suggestion" data-testid="added-line">
+            <div class="suggestion-head">
+                <span class="suggestion-name">{a.name.clone()}</span>
+                <button type="button" class="button small" on:click=remove aria-label=format!("Remove {}", a.name)>"Remove"</button>
+            </div>
+            <p class="suggestion-evidence muted">"Added by hand"</p>
+            <div class="suggestion-fields">
+                <div class="field">
+                    <label for=qid.clone()>{if a.unit.is_empty() { "Quantity".to_string() } else { format!("Quantity ({})", a.unit) }}</label>
+                    <input id=qid inputmode="decimal" autocomplete="off" prop:value=move || quantity.get()
+                        on:input=move |ev| quantity.set(event_target_value(&ev)) />
+                </div>
+                <div class="field">
+                    <label for=bid.clone()>"Best before"</label>
+                    <input id=bid type="date" prop:value=move || best_before.get()
+                        on:input=move |ev| best_before.set(event_target_value(&ev)) />
+                </div>
+                {(!photos.is_empty()).then(|| view! {
+                    <div class="field">
+                        <label for=fid.clone()>"Shown in"</label>
+                        <select id=fid on:change=move |ev| photo.set(event_target_value(&ev))>
+                            <option value="" selected=move || photo.get().is_empty()>"No photo"</option>
+                            {photos.iter().map(|(id, n)| {
+                                let id = id.0.clone();
+                                let value = id.clone();
+                                view! { <option value=value selected=move || photo.get() == id>{format!("Photo {n}")}</option> }
+                            }).collect_view()}
+                        </select>
+                    </div>
+                })}
+            </div>
+        </li>
+    }
+}
+
+/// Finds a catalog product to add as a line.
+#[component]
+fn AddItem(
+    organization: OrganizationId,
+    added: RwSignal<Vec<Added>>,
+    page: Owner,
+    /// Products the suggestions hold already.
+    known: Vec<ProductId>,
+    /// Photos no suggestion cites, oldest first.
+    free: Vec<PhotoId>,
+) -> impl IntoView {
+    let free = StoredValue::new(free);
+    let q = RwSignal::new(String::new());
+    let found = Resource::new(
+        move || q.get(),
+        move |q| {
+            let organization = organization.clone();
+            async move {
+                if q.trim().is_empty() {
+                    return Ok(Vec::new());
+                }
+                get_products(organization, q, String::new(), String::new(), 1)
+                    .await
+                    .map(|p| {
+                        p.items
+                            .into_iter()
+                            .filter(|p| !p.archived)
+                            .take(5)
+                            .collect::<Vec<_>>()
+                    })
+            }
+        },
+    );
+    let known = StoredValue::new(known);
+    let page = StoredValue::new(page);
+    view! {
+        <div class="add-item">
+            <label for="add-item-search">"Add an item"</label>
+            <input id="add-item-search" type="search" placeholder="Search the catalog" autocomplete="off"
+                prop:value=move || q.get() on:input=move |ev| q.set(event_target_value(&ev)) />
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match found.await {
+                        Ok(items) => view! {
+                            <ul class="pick-list">
+                                {items.into_iter().map(|p| {
+                                    let listed = known.with_value(|k| k.contains(&p.id));
+                                    let (id, name, unit) = (p.id.clone(), p.name.clone(), p.unit.as_str().to_string());
+                                    view! {
+                                        <li>
+                                            <button type="button" class="pick" disabled=listed
+                                                on:click=move |_| {
+                                                    let photo = free.with_value(|f| {
+                                                        added.with_untracked(|a| {
+                                                            f.iter().rev().find(|p| !a.iter().any(|l| l.photo.get_untracked() == p.0)).cloned()
+                                                        })
+                                                    });
+                                                    add_line(added, page.get_value(), id.clone(), name.clone(), unit.clone(), photo);
+                                                    q.set(String::new());
+                                                }>
+                                                <span class="pick-name">{p.name.clone()}</span>
+                                                <span class="pick-qty">{if listed { "suggested above".to_string() } else { p.category.clone() }}</span>
+                                            </button>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
     }
 }
 

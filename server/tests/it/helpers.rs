@@ -58,6 +58,12 @@ pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
     }
 }
 
+/// The image model's weights, which `scripts/setup-test.sh` fetches.
+pub fn item_model() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/efficientnet-lite0.safetensors")
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_with(backend, &[]).await
 }
@@ -79,6 +85,10 @@ pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
         dir.path().join("site").display().to_string(),
     );
     vars.insert("DATABASE_URL".into(), database_url.clone());
+    vars.insert(
+        "LARDER_ITEM_MODEL".into(),
+        item_model().display().to_string(),
+    );
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
     }

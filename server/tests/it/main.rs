@@ -7,6 +7,7 @@ mod accounts;
 mod binary;
 mod crash;
 mod inventory;
+mod matching;
 mod operations;
 mod photos;
 mod places;

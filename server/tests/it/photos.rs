@@ -166,7 +166,7 @@ fn jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
     j
 }
 
-async fn upload(app: &TestApp, c: &Client, intake: &str, bytes: Vec<u8>, mime: &str) -> Reply {
+pub async fn upload(app: &TestApp, c: &Client, intake: &str, bytes: Vec<u8>, mime: &str) -> Reply {
     let res = c
         .post(format!("{}/intakes/{intake}/photos", app.base))
         .header("content-type", mime)
@@ -205,7 +205,7 @@ fn stored_files(app: &TestApp) -> usize {
 }
 
 /// The intake once every photo's analysis has finished.
-async fn settled(app: &TestApp, c: &Client, intake: &str) -> Value {
+pub async fn settled(app: &TestApp, c: &Client, intake: &str) -> Value {
     for _ in 0..600 {
         let r = app.call(c, "intake", &[("id", intake)]).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
