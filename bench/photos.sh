@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Photo analysis benchmark: a set of 1600 × 1200 photos with barcodes and
 # printed dates, made by the benchmark itself, through the analysis
-# worker's stages (decoding, barcodes with rxing, dates with Tesseract):
+# worker's stages (decoding, barcodes with rxing, dates with Tesseract,
+# item matching with EfficientNet-Lite0):
 # time per stage and photos per second for one worker, and what was found
 # against what was planted. Writes the figures into docs/BENCHMARKS.md
 # between the photos markers.

@@ -37,6 +37,7 @@ export default async function globalSetup() {
         LARDER_LISTEN: `127.0.0.1:${inst.port}`,
         LARDER_DATA_DIR: dataDir,
         LARDER_SITE_ROOT: path.join(root, 'target', 'site'),
+        LARDER_ITEM_MODEL: path.join(root, 'models', 'efficientnet-lite0.safetensors'),
         LARDER_LOG_FORMAT: 'pretty',
         NO_COLOR: '1',
         DATABASE_URL: '',

@@ -10,16 +10,22 @@ profile=debug
 
 "$ROOT/scripts/setup-build.sh"
 
-say "building the browser bundle"
-cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
+say "building the browser bundle (the app, and the barcode scanner it loads on demand)"
+cargo build -p frontend -p scanner --target wasm32-unknown-unknown --profile wasm-release
 site="$ROOT/target/site"
-wasm="$ROOT/target/wasm32-unknown-unknown/wasm-release/frontend.wasm"
 mkdir -p "$site/pkg"
-if [ ! -f "$site/pkg/larder_bg.wasm" ] || [ "$wasm" -nt "$site/pkg/larder_bg.wasm" ]; then
-  wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name larder "$wasm"
-  "$ROOT/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    "$site/pkg/larder_bg.wasm" -o "$site/pkg/larder_bg.wasm"
-fi
+# <crate> <output name>: wasm-bindgen's glue and wasm-opt's squeeze, when
+# the WASM changed.
+bundle() {
+  local wasm="$ROOT/target/wasm32-unknown-unknown/wasm-release/$1.wasm"
+  if [ ! -f "$site/pkg/$2_bg.wasm" ] || [ "$wasm" -nt "$site/pkg/$2_bg.wasm" ]; then
+    wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name "$2" "$wasm"
+    "$ROOT/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+      "$site/pkg/$2_bg.wasm" -o "$site/pkg/$2_bg.wasm"
+  fi
+}
+bundle frontend larder
+bundle scanner scanner
 cp "$ROOT/style/main.css" "$site/pkg/larder.css"
 cp -r "$ROOT/public/." "$site/"
 

@@ -123,6 +123,7 @@ test('a photographed donation is received in a few taps', async ({ page }, info)
   const campus = await post(page, 'create_campus', { organization: org, name: 'North Campus' });
   const pantry = await post(page, 'create_pantry', { campus, name: 'Main Pantry' });
   ids.pantry = pantry;
+  ids.org = org;
   const beans = await post(page, 'create_product', { organization: org, name: 'Black beans', category: 'Canned goods', barcodes: BEANS });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -258,5 +259,104 @@ test('photos taken offline wait on the phone and go when the connection is back'
   await hydrated(again);
   await expect(again.getByTestId('photo')).toHaveCount(2);
   await expect(again.getByTestId('upload')).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
+/** A 1600 × 1200 photo of a package on a cluttered shelf: a red box with
+ * white diagonal stripes, centred at (x, y), `size` px tall, `light` added
+ * to every channel. The clutter is drawn from `seed`. */
+async function packagePhoto(page: Page, seed: number, x: number, y: number, size: number, light: number): Promise<Buffer> {
+  const base64 = await page.evaluate(async ({ seed, x, y, size, light }) => {
+    const c = document.createElement('canvas');
+    c.width = 1600;
+    c.height = 1200;
+    const g = c.getContext('2d')!;
+    let s = seed;
+    const next = () => ((s = (s * 1103515245 + 12345) % 2147483648), s);
+    g.fillStyle = 'rgb(200,195,185)';
+    g.fillRect(0, 0, 1600, 1200);
+    for (let i = 0; i < 25; i++) {
+      g.fillStyle = `rgb(${90 + (next() % 100)},${90 + (next() % 100)},${90 + (next() % 100)})`;
+      g.fillRect(next() % 1600, next() % 1200, 50 + (next() % 300), 50 + (next() % 300));
+    }
+    const w = size * 0.7;
+    const x0 = x * 1600 - w / 2;
+    const y0 = y * 1200 - size / 2;
+    g.save();
+    g.beginPath();
+    g.rect(x0, y0, w, size);
+    g.clip();
+    g.fillStyle = 'rgb(190,40,35)';
+    g.fillRect(x0, y0, w, size);
+    g.strokeStyle = 'rgb(245,240,230)';
+    g.lineWidth = size / 14;
+    for (let k = -12; k <= 12; k++) {
+      g.beginPath();
+      g.moveTo(x0 + (k * w) / 6, y0);
+      g.lineTo(x0 + (k * w) / 6 + w, y0 + size);
+      g.stroke();
+    }
+    g.restore();
+    const px = g.getImageData(0, 0, 1600, 1200);
+    for (let i = 0; i < px.data.length; i += 4) {
+      px.data[i] += light;
+      px.data[i + 1] += light;
+      px.data[i + 2] += light;
+    }
+    g.putImageData(px, 0, 0);
+    const blob: Blob = await new Promise((r) => c.toBlob((b) => r(b!), 'image/jpeg', 0.9));
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    let str = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) str += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(str);
+  }, { seed, x, y, size, light });
+  return Buffer.from(base64, 'base64');
+}
+
+test('an item without a barcode is added by hand once, and recognised the next time', async ({ page }, info) => {
+  await post(page, 'sign_in', { email: admin.email, password: admin.password });
+  const pasta = await post(page, 'create_product', { organization: ids.org, name: 'Penne pasta', category: 'Dry goods' });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const photograph = async (photo: Buffer) => {
+    await open(page, `/pantries/${ids.pantry}`);
+    await page.getByRole('button', { name: 'Photograph a donation' }).click();
+    await expect(page).toHaveURL(/\/intakes\//);
+    await hydrated(page);
+    const chooser = page.waitForEvent('filechooser');
+    await page.getByText('Choose files').click();
+    await (await chooser).setFiles({ name: 'pasta.jpg', mimeType: 'image/jpeg', buffer: photo });
+    await expect(page.getByTestId('photo')).toHaveAttribute('data-status', 'done', { timeout: 30_000 });
+  };
+
+  // The first time, nothing is recognised: the volunteer finds the product
+  // and it is taken to be in the photo.
+  await photograph(await packagePhoto(page, 7, 0.5, 0.5, 800, 0));
+  await expect(page.getByTestId('photo')).toContainText('No barcode');
+  await expect(page.getByText('Nothing in these photos was recognised')).toBeVisible();
+  await page.getByLabel('Add an item').fill('penne');
+  await page.getByRole('button', { name: /Penne pasta/ }).click();
+  const added = page.getByTestId('added-line');
+  await expect(added).toHaveCount(1);
+  await expect(added.getByLabel('Shown in')).toHaveValue(/[0-9a-f-]{36}/);
+  await added.getByLabel('Quantity (each)').fill('3');
+  await shoot(page, info, 'intake-added-by-hand');
+  await page.getByRole('button', { name: 'Receive into stock' }).click();
+  await expect(page.getByTestId('intake-confirmed')).toContainText('Penne pasta');
+  expect((await post(page, 'product_stock', { pantry: ids.pantry, product: pasta })).on_hand).toBe(3);
+
+  // The next box: the same pasta, elsewhere in the frame and darker, is
+  // recognised and suggested without any typing.
+  await photograph(await packagePhoto(page, 99, 0.4, 0.55, 650, -25));
+  const line = page.getByTestId('suggestion');
+  await expect(line).toHaveCount(1, { timeout: 30_000 });
+  await expect(line).toContainText('Penne pasta');
+  await expect(line).toContainText('looks like confirmed photos of Penne pasta');
+  await expect(page.getByTestId('photo-match').first()).toContainText('Penne pasta');
+  await accessible(page, 'intake-recognised');
+  await shoot(page, info, 'intake-recognised');
+  await page.getByRole('button', { name: 'Receive into stock' }).click();
+  await expect(page.getByTestId('intake-confirmed')).toContainText('Penne pasta');
+  expect((await post(page, 'product_stock', { pantry: ids.pantry, product: pasta })).on_hand).toBe(4);
   expect(errors).toEqual([]);
 });

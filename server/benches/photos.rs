@@ -194,7 +194,33 @@ async fn main() {
         }
     }
     let mean_kb = set.iter().map(|p| p.jpeg.len()).sum::<usize>() as f64 / n as f64 / 1024.0;
-    let (mut decode, mut codes, mut dates) = (Vec::new(), Vec::new(), Vec::new());
+    let model = vision::Model::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../models/efficientnet-lite0.safetensors"),
+    )
+    .expect("the item matching model (scripts/setup-test.sh fetches it)");
+    // A full matching set to rank against: as many confirmed photos as a
+    // pantry keeps, each a unit vector.
+    let mut rng = 0x9e3779b97f4a7c15u64;
+    let examples: Vec<(String, Vec<f32>)> = (0..app::photos::items::MATCHING_SET)
+        .map(|i| {
+            let v: Vec<f32> = (0..vision::FEATURES)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    (rng >> 40) as f32
+                })
+                .collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            (
+                format!("product-{}", i % 300),
+                v.iter().map(|x| x / norm).collect(),
+            )
+        })
+        .collect();
+    let (mut decode, mut codes, mut dates, mut items) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut planted_codes, mut found_codes, mut wrong_codes) = (0, 0, 0);
     let (mut planted_dates, mut found_dates, mut wrong_dates) = (0, 0, 0);
     let today = time::OffsetDateTime::now_utc().date();
@@ -210,6 +236,11 @@ async fn main() {
             .await
             .expect("tesseract runs");
         dates.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let looked = app::photos::items::look(&model, &colour);
+        let ranked = app::photos::items::rank(&looked.features, &examples);
+        assert!(!ranked.is_empty());
+        items.push(t.elapsed().as_secs_f64() * 1000.0);
         planted_codes += p.gtins.len();
         for f in &found {
             match &f.gtin {
@@ -240,6 +271,10 @@ async fn main() {
         ("decoding (to 2 MP, grey and colour)", decode),
         ("barcodes (rxing)", codes),
         ("printed dates (Tesseract)", dates),
+        (
+            "items (EfficientNet-Lite0, ranked against 2,000 confirmed photos)",
+            items,
+        ),
     ];
     let total: Vec<f64> = (0..n).map(|i| rows.iter().map(|r| r.1[i]).sum()).collect();
     println!("### Analysis of {n} photos of 1600 × 1200 (JPEG, {mean_kb:.0} KB on average), one worker\n");

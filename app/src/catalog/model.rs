@@ -205,6 +205,23 @@ fn clip(s: &str) -> String {
     }
 }
 
+/// UPC-E is a UPC-A with zeros suppressed; the catalog knows the UPC-A.
+pub fn upc_e_to_a(upc_e: &str) -> Option<String> {
+    let d: Vec<u8> = upc_e.bytes().map(|b| b.wrapping_sub(b'0')).collect();
+    if d.len() != 8 || d.iter().any(|&x| x > 9) || d[0] > 1 {
+        return None;
+    }
+    let s = |r: &[u8]| r.iter().map(|x| (x + b'0') as char).collect::<String>();
+    let (m, p) = (&d[1..7], d[6]);
+    let body = match p {
+        0..=2 => format!("{}{}00", s(&m[0..2]), p) + &format!("00{}", s(&m[2..5])),
+        3 => format!("{}00", s(&m[0..3])) + &format!("000{}", s(&m[3..5])),
+        4 => format!("{}0", s(&m[0..4])) + &format!("0000{}", s(&m[4..5])),
+        _ => s(&m[0..5]) + &format!("0000{p}"),
+    };
+    Some(format!("{}{}{}", d[0], body, d[7]))
+}
+
 /// A Global Trade Item Number (GTIN-8, UPC-A/GTIN-12, EAN-13, GTIN-14) with
 /// a valid check digit, held in its 14-digit form so the UPC-A and EAN-13
 /// spellings of one product are one barcode.
@@ -247,6 +264,26 @@ impl Gtin {
             ));
         }
         Ok(Self(format!("{digits:0>14}")))
+    }
+
+    /// The GTIN a scanned symbol carries: EAN and UPC-A as they read,
+    /// UPC-E expanded to its UPC-A, a GS1 Digital Link QR code by its
+    /// `/01/` element. `format` is rxing's name ("EAN_13", "UPC_E",
+    /// "QR_CODE"), as the browser's scanner reports it.
+    pub fn from_symbol(format: &str, text: &str) -> Option<Self> {
+        let digits = match format {
+            "UPC_E" => upc_e_to_a(text)?,
+            "QR_CODE" | "CODE_128" if text.contains("/01/") => {
+                let at = text.find("/01/")? + 4;
+                text[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect()
+            }
+            "QR_CODE" | "CODE_128" => return None,
+            _ => text.to_string(),
+        };
+        Self::parse(&digits, "barcode").ok()
     }
 
     /// The 14-digit form, as stored.
@@ -575,6 +612,35 @@ pub struct RowError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scanned_symbol_gives_its_gtin() {
+        let beans = Gtin::parse("4006381333931", "b").unwrap();
+        assert_eq!(
+            Gtin::from_symbol("EAN_13", "4006381333931"),
+            Some(beans.clone())
+        );
+        assert_eq!(
+            Gtin::from_symbol(
+                "QR_CODE",
+                "https://id.example.com/01/04006381333931/17/270312"
+            ),
+            Some(beans)
+        );
+        assert_eq!(
+            Gtin::from_symbol("UPC_E", "01234565").map(|g| g.display().to_string()),
+            Some("012345000065".into())
+        );
+        assert_eq!(
+            Gtin::from_symbol("QR_CODE", "https://example.com/menu"),
+            None
+        );
+        assert_eq!(
+            Gtin::from_symbol("EAN_13", "4006381333932"),
+            None,
+            "a wrong check digit"
+        );
+    }
 
     #[test]
     fn gtins_of_every_length_check_their_digit() {

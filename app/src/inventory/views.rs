@@ -746,6 +746,23 @@ pub fn QuickDistributePage() -> impl IntoView {
     let error = last_error(give.value());
     let done = RwSignal::new(None::<String>);
     let search_box = NodeRef::<leptos::html::Input>::new();
+    // A scanned barcode that finds exactly one item picks it: scan, check
+    // the count, give.
+    let scanned = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(Ok(v)) = data.get() {
+            if scanned.get_untracked() && v.rows.len() == 1 {
+                scanned.set(false);
+                let row = v.rows[0].clone();
+                quantity.set(if row.unit.scale() == 1 {
+                    1
+                } else {
+                    row.unit.scale()
+                });
+                selected.set(Some(row));
+            }
+        }
+    });
     let refocus = RwSignal::new(false);
     Effect::new(move |_| {
         if let Some(Ok(r)) = give.value().get() {
@@ -805,7 +822,13 @@ pub fn QuickDistributePage() -> impl IntoView {
                     <input id="quick-search" type="search" node_ref=search_box autocomplete="off"
                         placeholder="Name or barcode"
                         prop:value=move || search.get()
-                        on:input=move |ev| search.set(event_target_value(&ev)) />
+                        on:input=move |ev| { scanned.set(false); search.set(event_target_value(&ev)); } />
+                </div>
+                <div class="quick-scan">
+                    <BarcodeScanner on_scan=move |g: crate::catalog::model::Gtin| {
+                        scanned.set(true);
+                        search.set(g.display().to_string());
+                    } />
                 </div>
                 <Transition fallback=Loading>
                     {move || Suspend::new(async move {

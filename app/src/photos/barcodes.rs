@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use image::{GrayImage, Luma};
 use rxing::{BarcodeFormat, DecodeHints};
 
-use crate::catalog::model::Gtin;
+use crate::catalog::model::{upc_e_to_a, Gtin};
 
 /// One barcode read from a photo.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,23 +146,6 @@ fn gtin_of(digits: &str) -> Option<String> {
     Gtin::parse(digits, "barcode")
         .ok()
         .map(|g| g.as_str().to_string())
-}
-
-/// UPC-E is a UPC-A with zeros suppressed; the catalog knows the UPC-A.
-pub fn upc_e_to_a(upc_e: &str) -> Option<String> {
-    let d: Vec<u8> = upc_e.bytes().map(|b| b.wrapping_sub(b'0')).collect();
-    if d.len() != 8 || d.iter().any(|&x| x > 9) || d[0] > 1 {
-        return None;
-    }
-    let s = |r: &[u8]| r.iter().map(|x| (x + b'0') as char).collect::<String>();
-    let (m, p) = (&d[1..7], d[6]);
-    let body = match p {
-        0..=2 => format!("{}{}00", s(&m[0..2]), p) + &format!("00{}", s(&m[2..5])),
-        3 => format!("{}00", s(&m[0..3])) + &format!("000{}", s(&m[3..5])),
-        4 => format!("{}0", s(&m[0..4])) + &format!("0000{}", s(&m[4..5])),
-        _ => s(&m[0..5]) + &format!("0000{p}"),
-    };
-    Some(format!("{}{}{}", d[0], body, d[7]))
 }
 
 /// The GTIN and date in a GS1 element string ("(01)…(17)…" encoded with

@@ -753,7 +753,7 @@ async fn suggest_from_matches(
         let confidence = items::confidence(best.similarity as f32 / 100.0, runner_up);
         let date = best_date(p);
         let mut evidence = format!(
-            "photo {} looks like confirmed photos of {} ({}% alike)",
+            "Photo {} looks like confirmed photos of {} ({}% alike)",
             p.number, product.name, best.similarity
         );
         if let Some(d) = date {

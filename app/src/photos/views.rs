@@ -520,6 +520,7 @@ fn PhotoGrid(
                             {hint.map(|h| view! { <p class="photo-hint muted">{h}</p> })}
                             {(!matches.is_empty()).then(|| view! {
                                 <ul class="photo-matches" aria-label=format!("Photo {} looks like", p.number)>
+                                    <li class="muted" aria-hidden="true">"Looks like"</li>
                                     {matches.into_iter().map(|m| {
                                         let listed = suggested.contains(&m.product_id);
                                         let (product, name, photo) = (m.product_id.clone(), m.product_name.clone(), photo_id.clone());
@@ -754,7 +755,7 @@ fn AddedLine(a: Added, added: RwSignal<Vec<Added>>, photos: Vec<(PhotoId, i64)>)
                         on:input=move |ev| best_before.set(event_target_value(&ev)) />
                 </div>
                 {(!photos.is_empty()).then(|| view! {
-                    <div class="field">
+                    <div class="field field-wide">
                         <label for=fid.clone()>"Shown in"</label>
                         <select id=fid on:change=move |ev| photo.set(event_target_value(&ev))>
                             <option value="" selected=move || photo.get().is_empty()>"No photo"</option>
@@ -783,6 +784,7 @@ fn AddItem(
     free: Vec<PhotoId>,
 ) -> impl IntoView {
     let free = StoredValue::new(free);
+    let organization_id = organization.clone();
     let q = RwSignal::new(String::new());
     let found = Resource::new(
         move || q.get(),
@@ -806,8 +808,75 @@ fn AddItem(
     );
     let known = StoredValue::new(known);
     let page = StoredValue::new(page);
+    let organization_for_scan = organization_id.clone();
+    let scan_note = RwSignal::new(None::<(String, String)>);
+    // A scanned item is found by its barcode and counted: a line of one, or
+    // one more on its line.
+    let on_scan = move |gtin: crate::catalog::model::Gtin| {
+        let organization = organization_for_scan.clone();
+        leptos::task::spawn_local(async move {
+            let shown = gtin.display().to_string();
+            match get_products(
+                organization.clone(),
+                shown.clone(),
+                String::new(),
+                String::new(),
+                1,
+            )
+            .await
+            {
+                Ok(found) => match found
+                    .items
+                    .into_iter()
+                    .find(|p| p.barcodes.contains(&gtin) && !p.archived)
+                {
+                    Some(p) if known.with_value(|k| k.contains(&p.id)) => {
+                        scan_note.set(Some((
+                            format!("{} is suggested above: check its count.", p.name),
+                            String::new(),
+                        )));
+                    }
+                    Some(p) => {
+                        let counted = added.with_untracked(|a| {
+                            a.iter().find(|l| l.product == p.id).map(|l| {
+                                l.quantity.update(|q| {
+                                    *q = (q.parse::<i64>().unwrap_or(0) + 1).to_string()
+                                });
+                            })
+                        });
+                        if counted.is_none() {
+                            add_line(
+                                added,
+                                page.get_value(),
+                                p.id.clone(),
+                                p.name.clone(),
+                                p.unit.as_str().to_string(),
+                                None,
+                            );
+                        }
+                        scan_note.set(Some((
+                            format!("Scanned {} ({shown}).", p.name),
+                            String::new(),
+                        )));
+                    }
+                    None => scan_note.set(Some((
+                        format!("Barcode {shown} is not in the catalog."),
+                        format!("/organizations/{}/catalog?barcode={shown}", organization.0),
+                    ))),
+                },
+                Err(e) => scan_note.set(Some((e.to_string(), String::new()))),
+            }
+        });
+    };
     view! {
         <div class="add-item">
+            <BarcodeScanner on_scan=on_scan />
+            {move || scan_note.get().map(|(text, link)| view! {
+                <p class="scan-note" role="status" data-testid="scan-note">
+                    {text}
+                    {(!link.is_empty()).then(|| view! { " " <a href=link>"Add it to the catalog"</a> })}
+                </p>
+            })}
             <label for="add-item-search">"Add an item"</label>
             <input id="add-item-search" type="search" placeholder="Search the catalog" autocomplete="off"
                 prop:value=move || q.get() on:input=move |ev| q.set(event_target_value(&ev)) />

@@ -3,6 +3,9 @@
 
 use leptos::prelude::*;
 
+mod scanner;
+pub use scanner::BarcodeScanner;
+
 use crate::error::{AppError, ErrorTitle};
 
 /// The error of an action's last run, as a signal forms can show.
