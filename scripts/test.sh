@@ -24,7 +24,7 @@ start_test_postgres
 # checks that concurrent page loads on one server all complete).
 say "unit and integration tests (SQLite and PostgreSQL)"
 results="$(mktemp)"
-cargo test -p vision -p app -p server --features app/ssr -- --test-threads 1 2>&1 | tee "$results"
+cargo test -p vision -p scanner -p app -p server --features app/ssr -- --test-threads 1 2>&1 | tee "$results"
 
 say "browser tests (Chromium, phone and desktop)"
 rm -rf "$ROOT/end2end/screenshots"

@@ -40,6 +40,8 @@ pub struct Settings {
     pub photo_limits: crate::photos::picture::PhotoLimits,
     /// The item matching model's weights; `None` turns matching off.
     pub item_model: Option<std::path::PathBuf>,
+    /// The optional vision model photos are also shown to.
+    pub vision_llm: Option<crate::photos::llm::VisionLlm>,
 }
 
 impl Default for Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
             data_dir: std::env::temp_dir().join("larder"),
             photo_limits: Default::default(),
             item_model: None,
+            vision_llm: None,
         }
     }
 }
@@ -101,6 +104,7 @@ impl AppState {
             items: Arc::new(crate::photos::items::ItemModel::new(
                 settings.item_model.clone(),
             )),
+            llm: settings.vision_llm.clone().map(Arc::new),
         };
         let consumers: Vec<Arc<dyn Consumer>> = vec![
             Arc::new(CacheInvalidation(stock_cache.clone())),

@@ -18,3 +18,6 @@ create table product_photos (
     primary key (pantry_id, product_id, photo_id)
 );
 create index product_photos_recent on product_photos (pantry_id, confirmed_at);
+
+-- How many of an item the vision model counted (its findings, kind 'llm').
+alter table photo_findings add column quantity bigint check (quantity > 0);

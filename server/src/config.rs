@@ -46,6 +46,8 @@ pub struct Config {
     pub photo_max_pixels: u64,
     /// The item matching model's weights; `None` (`off`) turns matching off.
     pub item_model: Option<PathBuf>,
+    /// An OpenAI-compatible vision model photos are also shown to.
+    pub vision_llm: Option<app::photos::llm::VisionLlm>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -81,6 +83,10 @@ struct FileConfig {
     photo_max_mb: Option<u64>,
     photo_max_megapixels: Option<u64>,
     item_model: Option<String>,
+    vision_llm_url: Option<String>,
+    vision_llm_model: Option<String>,
+    vision_llm_key: Option<String>,
+    vision_llm_timeout_seconds: Option<u64>,
     first_admin: Option<FileFirstAdmin>,
 }
 
@@ -263,6 +269,38 @@ impl Config {
             path => Some(PathBuf::from(path)),
         };
 
+        let vision_llm = match pick("LARDER_VISION_LLM_URL", file.vision_llm_url) {
+            None => None,
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError::Invalid {
+                        var: "LARDER_VISION_LLM_URL",
+                        expected: "the API's base URL, such as http://127.0.0.1:11434/v1".into(),
+                        got: url,
+                    });
+                }
+                let model = pick("LARDER_VISION_LLM_MODEL", file.vision_llm_model).ok_or_else(|| {
+                    ConfigError::Missing {
+                        var: "LARDER_VISION_LLM_MODEL",
+                        message: "LARDER_VISION_LLM_URL is set, so the model to ask is needed too (llava, gpt-4o-mini, …)".into(),
+                    }
+                })?;
+                let timeout = bounded(
+                    "LARDER_VISION_LLM_TIMEOUT_SECONDS",
+                    env("LARDER_VISION_LLM_TIMEOUT_SECONDS"),
+                    file.vision_llm_timeout_seconds,
+                    1..=600,
+                    60,
+                )?;
+                Some(app::photos::llm::VisionLlm {
+                    url,
+                    model,
+                    api_key: pick("LARDER_VISION_LLM_KEY", file.vision_llm_key),
+                    timeout: Duration::from_secs(timeout),
+                })
+            }
+        };
+
         let first_admin = match (env("LARDER_ADMIN_EMAIL"), env("LARDER_ADMIN_PASSWORD")) {
             (Some(email), Some(password)) => Some(FirstAdmin {
                 name: env("LARDER_ADMIN_NAME").unwrap_or_else(|| "Administrator".into()),
@@ -309,6 +347,7 @@ impl Config {
             photo_max_bytes: photo_max_mb * 1024 * 1024,
             photo_max_pixels: photo_max_megapixels * 1_000_000,
             item_model,
+            vision_llm,
         })
     }
 }
@@ -393,6 +432,37 @@ mod tests {
         assert_eq!(
             (c.photo_max_bytes, c.photo_max_pixels),
             (25 << 20, 50_000_000)
+        );
+    }
+
+    #[test]
+    fn the_vision_model_needs_a_url_and_a_model_and_hides_its_key() {
+        assert!(load(&[]).unwrap().vision_llm.is_none());
+        let c = load(&[
+            ("LARDER_VISION_LLM_URL", "http://127.0.0.1:11434/v1"),
+            ("LARDER_VISION_LLM_MODEL", "llava"),
+            ("LARDER_VISION_LLM_KEY", "sk-secret"),
+        ])
+        .unwrap();
+        let llm = c.vision_llm.clone().unwrap();
+        assert_eq!((llm.model.as_str(), llm.timeout.as_secs()), ("llava", 60));
+        assert!(
+            !format!("{c:?}").contains("sk-secret"),
+            "the key shows in the configuration's Debug"
+        );
+        let e = load(&[("LARDER_VISION_LLM_URL", "http://127.0.0.1:11434/v1")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("LARDER_VISION_LLM_MODEL"), "{e}");
+        let e = load(&[
+            ("LARDER_VISION_LLM_URL", "localhost:11434"),
+            ("LARDER_VISION_LLM_MODEL", "llava"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("LARDER_VISION_LLM_URL") && e.contains("base URL"),
+            "{e}"
         );
     }
 

@@ -123,6 +123,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             max_pixels: config.photo_max_pixels,
         },
         item_model: config.item_model.clone(),
+        vision_llm: config.vision_llm.clone(),
         ..Settings::default()
     };
     let state = AppState::new(db, settings, setup);
@@ -138,7 +139,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     delivery.push(app::photos::analysis::start(
         state.db.clone(),
         state.photos.store.clone(),
-        state.photos.items.clone(),
+        app::photos::analysis::Readers::new(state.photos.items.clone(), state.photos.llm.clone()),
         state.photos.wake.clone(),
         delivery_stopped.clone(),
     ));

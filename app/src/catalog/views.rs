@@ -225,8 +225,10 @@ pub fn CatalogPage() -> impl IntoView {
                                         <input type="hidden" name="organization" value=oid1 />
                                         <ProductFormFields form="new-product" f=ProductFields {
                                             unit: "each".into(),
-                                            // "Add to catalog" from a photographed barcode.
+                                            // "Add to catalog" from a photographed barcode,
+                                            // or an item the vision model named.
                                             barcodes: query.read_untracked().get("barcode").unwrap_or_default(),
+                                            name: query.read_untracked().get("name").unwrap_or_default(),
                                             ..Default::default()
                                         }
                                             categories=categories.clone() error=create_error />

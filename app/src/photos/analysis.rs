@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use super::barcodes::{self, Found};
 use super::dates::{self, DateFound};
 use super::items::{self, Candidate, Looked};
+use super::llm::{self, VisionLlm};
 use super::picture;
 use super::store::ObjectStore;
 use crate::db::{now_ms, Db};
@@ -95,6 +96,26 @@ struct Outcome {
     /// `None` when item matching is off.
     looked: Option<Looked>,
     matches: Vec<Candidate>,
+    /// What the vision model said, or why it said nothing; `None` when no
+    /// model is configured.
+    llm: Option<Result<Vec<llm::Seen>, String>>,
+}
+
+/// What the analysis reads photos with.
+pub struct Readers {
+    pub items: Arc<items::ItemModel>,
+    pub llm: Option<Arc<VisionLlm>>,
+    pub http: reqwest::Client,
+}
+
+impl Readers {
+    pub fn new(items: Arc<items::ItemModel>, llm: Option<Arc<VisionLlm>>) -> Self {
+        Readers {
+            items,
+            llm,
+            http: reqwest::Client::new(),
+        }
+    }
 }
 
 /// Analyses photos until `shutdown`: whatever is waiting at start (the
@@ -102,7 +123,7 @@ struct Outcome {
 pub fn start(
     db: Db,
     store: Arc<dyn ObjectStore>,
-    items: Arc<items::ItemModel>,
+    readers: Readers,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
@@ -113,7 +134,7 @@ pub fn start(
             }
             match next(&db).await {
                 Ok(Some(photo)) => {
-                    if let Err(e) = analyse_one(&db, store.as_ref(), &items, &photo).await {
+                    if let Err(e) = analyse_one(&db, store.as_ref(), &readers, &photo).await {
                         tracing::error!(photo = %photo.id, error = %e, "photo analysis failed; retrying later");
                         tokio::select! {
                             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -202,7 +223,7 @@ async fn stage(db: &Db, photo: &str, stage: &str) -> Result<(), String> {
 async fn read_photo(
     db: &Db,
     store: &dyn ObjectStore,
-    items: &items::ItemModel,
+    readers: &Readers,
     photo: &Claimed,
 ) -> Result<Outcome, String> {
     let bytes = store
@@ -224,12 +245,13 @@ async fn read_photo(
             Vec::new()
         }
     };
-    let (looked, matches) = match items.get() {
+    let (looked, matches) = match readers.items.get() {
         Some(model) => {
             let _ = stage(db, &photo.id, "matching items").await;
             let examples = matching_set(db, &photo.pantry_id, &photo.id)
                 .await
                 .map_err(|e| format!("its pantry's confirmed photos could not be read ({e})"))?;
+            let colour = colour.clone();
             tokio::task::spawn_blocking(move || {
                 let looked = items::look(&model, &colour);
                 let mut matches = items::rank(&looked.features, &examples);
@@ -242,12 +264,39 @@ async fn read_photo(
         }
         None => (None, Vec::new()),
     };
+    let llm = match &readers.llm {
+        Some(model) => {
+            let _ = stage(db, &photo.id, "asking the vision model").await;
+            Some(ask(model, &readers.http, colour).await)
+        }
+        None => None,
+    };
     Ok(Outcome {
         barcodes,
         dates,
         looked,
         matches,
+        llm,
     })
+}
+
+/// Shows the vision model the photo at the size it was read at (2 MP at
+/// most), as JPEG.
+async fn ask(
+    model: &VisionLlm,
+    http: &reqwest::Client,
+    colour: image::DynamicImage,
+) -> Result<Vec<llm::Seen>, String> {
+    let jpeg = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+            .encode_image(&colour.to_rgb8())
+            .map(|_| out)
+            .map_err(|e| format!("could not be prepared ({e})"))
+    })
+    .await
+    .map_err(|e| format!("could not be prepared ({e})"))??;
+    model.look(http, &jpeg).await
 }
 
 /// The pantry's confirmed photos of products still in the catalog, most
@@ -283,10 +332,10 @@ async fn matching_set(
 async fn analyse_one(
     db: &Db,
     store: &dyn ObjectStore,
-    items: &items::ItemModel,
+    readers: &Readers,
     photo: &Claimed,
 ) -> Result<(), String> {
-    let (status, error, outcome) = match read_photo(db, store, items, photo).await {
+    let (status, error, outcome) = match read_photo(db, store, readers, photo).await {
         Ok(o) => ("done", None, o),
         Err(e) => (
             "failed",
@@ -365,6 +414,42 @@ async fn analyse_one(
         .await
         .map_err(sql)?;
         ordinal += 1;
+    }
+    match &outcome.llm {
+        Some(Ok(seen)) => {
+            for item in seen {
+                sqlx::query(
+                    "insert into photo_findings (photo_id, ordinal, kind, format, value, gtin, best_before, confidence, quantity) \
+                     values ($1, $2, 'llm', 'vision model', $3, null, $4, $5, $6)",
+                )
+                .bind(photo.id.as_str())
+                .bind(ordinal)
+                .bind(item.name.as_str())
+                .bind(item.best_before.as_deref())
+                // The model gives no certainty; what it says is a lead
+                // for staff to check, below any reading.
+                .bind(60i64)
+                .bind(item.count)
+                .execute(&mut *tx)
+                .await
+                .map_err(sql)?;
+                ordinal += 1;
+            }
+        }
+        Some(Err(reason)) => {
+            tracing::warn!(photo = %photo.id, reason = %reason, "the vision model did not answer");
+            sqlx::query(
+                "insert into photo_findings (photo_id, ordinal, kind, format, value, gtin, best_before, confidence) \
+                 values ($1, $2, 'llm-error', 'vision model', $3, null, null, 0)",
+            )
+            .bind(photo.id.as_str())
+            .bind(ordinal)
+            .bind(reason.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(sql)?;
+        }
+        None => {}
     }
     sqlx::query("delete from photo_features where photo_id = $1")
         .bind(photo.id.as_str())

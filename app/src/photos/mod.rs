@@ -22,6 +22,8 @@ pub mod dates;
 #[cfg(feature = "ssr")]
 pub mod items;
 #[cfg(feature = "ssr")]
+pub mod llm;
+#[cfg(feature = "ssr")]
 pub mod picture;
 #[cfg(feature = "ssr")]
 pub mod service;

@@ -80,7 +80,9 @@ pub struct Uploaded {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingView {
     /// "barcode", "date", "hint" (a category the image model sees: format
-    /// is the group, value the thing), "match" (value is a product id).
+    /// is the group, value the thing), "match" (value is a product id),
+    /// "llm" (an item the vision model named, with its count), "llm-error"
+    /// (why the vision model gave no answer).
     pub kind: String,
     /// "EAN-13", "QR code", …
     pub format: String,
@@ -89,6 +91,9 @@ pub struct FindingView {
     pub best_before: Option<String>,
     /// Percent.
     pub confidence: i64,
+    /// How many the vision model counted ("llm" findings).
+    #[serde(default)]
+    pub quantity: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

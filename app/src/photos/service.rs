@@ -44,6 +44,8 @@ pub struct Photos {
     pub decoding: Arc<tokio::sync::Semaphore>,
     /// The image model for item matching (loaded on first use).
     pub items: Arc<super::items::ItemModel>,
+    /// The vision model, when one is configured.
+    pub llm: Option<Arc<super::llm::VisionLlm>>,
 }
 
 /// Uploads decoded side by side.
@@ -441,7 +443,7 @@ async fn photos_of(db: &Db, organization: &str, intake: &IntakeId) -> AppResult<
     .fetch_all(db.pool())
     .await?;
     let findings = sqlx::query(
-        "select f.photo_id, f.kind, f.format, f.value, f.gtin, f.best_before, f.confidence \
+        "select f.photo_id, f.kind, f.format, f.value, f.gtin, f.best_before, f.confidence, f.quantity \
          from photo_findings f join photos p on p.id = f.photo_id where p.intake_id = $1 \
          order by f.photo_id, f.ordinal",
     )
@@ -460,6 +462,7 @@ async fn photos_of(db: &Db, organization: &str, intake: &IntakeId) -> AppResult<
                 gtin: f.try_get("gtin")?,
                 best_before: f.try_get("best_before")?,
                 confidence: f.try_get("confidence")?,
+                quantity: f.try_get("quantity")?,
             });
     }
     // Matches name products; one that was archived since is left out.
@@ -708,6 +711,7 @@ async fn suggest(db: &Db, organization: &str, photos: &[PhotoView]) -> AppResult
         }
     }
     suggest_from_matches(db, organization, photos, &known, &mut lines).await?;
+    suggest_from_llm(db, organization, photos, &mut lines, &mut unknown).await?;
     let mut out: Vec<Suggestion> = lines.into_values().collect();
     out.sort_by(|a, b| a.product_name.cmp(&b.product_name));
     out.extend(unknown);
@@ -800,6 +804,116 @@ async fn suggest_from_matches(
         line.evidence.push_str(&evidence);
         if !line.photos.contains(&p.id) {
             line.photos.push(p.id.clone());
+        }
+    }
+    Ok(())
+}
+
+/// What the vision model named, merged in last and never over a reading:
+/// an item whose every word is in a catalog product's name is that
+/// product; a product already on a line (from a barcode or a match) keeps
+/// its count and only gains the model's as evidence, and its date if it
+/// had none; a new one gets a line at the model's count, less sure than
+/// any reading. Items the catalog has no product for are listed for staff
+/// to add.
+async fn suggest_from_llm(
+    db: &Db,
+    organization: &str,
+    photos: &[PhotoView],
+    lines: &mut BTreeMap<String, Suggestion>,
+    unknown: &mut Vec<Suggestion>,
+) -> AppResult<()> {
+    if !photos
+        .iter()
+        .any(|p| p.findings.iter().any(|f| f.kind == "llm"))
+    {
+        return Ok(());
+    }
+    let rows = sqlx::query(
+        "select id, name, unit from products where organization_id = $1 and archived_at is null order by name",
+    )
+    .bind(organization)
+    .fetch_all(db.pool())
+    .await?;
+    let mut products = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let unit = Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?;
+        products.push((
+            ProductId(r.try_get("id")?),
+            r.try_get::<String, _>("name")?,
+            unit,
+        ));
+    }
+    // Lines this opened: their counts are the model's, summed over photos.
+    let mut opened: Vec<ProductId> = Vec::new();
+    for p in photos {
+        for f in p.findings.iter().filter(|f| f.kind == "llm") {
+            let count = f.quantity.unwrap_or(1);
+            let said = format!(
+                "the vision model saw {count} × {} in photo {}",
+                f.value, p.number
+            );
+            let product = products
+                .iter()
+                .filter(|(_, name, _)| super::llm::name_match(name, &f.value) >= 0.999)
+                .min_by_key(|(_, name, _)| name.len());
+            let Some((id, name, unit)) = product else {
+                match unknown.iter_mut().find(|u| {
+                    u.gtin.is_none()
+                        && u.product_name
+                            .as_deref()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(&f.value))
+                }) {
+                    Some(u) => {
+                        u.quantity = (u.quantity.parse::<i64>().unwrap_or(0) + count).to_string();
+                        u.evidence.push_str(&format!("; {said}"));
+                    }
+                    None => unknown.push(Suggestion {
+                        product_id: None,
+                        product_name: Some(f.value.clone()),
+                        unit: None,
+                        gtin: None,
+                        quantity: count.to_string(),
+                        best_before: f.best_before.clone(),
+                        confidence: f.confidence,
+                        evidence: format!("{said}; not in the catalog"),
+                        photos: vec![p.id.clone()],
+                    }),
+                }
+                continue;
+            };
+            let counted = matches!(unit, Unit::Each | Unit::Pack);
+            if !lines.contains_key(&id.0) {
+                opened.push(id.clone());
+            }
+            let line = lines.entry(id.0.clone()).or_insert_with(|| Suggestion {
+                product_id: Some(id.clone()),
+                product_name: Some(name.clone()),
+                unit: Some(unit.as_str().into()),
+                gtin: None,
+                quantity: String::new(),
+                best_before: None,
+                confidence: f.confidence,
+                evidence: String::new(),
+                photos: Vec::new(),
+            });
+            if counted && opened.contains(id) {
+                line.quantity = (line.quantity.parse::<i64>().unwrap_or(0) + count).to_string();
+            }
+            if line.best_before.is_none() && f.best_before.is_some() {
+                line.best_before = f.best_before.clone();
+                line.confidence = line.confidence.min(f.confidence);
+            }
+            if line.evidence.is_empty() {
+                let mut said = said.clone();
+                said[..1].make_ascii_uppercase();
+                line.evidence = said;
+            } else {
+                line.evidence.push_str(&format!("; {said}"));
+            }
+            if !line.photos.contains(&p.id) {
+                line.photos.push(p.id.clone());
+            }
         }
     }
     Ok(())

@@ -506,6 +506,11 @@ fn PhotoGrid(
                     let hint = p.findings.iter().find(|f| f.kind == "hint").map(|h| {
                         format!("Looks like {} ({})", h.format.to_lowercase(), h.value)
                     });
+                    let llm = p.findings.iter().find(|f| f.kind == "llm-error").map(|f| format!("Vision model: {}", f.value)).or_else(|| {
+                        let named: Vec<String> = p.findings.iter().filter(|f| f.kind == "llm")
+                            .map(|f| format!("{} × {}", f.quantity.unwrap_or(1), f.value)).collect();
+                        (!named.is_empty()).then(|| format!("Vision model: {}", named.join(", ")))
+                    });
                     let photo_id = p.id.clone();
                     let matches = p.matches.clone();
                     let suggested = suggested.clone();
@@ -518,6 +523,7 @@ fn PhotoGrid(
                             </p>
                             <p class="photo-status" class:busy=matches!(p.status, AnalysisStatus::Waiting | AnalysisStatus::Running)>{status}</p>
                             {hint.map(|h| view! { <p class="photo-hint muted">{h}</p> })}
+                            {llm.map(|l| view! { <p class="photo-hint muted" data-testid="photo-llm">{l}</p> })}
                             {(!matches.is_empty()).then(|| view! {
                                 <ul class="photo-matches" aria-label=format!("Photo {} looks like", p.number)>
                                     <li class="muted" aria-hidden="true">"Looks like"</li>
@@ -705,16 +711,26 @@ fn Suggestions(
                     </div>
                 </form>
             {(!unknown.is_empty()).then(|| view! {
-                <h3>"Barcodes not in the catalog"</h3>
+                <h3>"Not in the catalog"</h3>
                 <ul class="stock-list">
                     {unknown.into_iter().map(|s| {
-                        let gtin = s.gtin.clone().unwrap_or_default();
-                        let shown = gtin.trim_start_matches('0').to_string();
+                        let (shown, link, testid, mono) = match &s.gtin {
+                            Some(gtin) => {
+                                let shown = gtin.trim_start_matches('0').to_string();
+                                let link = format!("/organizations/{}/catalog?barcode={}", org, shown);
+                                (shown, link, "unknown-barcode", true)
+                            }
+                            None => {
+                                let name = s.product_name.clone().unwrap_or_default();
+                                let link = format!("/organizations/{}/catalog?name={}", org, crate::inventory::views::encode(&name));
+                                (format!("{} × {}", s.quantity, name), link, "unknown-item", false)
+                            }
+                        };
                         view! {
-                            <li class="stock-row" data-testid="unknown-barcode">
-                                <span class="stock-name mono">{shown.clone()}</span>
+                            <li class="stock-row" data-testid=testid>
+                                <span class="stock-name" class:mono=mono>{shown}</span>
                                 <span class="stock-category muted">{s.evidence.clone()}</span>
-                                <a class="button small stock-qty" href=format!("/organizations/{}/catalog?barcode={}", org, shown)>"Add to catalog"</a>
+                                <a class="button small stock-qty" href=link>"Add to catalog"</a>
                             </li>
                         }
                     }).collect_view()}

@@ -7,6 +7,7 @@ mod accounts;
 mod binary;
 mod crash;
 mod inventory;
+mod llm;
 mod matching;
 mod operations;
 mod photos;

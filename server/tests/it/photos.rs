@@ -20,7 +20,7 @@ on_both_databases!(
 );
 
 /// A barcode drawn by rxing's writer, `module` pixels per module, on white.
-fn symbol(format: rxing::BarcodeFormat, contents: &str, module: u32) -> GrayImage {
+pub fn symbol(format: rxing::BarcodeFormat, contents: &str, module: u32) -> GrayImage {
     let m = rxing::MultiFormatWriter
         .encode(contents, &format, 0, 0)
         .unwrap();
@@ -37,7 +37,7 @@ fn symbol(format: rxing::BarcodeFormat, contents: &str, module: u32) -> GrayImag
 
 /// A photo of a table: stripes and blocks, the given symbols on it, as a
 /// JPEG.
-fn photo(w: u32, h: u32, symbols: &[(&GrayImage, i64, i64)]) -> Vec<u8> {
+pub fn photo(w: u32, h: u32, symbols: &[(&GrayImage, i64, i64)]) -> Vec<u8> {
     let mut img = image::RgbImage::from_fn(w, h, |x, y| {
         let v = if (x / 41 + y / 29) % 3 == 0 { 90 } else { 180 };
         image::Rgb([v, v.saturating_sub(20), v / 2])
