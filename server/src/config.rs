@@ -436,6 +436,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_file_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/larder.example.toml");
+        let c = load(&[("LARDER_CONFIG", path)]).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(c.photo_max_bytes, 25 << 20);
+        assert!(c.item_model.is_some());
+    }
+
+    #[test]
     fn the_vision_model_needs_a_url_and_a_model_and_hides_its_key() {
         assert!(load(&[]).unwrap().vision_llm.is_none());
         let c = load(&[
