@@ -360,3 +360,30 @@ test('an item without a barcode is added by hand once, and recognised the next t
   expect((await post(page, 'product_stock', { pantry: ids.pantry, product: pasta })).on_hand).toBe(4);
   expect(errors).toEqual([]);
 });
+
+test('a wrong photo is removed from the intake', async ({ page }, info) => {
+  await post(page, 'sign_in', { email: admin.email, password: admin.password });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await open(page, `/pantries/${ids.pantry}`);
+  await page.getByRole('button', { name: 'Photograph a donation' }).click();
+  await expect(page).toHaveURL(/\/intakes\//);
+  await hydrated(page);
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByText('Choose files').click();
+  await (await chooser).setFiles([
+    { name: 'good.jpg', mimeType: 'image/jpeg', buffer: await packagePhoto(page, 3, 0.5, 0.5, 700, 0) },
+    { name: 'blurred.jpg', mimeType: 'image/jpeg', buffer: await packagePhoto(page, 4, 0.6, 0.4, 500, 40) },
+  ]);
+  const photos = page.getByTestId('photo');
+  await expect(photos).toHaveCount(2, { timeout: 30_000 });
+  await expect(photos.nth(1)).toHaveAttribute('data-status', 'done', { timeout: 30_000 });
+  await photos.nth(1).getByRole('button', { name: 'Remove photo 2' }).click();
+  await expect(photos.nth(1)).toContainText('Remove photo 2?');
+  await shoot(page, info, 'intake-remove-photo');
+  await photos.nth(1).getByRole('button', { name: 'Remove', exact: true }).click();
+  await expect(photos).toHaveCount(1);
+  await expect(photos).toContainText('Photo 1');
+  await expect(page.getByRole('heading', { name: 'Photos (1)' })).toBeVisible();
+  expect(errors).toEqual([]);
+});

@@ -6,7 +6,7 @@ use leptos::server_fn::codec::Json;
 
 use super::model::*;
 use crate::error::AppError;
-use crate::ids::{IntakeId, PantryId};
+use crate::ids::{IntakeId, PantryId, PhotoId};
 
 #[cfg(feature = "ssr")]
 async fn context() -> Result<(crate::state::AppState, crate::auth::service::Caller), AppError> {
@@ -35,6 +35,13 @@ pub async fn get_intake(id: IntakeId) -> Result<IntakeView, AppError> {
 pub async fn get_intakes(pantry: PantryId) -> Result<Vec<IntakeListItem>, AppError> {
     let (state, caller) = context().await?;
     super::service::intakes(&state, &caller, &pantry).await
+}
+
+/// Takes a photo out of an open intake.
+#[server(prefix = "/api", endpoint = "remove_photo")]
+pub async fn remove_photo(id: PhotoId) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::service::remove_photo(&state, &caller, &id).await
 }
 
 /// Receives the lines as staff left them.

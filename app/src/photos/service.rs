@@ -255,6 +255,12 @@ async fn save_row(
         .bind(intake.as_str())
         .fetch_one(&mut *tx)
         .await?;
+    // Numbers are never reused: staff may have removed photo 2 of 3.
+    let last: Option<i64> =
+        sqlx::query_scalar("select max(number) from photos where intake_id = $1")
+            .bind(intake.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
     if count >= MAX_PHOTOS {
         return Err(AppError::invalid(
             "photo",
@@ -272,7 +278,7 @@ async fn save_row(
     .bind(intake.as_str())
     .bind(row.organization_id.as_str())
     .bind(row.pantry_id.as_str())
-    .bind(count + 1)
+    .bind(last.unwrap_or(0) + 1)
     .bind(media.mime())
     .bind(width as i64)
     .bind(height as i64)
@@ -1175,6 +1181,101 @@ async fn matching_examples(
         .filter(|(_, products)| products.len() == 1)
         .map(|(photo, products)| (products[0].clone(), photo.clone()))
         .collect())
+}
+
+/// The payload of `PhotoRemoved`, version 1.
+#[derive(Debug, serde::Serialize)]
+struct PhotoRemoved {
+    photo_id: String,
+    intake_id: String,
+    number: i64,
+}
+
+/// Removes a photo from an open intake (a blurred shot, the wrong box):
+/// its findings, its feature vector, its row and then its files. One that
+/// is being read right now waits until it has been.
+pub async fn remove_photo(state: &AppState, caller: &Caller, photo: &PhotoId) -> AppResult<()> {
+    let row = sqlx::query(
+        "select intake_id, number, status, original_key, thumbnail_key from photos where id = $1",
+    )
+    .bind(photo.as_str())
+    .fetch_optional(state.db.pool())
+    .await?
+    .ok_or_else(|| AppError::not_found("photo"))?;
+    let intake = IntakeId(row.try_get("intake_id")?);
+    let (intake_row, _) = intake_for(state, caller, &intake, Role::Staff).await?;
+    let number: i64 = row.try_get("number")?;
+    if intake_row.status != "open" {
+        return Err(AppError::conflict(
+            "photo",
+            "This intake is confirmed; its photos are its record and stay.",
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    // Not while the worker reads it: it writes its findings when it
+    // finishes. The delete below checks again, in the transaction.
+    let status: Option<String> = sqlx::query_scalar("select status from photos where id = $1")
+        .bind(photo.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    match status.as_deref() {
+        None => return Err(AppError::not_found("photo")),
+        Some("running") => {
+            return Err(AppError::conflict(
+                "photo",
+                format!(
+                    "Photo {number} is being read; remove it when it has been (a few seconds)."
+                ),
+            ))
+        }
+        Some(_) => {}
+    }
+    for table in ["photo_findings", "photo_features"] {
+        sqlx::query(&format!("delete from {table} where photo_id = $1"))
+            .bind(photo.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let gone = sqlx::query("delete from photos where id = $1 and status <> 'running'")
+        .bind(photo.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if gone != 1 {
+        return Err(AppError::conflict(
+            "photo",
+            format!("Photo {number} is being read; remove it when it has been (a few seconds)."),
+        ));
+    }
+    let actor = Actor::of(caller);
+    events::append(
+        &mut tx,
+        state.db.backend(),
+        &NewEvent {
+            event_type: "PhotoRemoved",
+            version: 1,
+            organization_id: &intake_row.organization_id,
+            pantry_id: Some(&intake_row.pantry_id),
+            payload: &PhotoRemoved {
+                photo_id: photo.0.clone(),
+                intake_id: intake.0.clone(),
+                number,
+            },
+            actor_id: Some(&actor.user_id),
+            correlation_id: &actor.correlation_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    // The files go once the row has: a failure here leaves files no row
+    // points at (logged), never a row without its files.
+    for key in ["original_key", "thumbnail_key"] {
+        let key: String = row.try_get(key)?;
+        if let Err(e) = state.photos.store.delete(&key).await {
+            tracing::warn!(photo = %photo, key = %key, error = %e, "a removed photo's file was not deleted");
+        }
+    }
+    Ok(())
 }
 
 /// Where on the place tree an intake is, for access checks elsewhere.

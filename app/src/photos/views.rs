@@ -111,9 +111,17 @@ pub fn IntakePage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let tick = RwSignal::new(0u64);
     let confirm = ServerAction::<ConfirmIntake>::new();
+    let remove = ServerAction::<RemovePhoto>::new();
     let data = Resource::new(
-        move || (id(), tick.get(), confirm.version().get()),
-        |(id, _, _)| async move {
+        move || {
+            (
+                id(),
+                tick.get(),
+                confirm.version().get(),
+                remove.version().get(),
+            )
+        },
+        |(id, _, _, _)| async move {
             match id.parse::<IntakeId>() {
                 Ok(id) => get_intake(id).await,
                 Err(e) => Err(e),
@@ -200,7 +208,7 @@ pub fn IntakePage() -> impl IntoView {
                     {open.then(|| view! {
                         <Capture intake=v.id.clone() pending=pending in_flight=in_flight originals=originals tick=tick />
                     })}
-                    <PhotoGrid photos=v.photos.clone() open=open added=added page=page.get_value()
+                    <PhotoGrid photos=v.photos.clone() open=open added=added page=page.get_value() remove=remove
                         suggested=v.suggestions.iter().filter_map(|s| s.product_id.clone()).collect() />
                     {if open {
                         view! { <Suggestions v=v.clone() drafts=drafts added=added page=page.get_value() confirm=confirm /> }.into_any()
@@ -473,11 +481,14 @@ fn PhotoGrid(
     page: Owner,
     /// Products the suggestions already hold.
     suggested: Vec<ProductId>,
+    remove: ServerAction<RemovePhoto>,
 ) -> impl IntoView {
     let page = StoredValue::new(page);
+    let remove_error = Signal::derive(move || remove.value().get().and_then(|r| r.err()));
     (!photos.is_empty()).then(|| view! {
         <section class="card">
             <h2>{format!("Photos ({})", photos.len())}</h2>
+            <FormError error=remove_error fields=&[] />
             <ul class="photo-grid">
                 {photos.into_iter().map(|p| {
                     let status = match p.status {
@@ -512,6 +523,9 @@ fn PhotoGrid(
                         (!named.is_empty()).then(|| format!("Vision model: {}", named.join(", ")))
                     });
                     let photo_id = p.id.clone();
+                    let removable = open && !matches!(p.status, AnalysisStatus::Running);
+                    let asking = RwSignal::new(false);
+                    let (remove_id, number) = (p.id.clone(), p.number);
                     let matches = p.matches.clone();
                     let suggested = suggested.clone();
                     view! {
@@ -547,6 +561,23 @@ fn PhotoGrid(
                                         }
                                     }).collect_view()}
                                 </ul>
+                            })}
+                            {removable.then(|| view! {
+                                <div class="photo-remove">
+                                    {move || if asking.get() {
+                                        let id = remove_id.clone();
+                                        view! {
+                                            <span class="muted">{format!("Remove photo {number}?")}</span>
+                                            <button type="button" class="button small danger" on:click=move |_| { remove.dispatch(RemovePhoto { id: id.clone() }); }>"Remove"</button>
+                                            <button type="button" class="button small link" on:click=move |_| asking.set(false)>"Keep"</button>
+                                        }.into_any()
+                                    } else {
+                                        view! {
+                                            <button type="button" class="button small link" on:click=move |_| asking.set(true)
+                                                aria-label=format!("Remove photo {number}")>"Remove…"</button>
+                                        }.into_any()
+                                    }}
+                                </div>
                             })}
                         </li>
                     }

@@ -17,6 +17,7 @@ on_both_databases!(
     bad_uploads_are_refused_with_a_reason_and_store_nothing,
     a_photographed_donation_becomes_stock_once_confirmed,
     photos_are_only_for_staff_of_their_pantry,
+    a_wrong_photo_is_removed_with_its_files_and_its_number_is_kept,
 );
 
 /// A barcode drawn by rxing's writer, `module` pixels per module, on white.
@@ -531,4 +532,92 @@ async fn a_printed_date_in_the_next_photo_dates_the_line(backend: Backend) {
         evidence.contains("best before 2028-03-14 read in photo 2"),
         "{evidence}"
     );
+}
+
+async fn a_wrong_photo_is_removed_with_its_files_and_its_number_is_kept(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let beans = product(
+        &app,
+        &admin,
+        &p.org,
+        "Black beans",
+        &[("barcodes", BEANS_EAN)],
+    )
+    .await;
+    let intake = app
+        .create(&admin, "create_intake", &[("pantry", &p.main)])
+        .await;
+    let ean = symbol(rxing::BarcodeFormat::EAN_13, BEANS_EAN, 3);
+    for bytes in [photo(1200, 900, &[(&ean, 100, 100)]), photo(1200, 900, &[])] {
+        let r = upload(&app, &admin, &intake, bytes, "image/jpeg").await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+    let view = settled(&app, &admin, &intake).await;
+    assert_eq!(view["suggestions"][0]["product_id"], json!(beans));
+    assert_eq!(stored_files(&app), 4, "two photos and their thumbnails");
+    let wrong = view["photos"][0]["id"].as_str().unwrap().to_string();
+
+    let r = app.call(&admin, "remove_photo", &[("id", &wrong)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let view = app.call(&admin, "intake", &[("id", &intake)]).await.body;
+    let photos = view["photos"].as_array().unwrap();
+    assert_eq!(photos.len(), 1);
+    assert_eq!(photos[0]["number"], 2);
+    assert_eq!(view["suggestions"], json!([]), "its barcode went with it");
+    assert_eq!(stored_files(&app), 2);
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from photo_findings where photo_id = '{wrong}'"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        app.count("select count(*) from events where type = 'PhotoRemoved'")
+            .await,
+        1
+    );
+    let res = admin
+        .get(format!("{}/photos/{wrong}/thumbnail.jpg", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // The next photo is number 3: numbers in evidence stay true.
+    let r = upload(&app, &admin, &intake, photo(800, 600, &[]), "image/jpeg").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let view = settled(&app, &admin, &intake).await;
+    let numbers: Vec<i64> = view["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, vec![2, 3]);
+
+    // Removing it again, or an unknown photo: not found, nothing changes.
+    let r = app.call(&admin, "remove_photo", &[("id", &wrong)]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    let r = app
+        .call(&admin, "remove_photo", &[("id", "not-a-photo")])
+        .await;
+    assert!(r.status.is_client_error(), "{:?}", r.body);
+
+    // Once confirmed, photos are the intake's record.
+    let r = app
+        .call_json(
+            &admin,
+            "confirm_intake",
+            &json!({ "id": intake, "lines": [{ "product": beans, "quantity": "1" }] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let kept = view["photos"][0]["id"].as_str().unwrap().to_string();
+    let r = app.call(&admin, "remove_photo", &[("id", &kept)]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert!(r.message().contains("stay"), "{}", r.message());
+    assert_eq!(stored_files(&app), 4);
 }
