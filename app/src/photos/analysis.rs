@@ -8,7 +8,10 @@
 //! page shows. A photo's row is its job: a worker that stops mid-photo
 //! leaves a claim that another takes over after [`CLAIM_EXPIRES`], so no
 //! photo is lost across a crash or a second server; reading a photo again
-//! replaces its findings, never adds to them.
+//! replaces its findings, never adds to them. The stages are barcodes,
+//! printed dates and item matching; when a vision model is configured it
+//! is asked afterwards, beside the queue (its answers take seconds), and
+//! its answer is added to the findings with a `PhotoDescribed` event.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,9 +99,9 @@ struct Outcome {
     /// `None` when item matching is off.
     looked: Option<Looked>,
     matches: Vec<Candidate>,
-    /// What the vision model said, or why it said nothing; `None` when no
-    /// model is configured.
-    llm: Option<Result<Vec<llm::Seen>, String>>,
+    /// The photo as read (2 MP at most), for the vision model, which is
+    /// asked once these findings are written.
+    colour: Option<image::DynamicImage>,
 }
 
 /// What the analysis reads photos with.
@@ -106,7 +109,13 @@ pub struct Readers {
     pub items: Arc<items::ItemModel>,
     pub llm: Option<Arc<VisionLlm>>,
     pub http: reqwest::Client,
+    /// Questions to the vision model under way at once.
+    asking: Arc<tokio::sync::Semaphore>,
 }
+
+/// Photos the vision model is asked about at once: its answers take
+/// seconds, and the offline analysis goes on meanwhile.
+const ASKING_AT_ONCE: usize = 2;
 
 impl Readers {
     pub fn new(items: Arc<items::ItemModel>, llm: Option<Arc<VisionLlm>>) -> Self {
@@ -114,6 +123,7 @@ impl Readers {
             items,
             llm,
             http: reqwest::Client::new(),
+            asking: Arc::new(tokio::sync::Semaphore::new(ASKING_AT_ONCE)),
         }
     }
 }
@@ -134,7 +144,9 @@ pub fn start(
             }
             match next(&db).await {
                 Ok(Some(photo)) => {
-                    if let Err(e) = analyse_one(&db, store.as_ref(), &readers, &photo).await {
+                    if let Err(e) =
+                        analyse_one(&db, store.as_ref(), &readers, &photo, &shutdown).await
+                    {
                         tracing::error!(photo = %photo.id, error = %e, "photo analysis failed; retrying later");
                         tokio::select! {
                             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -162,6 +174,7 @@ pub fn start(
 }
 
 /// A photo this worker has claimed.
+#[derive(Clone)]
 struct Claimed {
     id: String,
     intake_id: String,
@@ -245,38 +258,35 @@ async fn read_photo(
             Vec::new()
         }
     };
-    let (looked, matches) = match readers.items.get() {
-        Some(model) => {
-            let _ = stage(db, &photo.id, "matching items").await;
-            let examples = matching_set(db, &photo.pantry_id, &photo.id)
-                .await
-                .map_err(|e| format!("its pantry's confirmed photos could not be read ({e})"))?;
-            let colour = colour.clone();
-            tokio::task::spawn_blocking(move || {
+    let (looked, matches) = if readers.items.configured() {
+        let _ = stage(db, &photo.id, "matching items").await;
+        let examples = matching_set(db, &photo.pantry_id, &photo.id)
+            .await
+            .map_err(|e| format!("its pantry's confirmed photos could not be read ({e})"))?;
+        let (items, colour) = (readers.items.clone(), colour.clone());
+        // Off the runtime: the network, and loading its weights the first
+        // time, take a tenth of a second or more.
+        tokio::task::spawn_blocking(move || match items.get() {
+            Some(model) => {
                 let looked = items::look(&model, &colour);
                 let mut matches = items::rank(&looked.features, &examples);
                 matches.retain(|m| m.similarity >= items::SHOWN_FROM);
                 matches.truncate(items::MATCHES_SHOWN);
                 (Some(looked), matches)
-            })
-            .await
-            .map_err(|e| format!("the analysis stopped: {e}"))?
-        }
-        None => (None, Vec::new()),
-    };
-    let llm = match &readers.llm {
-        Some(model) => {
-            let _ = stage(db, &photo.id, "asking the vision model").await;
-            Some(ask(model, &readers.http, colour).await)
-        }
-        None => None,
+            }
+            None => (None, Vec::new()),
+        })
+        .await
+        .map_err(|e| format!("the analysis stopped: {e}"))?
+    } else {
+        (None, Vec::new())
     };
     Ok(Outcome {
         barcodes,
         dates,
         looked,
         matches,
-        llm,
+        colour: Some(colour),
     })
 }
 
@@ -334,6 +344,7 @@ async fn analyse_one(
     store: &dyn ObjectStore,
     readers: &Readers,
     photo: &Claimed,
+    shutdown: &watch::Receiver<bool>,
 ) -> Result<(), String> {
     let (status, error, outcome) = match read_photo(db, store, readers, photo).await {
         Ok(o) => ("done", None, o),
@@ -415,42 +426,6 @@ async fn analyse_one(
         .map_err(sql)?;
         ordinal += 1;
     }
-    match &outcome.llm {
-        Some(Ok(seen)) => {
-            for item in seen {
-                sqlx::query(
-                    "insert into photo_findings (photo_id, ordinal, kind, format, value, gtin, best_before, confidence, quantity) \
-                     values ($1, $2, 'llm', 'vision model', $3, null, $4, $5, $6)",
-                )
-                .bind(photo.id.as_str())
-                .bind(ordinal)
-                .bind(item.name.as_str())
-                .bind(item.best_before.as_deref())
-                // The model gives no certainty; what it says is a lead
-                // for staff to check, below any reading.
-                .bind(60i64)
-                .bind(item.count)
-                .execute(&mut *tx)
-                .await
-                .map_err(sql)?;
-                ordinal += 1;
-            }
-        }
-        Some(Err(reason)) => {
-            tracing::warn!(photo = %photo.id, reason = %reason, "the vision model did not answer");
-            sqlx::query(
-                "insert into photo_findings (photo_id, ordinal, kind, format, value, gtin, best_before, confidence) \
-                 values ($1, $2, 'llm-error', 'vision model', $3, null, null, 0)",
-            )
-            .bind(photo.id.as_str())
-            .bind(ordinal)
-            .bind(reason.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(sql)?;
-        }
-        None => {}
-    }
     sqlx::query("delete from photo_features where photo_id = $1")
         .bind(photo.id.as_str())
         .execute(&mut *tx)
@@ -490,6 +465,130 @@ async fn analyse_one(
                 barcodes: found.len(),
                 dates: outcome.dates.len(),
                 matches: outcome.matches.len(),
+            },
+            actor_id: None,
+            correlation_id: &photo.id,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(sql)?;
+    if let (Some(model), Some(colour)) = (&readers.llm, outcome.colour) {
+        tokio::spawn(describe(
+            db.clone(),
+            model.clone(),
+            readers.http.clone(),
+            readers.asking.clone(),
+            photo.clone(),
+            colour,
+            shutdown.clone(),
+        ));
+    }
+    Ok(())
+}
+
+/// Asks the vision model about a photo whose offline analysis is written,
+/// and adds what it said (or why it said nothing) to the photo's findings
+/// with a `PhotoDescribed` event. A server that stops meanwhile loses the
+/// question; the offline findings stand either way.
+async fn describe(
+    db: Db,
+    model: Arc<VisionLlm>,
+    http: reqwest::Client,
+    asking: Arc<tokio::sync::Semaphore>,
+    photo: Claimed,
+    colour: image::DynamicImage,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Ok(_slot) = asking.acquire_owned().await else {
+        return;
+    };
+    let answer = tokio::select! {
+        a = ask(&model, &http, colour) => a,
+        _ = shutdown.changed() => return,
+    };
+    if let Err(e) = write_description(&db, &photo, &answer).await {
+        // A photo removed while the model thought has nowhere to put it.
+        tracing::warn!(photo = %photo.id, error = %e, "the vision model's answer was not recorded");
+    }
+}
+
+/// The payload of `PhotoDescribed`, version 1.
+#[derive(Debug, serde::Serialize)]
+struct PhotoDescribed {
+    photo_id: String,
+    intake_id: String,
+    /// Kinds of item named; `None` when the model failed.
+    items: Option<usize>,
+}
+
+async fn write_description(
+    db: &Db,
+    photo: &Claimed,
+    answer: &Result<Vec<llm::Seen>, String>,
+) -> Result<(), String> {
+    let sql = |e: sqlx::Error| e.to_string();
+    let mut tx = db.begin().await.map_err(sql)?;
+    // Asked again (the photo was read again): the new answer replaces it.
+    sqlx::query("delete from photo_findings where photo_id = $1 and kind in ('llm', 'llm-error')")
+        .bind(photo.id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+    let mut ordinal: i64 = sqlx::query_scalar(
+        "select coalesce(max(ordinal), -1) + 1 from photo_findings where photo_id = $1",
+    )
+    .bind(photo.id.as_str())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(sql)?;
+    match answer {
+        Ok(seen) => {
+            for item in seen {
+                sqlx::query(
+                    "insert into photo_findings (photo_id, ordinal, kind, format, value, gtin, best_before, confidence, quantity) \
+                     values ($1, $2, 'llm', 'vision model', $3, null, $4, $5, $6)",
+                )
+                .bind(photo.id.as_str())
+                .bind(ordinal)
+                .bind(item.name.as_str())
+                .bind(item.best_before.as_deref())
+                // The model gives no certainty; what it says is a lead
+                // for staff to check, below any reading.
+                .bind(60i64)
+                .bind(item.count)
+                .execute(&mut *tx)
+                .await
+                .map_err(sql)?;
+                ordinal += 1;
+            }
+        }
+        Err(reason) => {
+            tracing::warn!(photo = %photo.id, reason = %reason, "the vision model did not answer");
+            sqlx::query(
+                "insert into photo_findings (photo_id, ordinal, kind, format, value, gtin, best_before, confidence) \
+                 values ($1, $2, 'llm-error', 'vision model', $3, null, null, 0)",
+            )
+            .bind(photo.id.as_str())
+            .bind(ordinal)
+            .bind(reason.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(sql)?;
+        }
+    }
+    events::append(
+        &mut tx,
+        db.backend(),
+        &NewEvent {
+            event_type: "PhotoDescribed",
+            version: 1,
+            organization_id: &photo.organization_id,
+            pantry_id: Some(&photo.pantry_id),
+            payload: &PhotoDescribed {
+                photo_id: photo.id.clone(),
+                intake_id: photo.intake_id.clone(),
+                items: answer.as_ref().ok().map(Vec::len),
             },
             actor_id: None,
             correlation_id: &photo.id,

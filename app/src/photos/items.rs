@@ -53,8 +53,14 @@ impl ItemModel {
         }
     }
 
+    /// Whether matching is on (the weights may still fail to load).
+    pub fn configured(&self) -> bool {
+        self.path.is_some()
+    }
+
     /// The model, or `None` when it is off or its weights cannot be read
-    /// (logged once, with the reason).
+    /// (logged once, with the reason). Loading reads 19 MB: call it off
+    /// the async runtime.
     pub fn get(&self) -> Option<Arc<Model>> {
         self.loaded
             .get_or_init(|| self.path.as_deref().and_then(load_shared))

@@ -118,6 +118,26 @@ async fn start_model(answer: Answer) -> (FakeModel, String) {
     (model, url)
 }
 
+/// The intake once every photo is read and the model has answered (or
+/// failed) for each: it is asked after the offline findings are written.
+async fn described(app: &TestApp, c: &reqwest::Client, intake: &str) -> Value {
+    for _ in 0..200 {
+        let view = settled(app, c, intake).await;
+        let done = view["photos"].as_array().unwrap().iter().all(|p| {
+            p["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["kind"] == "llm" || f["kind"] == "llm-error")
+        });
+        if done {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the vision model's answers were not recorded within 20 s");
+}
+
 fn findings<'a>(photo: &'a Value, kind: &str) -> Vec<&'a Value> {
     photo["findings"]
         .as_array()
@@ -170,7 +190,7 @@ async fn the_vision_model_adds_to_the_readings_and_its_failures_are_recorded(bac
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-    let view = settled(&app, &admin, &intake).await;
+    let view = described(&app, &admin, &intake).await;
     assert_eq!(*model.problems.lock().unwrap(), Vec::<String>::new());
     assert_eq!(*model.requests.lock().unwrap(), 1);
     let first = &view["photos"][0];
@@ -210,7 +230,7 @@ async fn the_vision_model_adds_to_the_readings_and_its_failures_are_recorded(bac
         .unwrap()
         .ends_with("not in the catalog"));
 
-    // The model is too slow: the photo is read all the same.
+    // The model is too slow: the photo's own reading does not wait for it.
     *model.answer.lock().unwrap() = Answer::Slow;
     let r = upload(
         &app,
@@ -225,6 +245,12 @@ async fn the_vision_model_adds_to_the_readings_and_its_failures_are_recorded(bac
     let second = &view["photos"][1];
     assert_eq!(second["status"], "Done");
     assert_eq!(findings(second, "barcode").len(), 1);
+    assert!(
+        findings(second, "llm-error").is_empty(),
+        "read before the model's 2 s were up: {second}"
+    );
+    let view = described(&app, &admin, &intake).await;
+    let second = &view["photos"][1];
     let failed = findings(second, "llm-error");
     assert_eq!(failed.len(), 1, "{second}");
     assert_eq!(failed[0]["value"], "timed out after 2 s");
@@ -240,7 +266,7 @@ async fn the_vision_model_adds_to_the_readings_and_its_failures_are_recorded(bac
     // It answers, but not in the schema: recorded as such.
     *model.answer.lock().unwrap() = Answer::Content("I can see some tins of beans.".into());
     upload(&app, &admin, &intake, photo(1200, 900, &[]), "image/jpeg").await;
-    let view = settled(&app, &admin, &intake).await;
+    let view = described(&app, &admin, &intake).await;
     let third = &view["photos"][2];
     assert_eq!(third["status"], "Done");
     let failed = findings(third, "llm-error");
@@ -252,4 +278,9 @@ async fn the_vision_model_adds_to_the_readings_and_its_failures_are_recorded(bac
         "{third}"
     );
     assert_eq!(*model.requests.lock().unwrap(), 3);
+    assert_eq!(
+        app.count("select count(*) from events where type = 'PhotoDescribed'")
+            .await,
+        3
+    );
 }
