@@ -447,6 +447,20 @@ mod tests {
     }
 
     #[test]
+    fn the_first_admins_password_stays_out_of_debug() {
+        let c = load(&[
+            ("LARDER_ADMIN_EMAIL", "ada@college.example"),
+            ("LARDER_ADMIN_PASSWORD", "correct horse battery"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.first_admin.as_ref().unwrap().password,
+            "correct horse battery"
+        );
+        assert!(!format!("{c:?}").contains("correct horse"), "{c:?}");
+    }
+
+    #[test]
     fn the_example_configuration_file_is_valid() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/larder.example.toml");
         let c = load(&[("LARDER_CONFIG", path)]).unwrap_or_else(|e| panic!("{path}: {e}"));
