@@ -94,7 +94,9 @@ struct FileConfig {
     photo_max_mb: Option<u64>,
     photo_max_megapixels: Option<u64>,
     item_model: Option<String>,
+    vision_llm_provider: Option<String>,
     vision_llm_url: Option<String>,
+    vision_llm_region: Option<String>,
     vision_llm_model: Option<String>,
     vision_llm_key: Option<String>,
     vision_llm_timeout_seconds: Option<u64>,
@@ -132,6 +134,8 @@ impl Config {
             None => FileConfig::default(),
         };
         let pick = |var: &str, from_file: Option<String>| env(var).or(from_file);
+        // Before the other settings take their values out of the file.
+        let vision_llm = vision_llm(&env, &file)?;
 
         let listen_raw =
             pick("LARDER_LISTEN", file.listen).unwrap_or_else(|| "127.0.0.1:3000".into());
@@ -280,38 +284,6 @@ impl Config {
             path => Some(PathBuf::from(path)),
         };
 
-        let vision_llm = match pick("LARDER_VISION_LLM_URL", file.vision_llm_url) {
-            None => None,
-            Some(url) => {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(ConfigError::Invalid {
-                        var: "LARDER_VISION_LLM_URL",
-                        expected: "the API's base URL, such as http://127.0.0.1:11434/v1".into(),
-                        got: url,
-                    });
-                }
-                let model = pick("LARDER_VISION_LLM_MODEL", file.vision_llm_model).ok_or_else(|| {
-                    ConfigError::Missing {
-                        var: "LARDER_VISION_LLM_MODEL",
-                        message: "LARDER_VISION_LLM_URL is set, so the model to ask is needed too (llava, gpt-4o-mini, …)".into(),
-                    }
-                })?;
-                let timeout = bounded(
-                    "LARDER_VISION_LLM_TIMEOUT_SECONDS",
-                    env("LARDER_VISION_LLM_TIMEOUT_SECONDS"),
-                    file.vision_llm_timeout_seconds,
-                    1..=600,
-                    60,
-                )?;
-                Some(app::photos::llm::VisionLlm {
-                    url,
-                    model,
-                    api_key: pick("LARDER_VISION_LLM_KEY", file.vision_llm_key),
-                    timeout: Duration::from_secs(timeout),
-                })
-            }
-        };
-
         let first_admin = match (env("LARDER_ADMIN_EMAIL"), env("LARDER_ADMIN_PASSWORD")) {
             (Some(email), Some(password)) => Some(FirstAdmin {
                 name: env("LARDER_ADMIN_NAME").unwrap_or_else(|| "Administrator".into()),
@@ -361,6 +333,93 @@ impl Config {
             vision_llm,
         })
     }
+}
+
+/// The vision model, if one is configured: an OpenAI-compatible API at
+/// `LARDER_VISION_LLM_URL`, or Amazon Bedrock (`LARDER_VISION_LLM_PROVIDER=bedrock`)
+/// with the standard AWS credential variables.
+fn vision_llm(
+    env: &impl Fn(&str) -> Option<String>,
+    file: &FileConfig,
+) -> Result<Option<app::photos::llm::VisionLlm>, ConfigError> {
+    use app::photos::llm::{Provider, VisionLlm};
+    let pick = |var: &str, from_file: &Option<String>| env(var).or_else(|| from_file.clone());
+    let provider = pick("LARDER_VISION_LLM_PROVIDER", &file.vision_llm_provider)
+        .unwrap_or_else(|| "openai".into())
+        .to_ascii_lowercase();
+    let url = pick("LARDER_VISION_LLM_URL", &file.vision_llm_url);
+    if provider == "openai" && url.is_none() {
+        return Ok(None);
+    }
+    let model = pick("LARDER_VISION_LLM_MODEL", &file.vision_llm_model).ok_or_else(|| ConfigError::Missing {
+        var: "LARDER_VISION_LLM_MODEL",
+        message: "a vision model is configured, so the model to ask is needed too (llava, gpt-4o-mini, a Bedrock model id…)"
+            .into(),
+    })?;
+    let timeout = bounded(
+        "LARDER_VISION_LLM_TIMEOUT_SECONDS",
+        env("LARDER_VISION_LLM_TIMEOUT_SECONDS"),
+        file.vision_llm_timeout_seconds,
+        1..=600,
+        60,
+    )?;
+    let (url, provider) = match provider.as_str() {
+        "openai" => (
+            url.expect("checked above"),
+            Provider::OpenAi {
+                api_key: pick("LARDER_VISION_LLM_KEY", &file.vision_llm_key),
+            },
+        ),
+        "bedrock" => {
+            let region = pick("LARDER_VISION_LLM_REGION", &file.vision_llm_region)
+                .or_else(|| env("AWS_REGION"))
+                .ok_or_else(|| ConfigError::Missing {
+                    var: "AWS_REGION",
+                    message: "Bedrock needs a region (AWS_REGION or LARDER_VISION_LLM_REGION)"
+                        .into(),
+                })?;
+            let need = |var: &'static str| {
+                env(var).ok_or_else(|| ConfigError::Missing {
+                    var,
+                    message: "Bedrock is signed with AWS credentials from the environment".into(),
+                })
+            };
+            let credentials = app::photos::sigv4::Credentials {
+                access_key_id: need("AWS_ACCESS_KEY_ID")?,
+                secret_access_key: need("AWS_SECRET_ACCESS_KEY")?,
+                session_token: env("AWS_SESSION_TOKEN"),
+            };
+            let url =
+                url.unwrap_or_else(|| format!("https://bedrock-runtime.{region}.amazonaws.com"));
+            (
+                url,
+                Provider::Bedrock {
+                    region,
+                    credentials,
+                },
+            )
+        }
+        other => {
+            return Err(ConfigError::Invalid {
+                var: "LARDER_VISION_LLM_PROVIDER",
+                expected: "openai or bedrock".into(),
+                got: other.to_string(),
+            })
+        }
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ConfigError::Invalid {
+            var: "LARDER_VISION_LLM_URL",
+            expected: "the API's base URL, such as http://127.0.0.1:11434/v1".into(),
+            got: url,
+        });
+    }
+    Ok(Some(VisionLlm {
+        url,
+        model,
+        provider,
+        timeout: Duration::from_secs(timeout),
+    }))
 }
 
 /// A whole number from the environment or the file, within `range`.
@@ -444,6 +503,42 @@ mod tests {
             (c.photo_max_bytes, c.photo_max_pixels),
             (25 << 20, 50_000_000)
         );
+    }
+
+    #[test]
+    fn bedrock_takes_its_region_and_credentials_from_the_aws_variables() {
+        let c = load(&[
+            ("LARDER_VISION_LLM_PROVIDER", "bedrock"),
+            (
+                "LARDER_VISION_LLM_MODEL",
+                "anthropic.claude-3-haiku-20240307-v1:0",
+            ),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "very-secret"),
+        ])
+        .unwrap();
+        let llm = c.vision_llm.clone().unwrap();
+        assert_eq!(llm.url, "https://bedrock-runtime.eu-west-1.amazonaws.com");
+        assert!(
+            matches!(&llm.provider, app::photos::llm::Provider::Bedrock { region, .. } if region == "eu-west-1")
+        );
+        assert!(!format!("{c:?}").contains("very-secret"), "{c:?}");
+        let e = load(&[
+            ("LARDER_VISION_LLM_PROVIDER", "bedrock"),
+            ("LARDER_VISION_LLM_MODEL", "m"),
+            ("AWS_REGION", "eu-west-1"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("AWS_ACCESS_KEY_ID"), "{e}");
+        let e = load(&[
+            ("LARDER_VISION_LLM_PROVIDER", "watson"),
+            ("LARDER_VISION_LLM_MODEL", "m"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("openai or bedrock"), "{e}");
     }
 
     #[test]

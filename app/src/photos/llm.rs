@@ -1,7 +1,7 @@
 //! The optional vision model: when one is configured, each photo also goes
 //! to an OpenAI-compatible `/v1/chat/completions` endpoint (a local Ollama
-//! or vLLM, or a hosted service) with a JSON schema for what it should
-//! answer: the items it sees, how many of each, and any printed date. Its
+//! or vLLM, or a hosted service) or to Amazon Bedrock's Converse API
+//! (signed with SigV4), with a JSON schema for what it should answer: the items it sees, how many of each, and any printed date. Its
 //! answer is recorded as findings beside the barcodes, dates and matches,
 //! and merged into the suggestions without replacing them; a failure or a
 //! timeout is recorded on the photo and the offline analysis goes on.
@@ -13,25 +13,46 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// Where the model is and how long to wait for it.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct VisionLlm {
-    /// The API base, up to and including `/v1`.
+    /// The API base: up to and including `/v1` for OpenAI-compatible APIs;
+    /// for Bedrock, its runtime endpoint (`https://bedrock-runtime.<region>.amazonaws.com`).
     pub url: String,
     pub model: String,
-    /// Sent as a bearer token when set.
-    pub api_key: Option<String>,
+    pub provider: Provider,
     pub timeout: Duration,
 }
 
-impl std::fmt::Debug for VisionLlm {
-    // The key stays out of logs and configuration dumps.
+/// Which API the model speaks.
+#[derive(Clone)]
+pub enum Provider {
+    /// `/chat/completions`; the key, when set, goes as a bearer token.
+    OpenAi { api_key: Option<String> },
+    /// Bedrock's `/model/{id}/converse`, its answer forced through a tool
+    /// whose input schema is ours.
+    Bedrock {
+        region: String,
+        credentials: super::sigv4::Credentials,
+    },
+}
+
+impl std::fmt::Debug for Provider {
+    // Keys stay out of logs and configuration dumps.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VisionLlm")
-            .field("url", &self.url)
-            .field("model", &self.model)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
-            .field("timeout", &self.timeout)
-            .finish()
+        match self {
+            Provider::OpenAi { api_key } => f
+                .debug_struct("OpenAi")
+                .field("api_key", &api_key.as_ref().map(|_| "[redacted]"))
+                .finish(),
+            Provider::Bedrock {
+                region,
+                credentials,
+            } => f
+                .debug_struct("Bedrock")
+                .field("region", region)
+                .field("credentials", credentials)
+                .finish(),
+        }
     }
 }
 
@@ -108,36 +129,102 @@ impl VisionLlm {
     /// Asks the model about one JPEG. The error is a sentence for the
     /// photo's record ("timed out after 60 s").
     pub async fn look(&self, client: &reqwest::Client, jpeg: &[u8]) -> Result<Vec<Seen>, String> {
-        let image = format!(
-            "data:image/jpeg;base64,{}",
-            base64::engine::general_purpose::STANDARD.encode(jpeg)
-        );
-        let body = json!({
-            "model": self.model,
-            "temperature": 0,
-            "messages": [{
-                "role": "user",
-                "content": [
-                    { "type": "text", "text": PROMPT },
-                    { "type": "image_url", "image_url": { "url": image } }
-                ]
-            }],
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": { "name": "donation", "strict": true, "schema": schema() }
+        let image = base64::engine::general_purpose::STANDARD.encode(jpeg);
+        let base = self.url.trim_end_matches('/');
+        let request = match &self.provider {
+            Provider::OpenAi { api_key } => {
+                let body = json!({
+                    "model": self.model,
+                    "temperature": 0,
+                    "messages": [{
+                        "role": "user",
+                        "content": [
+                            { "type": "text", "text": PROMPT },
+                            { "type": "image_url", "image_url": { "url": format!("data:image/jpeg;base64,{image}") } }
+                        ]
+                    }],
+                    "response_format": {
+                        "type": "json_schema",
+                        "json_schema": { "name": "donation", "strict": true, "schema": schema() }
+                    }
+                });
+                let request = client.post(format!("{base}/chat/completions")).json(&body);
+                match api_key {
+                    Some(key) => request.bearer_auth(key),
+                    None => request,
+                }
             }
-        });
-        let mut request = client
-            .post(format!(
-                "{}/chat/completions",
-                self.url.trim_end_matches('/')
-            ))
-            .timeout(self.timeout)
-            .json(&body);
-        if let Some(key) = &self.api_key {
-            request = request.bearer_auth(key);
-        }
-        let response = request.send().await.map_err(|e| {
+            Provider::Bedrock {
+                region,
+                credentials,
+            } => {
+                let body = serde_json::to_vec(&json!({
+                    "messages": [{
+                        "role": "user",
+                        "content": [
+                            { "text": PROMPT },
+                            { "image": { "format": "jpeg", "source": { "bytes": image } } }
+                        ]
+                    }],
+                    "inferenceConfig": { "temperature": 0 },
+                    "toolConfig": {
+                        "tools": [{ "toolSpec": {
+                            "name": TOOL,
+                            "description": "Record the items seen in the photo.",
+                            "inputSchema": { "json": schema() }
+                        }}],
+                        "toolChoice": { "tool": { "name": TOOL } }
+                    }
+                }))
+                .map_err(|e| format!("could not be asked ({e})"))?;
+                let url = format!(
+                    "{base}/model/{}/converse",
+                    super::sigv4::uri_encode(&self.model)
+                );
+                let parsed =
+                    reqwest::Url::parse(&url).map_err(|e| format!("has a bad address ({e})"))?;
+                let host = match (parsed.host_str(), parsed.port()) {
+                    (Some(h), Some(p)) => format!("{h}:{p}"),
+                    (Some(h), None) => h.to_string(),
+                    (None, _) => return Err("has a bad address (no host)".into()),
+                };
+                let amz_date = time::OffsetDateTime::now_utc()
+                    .format(time::macros::format_description!(
+                        "[year][month][day]T[hour][minute][second]Z"
+                    ))
+                    .map_err(|e| e.to_string())?;
+                let mut headers = vec![
+                    ("host", host.as_str()),
+                    ("content-type", "application/json"),
+                    ("x-amz-date", amz_date.as_str()),
+                ];
+                if let Some(token) = &credentials.session_token {
+                    headers.push(("x-amz-security-token", token.as_str()));
+                }
+                let authorization = super::sigv4::authorization(
+                    credentials,
+                    region,
+                    "bedrock",
+                    &amz_date,
+                    &super::sigv4::Request {
+                        method: "POST",
+                        path: parsed.path(),
+                        query: &[],
+                        headers: &headers,
+                        body: &body,
+                    },
+                );
+                let mut request = client
+                    .post(parsed)
+                    .body(body)
+                    .header("authorization", authorization);
+                for (name, value) in headers.iter().filter(|(n, _)| *n != "host") {
+                    request = request.header(*name, *value);
+                }
+                request
+            }
+        };
+        let response = request.timeout(self.timeout).send().await.map_err(|e| {
             if e.is_timeout() {
                 format!("timed out after {} s", self.timeout.as_secs())
             } else if e.is_connect() {
@@ -158,8 +245,37 @@ impl VisionLlm {
             let reason: String = text.chars().take(200).collect();
             return Err(format!("answered {status}: {reason}"));
         }
-        parse(&text)
+        match self.provider {
+            Provider::OpenAi { .. } => parse(&text),
+            Provider::Bedrock { .. } => parse_converse(&text),
+        }
     }
+}
+
+/// The tool Bedrock is made to call with its answer.
+const TOOL: &str = "record_items";
+
+/// The items in a Bedrock Converse answer: the input of its call to our
+/// tool (or, from a model that answered in text instead, that text).
+pub fn parse_converse(body: &str) -> Result<Vec<Seen>, String> {
+    let answer: serde_json::Value = serde_json::from_str(body)
+        .map_err(|e| format!("answered something that is not a Converse response ({e})"))?;
+    let content = answer["output"]["message"]["content"]
+        .as_array()
+        .ok_or("answered without any content")?;
+    if let Some(input) = content
+        .iter()
+        .find_map(|c| c.get("toolUse").map(|t| &t["input"]))
+    {
+        let answer: Answer = serde_json::from_value(input.clone())
+            .map_err(|e| format!("answered outside the schema ({e})"))?;
+        return checked(answer);
+    }
+    let text = content
+        .iter()
+        .find_map(|c| c["text"].as_str())
+        .ok_or("answered without any content")?;
+    checked(unfenced(text)?)
 }
 
 /// The items in a chat completion, checked: names trimmed and bounded,
@@ -173,15 +289,22 @@ pub fn parse(body: &str) -> Result<Vec<Seen>, String> {
         .next()
         .and_then(|c| c.message.content)
         .ok_or("answered without any content")?;
-    // Some servers wrap JSON in a Markdown fence despite the schema.
+    checked(unfenced(&content)?)
+}
+
+/// An answer given as text: JSON, perhaps in a Markdown fence despite the
+/// schema (some servers do that).
+fn unfenced(content: &str) -> Result<Answer, String> {
     let content = content
         .trim()
         .trim_start_matches("```json")
         .trim_start_matches("```")
         .trim_end_matches("```")
         .trim();
-    let answer: Answer =
-        serde_json::from_str(content).map_err(|e| format!("answered outside the schema ({e})"))?;
+    serde_json::from_str(content).map_err(|e| format!("answered outside the schema ({e})"))
+}
+
+fn checked(answer: Answer) -> Result<Vec<Seen>, String> {
     if answer.items.len() > MOST_ITEMS {
         return Err(format!(
             "listed {} items; at most {MOST_ITEMS} are taken",
@@ -291,6 +414,31 @@ mod tests {
             r#"{"items":[{"name":"beans","count":100000,"best_before":null},{"name":"","count":1,"best_before":null}]}"#,
         );
         assert_eq!(parse(&silly).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_converse_answer_is_read_from_its_tool_call() {
+        let body = json!({ "output": { "message": { "role": "assistant", "content": [
+            { "text": "Here is what I see." },
+            { "toolUse": { "toolUseId": "t1", "name": "record_items", "input": { "items": [
+                { "name": "rice", "count": 2, "best_before": "2027-01-31" }
+            ]}}}
+        ]}}, "stopReason": "tool_use" });
+        assert_eq!(
+            parse_converse(&body.to_string()).unwrap(),
+            vec![Seen {
+                name: "rice".into(),
+                count: 2,
+                best_before: Some("2027-01-31".into())
+            }]
+        );
+        let text =
+            json!({ "output": { "message": { "content": [{ "text": "{\"items\":[]}" }] } } });
+        assert_eq!(parse_converse(&text.to_string()).unwrap(), vec![]);
+        let wrong = json!({ "output": { "message": { "content": [{ "toolUse": { "input": { "things": 1 } } }] } } });
+        assert!(parse_converse(&wrong.to_string())
+            .unwrap_err()
+            .contains("outside the schema"));
     }
 
     #[test]

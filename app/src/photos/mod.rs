@@ -28,4 +28,6 @@ pub mod picture;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
+pub mod sigv4;
+#[cfg(feature = "ssr")]
 pub mod store;

@@ -22,7 +22,10 @@ use crate::inventory::{product, BEANS_EAN};
 use crate::on_both_databases;
 use crate::photos::{photo, settled, symbol, upload};
 
-on_both_databases!(the_vision_model_adds_to_the_readings_and_its_failures_are_recorded);
+on_both_databases!(
+    the_vision_model_adds_to_the_readings_and_its_failures_are_recorded,
+    bedrock_is_asked_with_a_signed_converse_request,
+);
 
 #[derive(Clone)]
 enum Answer {
@@ -283,4 +286,135 @@ async fn the_vision_model_adds_to_the_readings_and_its_failures_are_recorded(bac
             .await,
         3
     );
+}
+
+/// What Bedrock's runtime checks of a Converse request: the model in the
+/// path, a SigV4 signature over what was sent, with the session token; and
+/// what it answers when the tool is forced: a `toolUse` with our schema's
+/// input.
+async fn converse(
+    State(seen): State<Arc<Mutex<Vec<String>>>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let problem = (|| -> Result<(), String> {
+        let path = uri.path();
+        if path != "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse" {
+            return Err(format!("path {path}"));
+        }
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (date, auth) = (header("x-amz-date"), header("authorization"));
+        let expected_prefix = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDTEST/{}/us-east-1/bedrock/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature=",
+            &date[..8.min(date.len())]
+        );
+        if !auth.starts_with(&expected_prefix) {
+            return Err(format!("authorization {auth}"));
+        }
+        let credentials = app::photos::sigv4::Credentials {
+            access_key_id: "AKIDTEST".into(),
+            secret_access_key: "test-secret".into(),
+            session_token: Some("test-token".into()),
+        };
+        let (host, token, kind) = (
+            header("host"),
+            header("x-amz-security-token"),
+            header("content-type"),
+        );
+        let recomputed = app::photos::sigv4::authorization(
+            &credentials,
+            "us-east-1",
+            "bedrock",
+            &date,
+            &app::photos::sigv4::Request {
+                method: "POST",
+                path,
+                query: &[],
+                headers: &[
+                    ("content-type", &kind),
+                    ("host", &host),
+                    ("x-amz-date", &date),
+                    ("x-amz-security-token", &token),
+                ],
+                body: &body,
+            },
+        );
+        if recomputed != auth {
+            return Err("the signature does not cover what was sent".into());
+        }
+        let request: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        let image = request["messages"][0]["content"][1]["image"]["source"]["bytes"]
+            .as_str()
+            .unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(image)
+            .map_err(|e| e.to_string())?;
+        image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
+            .map_err(|e| e.to_string())?;
+        if request["toolConfig"]["toolChoice"]["tool"]["name"] != "record_items" {
+            return Err(format!("tool config {}", request["toolConfig"]));
+        }
+        Ok(())
+    })();
+    if let Err(problem) = problem {
+        seen.lock().unwrap().push(problem.clone());
+        return (Http::FORBIDDEN, Json(json!({ "message": problem }))).into_response();
+    }
+    seen.lock().unwrap().push("ok".into());
+    Json(json!({
+        "output": { "message": { "role": "assistant", "content": [
+            { "toolUse": { "toolUseId": "tooluse_1", "name": "record_items", "input": { "items": [
+                { "name": "peanut butter", "count": 4, "best_before": null }
+            ]}}}
+        ]}},
+        "stopReason": "tool_use",
+        "usage": { "inputTokens": 1000, "outputTokens": 40, "totalTokens": 1040 }
+    }))
+    .into_response()
+}
+
+async fn bedrock_is_asked_with_a_signed_converse_request(backend: Backend) {
+    let seen: Arc<Mutex<Vec<String>>> = Default::default();
+    let router = axum::Router::new()
+        .fallback(axum::routing::post(converse))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let app = spawn_with(
+        backend,
+        &[
+            ("LARDER_VISION_LLM_PROVIDER", "bedrock"),
+            ("LARDER_VISION_LLM_URL", url.as_str()),
+            (
+                "LARDER_VISION_LLM_MODEL",
+                "anthropic.claude-3-haiku-20240307-v1:0",
+            ),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "test-secret"),
+            ("AWS_SESSION_TOKEN", "test-token"),
+        ],
+    )
+    .await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let peanut = product(&app, &admin, &p.org, "Peanut butter", &[]).await;
+    let intake = app
+        .create(&admin, "create_intake", &[("pantry", &p.main)])
+        .await;
+    let r = upload(&app, &admin, &intake, photo(1200, 900, &[]), "image/jpeg").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let view = described(&app, &admin, &intake).await;
+    assert_eq!(*seen.lock().unwrap(), vec!["ok".to_string()]);
+    let line = &view["suggestions"][0];
+    assert_eq!(line["product_id"], json!(peanut), "{view}");
+    assert_eq!(line["quantity"], "4");
 }
