@@ -632,7 +632,11 @@ fn Suggestions(
                 let d = page.with(|| Draft {
                     quantity: RwSignal::new(s.quantity.clone()),
                     best_before: RwSignal::new(s.best_before.clone().unwrap_or_default()),
-                    keep: RwSignal::new(true),
+                    // A product staff already added by hand: the suggestion
+                    // that arrives later starts unticked, not counted twice.
+                    keep: RwSignal::new(!added.with_untracked(|a| {
+                        a.iter().any(|l| s.product_id.as_ref() == Some(&l.product))
+                    })),
                     touched: RwSignal::new(false),
                 });
                 drafts.update_value(|m| {
