@@ -11,21 +11,47 @@ profile=debug
 "$ROOT/scripts/setup-build.sh"
 
 say "building the browser bundle (the app, and the barcode scanner it loads on demand)"
-cargo build -p frontend -p scanner --target wasm32-unknown-unknown --profile wasm-release
+# --emit-relocs lets tools/wasm-split follow what each page's code uses. It
+# is given to the app's final link only (`cargo rustc`), so the crates it
+# shares with the scanner are built once, and the scanner carries no
+# relocations it would never shed.
+cargo rustc -p frontend --target wasm32-unknown-unknown --profile wasm-release -- -Clink-args=--emit-relocs
+cargo build -p scanner --target wasm32-unknown-unknown --profile wasm-release
+cargo build -q -p wasm-split --release
 site="$ROOT/target/site"
-mkdir -p "$site/pkg"
-# <crate> <output name>: wasm-bindgen's glue and wasm-opt's squeeze, when
-# the WASM changed.
-bundle() {
-  local wasm="$ROOT/target/wasm32-unknown-unknown/wasm-release/$1.wasm"
-  if [ ! -f "$site/pkg/$2_bg.wasm" ] || [ "$wasm" -nt "$site/pkg/$2_bg.wasm" ]; then
-    wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name "$2" "$wasm"
-    "$ROOT/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-      "$site/pkg/$2_bg.wasm" -o "$site/pkg/$2_bg.wasm"
-  fi
+pkg="$site/pkg"
+mkdir -p "$pkg"
+wasm_dir="$ROOT/target/wasm32-unknown-unknown/wasm-release"
+opt() {
+  "$ROOT/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int "$1" -o "$1"
 }
-bundle frontend larder
-bundle scanner scanner
+fresh() { [ -f "$2" ] && [ ! "$1" -nt "$2" ]; }
+
+# The app: split at its lazy routes into a main module (the shell, the
+# router, what pages share) and one part per page, then wasm-bindgen's glue
+# for the main module and wasm-opt's squeeze for every part. The same steps
+# as `cargo leptos build --split`.
+if ! fresh "$wasm_dir/frontend.wasm" "$pkg/larder_bg.wasm"; then
+  split="$(mktemp -d)"
+  "$ROOT/target/release/wasm-split" "$wasm_dir/frontend.wasm" "$split" larder
+  wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
+    --out-dir "$split" --out-name larder "$split/larder_split.wasm"
+  rm "$split/larder_split.wasm"
+  # One wasm-opt per part, as many at a time as there are cores.
+  printf '%s\0' "$split"/*.wasm | xargs -0 -P "$(nproc)" -I{} \
+    "$ROOT/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int {} -o {}
+  # The parts of an earlier build must not linger beside the new ones.
+  find "$pkg" -maxdepth 1 \( -name '__wasm_split*' -o -name '*.wasm' \) ! -name 'scanner_bg.wasm' -delete
+  mv "$split"/* "$pkg/"
+  rmdir "$split"
+fi
+
+# The barcode scanner: its own bundle, loaded by a Web Worker only when the
+# scanner opens.
+if ! fresh "$wasm_dir/scanner.wasm" "$pkg/scanner_bg.wasm"; then
+  wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name scanner "$wasm_dir/scanner.wasm"
+  opt "$pkg/scanner_bg.wasm"
+fi
 cp "$ROOT/style/main.css" "$site/pkg/larder.css"
 cp -r "$ROOT/public/." "$site/"
 

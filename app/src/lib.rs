@@ -27,7 +27,7 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, LazyRoute, SsrMode};
 
 use auth::api::get_session;
 use auth::views::*;
@@ -61,12 +61,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Lets tests and people know the page is interactive.
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <Stylesheet id="leptos" href="/pkg/larder.css" />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
@@ -78,33 +72,130 @@ pub fn App() -> impl IntoView {
             <Header />
             <main id="main" class="container">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
-                    <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
-                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
-                    <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async />
-                    <Route path=path!("/invitations/:token") view=InvitationPage ssr=SsrMode::Async />
-                    <Route path=path!("/organizations/new") view=NewOrganizationPage ssr=SsrMode::Async />
-                    <Route path=path!("/organizations/:id") view=OrganizationPage ssr=SsrMode::Async />
-                    <Route path=path!("/organizations/:id/people") view=PeoplePage ssr=SsrMode::Async />
-                    <Route path=path!("/campuses/:id") view=CampusPage ssr=SsrMode::Async />
-                    <Route path=path!("/organizations/:id/catalog") view=CatalogPage ssr=SsrMode::Async />
-                    <Route path=path!("/organizations/:id/events") view=EventsAdminPage ssr=SsrMode::Async />
-                    <Route path=path!("/products/:id") view=ProductPage ssr=SsrMode::Async />
-                    <Route path=path!("/pantries/:id") view=PantryPage ssr=SsrMode::Async />
-                    <Route path=path!("/pantries/:id/inventory") view=InventoryPage ssr=SsrMode::Async />
-                    <Route path=path!("/pantries/:id/distribute") view=QuickDistributePage ssr=SsrMode::Async />
-                    <Route path=path!("/pantries/:pantry/products/:product") view=ProductStockPage ssr=SsrMode::Async />
-                    <Route path=path!("/pantries/:id/visit") view=VisitCounterPage ssr=SsrMode::Async />
-                    <Route path=path!("/pantries/:id/visits") view=VisitsPage ssr=SsrMode::Async />
-                    <Route path=path!("/visits/:id") view=VisitPage ssr=SsrMode::Async />
-                    <Route path=path!("/reports") view=ReportPage ssr=SsrMode::Async />
-                    <Route path=path!("/organizations/:id/import") view=ImportHistoryPage ssr=SsrMode::Async />
-                    <Route path=path!("/organizations/:id/donors") view=DonorsPage ssr=SsrMode::Async />
-                    <Route path=path!("/donations/:id") view=DonationReceiptPage ssr=SsrMode::Async />
-                    <Route path=path!("/intakes/:id") view=IntakePage ssr=SsrMode::Async />
+                    <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/setup") view={Lazy::<SetupRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/sign-in") view={Lazy::<SignInRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/sign-up") view={Lazy::<SignUpRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/invitations/:token") view={Lazy::<InvitationRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/new") view={Lazy::<NewOrganizationRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id") view={Lazy::<OrganizationRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/people") view={Lazy::<PeopleRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/campuses/:id") view={Lazy::<CampusRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/catalog") view={Lazy::<CatalogRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/events") view={Lazy::<EventsAdminRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/products/:id") view={Lazy::<ProductRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id") view={Lazy::<PantryRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/inventory") view={Lazy::<InventoryRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/distribute") view={Lazy::<QuickDistributeRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:pantry/products/:product") view={Lazy::<ProductStockRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/visit") view={Lazy::<VisitCounterRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/visits") view={Lazy::<VisitsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/visits/:id") view={Lazy::<VisitRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/reports") view={Lazy::<ReportRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/import") view={Lazy::<ImportHistoryRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/donors") view={Lazy::<DonorsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/donations/:id") view={Lazy::<DonationReceiptRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/intakes/:id") view={Lazy::<IntakeRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+// The browser bundle is split by feature: the main WASM holds the shell,
+// the router and what all pages share, and each feature's pages are a part
+// the browser fetches when it first shows one of them. The server knows
+// which part the page it renders needs and preloads it from the HTML head,
+// so a first visit waits for no extra round trip. `scripts/build.sh` does
+// the split (`tools/wasm-split`); one part per feature rather than per page
+// keeps the number of files a page needs small, since code two parts share
+// becomes a chunk of its own.
+macro_rules! lazy_pages {
+    ($($part:ident { $($route:ident($load:ident) => $page:ident),* $(,)? })*) => {$($(
+        struct $route;
+
+        mod $load {
+            use super::*;
+
+            #[cfg_attr(
+                feature = "hydrate",
+                leptos::wasm_split::wasm_split(
+                    $part,
+                    wasm_split_path = ::leptos::wasm_split,
+                    preload(preload)
+                )
+            )]
+            pub(super) fn $load() -> AnyView {
+                mark_interactive();
+                view! { <$page /> }.into_any()
+            }
+        }
+
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            // The router awaits this before it hydrates or shows the page.
+            async fn preload() {
+                #[cfg(feature = "hydrate")]
+                $load::preload().await;
+            }
+
+            async fn view(_this: Self) -> AnyView {
+                #[cfg(feature = "hydrate")]
+                {
+                    $load::$load().await
+                }
+                #[cfg(not(feature = "hydrate"))]
+                {
+                    // Names the part for the preload links in the head.
+                    leptos::prefetch_lazy_fn_on_server(stringify!($part));
+                    $load::$load()
+                }
+            }
+        }
+    )*)*};
+}
+
+lazy_pages! {
+    org_pages {
+        HomeRoute(home_page) => HomePage,
+        NewOrganizationRoute(new_organization_page) => NewOrganizationPage,
+        OrganizationRoute(organization_page) => OrganizationPage,
+        CampusRoute(campus_page) => CampusPage,
+        PantryRoute(pantry_page) => PantryPage,
+    }
+    auth_pages {
+        SetupRoute(setup_page) => SetupPage,
+        SignInRoute(sign_in_page) => SignInPage,
+        SignUpRoute(sign_up_page) => SignUpPage,
+        InvitationRoute(invitation_page) => InvitationPage,
+        PeopleRoute(people_page) => PeoplePage,
+    }
+    catalog_pages {
+        CatalogRoute(catalog_page) => CatalogPage,
+        ProductRoute(product_page) => ProductPage,
+    }
+    events_pages {
+        EventsAdminRoute(events_admin_page) => EventsAdminPage,
+    }
+    inventory_pages {
+        InventoryRoute(inventory_page) => InventoryPage,
+        QuickDistributeRoute(quick_distribute_page) => QuickDistributePage,
+        ProductStockRoute(product_stock_page) => ProductStockPage,
+    }
+    usage_pages {
+        VisitCounterRoute(visit_counter_page) => VisitCounterPage,
+        VisitsRoute(visits_page) => VisitsPage,
+        VisitRoute(visit_page) => VisitPage,
+        ReportRoute(report_page) => ReportPage,
+        ImportHistoryRoute(import_history_page) => ImportHistoryPage,
+        DonorsRoute(donors_page) => DonorsPage,
+        DonationReceiptRoute(donation_receipt_page) => DonationReceiptPage,
+    }
+    photos_pages {
+        IntakeRoute(intake_page) => IntakePage,
     }
 }
 
@@ -139,8 +230,20 @@ fn Header() -> impl IntoView {
     }
 }
 
+/// Marks the page interactive (`<body data-hydrated>`, which the browser
+/// tests wait for) once the page's own part has loaded and hydrated: the
+/// effect runs after the view it is created with.
+fn mark_interactive() {
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
 #[component]
 fn NotFound() -> impl IntoView {
+    mark_interactive();
     view! {
         <ui::ErrorPanel error=error::AppError::NotFound("There is no page at this address.".into()) />
     }
@@ -149,5 +252,5 @@ fn NotFound() -> impl IntoView {
 /// The browser entry point: hydrates the server-rendered page.
 #[cfg(feature = "hydrate")]
 pub fn hydrate() {
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_lazy(App);
 }

@@ -127,12 +127,20 @@ test('a photographed donation is received in a few taps', async ({ page }, info)
   const beans = await post(page, 'create_product', { organization: org, name: 'Black beans', category: 'Canned goods', barcodes: BEANS });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // The bundle is split by feature: the pantry page runs on the main WASM
+  // and the organization pages' part; the photo pages' part comes only
+  // when the intake opens.
+  const wasm: string[] = [];
+  page.on('request', (r) => { const p = new URL(r.url()).pathname; if (p.endsWith('.wasm')) wasm.push(p); });
 
   await open(page, `/pantries/${pantry}`);
+  expect(wasm).toEqual(expect.arrayContaining(['/pkg/larder_bg.wasm', '/pkg/split_org_pages.wasm']));
+  expect(wasm).not.toContain('/pkg/split_photos_pages.wasm');
   await page.getByRole('button', { name: 'Photograph a donation' }).click();
   await expect(page).toHaveURL(/\/intakes\/[0-9a-f-]{36}$/);
   await hydrated(page);
   await expect(page.getByRole('heading', { level: 1, name: 'Donation photos' })).toBeVisible();
+  expect(wasm).toContain('/pkg/split_photos_pages.wasm');
   await expect(page.getByText('Take photos')).toBeVisible();
 
   const original = withGps(await bigPhoto(page, ean13(BEANS)));
