@@ -61,13 +61,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // True while the router fetches the next page's part of the bundle and
+    // its data: a bar at the top says the tap was heard.
+    let (routing, set_routing) = signal(false);
     view! {
         <Stylesheet id="leptos" href="/pkg/larder.css" />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
         <Meta name="description" content="Larder runs food pantries: stock, visits, orders." />
         <Title formatter=|page: String| if page.is_empty() || page == "Larder" { "Larder".to_string() } else { format!("{page} · Larder") } />
         <Title text="Larder" />
-        <Router>
+        <Router set_is_routing=set_routing>
+            <div class="routing-bar" class:active=move || routing.get() aria-hidden="true"></div>
             <a class="skip" href="#main">"Skip to content"</a>
             <Header />
             <main id="main" class="container">
