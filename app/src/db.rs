@@ -43,14 +43,12 @@ pub type Conn = sqlx::AnyConnection;
 /// writer wait instead of failing. Checkpoints run in the background
 /// ([`Db::checkpoint_in_background`]), so a commit only appends to the
 /// WAL; the automatic checkpoint stays as a backstop, at 40 MB of WAL
-/// instead of 4. Each connection keeps up to 16 MiB of pages (SQLite's
-/// default is 2 MiB): enough for a large organization's catalog and stock
-/// summaries to stay in memory between the reads of an overview, which
-/// would otherwise read them back from the file on every request.
+/// instead of 4. The page cache stays at SQLite's 2 MiB per connection:
+/// 16 MiB measured no faster for the overview (docs/BENCHMARKS.md).
 const SQLITE_PRAGMAS: &str = "pragma journal_mode = wal; pragma synchronous = normal; \
                               pragma foreign_keys = on; pragma busy_timeout = 5000; \
                               pragma temp_store = memory; pragma wal_autocheckpoint = 10000; \
-                              pragma journal_size_limit = 67108864; pragma cache_size = -16384;";
+                              pragma journal_size_limit = 67108864;";
 
 /// How often the background checkpoint runs.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
