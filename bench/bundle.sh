@@ -15,7 +15,7 @@ source "$(dirname "$0")/../scripts/lib.sh"
 port="${LARDER_BENCH_PORT:-3192}"
 data="$(mktemp -d)"
 out="$(mktemp)"
-LARDER_LISTEN="127.0.0.1:$port" LARDER_DATA_DIR="$data" LARDER_SITE_ROOT="$ROOT/target/site" \
+LARDER_LISTEN="127.0.0.1:$port" LARDER_METRICS_LISTEN=off LARDER_DATA_DIR="$data" LARDER_SITE_ROOT="$ROOT/target/site" \
   LARDER_ITEM_MODEL=off DATABASE_URL= "$ROOT/target/debug/larder" >"$data/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$out"' EXIT

@@ -91,6 +91,7 @@ def main():
         port = free_port()
         env = dict(os.environ,
                    LARDER_LISTEN=f"127.0.0.1:{port}",
+                   LARDER_METRICS_LISTEN="off",
                    LARDER_SETUP_CODE=CODE,
                    LARDER_PUBLIC_URL="http://larder.bench",
                    LARDER_DATA_DIR=tmp,

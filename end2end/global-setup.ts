@@ -35,6 +35,7 @@ export default async function globalSetup() {
       env: {
         ...process.env,
         LARDER_LISTEN: `127.0.0.1:${inst.port}`,
+        LARDER_METRICS_LISTEN: 'off',
         LARDER_DATA_DIR: dataDir,
         LARDER_SITE_ROOT: path.join(root, 'target', 'site'),
         LARDER_ITEM_MODEL: path.join(root, 'models', 'efficientnet-lite0.safetensors'),

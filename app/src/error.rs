@@ -32,6 +32,13 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The server is at its limit for this kind of work (uploads in
+    /// flight, say); the same request later will do.
+    #[error("{message}")]
+    Busy {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A request the server could not even read (malformed arguments).
     #[error("{0}")]
     BadRequest(String),
@@ -81,6 +88,7 @@ impl AppError {
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::TooManyRequests { .. } => 429,
+            Self::Busy { .. } => 503,
             Self::BadRequest(_) => 400,
             Self::Internal { .. } => 500,
         }
@@ -136,6 +144,7 @@ impl fmt::Display for ErrorTitle<'_> {
             AppError::Forbidden(_) => "Not allowed",
             AppError::NotFound(_) => "Not found",
             AppError::TooManyRequests { .. } => "Slow down",
+            AppError::Busy { .. } => "Busy",
             AppError::Internal { .. } => "Something went wrong",
         })
     }
@@ -174,6 +183,9 @@ mod ssr {
                 .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
             let mut res = (status, axum::Json(&self)).into_response();
             if let AppError::TooManyRequests {
+                retry_after_secs, ..
+            }
+            | AppError::Busy {
                 retry_after_secs, ..
             } = &self
             {
@@ -231,6 +243,10 @@ mod every_variant {
                 retry_after_secs: 3,
             },
             AppError::BadRequest("m".into()),
+            AppError::Busy {
+                message: "m".into(),
+                retry_after_secs: 5,
+            },
             AppError::Internal {
                 request_id: "r".into(),
             },

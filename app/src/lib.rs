@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod input;
 pub mod inventory;
 pub mod org;
 pub mod photos;
@@ -16,13 +17,21 @@ pub mod ui;
 pub mod usage;
 
 #[cfg(feature = "ssr")]
+pub mod clock;
+#[cfg(feature = "ssr")]
+pub mod dates;
+#[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod recent;
 #[cfg(feature = "ssr")]
 pub mod request;
 #[cfg(feature = "ssr")]
+pub mod spreadsheet;
+#[cfg(feature = "ssr")]
 pub mod state;
+#[cfg(feature = "ssr")]
+pub mod tasks;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -38,8 +47,34 @@ use org::views::*;
 use photos::views::*;
 use usage::views::*;
 
+/// The Content-Security-Policy of a page: scripts only from this origin or
+/// carrying the page's nonce (the hydration script), WebAssembly allowed to
+/// compile, no plugins, no framing, forms and fetches to this origin only.
+/// Camera frames and optimized photos are `blob:` and `mediastream:` URLs.
+/// Inline `style` attributes are allowed (progress bars and charts set
+/// widths); inline scripts are not.
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
+         media-src 'self' blob: mediastream:; connect-src 'self'; worker-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // leptos_axum gives every page render a fresh nonce and puts it on the
+    // scripts it writes; the policy names it.
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(res)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(value) = http::HeaderValue::from_str(&page_csp(&nonce)) {
+            res.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -64,6 +99,16 @@ pub fn App() -> impl IntoView {
     // True while the router fetches the next page's part of the bundle and
     // its data: a bar at the top says the tap was heard.
     let (routing, set_routing) = signal(false);
+    // The skip link moves keyboard focus, not only the scroll position, so
+    // the next Tab continues inside the page's content. The router would
+    // otherwise take the link as an in-app navigation and only scroll.
+    let main_ref = NodeRef::<leptos::html::Main>::new();
+    let skip = move |ev: leptos::ev::MouseEvent| {
+        if let Some(main) = main_ref.get() {
+            ev.prevent_default();
+            let _ = main.focus();
+        }
+    };
     view! {
         <Stylesheet id="leptos" href="/pkg/larder.css" />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
@@ -72,9 +117,9 @@ pub fn App() -> impl IntoView {
         <Title text="Larder" />
         <Router set_is_routing=set_routing>
             <div class="routing-bar" class:active=move || routing.get() aria-hidden="true"></div>
-            <a class="skip" href="#main">"Skip to content"</a>
+            <a class="skip" href="#main" on:click=skip>"Skip to content"</a>
             <Header />
-            <main id="main" class="container">
+            <main id="main" class="container" tabindex="-1" node_ref=main_ref>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/setup") view={Lazy::<SetupRoute>::new()} ssr=SsrMode::Async />

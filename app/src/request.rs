@@ -26,30 +26,45 @@ pub fn current_request_id() -> String {
         .unwrap_or_else(|| "none".into())
 }
 
-/// The address the request came from. Behind a reverse proxy on the same
-/// machine (a loopback peer), the address that proxy appended to
-/// `X-Forwarded-For`; a remote peer's header is not trusted.
-pub fn client_ip() -> Option<IpAddr> {
+/// The address the request came from. `X-Forwarded-For` is believed only
+/// as far as it was written by `trusted` proxies (`LARDER_TRUSTED_PROXIES`):
+/// any client can send the header, so from anyone else it is ignored.
+pub fn client_ip(trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
     let parts = parts()?;
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())?;
-    Some(client_ip_from(peer, &parts.headers))
+    Some(client_ip_from(peer, &parts.headers, trusted))
 }
 
-pub fn client_ip_from(peer: IpAddr, headers: &http::HeaderMap) -> IpAddr {
-    if !peer.is_loopback() {
+/// Walks `X-Forwarded-For` from the nearest hop back while each hop is a
+/// trusted proxy; the first address that is not one is the client. An
+/// unreadable entry stops the walk at the last proxy that wrote it.
+pub fn client_ip_from(peer: IpAddr, headers: &http::HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
         return peer;
     }
-    headers
+    let hops: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-        .next_back()
-        .unwrap_or(peer)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 /// The value of a cookie sent with the request.
@@ -84,17 +99,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn forwarded_addresses_are_trusted_only_from_a_local_proxy() {
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
         let mut h = http::HeaderMap::new();
         h.insert(
             "x-forwarded-for",
-            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+            "203.0.113.9, 198.51.100.7, 10.0.0.2".parse().unwrap(),
         );
         let local: IpAddr = "127.0.0.1".parse().unwrap();
         let remote: IpAddr = "192.0.2.1".parse().unwrap();
-        assert_eq!(client_ip_from(local, &h).to_string(), "198.51.100.7");
-        assert_eq!(client_ip_from(remote, &h), remote);
-        assert_eq!(client_ip_from(local, &http::HeaderMap::new()), local);
+        // Nobody trusted: the header is ignored, even from loopback.
+        assert_eq!(client_ip_from(local, &h, &[]), local);
+        let trusted: Vec<ipnet::IpNet> = vec![
+            "127.0.0.1/32".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ];
+        // Through two trusted hops to the first address no proxy of ours wrote.
+        assert_eq!(
+            client_ip_from(local, &h, &trusted).to_string(),
+            "198.51.100.7"
+        );
+        assert_eq!(client_ip_from(remote, &h, &trusted), remote);
+        assert_eq!(
+            client_ip_from(local, &http::HeaderMap::new(), &trusted),
+            local
+        );
+        h.insert("x-forwarded-for", "garbage, 10.0.0.3".parse().unwrap());
+        assert_eq!(client_ip_from(local, &h, &trusted).to_string(), "10.0.0.3");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::auth::callers::CallerCache;
 use crate::auth::service::{SetupGate, SignInThrottle};
+use crate::clock::{Clock, SystemClock};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::events::bus::{Consumer, EventBus, LocalBus, RetryPolicy};
@@ -14,6 +15,7 @@ use crate::inventory::consumers::{CacheInvalidation, DailyFlows, LiveFeed, LiveF
 use crate::inventory::service::MovementContext;
 use crate::inventory::writer::MovementWriter;
 use crate::recent::Recent;
+use crate::tasks::Supervisor;
 
 /// Settings the app itself needs (the server's config holds the rest).
 #[derive(Debug, Clone)]
@@ -42,6 +44,12 @@ pub struct Settings {
     pub item_model: Option<std::path::PathBuf>,
     /// The optional vision model photos are also shown to.
     pub vision_llm: Option<crate::photos::llm::VisionLlm>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Where "now" comes from (the system clock, or a test's).
+    pub clock: Arc<dyn Clock>,
+    /// How often scheduled jobs look whether they are due.
+    pub job_check: Duration,
 }
 
 impl Default for Settings {
@@ -58,13 +66,32 @@ impl Default for Settings {
             photo_limits: Default::default(),
             item_model: None,
             vision_llm: None,
+            trusted_proxies: Vec::new(),
+            clock: Arc::new(SystemClock),
+            job_check: Duration::from_secs(60),
         }
     }
 }
 
+/// Cloned for every request (it is the server functions' context), so it
+/// is one reference-counted pointer to what it shares.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     pub db: Db,
+    /// "Now" for everything time-dependent.
+    pub clock: Arc<dyn Clock>,
+    /// Runs and restarts the background tasks; their counters.
+    pub tasks: Arc<Supervisor>,
     pub settings: Arc<Settings>,
     pub setup: Arc<SetupGate>,
     pub throttle: Arc<SignInThrottle>,
@@ -101,13 +128,23 @@ impl AppState {
             decoding: Arc::new(tokio::sync::Semaphore::new(
                 crate::photos::service::DECODING_AT_ONCE,
             )),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(
+                crate::photos::service::IN_FLIGHT_KIB,
+            )),
             items: Arc::new(crate::photos::items::ItemModel::new(
                 settings.item_model.clone(),
             )),
             llm: settings.vision_llm.clone().map(Arc::new),
         };
+        let callers = Arc::new(CallerCache::new(settings.caller_cache_ttl));
+        let contexts = Arc::new(Recent::new(settings.caller_cache_ttl));
+        // A new consumer is one line here and one `match` on the event.
         let consumers: Vec<Arc<dyn Consumer>> = vec![
             Arc::new(CacheInvalidation(stock_cache.clone())),
+            Arc::new(crate::org::consumers::PlaceCaches {
+                callers: callers.clone(),
+                contexts: contexts.clone(),
+            }),
             Arc::new(LiveFeedConsumer(live.clone())),
             Arc::new(DailyFlows),
             Arc::new(crate::photos::analysis::AnalysisTrigger(
@@ -117,10 +154,12 @@ impl AppState {
         let bus: Arc<dyn EventBus> =
             Arc::new(LocalBus::new(consumers, settings.event_retry.clone()));
         let writer = MovementWriter::start(db.clone(), stock_cache.clone(), bus.clone());
-        Self {
+        Self(Arc::new(Shared {
             db,
-            callers: Arc::new(CallerCache::new(settings.caller_cache_ttl)),
-            contexts: Arc::new(Recent::new(settings.caller_cache_ttl)),
+            clock: settings.clock.clone(),
+            tasks: Default::default(),
+            callers,
+            contexts,
             imports: Default::default(),
             photos,
             settings: Arc::new(settings),
@@ -130,7 +169,7 @@ impl AppState {
             stock_cache,
             live,
             writer,
-        }
+        }))
     }
 
     /// The state, from the context the server provides to server functions.

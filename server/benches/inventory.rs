@@ -221,6 +221,7 @@ async fn start(backend: Backend) -> App {
     let url = fresh_database(backend, dir.path()).await;
     let vars: HashMap<String, String> = [
         ("LARDER_LISTEN", "127.0.0.1:0".to_string()),
+        ("LARDER_METRICS_LISTEN", "127.0.0.1:0".to_string()),
         ("LARDER_SETUP_CODE", "BENCH-SETUP-CODE".to_string()),
         ("LARDER_PUBLIC_URL", "http://larder.bench".to_string()),
         ("LARDER_DATA_DIR", dir.path().display().to_string()),
@@ -288,7 +289,10 @@ async fn id(app: &App, endpoint: &str, form: &[(&str, &str)]) -> String {
 async fn writer_counters(app: &App) -> (f64, f64, f64, f64) {
     let text = app
         .admin
-        .get(format!("{}/metrics", app.base))
+        .get(format!(
+            "http://{}/metrics",
+            app.server.metrics_addr.expect("the bench serves metrics")
+        ))
         .send()
         .await
         .unwrap()

@@ -59,6 +59,15 @@ pub struct Config {
     pub item_model: Option<PathBuf>,
     /// An OpenAI-compatible vision model photos are also shown to.
     pub vision_llm: Option<app::photos::llm::VisionLlm>,
+    /// Where `/metrics` is served, apart from the app (`None`: nowhere).
+    pub metrics_listen: Option<SocketAddr>,
+    /// With a token, `/metrics` is also served on the app's address to
+    /// requests that carry it as a bearer token.
+    pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How often scheduled jobs look whether they are due.
+    pub job_check: Duration,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -100,6 +109,10 @@ struct FileConfig {
     vision_llm_model: Option<String>,
     vision_llm_key: Option<String>,
     vision_llm_timeout_seconds: Option<u64>,
+    metrics_listen: Option<String>,
+    metrics_token: Option<String>,
+    trusted_proxies: Option<String>,
+    job_check_seconds: Option<u64>,
     first_admin: Option<FileFirstAdmin>,
 }
 
@@ -144,6 +157,38 @@ impl Config {
             expected: "an address and port such as 127.0.0.1:3000 or 0.0.0.0:8080".into(),
             got: listen_raw.clone(),
         })?;
+
+        let metrics_listen = match pick("LARDER_METRICS_LISTEN", file.metrics_listen)
+            .unwrap_or_else(|| "127.0.0.1:9464".into())
+        {
+            off if off.eq_ignore_ascii_case("off") => None,
+            raw => Some(
+                raw.parse::<SocketAddr>()
+                    .map_err(|_| ConfigError::Invalid {
+                        var: "LARDER_METRICS_LISTEN",
+                        expected: "an address and port such as 127.0.0.1:9464, or off".into(),
+                        got: raw.clone(),
+                    })?,
+            ),
+        };
+        let metrics_token = pick("LARDER_METRICS_TOKEN", file.metrics_token);
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(ConfigError::Invalid {
+                var: "LARDER_METRICS_TOKEN",
+                expected: "at least 16 characters".into(),
+                got: "(hidden)".into(),
+            });
+        }
+        let trusted_proxies = trusted_proxies(
+            &pick("LARDER_TRUSTED_PROXIES", file.trusted_proxies).unwrap_or_default(),
+        )?;
+        let job_check_seconds = bounded(
+            "LARDER_JOB_CHECK_SECONDS",
+            env("LARDER_JOB_CHECK_SECONDS"),
+            file.job_check_seconds,
+            1..=3600,
+            60,
+        )?;
 
         let data_dir = PathBuf::from(
             pick("LARDER_DATA_DIR", file.data_dir).unwrap_or_else(|| "./data".into()),
@@ -331,8 +376,32 @@ impl Config {
             photo_max_pixels: photo_max_megapixels * 1_000_000,
             item_model,
             vision_llm,
+            metrics_listen,
+            metrics_token,
+            trusted_proxies,
+            job_check: Duration::from_secs(job_check_seconds),
         })
     }
+}
+
+/// `LARDER_TRUSTED_PROXIES`: addresses or networks, comma-separated
+/// (`127.0.0.1, 10.0.0.0/8`).
+fn trusted_proxies(raw: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError::Invalid {
+                    var: "LARDER_TRUSTED_PROXIES",
+                    expected:
+                        "addresses or networks separated by commas, such as 127.0.0.1, 10.0.0.0/8"
+                            .into(),
+                    got: s.to_string(),
+                })
+        })
+        .collect()
 }
 
 /// The vision model, if one is configured: an OpenAI-compatible API at
@@ -503,6 +572,33 @@ mod tests {
             (c.photo_max_bytes, c.photo_max_pixels),
             (25 << 20, 50_000_000)
         );
+        // Metrics on loopback only, apart from the app; no proxy believed.
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9464".parse().unwrap()));
+        assert_eq!(c.metrics_token, None);
+        assert!(c.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_and_the_metrics_address_are_parsed() {
+        let c = load(&[
+            ("LARDER_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8 ,::1"),
+            ("LARDER_METRICS_LISTEN", "off"),
+        ])
+        .unwrap();
+        let nets: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(nets, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+        assert_eq!(c.metrics_listen, None);
+        let e = load(&[("LARDER_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("LARDER_TRUSTED_PROXIES") && e.contains("proxy.local"),
+            "{e}"
+        );
+        let e = load(&[("LARDER_METRICS_TOKEN", "short")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("LARDER_METRICS_TOKEN"), "{e}");
     }
 
     #[test]

@@ -98,6 +98,9 @@ pub async fn server_fn_status(req: Request, next: Next) -> Response {
         }
         if let AppError::TooManyRequests {
             retry_after_secs, ..
+        }
+        | AppError::Busy {
+            retry_after_secs, ..
         } = err
         {
             if let Ok(v) = retry_after_secs.to_string().parse() {

@@ -49,8 +49,9 @@ pub enum StartError {
     Database { url: String, source: sqlx::Error },
     #[error("{var}: {message}")]
     FirstAdmin { var: &'static str, message: String },
-    #[error("could not listen on {addr} (LARDER_LISTEN): {source}")]
+    #[error("could not listen on {addr} ({var}): {source}")]
     Listen {
+        var: &'static str,
         addr: SocketAddr,
         source: std::io::Error,
     },
@@ -61,6 +62,8 @@ pub enum StartError {
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when it is (`LARDER_METRICS_LISTEN`).
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
@@ -92,6 +95,14 @@ impl Server {
 /// Opens the database (applying migrations), prepares first-start setup,
 /// binds the listener and starts serving.
 pub async fn start(config: Config) -> Result<Server, StartError> {
+    start_with_clock(config, Arc::new(app::clock::SystemClock)).await
+}
+
+/// [`start`] with a clock of the caller's (tests move time with it).
+pub async fn start_with_clock(
+    config: Config,
+    clock: Arc<dyn app::clock::Clock>,
+) -> Result<Server, StartError> {
     if config.database_url.starts_with("sqlite:") {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
             path: config.data_dir.display().to_string(),
@@ -121,9 +132,14 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         photo_limits: app::photos::picture::PhotoLimits {
             max_bytes: config.photo_max_bytes as usize,
             max_pixels: config.photo_max_pixels,
+            // Every photo at the pixel limit in 8-bit RGB, nothing deeper.
+            max_decoded_bytes: config.photo_max_pixels * 3,
         },
         item_model: config.item_model.clone(),
         vision_llm: config.vision_llm.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        clock,
+        job_check: config.job_check,
         ..Settings::default()
     };
     let state = AppState::new(db, settings, setup);
@@ -132,23 +148,65 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         tracing::error!(error = %e, "could not undo interrupted history imports");
     }
     let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
-    let mut delivery = state
-        .bus
-        .clone()
-        .start(state.db.clone(), delivery_stopped.clone());
-    delivery.push(app::photos::analysis::start(
-        state.db.clone(),
-        state.photos.store.clone(),
-        app::photos::analysis::Readers::new(state.photos.items.clone(), state.photos.llm.clone()),
-        state.photos.wake.clone(),
+    let mut delivery =
+        state
+            .bus
+            .clone()
+            .start(state.db.clone(), &state.tasks, delivery_stopped.clone());
+    delivery.push({
+        let (db, store, wake, stop) = (
+            state.db.clone(),
+            state.photos.store.clone(),
+            state.photos.wake.clone(),
+            delivery_stopped.clone(),
+        );
+        let readers = app::photos::analysis::Readers::new(
+            state.photos.items.clone(),
+            state.photos.llm.clone(),
+        );
+        state
+            .tasks
+            .spawn("photo-analyser", delivery_stopped.clone(), move || {
+                app::photos::analysis::run(
+                    db.clone(),
+                    store.clone(),
+                    readers.clone(),
+                    wake.clone(),
+                    stop.clone(),
+                )
+            })
+    });
+    delivery.push(app::auth::service::purge_sessions_job(
+        &state,
         delivery_stopped.clone(),
     ));
     delivery.extend(state.db.checkpoint_in_background(delivery_stopped));
-    let router = router(&config, state.clone());
+    let metrics = Arc::new(metrics::Metrics::default());
+    let router = router(&config, state.clone(), metrics.clone());
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen {
+                    var: "LARDER_METRICS_LISTEN",
+                    addr,
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    let metrics_addr = match &metrics_listener {
+        Some(l) => Some(
+            l.local_addr()
+                .map_err(|e| StartError::Other(e.to_string()))?,
+        ),
+        None => None,
+    };
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {
+            var: "LARDER_LISTEN",
             addr: config.listen,
             source,
         })?;
@@ -156,6 +214,22 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
     let (tx, rx) = oneshot::channel::<()>();
+    let (stop_metrics, metrics_stopped) = oneshot::channel::<()>();
+    if let Some(listener) = metrics_listener {
+        let app = Router::new()
+            .route("/metrics", get(metrics::endpoint))
+            .with_state((metrics, state.clone()));
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = metrics_stopped.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     let task = tokio::spawn(async move {
         let served = axum::serve(
             listener,
@@ -165,6 +239,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             let _ = rx.await;
         })
         .await;
+        let _ = stop_metrics.send(());
         // Requests are done; let consumers finish the batch in hand.
         let _ = stop_delivery.send(true);
         for task in delivery {
@@ -172,9 +247,10 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         }
         served
     });
-    tracing::info!(%addr, public_url = %config.public_url, "Larder is listening");
+    tracing::info!(%addr, public_url = %config.public_url, metrics = ?metrics_addr, "Larder is listening");
     Ok(Server {
         addr,
+        metrics_addr,
         state,
         shutdown: Some(tx),
         task,
@@ -243,7 +319,7 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 
 /// The whole HTTP stack: the Leptos pages and server functions, operations
 /// endpoints, and the layers every request passes through.
-pub fn router(config: &Config, state: AppState) -> Router {
+pub fn router(config: &Config, state: AppState, metrics: Arc<metrics::Metrics>) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name("larder")
         .site_root(config.site_root.display().to_string())
@@ -266,8 +342,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         ))
         .with_state(leptos_options);
 
-    let metrics = Arc::new(metrics::Metrics::default());
-    let ops = Router::new()
+    let mut ops = Router::new()
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))
         .route(
@@ -311,12 +386,14 @@ pub fn router(config: &Config, state: AppState) -> Router {
             "/api/v1/usage/{product_id}",
             get(app::usage::api::api_product_usage_handler),
         )
-        .with_state(state.clone())
-        .merge(
+        .with_state(state.clone());
+    if let Some(token) = &config.metrics_token {
+        ops = ops.merge(
             Router::new()
-                .route("/metrics", get(metrics::endpoint))
-                .with_state((metrics.clone(), state)),
+                .route("/metrics", get(metrics::guarded_endpoint))
+                .with_state((metrics.clone(), state, Arc::new(token.clone()))),
         );
+    }
 
     let request_span = |req: &axum::http::Request<axum::body::Body>| {
         let request_id = req
@@ -349,6 +426,14 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
+        ))
+        // Pages set their own policy with their nonce; everything else
+        // (scripts, the scanner's worker, JSON, files) gets this one.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+            ),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,

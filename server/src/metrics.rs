@@ -1,7 +1,12 @@
 //! Request counts and latencies by route, in the Prometheus text format.
 //!
 //! Routes are labelled by their pattern (`/pantries/{id}`), never by the
-//! raw path, so the number of series stays bounded whatever clients send.
+//! raw path, and methods outside HTTP's standard set share one label, so
+//! the number of series stays bounded whatever clients send.
+//!
+//! `/metrics` is served on its own address (`LARDER_METRICS_LISTEN`,
+//! loopback by default), and on the app's address only to requests that
+//! carry `LARDER_METRICS_TOKEN`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -95,6 +100,23 @@ impl Metrics {
     }
 }
 
+/// The method as a label: one of HTTP's standard methods, or `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 fn escape(label: &str) -> String {
     label
         .replace('\\', "\\\\")
@@ -109,7 +131,7 @@ pub async fn track(
     next: Next,
 ) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -124,12 +146,41 @@ pub async fn track(
         }
     });
     metrics.record(
-        &method,
+        method,
         &route,
         res.status().as_u16(),
         start.elapsed().as_secs_f64(),
     );
     res
+}
+
+/// `/metrics` on the app's address: only with the configured bearer token.
+pub async fn guarded_endpoint(
+    State((metrics, state, token)): State<(
+        std::sync::Arc<Metrics>,
+        app::state::AppState,
+        std::sync::Arc<String>,
+    )>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // Compared through digests, so the time taken says nothing of the token.
+    use sha2::Digest as _;
+    let digest = |s: &str| sha2::Sha256::digest(s.as_bytes());
+    match given {
+        Some(g) if digest(g) == digest(&token) => {
+            endpoint(State((metrics, state))).await.into_response()
+        }
+        _ => (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "metrics need the bearer token (LARDER_METRICS_TOKEN)",
+        )
+            .into_response(),
+    }
 }
 
 pub async fn endpoint(
@@ -232,6 +283,35 @@ fn render_app(out: &mut String, state: &app::state::AppState) {
             }
         }
     }
+    for (metric, help) in [
+        (
+            "larder_task_starts_total",
+            "Starts of each background task (more than one: it was restarted).",
+        ),
+        (
+            "larder_task_panics_total",
+            "Panics of each background task, each followed by a restart.",
+        ),
+        (
+            "larder_task_running",
+            "Whether each background task is running now.",
+        ),
+    ] {
+        let kind = if metric.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
+        for (task, s) in state.tasks.stats() {
+            let v = match metric {
+                "larder_task_starts_total" => s.starts.load(Relaxed),
+                "larder_task_panics_total" => s.panics.load(Relaxed),
+                _ => s.running.load(Relaxed) as u64,
+            };
+            let _ = writeln!(out, "{metric}{{task=\"{task}\"}} {v}");
+        }
+    }
     let writer = state.writer.stats();
     for (metric, help, value) in [
         (
@@ -292,5 +372,15 @@ mod tests {
         assert!(text.contains(
             "larder_http_request_duration_seconds_count{method=\"GET\",route=\"/pantries/{id}\"} 3"
         ));
+    }
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        use axum::http::Method;
+        for i in 0..1000 {
+            let m = Method::from_bytes(format!("X{i}").as_bytes()).unwrap();
+            assert_eq!(method_label(&m), "other");
+        }
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
     }
 }

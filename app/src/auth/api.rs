@@ -51,7 +51,8 @@ pub async fn complete_setup(
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use crate::{auth::service, request, state::AppState};
     let state = AppState::current()?;
-    let token = service::sign_in(&state, &email, &password, request::client_ip()).await?;
+    let client = request::client_ip(&state.settings.trusted_proxies);
+    let token = service::sign_in(&state, &email, &password, client).await?;
     request::append_response_header(
         http::header::SET_COOKIE,
         &service::session_cookie(&token, &state.settings),

@@ -66,7 +66,7 @@ pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(input: &str, field: &str) -> Result<Self, AppError> {
-        let s = input.split_whitespace().collect::<Vec<_>>().join(" ");
+        let s = crate::input::clean_text(input, field)?;
         if s.is_empty() {
             return Err(AppError::invalid(field, "Enter your name."));
         }
@@ -74,12 +74,6 @@ impl DisplayName {
             return Err(AppError::invalid(
                 field,
                 "That name is too long (80 characters at most).",
-            ));
-        }
-        if s.chars().any(char::is_control) {
-            return Err(AppError::invalid(
-                field,
-                "Names cannot contain control characters.",
             ));
         }
         Ok(Self(s))

@@ -318,54 +318,107 @@ pub async fn sign_up(
 
 // --------------------------------------------------------------- sign-in
 
-/// Failed sign-ins per email and per client address over a sliding window.
-/// In memory: a restart forgets, and each replica counts its own; a shared
-/// store (Redis) takes over when Larder runs on several machines.
+/// Failed sign-ins, per account and per client address. In memory: a
+/// restart forgets, and each replica counts its own; a shared store (Redis)
+/// takes over when Larder runs on several machines.
+///
+/// An account is never locked: after a few free failures each further
+/// attempt must wait a delay that doubles per failure, up to
+/// [`Self::MAX_DELAY`]. Guessing stays slow, and an attacker who knows
+/// someone's email can keep them waiting seconds, not shut them out. An
+/// address gets [`Self::PER_ADDRESS`] failures a window, which bounds how
+/// many accounts one client can try.
+///
+/// `governor` (the usual rate limiter) was considered: its quotas are fixed
+/// rates (GCRA), and a delay that grows with consecutive failures and
+/// resets on success is not one; this is a few lines of state instead.
 #[derive(Default)]
 pub struct SignInThrottle {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    accounts: Mutex<HashMap<String, Backoff>>,
+    addresses: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+/// An account's run of failures.
+#[derive(Clone, Copy)]
+struct Backoff {
+    failures: u32,
+    /// Before this, a new attempt is refused.
+    next: Instant,
+    last: Instant,
 }
 
 impl SignInThrottle {
     pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-    pub const PER_EMAIL: usize = 5;
+    /// Failures in a row an account gets before attempts are delayed.
+    pub const FREE_FAILURES: u32 = 5;
+    pub const FIRST_DELAY: Duration = Duration::from_secs(1);
+    pub const MAX_DELAY: Duration = Duration::from_secs(30);
     pub const PER_ADDRESS: usize = 30;
+    /// Entries kept before old ones are swept.
+    const SWEEP_AT: usize = 50_000;
 
-    /// Counts a sign-in attempt against every key, or refuses it with the
-    /// time to wait when a key has used up its attempts. The attempt is
-    /// counted before the (slow) password check, so a burst of parallel
-    /// guesses cannot slip past the limit; [`Self::succeeded`] takes it back.
-    fn attempt(&self, keys: &[(String, usize)]) -> Result<(), Duration> {
+    /// The wait after `failures` consecutive failures: none until the
+    /// free ones are used up, then one second, doubling, capped.
+    pub fn delay(failures: u32) -> Duration {
+        match failures.checked_sub(Self::FREE_FAILURES) {
+            None => Duration::ZERO,
+            Some(extra) => Self::FIRST_DELAY
+                .saturating_mul(1u32 << extra.min(16))
+                .min(Self::MAX_DELAY),
+        }
+    }
+
+    /// Counts a sign-in attempt for the account and the address, or
+    /// refuses it with the time to wait. The attempt counts as a failure
+    /// before the (slow) password check, so a burst of parallel guesses
+    /// cannot slip past; [`Self::succeeded`] takes it back.
+    fn attempt(&self, account: &str, address: Option<&str>) -> Result<(), Duration> {
         let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 50_000 {
-            map.retain(|_, q| {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut addresses = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
+        if accounts.len() > Self::SWEEP_AT {
+            accounts.retain(|_, b| now.duration_since(b.last) < Self::WINDOW);
+        }
+        if addresses.len() > Self::SWEEP_AT {
+            addresses.retain(|_, q| {
                 q.back()
                     .is_some_and(|t| now.duration_since(*t) < Self::WINDOW)
             });
         }
-        let mut wait = Duration::ZERO;
-        for (key, limit) in keys {
-            if let Some(q) = map.get_mut(key) {
-                while q
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= Self::WINDOW)
-                {
-                    q.pop_front();
-                }
-                if q.len() >= *limit {
-                    let oldest = q[q.len() - limit];
-                    wait = wait.max(Self::WINDOW.saturating_sub(now.duration_since(oldest)));
-                }
+        // A run of failures older than the window is forgotten.
+        let backoff = accounts
+            .get(account)
+            .copied()
+            .filter(|b| now.duration_since(b.last) < Self::WINDOW);
+        let mut wait = backoff.map_or(Duration::ZERO, |b| b.next.saturating_duration_since(now));
+        if let Some(q) = address.and_then(|a| addresses.get_mut(a)) {
+            while q
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= Self::WINDOW)
+            {
+                q.pop_front();
+            }
+            if q.len() >= Self::PER_ADDRESS {
+                let oldest = q[q.len() - Self::PER_ADDRESS];
+                wait = wait.max(Self::WINDOW.saturating_sub(now.duration_since(oldest)));
             }
         }
         if !wait.is_zero() {
             return Err(wait);
         }
-        for (key, _) in keys {
-            let q = map.entry(key.clone()).or_default();
+        let failures = backoff.map_or(0, |b| b.failures).saturating_add(1);
+        accounts.insert(
+            account.to_string(),
+            Backoff {
+                failures,
+                next: now + Self::delay(failures),
+                last: now,
+            },
+        );
+        if let Some(a) = address {
+            let q = addresses.entry(a.to_string()).or_default();
             q.push_back(now);
-            if q.len() > 64 {
+            if q.len() > Self::PER_ADDRESS {
                 q.pop_front();
             }
         }
@@ -374,12 +427,18 @@ impl SignInThrottle {
 
     /// A correct password: the account's failures are forgotten, and the
     /// attempt no longer counts against the client's address.
-    fn succeeded(&self, keys: &[(String, usize)]) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        for (i, (key, _)) in keys.iter().enumerate() {
-            if i == 0 {
-                map.remove(key);
-            } else if let Some(q) = map.get_mut(key) {
+    fn succeeded(&self, account: &str, address: Option<&str>) {
+        self.accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(account);
+        if let Some(a) = address {
+            if let Some(q) = self
+                .addresses
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(a)
+            {
                 q.pop_back();
             }
         }
@@ -397,22 +456,25 @@ pub async fn sign_in(
     if password.is_empty() {
         return Err(AppError::invalid("password", "Enter your password."));
     }
-    // The account's own key comes first: success clears it.
-    let mut keys = vec![(
-        format!("email:{}", email.normalized()),
-        SignInThrottle::PER_EMAIL,
-    )];
-    if let Some(ip) = client {
-        keys.push((format!("ip:{ip}"), SignInThrottle::PER_ADDRESS));
-    }
-    if let Err(wait) = state.throttle.attempt(&keys) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        return Err(AppError::TooManyRequests {
-            message: format!(
-                "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
+    let account = email.normalized().to_string();
+    let address = client.map(|ip| ip.to_string());
+    if let Err(wait) = state.throttle.attempt(&account, address.as_deref()) {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let message = if secs < 60 {
+            format!(
+                "Too many failed sign-in attempts. Try again in {secs} second{}.",
+                if secs == 1 { "" } else { "s" }
+            )
+        } else {
+            let minutes = secs.div_ceil(60);
+            format!(
+                "Too many failed sign-in attempts from this address. Try again in {minutes} minute{}.",
                 if minutes == 1 { "" } else { "s" }
-            ),
-            retry_after_secs: wait.as_secs().max(1),
+            )
+        };
+        return Err(AppError::TooManyRequests {
+            message,
+            retry_after_secs: secs,
         });
     }
     let row = sqlx::query(
@@ -443,14 +505,56 @@ pub async fn sign_in(
             "That email and password do not match an account.",
         ));
     }
-    state.throttle.succeeded(&keys);
+    state.throttle.succeeded(&account, address.as_deref());
     let id = UserId(id);
     create_session(&state.db, &id, &state.settings).await
 }
 
+/// Expired sessions, deleted every hour by one process.
+pub const PURGE_SESSIONS: crate::tasks::Periodic = crate::tasks::Periodic {
+    name: "purge-expired-sessions",
+    period: Duration::from_secs(3600),
+    lease: Duration::from_secs(600),
+};
+
+/// Deletes the sessions that expired by `now`; returns how many.
+pub async fn purge_expired_sessions(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("delete from sessions where expires_at <= $1")
+        .bind(now)
+        .execute(db.pool())
+        .await?
+        .rows_affected())
+}
+
+/// Schedules [`purge_expired_sessions`] (checked every minute).
+pub fn purge_sessions_job(
+    state: &AppState,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let (db, clock) = (state.db.clone(), state.clock.clone());
+    crate::tasks::schedule(
+        &state.tasks,
+        state.db.clone(),
+        state.clock.clone(),
+        PURGE_SESSIONS,
+        state.settings.job_check,
+        shutdown,
+        move || {
+            let (db, clock) = (db.clone(), clock.clone());
+            async move {
+                let purged = purge_expired_sessions(&db, clock.now_ms()).await?;
+                if purged > 0 {
+                    tracing::info!(purged, "expired sessions deleted");
+                }
+                Ok::<(), sqlx::Error>(())
+            }
+        },
+    )
+}
+
 pub async fn create_session(db: &Db, user: &UserId, settings: &Settings) -> AppResult<String> {
     let token = random_token();
-    let now = now_ms();
+    let now = settings.clock.now_ms();
     sqlx::query(
         "insert into sessions (token_hash, user_id, created_at, expires_at, last_seen_at) values ($1, $2, $3, $4, $3)",
     )
@@ -600,7 +704,7 @@ pub async fn session_state(state: &AppState) -> AppResult<SessionState> {
 
 pub async fn session_state_for_token(state: &AppState, token: &str) -> AppResult<SessionState> {
     let hash = token_hash(token);
-    if let Some(caller) = state.callers.get(&hash, now_ms()) {
+    if let Some(caller) = state.callers.get(&hash, state.clock.now_ms()) {
         return Ok(SessionState::Active(caller));
     }
     let generation = state.callers.generation();
@@ -615,7 +719,7 @@ pub async fn session_state_for_token(state: &AppState, token: &str) -> AppResult
     let Some(row) = row else {
         return Ok(SessionState::Missing);
     };
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let expires_at: i64 = row.try_get("expires_at")?;
     if expires_at <= now {
         sqlx::query("delete from sessions where token_hash = $1")
@@ -759,7 +863,7 @@ pub async fn create_invitation(
         ));
     }
     let token = random_token();
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let expires = now + state.settings.invitation_ttl.as_millis() as i64;
     sqlx::query(
         "insert into invitations (id, token_hash, organization_id, scope_kind, scope_id, role, email, email_key, created_by, created_at, expires_at) \
@@ -897,8 +1001,9 @@ pub async fn accept_with_new_account(
     let mut tx = state.db.begin().await?;
     let user = UserId::new();
     insert_user(&mut tx, &user, &name, &email, &hash, false).await?;
-    redeem(&mut tx, &inv, &user).await?;
+    redeem(&mut tx, state.db.backend(), &inv, &user).await?;
     tx.commit().await?;
+    state.bus.committed();
     tracing::info!(user_id = %user, "invitation accepted with a new account");
     create_session(&state.db, &user, &state.settings).await
 }
@@ -914,15 +1019,33 @@ pub async fn accept_as_caller(state: &AppState, caller: &Caller, token: &str) ->
         )));
     }
     let mut tx = state.db.begin().await?;
-    redeem(&mut tx, &inv, &caller.me.id).await?;
+    redeem(&mut tx, state.db.backend(), &inv, &caller.me.id).await?;
     tx.commit().await?;
     state.callers.forget_all();
+    state.bus.committed();
     Ok(())
+}
+
+/// The payload of `MemberJoined`, version 1: someone holds a role at a
+/// place (a new membership, or a higher role than they held).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MemberJoined {
+    pub user_id: String,
+    pub organization_id: String,
+    /// `organization`, `campus` or `pantry`.
+    pub scope_kind: String,
+    pub scope_id: String,
+    pub role: String,
 }
 
 /// Marks the invitation used and grants its membership, once: of two
 /// concurrent acceptances only one finds the row still open.
-async fn redeem(tx: &mut db::Tx, inv: &InvitationRow, user: &UserId) -> AppResult<()> {
+async fn redeem(
+    tx: &mut db::Tx,
+    backend: db::Backend,
+    inv: &InvitationRow,
+    user: &UserId,
+) -> AppResult<()> {
     let now = now_ms();
     let used = sqlx::query(
         "update invitations set accepted_at = $1, accepted_by = $2 \
@@ -967,6 +1090,25 @@ async fn redeem(tx: &mut db::Tx, inv: &InvitationRow, user: &UserId) -> AppResul
     .bind(now)
     .execute(&mut **tx)
     .await?;
+    let pantry = (inv.scope_kind == ScopeKind::Pantry).then_some(inv.scope_id.as_str());
+    crate::events::store::append(
+        tx,
+        backend,
+        &crate::events::store::NewEvent {
+            event: &crate::events::domain::DomainEvent::MemberJoined(MemberJoined {
+                user_id: user.0.clone(),
+                organization_id: inv.organization_id.clone(),
+                scope_kind: inv.scope_kind.as_str().into(),
+                scope_id: inv.scope_id.clone(),
+                role: inv.role.as_str().into(),
+            }),
+            organization_id: &inv.organization_id,
+            pantry_id: pantry,
+            actor_id: Some(user.as_str()),
+            correlation_id: &crate::request::current_request_id(),
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -987,7 +1129,7 @@ pub async fn revoke_invitation(
         places::resolve_scope(&state.db, kind, &row.try_get::<String, _>("scope_id")?).await?;
     caller.require(&place, Role::Admin, "pending invitation")?;
     sqlx::query("update invitations set revoked_at = $1 where id = $2 and accepted_at is null and revoked_at is null")
-        .bind(now_ms())
+        .bind(state.clock.now_ms())
         .bind(id.as_str())
         .execute(state.db.pool())
         .await?;
@@ -1044,7 +1186,7 @@ pub async fn people_view(
         }
     }
 
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let rows = sqlx::query(
         "select id, email, role, scope_kind, scope_id, expires_at, accepted_at, revoked_at from invitations \
          where organization_id = $1 order by created_at desc limit 200",
@@ -1195,16 +1337,34 @@ mod tests {
     }
 
     #[test]
-    fn the_throttle_locks_after_the_limit_and_clears_on_success() {
+    fn an_account_is_delayed_more_each_failure_but_never_locked() {
+        assert_eq!(SignInThrottle::delay(4), Duration::ZERO);
+        assert_eq!(SignInThrottle::delay(5), Duration::from_secs(1));
+        assert_eq!(SignInThrottle::delay(7), Duration::from_secs(4));
+        assert_eq!(SignInThrottle::delay(40), SignInThrottle::MAX_DELAY);
+        assert_eq!(SignInThrottle::delay(u32::MAX), SignInThrottle::MAX_DELAY);
         let t = SignInThrottle::default();
-        let keys = vec![("email:a".to_string(), 3)];
-        for _ in 0..3 {
-            assert!(t.attempt(&keys).is_ok());
+        for _ in 0..5 {
+            assert!(t.attempt("a", Some("ip1")).is_ok());
         }
-        let wait = t.attempt(&keys).unwrap_err();
+        // The sixth comes too soon, from any address.
+        let wait = t.attempt("a", Some("ip2")).unwrap_err();
+        assert!(wait <= Duration::from_secs(1), "{wait:?}");
+        // Other accounts are not held up.
+        assert!(t.attempt("b", Some("ip1")).is_ok());
+        t.succeeded("a", Some("ip1"));
+        assert!(t.attempt("a", Some("ip1")).is_ok());
+    }
+
+    #[test]
+    fn an_address_is_limited_across_accounts() {
+        let t = SignInThrottle::default();
+        for i in 0..SignInThrottle::PER_ADDRESS {
+            assert!(t.attempt(&format!("user{i}"), Some("ip")).is_ok());
+        }
+        let wait = t.attempt("another", Some("ip")).unwrap_err();
         assert!(wait > Duration::from_secs(14 * 60));
-        t.succeeded(&keys);
-        assert!(t.attempt(&keys).is_ok());
+        assert!(t.attempt("another", Some("elsewhere")).is_ok());
     }
 
     #[test]

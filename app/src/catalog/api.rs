@@ -5,6 +5,8 @@ use leptos::prelude::*;
 use super::model::*;
 use crate::error::AppError;
 use crate::ids::{OrganizationId, ProductId};
+#[cfg(feature = "ssr")]
+use crate::input::{PageNumber, SearchText};
 
 #[cfg(feature = "ssr")]
 async fn context() -> Result<(crate::state::AppState, crate::auth::service::Caller), AppError> {
@@ -26,10 +28,10 @@ pub async fn get_products(
         &state.db,
         &caller,
         &organization,
-        &q,
-        &category,
+        &SearchText::parse(&q, "q")?,
+        &SearchText::parse(&category, "category")?,
         ProductSort::parse(&sort),
-        page,
+        PageNumber::parse(page, "page")?,
     )
     .await
 }

@@ -103,8 +103,17 @@ impl Unit {
                 bad()
             });
         }
+        let too_large = || {
+            AppError::invalid(
+                field,
+                format!(
+                    "That quantity is too large: one movement moves at most {}.",
+                    self.format(MAX_QUANTITY)
+                ),
+            )
+        };
         if whole.len() > 12 {
-            return Err(AppError::invalid(field, "That quantity is too large."));
+            return Err(too_large());
         }
         let whole: i64 = if whole.is_empty() {
             0
@@ -126,7 +135,20 @@ impl Unit {
         if (num * self.scale()) % den != 0 {
             return Err(self.too_fine(field));
         }
-        Ok(whole * self.scale() + num * self.scale() / den)
+        let parts = whole * self.scale() + num * self.scale() / den;
+        if parts > MAX_QUANTITY {
+            return Err(too_large());
+        }
+        Ok(parts)
+    }
+
+    /// Grams in `parts` of this unit at `per_unit_g` grams a unit, or
+    /// `None` past [`MAX_WEIGHT_G`] (checked: never a wrapped number).
+    pub fn weight_g(self, per_unit_g: i64, parts: i64) -> Option<i64> {
+        per_unit_g
+            .checked_mul(parts)
+            .map(|g| g / self.scale())
+            .filter(|g| (0..=MAX_WEIGHT_G).contains(g))
     }
 
     fn too_fine(self, field: &str) -> AppError {
@@ -196,6 +218,18 @@ impl fmt::Display for Unit {
         f.write_str(self.as_str())
     }
 }
+
+/// The most one movement may move, in the unit's smallest parts: a
+/// billion items, or 1,000 tonnes in grams.
+pub const MAX_QUANTITY: i64 = 1_000_000_000;
+
+/// The most a pantry may hold of one product, in its smallest parts. Far
+/// beyond any shelf, and far enough below `i64::MAX` that totals over every
+/// pantry of an organization cannot overflow either.
+pub const MAX_ON_HAND: i64 = 1_000_000_000_000;
+
+/// The heaviest weight one movement records, in grams (100 tonnes).
+pub const MAX_WEIGHT_G: i64 = 100_000_000;
 
 fn clip(s: &str) -> String {
     if s.chars().count() > 20 {
@@ -344,15 +378,9 @@ fn check_digit(body: &str) -> u8 {
 
 /// A product name: trimmed, whitespace collapsed, 1–120 characters.
 pub fn parse_product_name(input: &str, field: &str) -> Result<String, AppError> {
-    let s = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    let s = crate::input::clean_text(input, field)?;
     if s.is_empty() {
         return Err(AppError::invalid(field, "Enter a name for the product."));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            field,
-            "Names cannot contain control characters.",
-        ));
     }
     let n = s.chars().count();
     if n > 120 {
@@ -393,14 +421,14 @@ pub fn parse_sku(input: &str, field: &str) -> Result<Option<String>, AppError> {
 
 /// A category name: trimmed, 1–40 characters.
 pub fn parse_category(input: &str, field: &str) -> Result<String, AppError> {
-    let s = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    let s = crate::input::clean_text(input, field)?;
     if s.is_empty() {
         return Err(AppError::invalid(field, "Choose or type a category."));
     }
-    if s.chars().any(char::is_control) || s.chars().count() > 40 {
+    if s.chars().count() > 40 {
         return Err(AppError::invalid(
             field,
-            "Categories are at most 40 characters, without control characters.",
+            "Categories are at most 40 characters.",
         ));
     }
     Ok(s)
@@ -517,6 +545,26 @@ impl Product {
     /// Grams in one unit, from the product or from the unit itself.
     pub fn weight_per_unit_g(&self) -> Option<i64> {
         self.unit_weight_g.or(self.unit.intrinsic_weight_g())
+    }
+
+    /// The weight of `quantity` of this product when its weight per unit
+    /// is known; an error naming `field` when that weight is more than one
+    /// movement can record.
+    pub fn weight_of(&self, quantity: i64, field: &str) -> Result<Option<i64>, AppError> {
+        let Some(per_unit) = self.weight_per_unit_g() else {
+            return Ok(None);
+        };
+        self.unit.weight_g(per_unit, quantity).map(Some).ok_or_else(|| {
+            AppError::invalid(
+                field,
+                format!(
+                    "{} of {} weighs more than the {} kg one movement can record; record it in parts.",
+                    self.unit.format(quantity),
+                    self.name,
+                    MAX_WEIGHT_G / 1000
+                ),
+            )
+        })
     }
 
     pub fn fields(&self) -> ProductFields {
@@ -688,6 +736,19 @@ mod tests {
         assert!(Unit::Each.parse_quantity("1e3", "q").is_err());
         assert!(Unit::Each.parse_quantity("", "q").is_err());
         assert!(Unit::Each.parse_quantity("99999999999999999", "q").is_err());
+        // The largest quantity is accepted, one part more is refused with it.
+        assert_eq!(
+            Unit::Each.parse_quantity("1000000000", "q").unwrap(),
+            MAX_QUANTITY
+        );
+        let err = Unit::Each.parse_quantity("1000000001", "q").unwrap_err();
+        assert!(err.to_string().contains("1000000000"), "{err}");
+        assert!(Unit::Kg.parse_quantity("1000000.001", "q").is_err());
+        // Weights are checked, never wrapped.
+        assert_eq!(Unit::Each.weight_g(1_000_000, 100), Some(100_000_000));
+        assert_eq!(Unit::Each.weight_g(1_000_000, 101), None);
+        assert_eq!(Unit::Each.weight_g(1_000_000, i64::MAX), None);
+        assert_eq!(Unit::Kg.weight_g(1000, 2500), Some(2500));
         assert_eq!(Unit::Kg.format(2500), "2.5 kg");
         assert_eq!(Unit::Lb.format(20), "1.25 lb");
         assert_eq!(Unit::Lb.format(1), "0.0625 lb");

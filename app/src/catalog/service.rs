@@ -8,8 +8,10 @@ use crate::auth::model::Role;
 use crate::auth::service::Caller;
 use crate::db::{self, contains_pattern, now_ms, Db, Sql, Tx};
 use crate::error::{AppError, AppResult};
+use crate::events::domain::DomainEvent;
 use crate::events::store::{self as events, NewEvent};
 use crate::ids::{OrganizationId, ProductId};
+use crate::input::{PageNumber, SearchText};
 use crate::state::AppState;
 
 pub const CATALOG_PAGE: i64 = 50;
@@ -176,10 +178,10 @@ pub async fn list(
     db: &Db,
     caller: &Caller,
     organization: &OrganizationId,
-    q: &str,
-    category: &str,
+    q: &SearchText,
+    category: &SearchText,
     sort: ProductSort,
-    page: i64,
+    page: PageNumber,
 ) -> AppResult<ProductPage> {
     require_reader(caller, organization.as_str())?;
     let (org, _) = crate::org::service::organization_with_place(db, organization.as_str()).await?;
@@ -189,7 +191,7 @@ pub async fn list(
     ))
     .text(organization.as_str())
     .push(" and archived_at is null");
-    let q = q.trim();
+    let q = q.as_str();
     if !q.is_empty() {
         sql.push(" and (name_key like ")
             .text(contains_pattern(q))
@@ -204,7 +206,7 @@ pub async fn list(
         }
         sql.push(")");
     }
-    let category_key = category.trim().to_lowercase();
+    let category_key = category.as_str().to_lowercase();
     if !category_key.is_empty() {
         sql.push(" and category_key = ").text(category_key);
     }
@@ -214,11 +216,11 @@ pub async fn list(
         ProductSort::Category => " order by category_key, name_key, id",
         ProductSort::Recent => " order by updated_at desc, id desc",
     });
-    let page = page.max(1);
     sql.push(" limit ")
         .int(CATALOG_PAGE)
         .push(" offset ")
-        .int((page - 1) * CATALOG_PAGE);
+        .int(page.offset(CATALOG_PAGE));
+    let page = page.get();
     let total: i64 = count.query().fetch_one(db.pool()).await?.try_get(0)?;
     let rows = sql.query().fetch_all(db.pool()).await?;
     let mut items = Vec::with_capacity(rows.len());
@@ -338,7 +340,7 @@ async fn write_barcodes(
 async fn append_product_event(
     tx: &mut Tx,
     state: &AppState,
-    event_type: &'static str,
+    event: fn(Product) -> DomainEvent,
     product: &Product,
     actor: &str,
     correlation: &str,
@@ -347,11 +349,9 @@ async fn append_product_event(
         tx,
         state.db.backend(),
         &NewEvent {
-            event_type,
-            version: 1,
+            event: &event(product.clone()),
             organization_id: product.organization_id.as_str(),
             pantry_id: None,
-            payload: product,
             actor_id: Some(actor),
             correlation_id: correlation,
         },
@@ -405,7 +405,15 @@ async fn insert_product(
         shelf_life_days: input.shelf_life_days,
         archived: false,
     };
-    append_product_event(tx, state, "ProductCreated", &product, actor, correlation).await?;
+    append_product_event(
+        tx,
+        state,
+        DomainEvent::ProductCreated,
+        &product,
+        actor,
+        correlation,
+    )
+    .await?;
     Ok(product)
 }
 
@@ -488,7 +496,15 @@ async fn update_in_tx(
         shelf_life_days: input.shelf_life_days,
         ..existing.clone()
     };
-    append_product_event(tx, state, "ProductUpdated", &product, actor, correlation).await?;
+    append_product_event(
+        tx,
+        state,
+        DomainEvent::ProductUpdated,
+        &product,
+        actor,
+        correlation,
+    )
+    .await?;
     Ok(product)
 }
 
@@ -589,7 +605,7 @@ pub async fn archive(state: &AppState, caller: &Caller, id: &ProductId) -> AppRe
     append_product_event(
         &mut tx,
         state,
-        "ProductArchived",
+        DomainEvent::ProductArchived,
         &product,
         caller.me.id.as_str(),
         &crate::request::current_request_id(),
@@ -648,14 +664,7 @@ pub async fn export_csv(
         let id: String = r.try_get("id")?;
         let p = product_from(r, by_product.remove(&id).unwrap_or_default())?;
         let f = p.fields();
-        // A leading =, +, - or @ would run as a formula in a spreadsheet.
-        let safe = |s: &str| {
-            if s.starts_with(['=', '+', '-', '@']) {
-                format!("'{s}")
-            } else {
-                s.to_string()
-            }
-        };
+        let safe = |s: &str| crate::spreadsheet::cell(s).into_owned();
         w.write_record([
             safe(&f.name),
             f.sku,

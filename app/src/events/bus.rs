@@ -209,8 +209,13 @@ pub trait EventBus: Send + Sync + 'static {
     fn consumers(&self) -> &[Arc<dyn Consumer>];
     fn stats(&self, consumer: &str) -> Option<Arc<ConsumerStats>>;
     fn policy(&self) -> &RetryPolicy;
-    /// Starts delivery; the tasks end when `shutdown` turns true.
-    fn start(self: Arc<Self>, db: Db, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>>;
+    /// Starts delivery under `tasks`; the tasks end when `shutdown` turns true.
+    fn start(
+        self: Arc<Self>,
+        db: Db,
+        tasks: &crate::tasks::Supervisor,
+        shutdown: watch::Receiver<bool>,
+    ) -> Vec<JoinHandle<()>>;
 }
 
 /// The default transport: one task per consumer, reading the event table,
@@ -288,25 +293,22 @@ impl LocalBus {
 
     /// Starts one supervised delivery task per consumer. A task that
     /// panics is logged and started again from its checkpoint.
-    fn spawn_all(self: &Arc<Self>, db: Db, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    fn spawn_all(
+        self: &Arc<Self>,
+        db: Db,
+        tasks: &crate::tasks::Supervisor,
+        shutdown: watch::Receiver<bool>,
+    ) -> Vec<JoinHandle<()>> {
         self.consumers
             .iter()
             .map(|consumer| {
                 let bus = self.clone();
                 let consumer = consumer.clone();
                 let db = db.clone();
-                let shutdown = shutdown.clone();
-                tokio::spawn(async move {
-                    loop {
-                        let run = tokio::spawn(bus.clone().deliver(db.clone(), consumer.clone(), shutdown.clone()));
-                        match run.await {
-                            Ok(()) => return,
-                            Err(e) => {
-                                tracing::error!(consumer = consumer.name(), error = %e, "event consumer task died; restarting it");
-                                tokio::time::sleep(Duration::from_secs(1)).await;
-                            }
-                        }
-                    }
+                let stop = shutdown.clone();
+                tasks.spawn(consumer.name(), shutdown.clone(), move || {
+                    bus.clone()
+                        .deliver(db.clone(), consumer.clone(), stop.clone())
                 })
             })
             .collect()
@@ -514,8 +516,13 @@ impl EventBus for LocalBus {
         &self.policy
     }
 
-    fn start(self: Arc<Self>, db: Db, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-        self.spawn_all(db, shutdown)
+    fn start(
+        self: Arc<Self>,
+        db: Db,
+        tasks: &crate::tasks::Supervisor,
+        shutdown: watch::Receiver<bool>,
+    ) -> Vec<JoinHandle<()>> {
+        self.spawn_all(db, tasks, shutdown)
     }
 }
 

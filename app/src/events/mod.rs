@@ -8,6 +8,8 @@ pub mod views;
 #[cfg(feature = "ssr")]
 pub mod bus;
 #[cfg(feature = "ssr")]
+pub mod domain;
+#[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod store;

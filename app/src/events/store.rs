@@ -1,22 +1,28 @@
 //! The event log table: appending inside the writer's transaction, and
 //! reading in delivery order.
 
-use serde::Serialize;
 use sqlx::Row as _;
 
+use super::domain::DomainEvent;
 use crate::db::{self, now_ms, Backend, Tx};
 use crate::error::{AppError, AppResult};
 use crate::ids::EventId;
 
-/// An event about to be written.
-pub struct NewEvent<'a, P: Serialize> {
-    pub event_type: &'static str,
-    pub version: i64,
+/// An event about to be written: what happened, and where and by whom.
+pub struct NewEvent<'a> {
+    pub event: &'a DomainEvent,
     pub organization_id: &'a str,
     pub pantry_id: Option<&'a str>,
-    pub payload: &'a P,
     pub actor_id: Option<&'a str>,
     pub correlation_id: &'a str,
+}
+
+impl NewEvent<'_> {
+    /// The payload column's text.
+    fn payload_text(&self) -> AppResult<String> {
+        let payload = self.event.payload().map_err(|e| AppError::internal(&e))?;
+        serde_json::to_string(&payload).map_err(|e| AppError::internal(&e))
+    }
 }
 
 /// A committed event, as consumers receive it.
@@ -24,14 +30,25 @@ pub struct NewEvent<'a, P: Serialize> {
 pub struct Event {
     pub seq: i64,
     pub id: EventId,
+    /// The stored type name, for logs and the parked-events page.
     pub event_type: String,
     pub version: i64,
     pub organization_id: String,
     pub pantry_id: Option<String>,
-    pub payload: serde_json::Value,
+    /// What happened, decoded (older versions upcast); an event that
+    /// does not decode reaches each consumer as the error, and is parked.
+    pub event: Result<DomainEvent, String>,
     pub actor_id: Option<String>,
     pub correlation_id: String,
     pub occurred_at: i64,
+}
+
+impl Event {
+    /// The decoded event, or the reason it could not be decoded (for a
+    /// consumer to fail with, so the event is parked).
+    pub fn domain(&self) -> Result<&DomainEvent, String> {
+        self.event.as_ref().map_err(Clone::clone)
+    }
 }
 
 /// Appends an event in the writer's transaction.
@@ -41,11 +58,7 @@ pub struct Event {
 /// so `seq` order is commit order and the dispatcher, reading `seq > n`,
 /// can never skip an event that commits late. (SQLite writers are already
 /// serialized by `begin immediate`.)
-pub async fn append<P: Serialize>(
-    tx: &mut Tx,
-    backend: Backend,
-    event: &NewEvent<'_, P>,
-) -> AppResult<EventId> {
+pub async fn append(tx: &mut Tx, backend: Backend, event: &NewEvent<'_>) -> AppResult<EventId> {
     take_order_lock(tx, backend).await?;
     append_in_order(tx, event).await
 }
@@ -63,19 +76,16 @@ pub async fn take_order_lock(tx: &mut Tx, backend: Backend) -> AppResult<()> {
 }
 
 /// Appends an event; the caller holds the order lock ([`take_order_lock`]).
-pub async fn append_in_order<P: Serialize>(
-    tx: &mut Tx,
-    event: &NewEvent<'_, P>,
-) -> AppResult<EventId> {
+pub async fn append_in_order(tx: &mut Tx, event: &NewEvent<'_>) -> AppResult<EventId> {
     let id = EventId::new();
-    let payload = serde_json::to_string(event.payload).map_err(|e| AppError::internal(&e))?;
+    let payload = event.payload_text()?;
     sqlx::query(
         "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(id.as_str())
-    .bind(event.event_type)
-    .bind(event.version)
+    .bind(event.event.type_name())
+    .bind(event.event.version())
     .bind(event.organization_id)
     .bind(event.pantry_id)
     .bind(payload)
@@ -92,17 +102,12 @@ pub async fn append_in_order<P: Serialize>(
 /// on PostgreSQL the lock is held from that statement to commit and not a
 /// round trip longer. Call it last in the transaction. `seq` follows the
 /// order given.
-pub async fn append_all<P: Serialize>(
-    tx: &mut Tx,
-    backend: Backend,
-    events: &[NewEvent<'_, P>],
-) -> AppResult<()> {
+pub async fn append_all(tx: &mut Tx, backend: Backend, events: &[NewEvent<'_>]) -> AppResult<()> {
     let now = now_ms();
     for (n, chunk) in events.chunks(500).enumerate() {
         let mut rows = Vec::with_capacity(chunk.len());
         for (i, e) in chunk.iter().enumerate() {
-            let payload = serde_json::to_string(e.payload).map_err(|e| AppError::internal(&e))?;
-            rows.push((i as i64, EventId::new(), e, payload));
+            rows.push((i as i64, EventId::new(), e, e.payload_text()?));
         }
         let mut sql = db::Sql::default();
         let lock = backend == Backend::Postgres && n == 0;
@@ -123,8 +128,8 @@ pub async fn append_all<P: Serialize>(
                 r.int(*i);
             }
             r.text(id.as_str())
-                .text(e.event_type)
-                .int(e.version)
+                .text(e.event.type_name())
+                .int(e.event.version())
                 .text(e.organization_id)
                 .opt_text(e.pantry_id.map(str::to_string))
                 .text(payload.as_str())
@@ -177,9 +182,9 @@ pub const APPEND: db::Statement = db::Statement {
 /// Appends `events`, in the order given, to a script that ends the
 /// writer's transaction: call it last, after every row lock the
 /// transaction takes, so the order lock is held as briefly as can be.
-pub fn append_to_script<P: Serialize>(
+pub fn append_to_script(
     script: &mut db::Script,
-    events: &[NewEvent<'_, P>],
+    events: &[NewEvent<'_>],
     now: i64,
 ) -> AppResult<()> {
     if events.is_empty() {
@@ -190,15 +195,15 @@ pub fn append_to_script<P: Serialize>(
 }
 
 /// `events` as rows of [`EVENT_COLUMNS_IN`], each with a new id.
-pub fn rows<P: Serialize>(events: &[NewEvent<'_, P>], now: i64) -> AppResult<Vec<Vec<db::Value>>> {
+pub fn rows(events: &[NewEvent<'_>], now: i64) -> AppResult<Vec<Vec<db::Value>>> {
     let mut rows = Vec::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
-        let payload = serde_json::to_string(e.payload).map_err(|e| AppError::internal(&e))?;
+        let payload = e.payload_text()?;
         rows.push(vec![
             db::Value::Int(i as i64),
             EventId::new().as_str().into(),
-            e.event_type.into(),
-            e.version.into(),
+            e.event.type_name().into(),
+            e.event.version().into(),
             e.organization_id.into(),
             e.pantry_id.into(),
             db::Value::Text(payload),
@@ -215,16 +220,21 @@ const EVENT_COLUMNS: &str =
 
 fn event_from(r: &db::Row) -> Result<Event, sqlx::Error> {
     let payload: String = r.try_get("payload")?;
+    let event_type: String = r.try_get("type")?;
+    let version: i64 = r.try_get("version")?;
+    // A payload that does not decode reaches the consumer as the error, so
+    // the consumer fails on it (and parks it) instead of the reader.
+    let event = serde_json::from_str(&payload)
+        .map_err(|e| format!("{event_type} payload is not JSON: {e}"))
+        .and_then(|p| DomainEvent::decode(&event_type, version, p));
     Ok(Event {
         seq: r.try_get("seq")?,
         id: EventId(r.try_get("id")?),
-        event_type: r.try_get("type")?,
-        version: r.try_get("version")?,
+        event_type,
+        version,
         organization_id: r.try_get("organization_id")?,
         pantry_id: r.try_get("pantry_id")?,
-        // A payload that is not JSON reaches the consumer as a string, so
-        // the consumer fails on it (and parks it) instead of the reader.
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
+        event,
         actor_id: r.try_get("actor_id")?,
         correlation_id: r.try_get("correlation_id")?,
         occurred_at: r.try_get("occurred_at")?,

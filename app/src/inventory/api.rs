@@ -6,6 +6,8 @@ use leptos::prelude::*;
 use super::model::*;
 use crate::error::AppError;
 use crate::ids::{PantryId, ProductId};
+#[cfg(feature = "ssr")]
+use crate::input::{PageNumber, SearchText};
 
 #[cfg(feature = "ssr")]
 async fn context() -> Result<(crate::state::AppState, crate::auth::service::Caller), AppError> {
@@ -25,11 +27,11 @@ pub async fn get_stock(
 ) -> Result<StockPage, AppError> {
     let (state, caller) = context().await?;
     let query = StockQuery {
-        q,
-        category,
+        q: SearchText::parse(&q, "q")?,
+        category: SearchText::parse(&category, "category")?,
         filter: StockFilter::parse(&filter),
         sort: StockSort::parse(&sort),
-        page,
+        page: PageNumber::parse(page, "page")?,
     };
     super::service::stock_page(&state, &caller, &pantry, &query).await
 }
@@ -41,6 +43,7 @@ pub async fn get_product_stock(
     #[server(default)] page: i64,
 ) -> Result<ProductStockView, AppError> {
     let (state, caller) = context().await?;
+    let page = PageNumber::parse(page, "page")?;
     super::service::product_stock(&state, &caller, &pantry, &product, page).await
 }
 

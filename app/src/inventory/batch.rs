@@ -34,10 +34,9 @@ use sqlx::{Executor as _, Row as _};
 
 use super::model::*;
 use super::service::{
-    moved_event, not_enough, Actor, Change, Command, LotChange, Payload, PendingEvent, Posted,
-    Written,
+    moved_event, not_enough, Actor, Change, Command, LotChange, PendingEvent, Posted, Written,
 };
-use crate::catalog::model::Product;
+use crate::catalog::model::{Product, MAX_ON_HAND};
 use crate::db::{now_ms, Backend, Conn, Row, RowSet, Script, Statement, Value};
 use crate::error::{AppError, AppResult};
 use crate::events::store as events;
@@ -1042,12 +1041,11 @@ impl Plan {
                 // The attachment has written rows by the time it fails, so
                 // any failure here fails the batch: each command is then
                 // written in a transaction of its own.
-                for (event_type, payload) in attachment.write(conn, backend, &posted).await? {
+                for event in attachment.write(conn, backend, &posted).await? {
                     self.events.push(PendingEvent {
-                        event_type,
+                        event,
                         organization_id: pantry.organization_id.0.clone(),
                         pantry_id: pantry.id.0.clone(),
-                        payload: Payload::Other(payload),
                         actor_id: actor.user_id.clone(),
                         correlation_id: actor.correlation_id.clone(),
                     });
@@ -1076,6 +1074,22 @@ impl Plan {
             ..Stock::default()
         });
         let lots = if change.quantity > 0 {
+            let Some(after) = stock
+                .on_hand
+                .checked_add(change.quantity)
+                .filter(|n| *n <= MAX_ON_HAND)
+            else {
+                return Ok(Err(AppError::invalid(
+                    "quantity",
+                    format!(
+                        "{} holds {} of {}; a pantry holds at most {} of one product.",
+                        pantry.name,
+                        product.unit.format(stock.on_hand),
+                        product.name,
+                        product.unit.format(MAX_ON_HAND)
+                    ),
+                )));
+            };
             let lot = match stock
                 .lots
                 .iter()
@@ -1099,7 +1113,7 @@ impl Plan {
             };
             lot.quantity += change.quantity;
             lot.changed = true;
-            stock.on_hand += change.quantity;
+            stock.on_hand = after;
             vec![LotChange {
                 lot_id: lot.id.clone(),
                 best_before: lot.best_before.clone(),
@@ -1290,15 +1304,13 @@ impl Plan {
                 vec![organization.into(), product.into(), (*delta).into()]
             })
             .collect();
-        let events: Vec<events::NewEvent<'_, Payload>> = self
+        let events: Vec<events::NewEvent<'_>> = self
             .events
             .iter()
             .map(|e| events::NewEvent {
-                event_type: e.event_type,
-                version: super::service::EVENT_VERSION,
+                event: &e.event,
                 organization_id: &e.organization_id,
                 pantry_id: Some(&e.pantry_id),
-                payload: &e.payload,
                 actor_id: Some(&e.actor_id),
                 correlation_id: &e.correlation_id,
             })

@@ -8,8 +8,6 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::cache::StockCache;
-use super::model::MovementKind;
-use super::service::StockMoved;
 use crate::db::Sql;
 use crate::events::bus::{BoxFuture, Consumer, Delivery, Durability};
 use crate::events::store::Event;
@@ -85,24 +83,14 @@ impl Consumer for LiveFeedConsumer {
         _delivery: &'a mut Delivery,
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
+            let domain = event.domain()?;
             let update = LiveUpdate {
                 seq: event.seq,
                 event_type: event.event_type.clone(),
                 organization_id: event.organization_id.clone(),
                 pantry_id: event.pantry_id.clone(),
-                product_id: event
-                    .payload
-                    .get("product_id")
-                    .and_then(|v| v.as_str())
-                    .map(String::from)
-                    .or_else(|| {
-                        event
-                            .payload
-                            .get("id")
-                            .and_then(|v| v.as_str())
-                            .map(String::from)
-                    }),
-                on_hand: event.payload.get("on_hand").and_then(|v| v.as_i64()),
+                product_id: domain.product_id().map(String::from),
+                on_hand: domain.movement().map(|m| m.on_hand),
             };
             // No open pages is not an error.
             let _ = self.0.sender.send(update);
@@ -197,17 +185,9 @@ type FlowKey = (String, String, String, &'static str);
 /// What a stock event adds to `daily_flows`: its row, organization and
 /// quantity; `None` for events that are not movements.
 fn flow_of(event: &Event) -> Result<Option<(FlowKey, String, i64)>, String> {
-    if MovementKind::from_event_type(&event.event_type).is_none() {
+    let Some(moved) = event.domain()?.movement() else {
         return Ok(None);
-    }
-    if event.version != 1 {
-        return Err(format!(
-            "{} version {} is not understood",
-            event.event_type, event.version
-        ));
-    }
-    let moved: StockMoved = serde_json::from_value(event.payload.clone())
-        .map_err(|e| format!("{} payload does not parse: {e}", event.event_type))?;
+    };
     let pantry = event
         .pantry_id
         .clone()
@@ -216,14 +196,9 @@ fn flow_of(event: &Event) -> Result<Option<(FlowKey, String, i64)>, String> {
         time::OffsetDateTime::from_unix_timestamp_nanos(event.occurred_at as i128 * 1_000_000)
             .map_err(|e| e.to_string())?
             .date();
-    let day = format!(
-        "{:04}-{:02}-{:02}",
-        day.year(),
-        u8::from(day.month()),
-        day.day()
-    );
+    let day = crate::dates::iso(day);
     Ok(Some((
-        (pantry, moved.product_id, day, moved.kind.as_str()),
+        (pantry, moved.product_id.clone(), day, moved.kind.as_str()),
         event.organization_id.clone(),
         moved.quantity,
     )))

@@ -26,9 +26,14 @@ pub struct Resume {
     after: Option<i64>,
 }
 
+/// How often an open stream checks that its session and membership still
+/// hold; the stream ends within this long of a sign-out or a removal.
+pub const RECHECK: Duration = Duration::from_secs(3);
+
 /// `GET /live/pantries/{id}`: a `stock` event per change at the pantry
 /// (and per catalog change in its organization). A `resync` event tells
-/// the page it may have missed changes and should reload its data.
+/// the page it may have missed changes and should reload its data. The
+/// stream ends when its session ends or the caller loses the pantry.
 pub async fn pantry_stream(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -58,27 +63,48 @@ async fn open(
     let pantry_id = header.id.0.clone();
     let organization_id = header.organization_id.0.clone();
     let first = resync_first.then(|| Ok(SseEvent::default().event("resync").data("{}")));
-    let updates = stream::unfold(rx, move |mut rx| {
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let updates = stream::unfold((rx, recheck), move |(mut rx, mut recheck)| {
         let pantry_id = pantry_id.clone();
         let organization_id = organization_id.clone();
+        let (state, headers, place) = (state.clone(), headers.clone(), place.clone());
         async move {
+            // The session and the membership, checked again before each
+            // delivery and every few seconds while nothing happens.
+            let still_allowed = || async {
+                match caller_from_headers(&state, &headers).await {
+                    Ok(caller) => caller.require(&place, Role::Viewer, "pantry").is_ok(),
+                    Err(_) => false,
+                }
+            };
             loop {
-                match rx.recv().await {
-                    Ok(u) if relevant(&u, &pantry_id, &organization_id) => {
-                        let event = SseEvent::default()
-                            .event("stock")
-                            .id(u.seq.to_string())
-                            .json_data(&u)
-                            .unwrap_or_else(|_| SseEvent::default().event("resync").data("{}"));
-                        return Some((Ok(event), rx));
+                let received = tokio::select! {
+                    r = rx.recv() => r,
+                    _ = recheck.tick() => {
+                        if still_allowed().await {
+                            continue;
+                        }
+                        tracing::info!(pantry = %pantry_id, "live stream closed: its session or access ended");
+                        return None;
                     }
+                };
+                let event = match received {
+                    Ok(u) if relevant(&u, &pantry_id, &organization_id) => SseEvent::default()
+                        .event("stock")
+                        .id(u.seq.to_string())
+                        .json_data(&u)
+                        .unwrap_or_else(|_| SseEvent::default().event("resync").data("{}")),
                     Ok(_) => continue,
                     // Too slow to keep up: the page reloads its data.
-                    Err(RecvError::Lagged(_)) => {
-                        return Some((Ok(SseEvent::default().event("resync").data("{}")), rx))
-                    }
+                    Err(RecvError::Lagged(_)) => SseEvent::default().event("resync").data("{}"),
                     Err(RecvError::Closed) => return None,
+                };
+                if !still_allowed().await {
+                    tracing::info!(pantry = %pantry_id, "live stream closed: its session or access ended");
+                    return None;
                 }
+                return Some((Ok(event), (rx, recheck)));
             }
         }
     });

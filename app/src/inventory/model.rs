@@ -40,21 +40,6 @@ impl MovementKind {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// The event type a movement of this kind is recorded as.
-    pub fn event_type(self) -> &'static str {
-        match self {
-            Self::Received => "StockReceived",
-            Self::Distributed => "StockDistributed",
-            Self::Adjusted => "StockAdjusted",
-            Self::Transferred => "StockTransferred",
-            Self::Discarded => "StockDiscarded",
-        }
-    }
-
-    pub fn from_event_type(t: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.event_type() == t)
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             Self::Received => "Received",
@@ -140,47 +125,14 @@ impl DiscardReason {
 pub struct BestBefore(String);
 
 impl BestBefore {
+    /// A day of the calendar between 2000 and 2100, written `YYYY-MM-DD`.
+    #[cfg(feature = "ssr")]
     pub fn parse(input: &str, field: &str) -> Result<Self, AppError> {
-        let s = input.trim();
-        let bad = || {
-            AppError::invalid(
-                field,
-                format!(
-                    "“{}” is not a date; use the form 2027-03-31.",
-                    s.chars().take(20).collect::<String>()
-                ),
-            )
-        };
-        let parts: Vec<&str> = s.split('-').collect();
-        if parts.len() != 3
-            || parts[0].len() != 4
-            || parts[1].len() != 2
-            || parts[2].len() != 2
-            || !parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
-        {
-            return Err(bad());
-        }
-        let (y, m, d): (i32, u32, u32) = (
-            parts[0].parse().map_err(|_| bad())?,
-            parts[1].parse().map_err(|_| bad())?,
-            parts[2].parse().map_err(|_| bad())?,
-        );
-        if !(2000..=2100).contains(&y) {
-            return Err(AppError::invalid(
-                field,
-                format!("{s} is not a plausible best-before date."),
-            ));
-        }
-        if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
-            return Err(AppError::invalid(
-                field,
-                format!("{s} is not a day of the calendar."),
-            ));
-        }
-        Ok(Self(s.to_string()))
+        crate::dates::parse_field(input, field, 2000..=2100).map(|d| Self(crate::dates::iso(d)))
     }
 
     /// Parses an optional date ("" is none).
+    #[cfg(feature = "ssr")]
     pub fn parse_optional(input: &str, field: &str) -> Result<Option<Self>, AppError> {
         if input.trim().is_empty() {
             Ok(None)
@@ -198,19 +150,10 @@ impl BestBefore {
     }
 }
 
-fn days_in_month(y: i32, m: u32) -> u32 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 /// A short free-text line (a note, a reason, a donor): trimmed, at most
 /// `max` characters, no control characters. Empty is none.
 pub fn parse_text(input: &str, field: &str, max: usize) -> Result<Option<String>, AppError> {
-    let s = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    let s = crate::input::clean_text(input, field)?;
     if s.is_empty() {
         return Ok(None);
     }
@@ -219,9 +162,6 @@ pub fn parse_text(input: &str, field: &str, max: usize) -> Result<Option<String>
             field,
             format!("Keep it to {max} characters."),
         ));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(AppError::invalid(field, "Remove the control characters."));
     }
     Ok(Some(s))
 }
@@ -300,11 +240,11 @@ impl StockSort {
 /// A search of one pantry's stock.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct StockQuery {
-    pub q: String,
-    pub category: String,
+    pub q: crate::input::SearchText,
+    pub category: crate::input::SearchText,
     pub filter: StockFilter,
     pub sort: StockSort,
-    pub page: i64,
+    pub page: crate::input::PageNumber,
 }
 
 /// One product's line in a pantry's inventory.

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
+use super::cache::CacheKey;
 use super::model::*;
 use crate::auth::model::Role;
 use crate::auth::service::{Caller, Place};
@@ -17,8 +18,10 @@ use crate::catalog::service as catalog;
 use crate::db::{self, contains_pattern, now_ms, Backend, Conn, Db, Sql, Tx};
 use crate::error::{AppError, AppResult};
 use crate::events::bus::BoxFuture;
+use crate::events::domain::DomainEvent;
 use crate::events::store::{self as events, NewEvent};
 use crate::ids::{LotId, MovementId, OrganizationId, PantryId, ProductId};
+use crate::input::PageNumber;
 use crate::state::AppState;
 
 /// Rows per page of an inventory list.
@@ -81,8 +84,6 @@ pub struct MinimumSet {
     pub minimum: i64,
 }
 
-pub const EVENT_VERSION: i64 = 1;
-
 // ------------------------------------------------------------ pantries
 
 pub async fn pantry_header(db: &Db, id: &PantryId) -> AppResult<(PantryHeader, Place)> {
@@ -105,9 +106,7 @@ fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
 }
 
-fn iso(d: time::Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
+use crate::dates::iso;
 
 fn days_from_today(days: i64) -> String {
     iso(today().saturating_add(time::Duration::days(days)))
@@ -187,24 +186,24 @@ pub(crate) fn lot_date(product: &Product, typed: &str, field: &str) -> AppResult
 
 impl Change {
     /// Donated stock received into the lot of `best_before`, weighed by
-    /// the product's weight per unit when it has one.
+    /// the product's weight per unit when it has one; refused (naming
+    /// `field`) when that weight is more than a movement records.
     pub fn donated(
         product: &Product,
         quantity: i64,
         best_before: Option<String>,
         donor: Option<String>,
-    ) -> Self {
-        Self {
+        field: &str,
+    ) -> AppResult<Self> {
+        Ok(Self {
             kind: Some(MovementKind::Received),
             quantity,
             best_before,
             source: Some("donation".into()),
             donor,
-            weight_g: product
-                .weight_per_unit_g()
-                .map(|w| w * quantity / product.unit.scale()),
+            weight_g: product.weight_of(quantity, field)?,
             ..Self::default()
-        }
+        })
     }
 }
 
@@ -271,23 +270,13 @@ pub(super) fn not_enough(
     AppError::conflict("quantity", message)
 }
 
-/// An event's payload: a movement's, or one another module wrote through
-/// an [`Attachment`].
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub(super) enum Payload {
-    Moved(StockMoved),
-    Other(serde_json::Value),
-}
-
 /// An event a command produced, appended when its batch is done, so the
 /// lock that orders events is held for as short a time as possible.
 #[derive(Debug, Clone)]
 pub(super) struct PendingEvent {
-    pub(super) event_type: &'static str,
+    pub(super) event: DomainEvent,
     pub(super) organization_id: String,
     pub(super) pantry_id: String,
-    pub(super) payload: Payload,
     pub(super) actor_id: String,
     pub(super) correlation_id: String,
 }
@@ -301,10 +290,7 @@ pub(super) fn moved_event(
 ) -> PendingEvent {
     let kind = change.kind.expect("a change has a kind");
     PendingEvent {
-        event_type: kind.event_type(),
-        organization_id: pantry.organization_id.0.clone(),
-        pantry_id: pantry.id.0.clone(),
-        payload: Payload::Moved(StockMoved {
+        event: DomainEvent::moved(StockMoved {
             movement_id: movement.0.clone(),
             product_id: product.id.0.clone(),
             kind,
@@ -317,6 +303,8 @@ pub(super) fn moved_event(
             weight_g: change.weight_g,
             counterpart_pantry_id: change.counterpart.clone(),
         }),
+        organization_id: pantry.organization_id.0.clone(),
+        pantry_id: pantry.id.0.clone(),
         actor_id: actor.user_id.clone(),
         correlation_id: actor.correlation_id.clone(),
     }
@@ -417,7 +405,7 @@ pub trait Attachment: Send + Sync + std::fmt::Debug + 'static {
         conn: &'a mut Conn,
         backend: Backend,
         posted: &'a [Posted],
-    ) -> BoxFuture<'a, AppResult<Vec<(&'static str, serde_json::Value)>>>;
+    ) -> BoxFuture<'a, AppResult<Vec<DomainEvent>>>;
 }
 
 /// What one line of a group posted.
@@ -590,17 +578,15 @@ pub async fn receive(
     let quantity = positive(product.unit, &f.quantity)?;
     let best_before = lot_date(&product, &f.best_before, "best_before")?;
     let source = ReceiveSource::parse(&f.source, "source")?;
-    let weight_g = crate::catalog::model::parse_optional_count(
+    let weight_g = match crate::catalog::model::parse_optional_count(
         &f.weight_g,
         "weight_g",
-        100_000_000,
+        crate::catalog::model::MAX_WEIGHT_G,
         "the weight in grams",
-    )?
-    .or_else(|| {
-        product
-            .weight_per_unit_g()
-            .map(|w| w * quantity / product.unit.scale())
-    });
+    )? {
+        Some(w) => Some(w),
+        None => product.weight_of(quantity, "quantity")?,
+    };
     let change = Change {
         kind: Some(MovementKind::Received),
         quantity,
@@ -724,14 +710,19 @@ pub async fn transfer(
             "Choose a different pantry to send it to.",
         ));
     }
+    // Another organization's pantry answers as one that does not exist:
+    // the answer must not tell whether an id is a pantry somewhere else.
+    let unknown = || {
+        AppError::invalid(
+            "to",
+            "Choose a pantry of this organization; that one does not exist here or is archived.",
+        )
+    };
     let (to, to_place) = pantry_header(&state.db, &to_id)
         .await
-        .map_err(|_| AppError::invalid("to", "That pantry does not exist or is archived."))?;
+        .map_err(|_| unknown())?;
     if to.organization_id != from.organization_id {
-        return Err(AppError::invalid(
-            "to",
-            "Stock moves only between pantries of one organization.",
-        ));
+        return Err(unknown());
     }
     caller
         .require(&to_place, Role::Staff, "pantry")
@@ -793,14 +784,12 @@ pub async fn set_minimum(
         &mut tx,
         backend,
         &NewEvent {
-            event_type: "StockMinimumSet",
-            version: EVENT_VERSION,
-            organization_id: header.organization_id.as_str(),
-            pantry_id: Some(header.id.as_str()),
-            payload: &MinimumSet {
+            event: &DomainEvent::StockMinimumSet(MinimumSet {
                 product_id: product.id.0.clone(),
                 minimum,
-            },
+            }),
+            organization_id: header.organization_id.as_str(),
+            pantry_id: Some(header.id.as_str()),
             actor_id: Some(&actor.user_id),
             correlation_id: &actor.correlation_id,
         },
@@ -834,7 +823,7 @@ pub async fn stock_page(
     let (header, place) = pantry_header(&state.db, pantry).await?;
     let role = caller.require(&place, Role::Viewer, "pantry")?;
     let as_of = events::head(state.db.pool()).await?;
-    let key = format!("stock:{}:{:?}:{}", header.id, query, iso(today()));
+    let key = CacheKey::of(&format!("stock:{}:{:?}:{}", header.id, query, iso(today())));
     let page = state
         .stock_cache
         .get_or_load(
@@ -876,7 +865,7 @@ async fn load_stock_page(db: &Db, header: PantryHeader, query: StockQuery) -> Ap
         .push(" where p.organization_id = ")
         .text(header.organization_id.as_str())
         .push(" and p.archived_at is null");
-    let q = query.q.trim();
+    let q = query.q.as_str();
     if !q.is_empty() {
         sql.push(" and (p.name_key like ")
             .text(contains_pattern(q))
@@ -892,9 +881,9 @@ async fn load_stock_page(db: &Db, header: PantryHeader, query: StockQuery) -> Ap
         }
         sql.push(")");
     }
-    if !query.category.trim().is_empty() {
+    if !query.category.is_empty() {
         sql.push(" and p.category_key = ")
-            .text(query.category.trim().to_lowercase());
+            .text(query.category.as_str().to_lowercase());
     }
     // The filters again inside, where indexes can serve them, so the
     // per-product subqueries run only for rows that can match.
@@ -934,11 +923,11 @@ async fn load_stock_page(db: &Db, header: PantryHeader, query: StockQuery) -> Ap
         StockSort::OnHand => " order by on_hand, name_key, id",
         StockSort::BestBefore => " order by case when next_best_before is null then 1 else 0 end, next_best_before, name_key, id",
     });
-    let page = query.page.max(1);
+    let page = query.page.get();
     sql.push(" limit ")
         .int(STOCK_PAGE)
         .push(" offset ")
-        .int((page - 1) * STOCK_PAGE);
+        .int(query.page.offset(STOCK_PAGE));
     let total: i64 = count_sql.query().fetch_one(db.pool()).await?.try_get(0)?;
     let rows = sql
         .query()
@@ -982,7 +971,7 @@ pub async fn product_stock(
     caller: &Caller,
     pantry: &PantryId,
     product: &ProductId,
-    page: i64,
+    page: PageNumber,
 ) -> AppResult<ProductStockView> {
     let (header, place) = pantry_header(&state.db, pantry).await?;
     let role = caller.require(&place, Role::Viewer, "pantry")?;
@@ -1023,7 +1012,8 @@ pub async fn product_stock(
         })
     })
     .collect::<AppResult<Vec<_>>>()?;
-    let page = page.max(1);
+    let offset = page.offset(HISTORY_PAGE);
+    let page = page.get();
     let movements_total: i64 = sqlx::query_scalar(
         "select count(*) from movements where pantry_id = $1 and product_id = $2",
     )
@@ -1040,7 +1030,7 @@ pub async fn product_stock(
     .bind(header.id.as_str())
     .bind(product.id.as_str())
     .bind(HISTORY_PAGE)
-    .bind((page - 1) * HISTORY_PAGE)
+    .bind(offset)
     .fetch_all(db.pool())
     .await?
     .iter()
@@ -1224,7 +1214,7 @@ pub async fn overview(
     };
     let s = resolve_scope(state, caller, scope).await?;
     // Expiry depends on the date, so answers are per day as well.
-    let key = format!("overview:{scope:?}:{days}:{}", iso(today()));
+    let key = CacheKey::of(&format!("overview:{scope:?}:{days}:{}", iso(today())));
     let pantries = s.pantries.clone();
     let organization = s.organization.clone();
     state

@@ -36,7 +36,7 @@ pub async fn get_organization(id: OrganizationId) -> Result<OrganizationView, Ap
 #[server(prefix = "/api", endpoint = "rename_organization")]
 pub async fn rename_organization(id: OrganizationId, name: String) -> Result<(), AppError> {
     let (state, caller) = context().await?;
-    super::service::rename_organization(&state.db, &caller, &id, &name).await?;
+    super::service::rename_organization(&state, &caller, &id, &name).await?;
     state.contexts.forget_all();
     Ok(())
 }
@@ -56,7 +56,7 @@ pub async fn create_campus(
 ) -> Result<CampusId, AppError> {
     let (state, caller) = context().await?;
     Ok(
-        super::service::create_campus(&state.db, &caller, &organization, &name)
+        super::service::create_campus(&state, &caller, &organization, &name)
             .await?
             .id,
     )
@@ -71,7 +71,7 @@ pub async fn get_campus(id: CampusId) -> Result<CampusView, AppError> {
 #[server(prefix = "/api", endpoint = "rename_campus")]
 pub async fn rename_campus(id: CampusId, name: String) -> Result<(), AppError> {
     let (state, caller) = context().await?;
-    super::service::rename_campus(&state.db, &caller, &id, &name).await?;
+    super::service::rename_campus(&state, &caller, &id, &name).await?;
     state.contexts.forget_all();
     Ok(())
 }
@@ -79,7 +79,7 @@ pub async fn rename_campus(id: CampusId, name: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "archive_campus")]
 pub async fn archive_campus(id: CampusId) -> Result<(), AppError> {
     let (state, caller) = context().await?;
-    super::service::archive_campus(&state.db, &caller, &id).await?;
+    super::service::archive_campus(&state, &caller, &id).await?;
     state.contexts.forget_all();
     Ok(())
 }
@@ -88,7 +88,7 @@ pub async fn archive_campus(id: CampusId) -> Result<(), AppError> {
 pub async fn create_pantry(campus: CampusId, name: String) -> Result<PantryId, AppError> {
     let (state, caller) = context().await?;
     Ok(
-        super::service::create_pantry(&state.db, &caller, &campus, &name)
+        super::service::create_pantry(&state, &caller, &campus, &name)
             .await?
             .id,
     )
@@ -103,7 +103,7 @@ pub async fn get_pantry(id: PantryId) -> Result<PantryView, AppError> {
 #[server(prefix = "/api", endpoint = "rename_pantry")]
 pub async fn rename_pantry(id: PantryId, name: String) -> Result<(), AppError> {
     let (state, caller) = context().await?;
-    super::service::rename_pantry(&state.db, &caller, &id, &name).await?;
+    super::service::rename_pantry(&state, &caller, &id, &name).await?;
     state.contexts.forget_all();
     Ok(())
 }
@@ -111,7 +111,7 @@ pub async fn rename_pantry(id: PantryId, name: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "archive_pantry")]
 pub async fn archive_pantry(id: PantryId) -> Result<CampusId, AppError> {
     let (state, caller) = context().await?;
-    let campus = super::service::archive_pantry(&state.db, &caller, &id).await?;
+    let campus = super::service::archive_pantry(&state, &caller, &id).await?;
     // Movements must not reach a renamed or archived place from memory.
     state.contexts.forget_all();
     Ok(campus)

@@ -6,7 +6,8 @@ use crate::error::AppError;
 use crate::ids::{CampusId, OrganizationId, PantryId};
 
 /// The name of an organization, campus or pantry: trimmed, inner runs of
-/// whitespace collapsed, 1–80 characters, no control characters.
+/// whitespace collapsed, 1–80 characters, no control or invisible
+/// characters (see [`crate::input::clean_text`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityName(String);
 
@@ -15,17 +16,11 @@ impl EntityName {
 
     /// Parses user input; `field` names the form field for the error.
     pub fn parse(input: &str, field: &str, what: &str) -> Result<Self, AppError> {
-        let collapsed = input.split_whitespace().collect::<Vec<_>>().join(" ");
+        let collapsed = crate::input::clean_text(input, field)?;
         if collapsed.is_empty() {
             return Err(AppError::invalid(
                 field,
                 format!("Enter a name for the {what}."),
-            ));
-        }
-        if collapsed.chars().any(char::is_control) {
-            return Err(AppError::invalid(
-                field,
-                "Names cannot contain control characters.",
             ));
         }
         let n = collapsed.chars().count();

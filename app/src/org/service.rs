@@ -11,8 +11,55 @@ use crate::auth::model::{PersonWithRole, Role, ScopeKind};
 use crate::auth::service::{Caller, Place};
 use crate::db::{self, now_ms, Db};
 use crate::error::{AppError, AppResult};
+use crate::events::domain::DomainEvent;
+use crate::events::store::{self as events, NewEvent};
 use crate::ids::{CampusId, MembershipId, OrganizationId, PantryId, UserId};
 use crate::state::AppState;
+
+/// The payload of every organization, campus and pantry event
+/// (`PantryRenamed`, …), version 1: the place as it stands after the change.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlaceChanged {
+    pub id: String,
+    pub organization_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campus_id: Option<String>,
+    pub name: String,
+}
+
+/// Appends a place's event in the transaction that changed it.
+async fn place_event(
+    tx: &mut db::Tx,
+    state: &AppState,
+    caller: &Caller,
+    event: DomainEvent,
+    place: &PlaceChanged,
+    pantry: Option<&str>,
+) -> AppResult<()> {
+    let correlation = crate::request::current_request_id();
+    events::append(
+        tx,
+        state.db.backend(),
+        &NewEvent {
+            event: &event,
+            organization_id: &place.organization_id,
+            pantry_id: pantry,
+            actor_id: Some(caller.me.id.as_str()),
+            correlation_id: &correlation,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// After a place changed: this process forgets what it knew of places at
+/// once (the person who changed it reads their own write); the bus tells
+/// every consumer, and through them every other process.
+fn place_committed(state: &AppState) {
+    state.callers.forget_all();
+    state.contexts.forget_all();
+    state.bus.committed();
+}
 
 fn org_place(id: &str) -> Place {
     Place {
@@ -500,9 +547,21 @@ impl NameRule {
         Ok(())
     }
 
-    /// Renames one active place, checking the name inside the transaction.
-    async fn rename(&self, db: &Db, parent: &str, id: &str, name: &EntityName) -> AppResult<()> {
-        let mut tx = db.begin().await?;
+    /// Renames one active place, checking the name inside the transaction,
+    /// and records `event` (built from the renamed place) with it.
+    #[allow(clippy::too_many_arguments)]
+    async fn rename(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+        parent: &str,
+        id: &str,
+        name: &EntityName,
+        place: PlaceChanged,
+        event: fn(PlaceChanged) -> DomainEvent,
+        pantry: Option<&str>,
+    ) -> AppResult<()> {
+        let mut tx = state.db.begin().await?;
         self.ensure_free(&mut tx, parent, name, id).await?;
         let sql = format!(
             "update {} set name = $1, name_key = $2 where id = $3 and archived_at is null",
@@ -515,7 +574,13 @@ impl NameRule {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.or_duplicate(e, name))?;
+        let place = PlaceChanged {
+            name: name.as_str().to_string(),
+            ..place
+        };
+        place_event(&mut tx, state, caller, event(place.clone()), &place, pantry).await?;
         tx.commit().await?;
+        place_committed(state);
         Ok(())
     }
 }
@@ -561,9 +626,40 @@ pub async fn create_organization(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    let place = PlaceChanged {
+        id: id.0.clone(),
+        organization_id: id.0.clone(),
+        campus_id: None,
+        name: name.as_str().to_string(),
+    };
+    place_event(
+        &mut tx,
+        state,
+        caller,
+        DomainEvent::OrganizationCreated(place.clone()),
+        &place,
+        None,
+    )
+    .await?;
+    let member = crate::auth::service::MemberJoined {
+        user_id: caller.me.id.0.clone(),
+        organization_id: id.0.clone(),
+        scope_kind: "organization".into(),
+        scope_id: id.0.clone(),
+        role: Role::Admin.as_str().into(),
+    };
+    place_event(
+        &mut tx,
+        state,
+        caller,
+        DomainEvent::MemberJoined(member),
+        &place,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     // The caller holds a new membership.
-    state.callers.forget_all();
+    place_committed(state);
     tracing::info!(organization_id = %id, "organization created");
     Ok(Organization {
         id,
@@ -573,15 +669,32 @@ pub async fn create_organization(
 }
 
 pub async fn rename_organization(
-    db: &Db,
+    state: &AppState,
     caller: &Caller,
     id: &OrganizationId,
     name: &str,
 ) -> AppResult<()> {
-    active_organization(db, id.as_str()).await?;
+    let org = active_organization(&state.db, id.as_str()).await?;
     caller.require(&org_place(id.as_str()), Role::Admin, "organization")?;
     let name = EntityName::parse(name, "name", "organization")?;
-    ORGANIZATION_NAMES.rename(db, "", id.as_str(), &name).await
+    let place = PlaceChanged {
+        id: org.id.0.clone(),
+        organization_id: org.id.0.clone(),
+        campus_id: None,
+        name: org.name,
+    };
+    ORGANIZATION_NAMES
+        .rename(
+            state,
+            caller,
+            "",
+            id.as_str(),
+            &name,
+            place,
+            DomainEvent::OrganizationRenamed,
+            None,
+        )
+        .await
 }
 
 pub async fn archive_organization(
@@ -590,23 +703,46 @@ pub async fn archive_organization(
     id: &OrganizationId,
 ) -> AppResult<()> {
     caller.require(&org_place(id.as_str()), Role::Admin, "organization")?;
-    sqlx::query("update organizations set archived_at = $1 where id = $2 and archived_at is null")
-        .bind(now_ms())
-        .bind(id.as_str())
-        .execute(state.db.pool())
+    let org = active_organization(&state.db, id.as_str()).await?;
+    let mut tx = state.db.begin().await?;
+    let archived = sqlx::query(
+        "update organizations set archived_at = $1 where id = $2 and archived_at is null",
+    )
+    .bind(now_ms())
+    .bind(id.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if archived.rows_affected() == 1 {
+        let place = PlaceChanged {
+            id: org.id.0.clone(),
+            organization_id: org.id.0.clone(),
+            campus_id: None,
+            name: org.name,
+        };
+        place_event(
+            &mut tx,
+            state,
+            caller,
+            DomainEvent::OrganizationArchived(place.clone()),
+            &place,
+            None,
+        )
         .await?;
+    }
+    tx.commit().await?;
     // Memberships of an archived organization no longer count.
-    state.callers.forget_all();
+    place_committed(state);
     tracing::info!(organization_id = %id, "organization archived");
     Ok(())
 }
 
 pub async fn create_campus(
-    db: &Db,
+    state: &AppState,
     caller: &Caller,
     organization: &OrganizationId,
     name: &str,
 ) -> AppResult<Campus> {
+    let db = &state.db;
     active_organization(db, organization.as_str()).await?;
     caller.require(
         &org_place(organization.as_str()),
@@ -628,7 +764,23 @@ pub async fn create_campus(
         .execute(&mut *tx)
         .await
         .map_err(|e| CAMPUS_NAMES.or_duplicate(e, &name))?;
+    let place = PlaceChanged {
+        id: id.0.clone(),
+        organization_id: organization.0.clone(),
+        campus_id: Some(id.0.clone()),
+        name: name.as_str().to_string(),
+    };
+    place_event(
+        &mut tx,
+        state,
+        caller,
+        DomainEvent::CampusCreated(place.clone()),
+        &place,
+        None,
+    )
+    .await?;
     tx.commit().await?;
+    place_committed(state);
     Ok(Campus {
         id,
         organization_id: organization.clone(),
@@ -637,12 +789,32 @@ pub async fn create_campus(
     })
 }
 
-pub async fn rename_campus(db: &Db, caller: &Caller, id: &CampusId, name: &str) -> AppResult<()> {
-    let campus = active_campus(db, id.as_str()).await?;
+pub async fn rename_campus(
+    state: &AppState,
+    caller: &Caller,
+    id: &CampusId,
+    name: &str,
+) -> AppResult<()> {
+    let campus = active_campus(&state.db, id.as_str()).await?;
     caller.require(&campus_place(&campus), Role::Manager, "campus")?;
     let name = EntityName::parse(name, "name", "campus")?;
+    let place = PlaceChanged {
+        id: campus.id.0.clone(),
+        organization_id: campus.organization_id.0.clone(),
+        campus_id: Some(campus.id.0.clone()),
+        name: campus.name.clone(),
+    };
     CAMPUS_NAMES
-        .rename(db, campus.organization_id.as_str(), id.as_str(), &name)
+        .rename(
+            state,
+            caller,
+            campus.organization_id.as_str(),
+            id.as_str(),
+            &name,
+            place,
+            DomainEvent::CampusRenamed,
+            None,
+        )
         .await
 }
 
@@ -664,7 +836,8 @@ async fn lock_active_campus(tx: &mut db::Tx, campus: &CampusId) -> AppResult<()>
 
 /// Archives a campus. One with active pantries is refused, so archiving
 /// never hides a working pantry by surprise.
-pub async fn archive_campus(db: &Db, caller: &Caller, id: &CampusId) -> AppResult<()> {
+pub async fn archive_campus(state: &AppState, caller: &Caller, id: &CampusId) -> AppResult<()> {
+    let db = &state.db;
     let campus = active_campus(db, id.as_str()).await?;
     caller.require(
         &org_place(campus.organization_id.as_str()),
@@ -695,16 +868,33 @@ pub async fn archive_campus(db: &Db, caller: &Caller, id: &CampusId) -> AppResul
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
+    let place = PlaceChanged {
+        id: campus.id.0.clone(),
+        organization_id: campus.organization_id.0.clone(),
+        campus_id: Some(campus.id.0.clone()),
+        name: campus.name.clone(),
+    };
+    place_event(
+        &mut tx,
+        state,
+        caller,
+        DomainEvent::CampusArchived(place.clone()),
+        &place,
+        None,
+    )
+    .await?;
     tx.commit().await?;
+    place_committed(state);
     Ok(())
 }
 
 pub async fn create_pantry(
-    db: &Db,
+    state: &AppState,
     caller: &Caller,
     campus: &CampusId,
     name: &str,
 ) -> AppResult<Pantry> {
+    let db = &state.db;
     let campus = active_campus(db, campus.as_str()).await?;
     caller.require(&campus_place(&campus), Role::Manager, "campus")?;
     let name = EntityName::parse(name, "name", "pantry")?;
@@ -726,7 +916,23 @@ pub async fn create_pantry(
     .execute(&mut *tx)
     .await
     .map_err(|e| PANTRY_NAMES.or_duplicate(e, &name))?;
+    let place = PlaceChanged {
+        id: id.0.clone(),
+        organization_id: campus.organization_id.0.clone(),
+        campus_id: Some(campus.id.0.clone()),
+        name: name.as_str().to_string(),
+    };
+    place_event(
+        &mut tx,
+        state,
+        caller,
+        DomainEvent::PantryCreated(place.clone()),
+        &place,
+        Some(id.as_str()),
+    )
+    .await?;
     tx.commit().await?;
+    place_committed(state);
     Ok(Pantry {
         id,
         organization_id: campus.organization_id,
@@ -736,18 +942,42 @@ pub async fn create_pantry(
     })
 }
 
-pub async fn rename_pantry(db: &Db, caller: &Caller, id: &PantryId, name: &str) -> AppResult<()> {
-    let pantry = active_pantry(db, id.as_str()).await?;
+pub async fn rename_pantry(
+    state: &AppState,
+    caller: &Caller,
+    id: &PantryId,
+    name: &str,
+) -> AppResult<()> {
+    let pantry = active_pantry(&state.db, id.as_str()).await?;
     caller.require(&pantry_place(&pantry), Role::Manager, "pantry")?;
     let name = EntityName::parse(name, "name", "pantry")?;
+    let place = PlaceChanged {
+        id: pantry.id.0.clone(),
+        organization_id: pantry.organization_id.0.clone(),
+        campus_id: Some(pantry.campus_id.0.clone()),
+        name: pantry.name.clone(),
+    };
     PANTRY_NAMES
-        .rename(db, pantry.campus_id.as_str(), id.as_str(), &name)
+        .rename(
+            state,
+            caller,
+            pantry.campus_id.as_str(),
+            id.as_str(),
+            &name,
+            place,
+            DomainEvent::PantryRenamed,
+            Some(id.as_str()),
+        )
         .await
 }
 
 /// Archives a pantry; a manager of its campus (or above) may.
-pub async fn archive_pantry(db: &Db, caller: &Caller, id: &PantryId) -> AppResult<CampusId> {
-    let pantry = active_pantry(db, id.as_str()).await?;
+pub async fn archive_pantry(
+    state: &AppState,
+    caller: &Caller,
+    id: &PantryId,
+) -> AppResult<CampusId> {
+    let pantry = active_pantry(&state.db, id.as_str()).await?;
     caller.require(&pantry_place(&pantry), Role::Viewer, "pantry")?;
     let campus = Place {
         pantry_id: None,
@@ -758,10 +988,31 @@ pub async fn archive_pantry(db: &Db, caller: &Caller, id: &PantryId) -> AppResul
             "Only a manager of the campus can archive its pantries.".into(),
         ));
     }
-    sqlx::query("update pantries set archived_at = $1 where id = $2 and archived_at is null")
-        .bind(now_ms())
-        .bind(id.as_str())
-        .execute(db.pool())
+    let mut tx = state.db.begin().await?;
+    let archived =
+        sqlx::query("update pantries set archived_at = $1 where id = $2 and archived_at is null")
+            .bind(now_ms())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+    if archived.rows_affected() == 1 {
+        let place = PlaceChanged {
+            id: pantry.id.0.clone(),
+            organization_id: pantry.organization_id.0.clone(),
+            campus_id: Some(pantry.campus_id.0.clone()),
+            name: pantry.name.clone(),
+        };
+        place_event(
+            &mut tx,
+            state,
+            caller,
+            DomainEvent::PantryArchived(place.clone()),
+            &place,
+            Some(id.as_str()),
+        )
         .await?;
+    }
+    tx.commit().await?;
+    place_committed(state);
     Ok(pantry.campus_id)
 }

@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use sqlx::Row as _;
 use tokio::sync::{watch, Notify};
-use tokio::task::JoinHandle;
 
 use super::barcodes::{self, Found};
 use super::dates::{self, DateFound};
@@ -28,6 +27,7 @@ use super::picture;
 use super::store::ObjectStore;
 use crate::db::{now_ms, Db};
 use crate::events::bus::{BoxFuture, Consumer, Delivery, Durability};
+use crate::events::domain::DomainEvent;
 use crate::events::store::{self as events, Event, NewEvent};
 
 /// A claim older than this belongs to a worker that stopped.
@@ -55,7 +55,7 @@ impl Consumer for AnalysisTrigger {
         _delivery: &'a mut Delivery,
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            if event.event_type == "PhotoUploaded" {
+            if let DomainEvent::PhotoUploaded(_) = event.domain()? {
                 self.0.notify_one();
             }
             Ok(())
@@ -68,15 +68,15 @@ impl Consumer for AnalysisTrigger {
 const READ_PIXELS: u64 = 2_000_000;
 
 /// The payload of `PhotoAnalyzed`, version 1.
-#[derive(Debug, serde::Serialize)]
-struct PhotoAnalyzed {
-    photo_id: String,
-    intake_id: String,
-    status: &'static str,
-    barcodes: usize,
-    dates: usize,
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PhotoAnalyzed {
+    pub photo_id: String,
+    pub intake_id: String,
+    pub status: String,
+    pub barcodes: usize,
+    pub dates: usize,
     /// Products of the pantry's matching set the photo looks like.
-    matches: usize,
+    pub matches: usize,
 }
 
 /// Decodes a stored photo and scales it to at most [`READ_PIXELS`]:
@@ -105,6 +105,7 @@ struct Outcome {
 }
 
 /// What the analysis reads photos with.
+#[derive(Clone)]
 pub struct Readers {
     pub items: Arc<items::ItemModel>,
     pub llm: Option<Arc<VisionLlm>>,
@@ -130,47 +131,44 @@ impl Readers {
 
 /// Analyses photos until `shutdown`: whatever is waiting at start (the
 /// queue survives restarts), then each photo it is woken for.
-pub fn start(
+pub async fn run(
     db: Db,
     store: Arc<dyn ObjectStore>,
     readers: Readers,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            if *shutdown.borrow() {
-                return;
-            }
-            match next(&db).await {
-                Ok(Some(photo)) => {
-                    if let Err(e) =
-                        analyse_one(&db, store.as_ref(), &readers, &photo, &shutdown).await
-                    {
-                        tracing::error!(photo = %photo.id, error = %e, "photo analysis failed; retrying later");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                            _ = shutdown.changed() => return,
-                        }
-                    }
-                }
-                Ok(None) => {
-                    tokio::select! {
-                        _ = wake.notified() => {}
-                        _ = tokio::time::sleep(IDLE_POLL) => {}
-                        _ = shutdown.changed() => return,
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "could not look for photos to analyse");
+) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match next(&db).await {
+            Ok(Some(photo)) => {
+                if let Err(e) = analyse_one(&db, store.as_ref(), &readers, &photo, &shutdown).await
+                {
+                    tracing::error!(photo = %photo.id, error = %e, "photo analysis failed; retrying later");
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(5)) => {}
                         _ = shutdown.changed() => return,
                     }
                 }
             }
+            Ok(None) => {
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not look for photos to analyse");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
         }
-    })
+    }
 }
 
 /// A photo this worker has claimed.
@@ -454,18 +452,16 @@ async fn analyse_one(
         &mut tx,
         db.backend(),
         &NewEvent {
-            event_type: "PhotoAnalyzed",
-            version: 1,
-            organization_id: &photo.organization_id,
-            pantry_id: Some(&photo.pantry_id),
-            payload: &PhotoAnalyzed {
+            event: &DomainEvent::PhotoAnalyzed(PhotoAnalyzed {
                 photo_id: photo.id.clone(),
                 intake_id: photo.intake_id.clone(),
-                status,
+                status: status.to_string(),
                 barcodes: found.len(),
                 dates: outcome.dates.len(),
                 matches: outcome.matches.len(),
-            },
+            }),
+            organization_id: &photo.organization_id,
+            pantry_id: Some(&photo.pantry_id),
             actor_id: None,
             correlation_id: &photo.id,
         },
@@ -514,12 +510,12 @@ async fn describe(
 }
 
 /// The payload of `PhotoDescribed`, version 1.
-#[derive(Debug, serde::Serialize)]
-struct PhotoDescribed {
-    photo_id: String,
-    intake_id: String,
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PhotoDescribed {
+    pub photo_id: String,
+    pub intake_id: String,
     /// Kinds of item named; `None` when the model failed.
-    items: Option<usize>,
+    pub items: Option<usize>,
 }
 
 async fn write_description(
@@ -581,15 +577,13 @@ async fn write_description(
         &mut tx,
         db.backend(),
         &NewEvent {
-            event_type: "PhotoDescribed",
-            version: 1,
-            organization_id: &photo.organization_id,
-            pantry_id: Some(&photo.pantry_id),
-            payload: &PhotoDescribed {
+            event: &DomainEvent::PhotoDescribed(PhotoDescribed {
                 photo_id: photo.id.clone(),
                 intake_id: photo.intake_id.clone(),
                 items: answer.as_ref().ok().map(Vec::len),
-            },
+            }),
+            organization_id: &photo.organization_id,
+            pantry_id: Some(&photo.pantry_id),
             actor_id: None,
             correlation_id: &photo.id,
         },

@@ -100,6 +100,9 @@ mod handlers {
             if declared.is_some_and(|n| n > limit) {
                 return Err(too_large());
             }
+            // Held until the upload is checked and stored, so the bytes
+            // being received and decoded at once stay bounded.
+            let _room = service::room_for_upload(&state.photos, declared.unwrap_or(limit)).await?;
             let bytes = axum::body::to_bytes(body, limit)
                 .await
                 .map_err(|_| too_large())?;
@@ -125,18 +128,36 @@ mod handlers {
         }
         .await;
         match outcome {
-            Ok((bytes, media)) => (
-                [
-                    (header::CONTENT_TYPE, media),
-                    // A photo never changes under its id.
-                    (
-                        header::CACHE_CONTROL,
-                        "private, max-age=31536000, immutable",
-                    ),
-                ],
-                bytes,
-            )
-                .into_response(),
+            Ok((bytes, media)) => {
+                let extension = if media == "image/png" { "png" } else { "jpg" };
+                let name = match rendition {
+                    Rendition::Thumbnail => format!("photo-{id}-thumbnail.jpg"),
+                    _ => format!("photo-{id}.{extension}"),
+                };
+                (
+                    [
+                        (header::CONTENT_TYPE, media.to_string()),
+                        // A photo never changes under its id.
+                        (
+                            header::CACHE_CONTROL,
+                            "private, max-age=31536000, immutable".to_string(),
+                        ),
+                        // Opened on its own, an upload is an image in a
+                        // sandbox with nothing allowed to run, never a page.
+                        (
+                            header::CONTENT_DISPOSITION,
+                            format!("inline; filename=\"{name}\""),
+                        ),
+                        (
+                            header::CONTENT_SECURITY_POLICY,
+                            "default-src 'none'; img-src 'self'; sandbox; frame-ancestors 'none'"
+                                .to_string(),
+                        ),
+                    ],
+                    bytes,
+                )
+                    .into_response()
+            }
             Err(e) => e.into_response(),
         }
     }

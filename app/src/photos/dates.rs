@@ -395,12 +395,7 @@ pub fn find_dates(lines: &[Vec<(String, f32)>], today: Date) -> Vec<DateFound> {
                 confidence *= 0.6;
             }
             found.push(DateFound {
-                date: format!(
-                    "{:04}-{:02}-{:02}",
-                    date.year(),
-                    u8::from(date.month()),
-                    date.day()
-                ),
+                date: crate::dates::iso(date),
                 text: words[..=last]
                     .iter()
                     .skip(first.saturating_sub(4))

@@ -17,15 +17,20 @@ use crate::error::AppError;
 pub struct PhotoLimits {
     pub max_bytes: usize,
     pub max_pixels: u64,
+    /// The most memory its decoded pixels may take: pixels alone do not
+    /// bound it (a 16-bit RGBA pixel is 8 bytes, an 8-bit RGB one 3).
+    pub max_decoded_bytes: u64,
 }
 
 impl Default for PhotoLimits {
     /// Room for a phone's unoptimized original (a 48 MP sensor is about
-    /// 12–20 MB as JPEG); a 200 MP image or a decompression bomb is out.
+    /// 12–20 MB as JPEG, 150 MB decoded); a 200 MP image, a deep-colour
+    /// bomb or a decompression bomb is out.
     fn default() -> Self {
         Self {
             max_bytes: 25 * 1024 * 1024,
             max_pixels: 50_000_000,
+            max_decoded_bytes: 150_000_000,
         }
     }
 }
@@ -148,12 +153,24 @@ pub fn check(bytes: &[u8], limits: PhotoLimits) -> Result<Checked, AppError> {
         MediaType::Png => strip_png(bytes),
     }
     .map_err(|e| damaged(&e))?;
-    // Which way up, from the metadata that is about to go.
-    let orientation = ImageReader::with_format(Cursor::new(bytes), format)
+    // Which way up, from the metadata that is about to go, and how much
+    // memory the pixels will take, before any is taken.
+    let mut decoder = ImageReader::with_format(Cursor::new(bytes), format)
         .into_decoder()
-        .ok()
-        .and_then(|mut d| d.orientation().ok())
+        .map_err(|e| damaged(&e))?;
+    let decoded_bytes = decoder.total_bytes();
+    if decoded_bytes > limits.max_decoded_bytes {
+        return Err(refuse(format!(
+            "The photo is {width} × {height} pixels at {} bytes a pixel: {} decoded, and the limit is {}. Save it as an ordinary 8-bit JPEG, or let the camera page optimize it.",
+            decoded_bytes / pixels,
+            megabytes(decoded_bytes),
+            megabytes(limits.max_decoded_bytes)
+        )));
+    }
+    let orientation = decoder
+        .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
+    drop(decoder);
     // What is decoded is what will be stored: a decoder can be lenient
     // with a segment that stripping removes (found by fuzzing: a
     // progressive JPEG whose broken second scan was skipped only while an
@@ -162,8 +179,8 @@ pub fn check(bytes: &[u8], limits: PhotoLimits) -> Result<Checked, AppError> {
     let mut decode_limits = Limits::default();
     decode_limits.max_image_width = Some(width);
     decode_limits.max_image_height = Some(height);
-    // Room for the decoded pixels at up to 16 bits per channel, RGBA.
-    decode_limits.max_alloc = Some(pixels * 8 + (16 << 20));
+    // Room for the decoded pixels (measured above) and the decoder's own.
+    decode_limits.max_alloc = Some(decoded_bytes + (16 << 20));
     reader.limits(decode_limits);
     let mut image = reader.decode().map_err(|e| damaged(&e))?;
     let stored = if orientation == image::metadata::Orientation::NoTransforms {
@@ -463,6 +480,25 @@ mod tests {
         header[29..33].copy_from_slice(&crc.to_be_bytes());
         let e = message(check(&header, PhotoLimits::default()).unwrap_err());
         assert!(e.contains("20000 × 10000 pixels (200 MP)"), "{e}");
+    }
+
+    #[test]
+    fn deep_colour_past_the_decoded_bytes_limit_is_refused_before_decoding() {
+        // 7000 × 7000 (49 MP, under the pixel limit) at 16-bit RGBA: 392 MB
+        // decoded, from a file of a few hundred bytes.
+        let mut header = png(1, 1);
+        header[16..20].copy_from_slice(&7_000u32.to_be_bytes());
+        header[20..24].copy_from_slice(&7_000u32.to_be_bytes());
+        header[24] = 16; // bit depth
+        header[25] = 6; // RGBA
+        let crc = crc32(&header[12..29]);
+        header[29..33].copy_from_slice(&crc.to_be_bytes());
+        let e = message(check(&header, PhotoLimits::default()).unwrap_err());
+        assert!(
+            e.contains("7000 × 7000 pixels at 8 bytes a pixel")
+                && e.contains("the limit is 143.1 MB"),
+            "{e}"
+        );
     }
 
     #[test]

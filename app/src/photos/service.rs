@@ -19,6 +19,7 @@ use crate::catalog::service as catalog;
 use crate::db::{format_time, now_ms, Backend, Conn, Db, Sql};
 use crate::error::{AppError, AppResult};
 use crate::events::bus::BoxFuture;
+use crate::events::domain::DomainEvent;
 use crate::events::store::{self as events, NewEvent};
 use crate::ids::{IntakeId, PantryId, PhotoId, ProductId};
 use crate::inventory::model::{parse_text, PantryHeader};
@@ -42,6 +43,9 @@ pub struct Photos {
     /// Uploads decoded at once: a 50 MP original takes 150 MB to decode,
     /// so a burst of them waits its turn rather than exhausting memory.
     pub decoding: Arc<tokio::sync::Semaphore>,
+    /// Upload bodies being received, one permit a KiB: sixteen parallel
+    /// 24 MB uploads once buffered 500 MB before any check could run.
+    pub in_flight: Arc<tokio::sync::Semaphore>,
     /// The image model for item matching (loaded on first use).
     pub items: Arc<super::items::ItemModel>,
     /// The vision model, when one is configured.
@@ -50,6 +54,36 @@ pub struct Photos {
 
 /// Uploads decoded side by side.
 pub const DECODING_AT_ONCE: usize = 2;
+
+/// The bytes of upload bodies received at once, in KiB (64 MiB).
+pub const IN_FLIGHT_KIB: usize = 64 * 1024;
+
+/// How long an upload waits for room before it is told to come back.
+pub const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Room for an upload body of `bytes` among those being received: waits
+/// up to [`IN_FLIGHT_WAIT`], then answers 503 with `Retry-After`.
+pub async fn room_for_upload(
+    photos: &Photos,
+    bytes: usize,
+) -> AppResult<tokio::sync::OwnedSemaphorePermit> {
+    let kib = bytes.div_ceil(1024).clamp(1, IN_FLIGHT_KIB) as u32;
+    match tokio::time::timeout(
+        IN_FLIGHT_WAIT,
+        photos.in_flight.clone().acquire_many_owned(kib),
+    )
+    .await
+    {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(e)) => Err(AppError::internal(&e)),
+        Err(_) => Err(AppError::Busy {
+            message:
+                "Many photos are being uploaded right now; this one will be sent again in a moment."
+                    .into(),
+            retry_after_secs: 5,
+        }),
+    }
+}
 
 /// The intake's place and state, checked for `role` at its pantry.
 struct IntakeRow {
@@ -120,7 +154,7 @@ pub async fn may_upload(state: &AppState, caller: &Caller, intake: &IntakeId) ->
 }
 
 /// The payload of `PhotoUploaded`, version 1.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PhotoUploaded {
     pub photo_id: String,
     pub intake_id: String,
@@ -295,17 +329,15 @@ async fn save_row(
         &mut tx,
         backend,
         &NewEvent {
-            event_type: "PhotoUploaded",
-            version: 1,
-            organization_id: &row.organization_id,
-            pantry_id: Some(&row.pantry_id),
-            payload: &PhotoUploaded {
+            event: &DomainEvent::PhotoUploaded(PhotoUploaded {
                 photo_id: id.0.clone(),
                 intake_id: intake.0.clone(),
                 bytes,
                 width: width as i64,
                 height: height as i64,
-            },
+            }),
+            organization_id: &row.organization_id,
+            pantry_id: Some(&row.pantry_id),
             actor_id: Some(&actor.user_id),
             correlation_id: &actor.correlation_id,
         },
@@ -961,18 +993,18 @@ struct Confirmation {
 }
 
 /// The payload of `IntakeConfirmed`, version 1.
-#[derive(Debug, serde::Serialize)]
-struct IntakeConfirmed {
-    intake_id: String,
-    lines: Vec<ConfirmedPayloadLine>,
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IntakeConfirmed {
+    pub intake_id: String,
+    pub lines: Vec<ConfirmedPayloadLine>,
 }
 
-#[derive(Debug, serde::Serialize)]
-struct ConfirmedPayloadLine {
-    product_id: String,
-    movement_id: String,
-    quantity: i64,
-    best_before: Option<String>,
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ConfirmedPayloadLine {
+    pub product_id: String,
+    pub movement_id: String,
+    pub quantity: i64,
+    pub best_before: Option<String>,
 }
 
 impl Attachment for Confirmation {
@@ -1004,7 +1036,7 @@ impl Attachment for Confirmation {
         conn: &'a mut Conn,
         _backend: Backend,
         posted: &'a [Posted],
-    ) -> BoxFuture<'a, AppResult<Vec<(&'static str, serde_json::Value)>>> {
+    ) -> BoxFuture<'a, AppResult<Vec<DomainEvent>>> {
         Box::pin(async move {
             let now = now_ms();
             sqlx::query(
@@ -1052,10 +1084,7 @@ impl Attachment for Confirmation {
                 intake_id: self.intake.0.clone(),
                 lines,
             };
-            Ok(vec![(
-                "IntakeConfirmed",
-                serde_json::to_value(&payload).map_err(|e| AppError::internal(&e))?,
-            )])
+            Ok(vec![DomainEvent::IntakeConfirmed(payload)])
         })
     }
 }
@@ -1114,12 +1143,20 @@ pub async fn confirm(
         let entry = merged
             .entry((product.id.clone(), date))
             .or_insert_with(|| (product.clone(), 0));
-        entry.1 = entry.1.checked_add(quantity).ok_or_else(|| {
-            AppError::invalid(
-                "lines",
-                format!("{}: that quantity is too large.", product.name),
-            )
-        })?;
+        entry.1 = entry
+            .1
+            .checked_add(quantity)
+            .filter(|q| *q <= crate::catalog::model::MAX_QUANTITY)
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "lines",
+                    format!(
+                        "{}: that quantity is too large; one movement moves at most {}.",
+                        product.name,
+                        product.unit.format(crate::catalog::model::MAX_QUANTITY)
+                    ),
+                )
+            })?;
     }
     let examples = matching_examples(&state.db, intake, lines).await?;
     let mut changes = Vec::new();
@@ -1127,7 +1164,7 @@ pub async fn confirm(
     for ((id, date), (product, quantity)) in merged {
         changes.push((
             product.clone(),
-            Change::donated(&product, quantity, date.clone(), donor.clone()),
+            Change::donated(&product, quantity, date.clone(), donor.clone(), "lines")?,
         ));
         order.push((id, date));
     }
@@ -1184,11 +1221,11 @@ async fn matching_examples(
 }
 
 /// The payload of `PhotoRemoved`, version 1.
-#[derive(Debug, serde::Serialize)]
-struct PhotoRemoved {
-    photo_id: String,
-    intake_id: String,
-    number: i64,
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PhotoRemoved {
+    pub photo_id: String,
+    pub intake_id: String,
+    pub number: i64,
 }
 
 /// Removes a photo from an open intake (a blurred shot, the wrong box):
@@ -1252,15 +1289,13 @@ pub async fn remove_photo(state: &AppState, caller: &Caller, photo: &PhotoId) ->
         &mut tx,
         state.db.backend(),
         &NewEvent {
-            event_type: "PhotoRemoved",
-            version: 1,
-            organization_id: &intake_row.organization_id,
-            pantry_id: Some(&intake_row.pantry_id),
-            payload: &PhotoRemoved {
+            event: &DomainEvent::PhotoRemoved(PhotoRemoved {
                 photo_id: photo.0.clone(),
                 intake_id: intake.0.clone(),
                 number,
-            },
+            }),
+            organization_id: &intake_row.organization_id,
+            pantry_id: Some(&intake_row.pantry_id),
             actor_id: Some(&actor.user_id),
             correlation_id: &actor.correlation_id,
         },

@@ -54,6 +54,7 @@ pub async fn get_visits(
     #[server(default)] page: i64,
 ) -> Result<VisitPage, AppError> {
     let (state, caller) = context().await?;
+    let page = crate::input::PageNumber::parse(page, "page")?;
     super::service::visits(&state, &caller, &pantry, page).await
 }
 

@@ -14,7 +14,7 @@
 //! nothing.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -180,19 +180,12 @@ pub async fn start(
             ))
         })?),
     };
-    let running: i64 = sqlx::query_scalar(
-        "select count(*) from usage_imports where organization_id = $1 and status = 'running'",
-    )
-    .bind(organization.id.as_str())
-    .fetch_one(state.db.pool())
-    .await
-    .map_err(|e| refuse(e.into()))?;
-    if running > 0 {
-        return Err(refuse(AppError::conflict(
+    let another = || {
+        refuse(AppError::conflict(
             "file",
             "Another import is running for this organization; wait for it to finish.",
-        )));
-    }
+        ))
+    };
     let id = uuid::Uuid::now_v7().to_string();
     let name: String = request
         .file_name
@@ -215,7 +208,14 @@ pub async fn start(
     .bind(now_ms())
     .execute(state.db.pool())
     .await
-    .map_err(|e| refuse(e.into()))?;
+    // The partial unique index on running imports decides a race.
+    .map_err(|e| {
+        if crate::db::is_unique_violation(&e) {
+            another()
+        } else {
+            refuse(e.into())
+        }
+    })?;
     let progress = state.imports.start(&id);
     let job = Job {
         id: id.clone(),
@@ -817,23 +817,29 @@ fn parse_file(
             bytes: bytes.clone(),
         },
     );
-    let mut errors: Option<std::io::BufWriter<std::fs::File>> = None;
+    let mut errors: Option<csv::Writer<std::fs::File>> = None;
     let mut report = |line: u64, reason: &str, raw: &[u8]| -> Result<(), String> {
         if errors.is_none() {
-            let mut f = std::io::BufWriter::new(
-                std::fs::File::create(errors_path)
-                    .map_err(|e| format!("The error file could not be written: {e}"))?,
-            );
-            f.write_all(b"line,reason,row\r\n")
+            let file = std::fs::File::create(errors_path)
+                .map_err(|e| format!("The error file could not be written: {e}"))?;
+            let mut w = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .quote_style(csv::QuoteStyle::NonNumeric)
+                .from_writer(file);
+            w.write_record(["line", "reason", "row"])
                 .map_err(|e| e.to_string())?;
-            errors = Some(f);
+            errors = Some(w);
         }
-        let row: String = String::from_utf8_lossy(&raw[..raw.len().min(300)])
-            .trim_end()
-            .to_string();
-        let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        let f = errors.as_mut().expect("opened above");
-        write!(f, "{line},{},{}\r\n", quote(reason), quote(&row)).map_err(|e| e.to_string())
+        // The row as the user wrote it, which may hold a formula: the
+        // file is opened in a spreadsheet, so it is written as text.
+        let row = String::from_utf8_lossy(&raw[..raw.len().min(300)]);
+        let w = errors.as_mut().expect("opened above");
+        w.write_record([
+            line.to_string().as_str(),
+            &crate::spreadsheet::cell(reason),
+            &crate::spreadsheet::cell(row.trim_end()),
+        ])
+        .map_err(|e| e.to_string())
     };
 
     // Lines are read here (bounded), then each is parsed as CSV on its
@@ -949,6 +955,12 @@ fn read_line<R: BufRead>(
 
 /// One line as CSV fields (RFC 4180: a field in double quotes may hold
 /// commas, and `""` inside it is a quote).
+///
+/// Not the `csv` crate, which every other CSV read and write here uses:
+/// it reads malformed quoting leniently (an unclosed quote runs to the end
+/// of the input, text after a closing quote is glued on), and an import
+/// must instead refuse such a row with a reason for that line, while the
+/// lines around it go on. The lines themselves are read (bounded) first.
 fn split(line: &[u8]) -> Result<Vec<String>, String> {
     let text = std::str::from_utf8(line).map_err(|_| "The row is not UTF-8 text.".to_string())?;
     let mut fields = Vec::with_capacity(8);

@@ -80,26 +80,18 @@ async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<
 }
 
 pub fn parse_date(input: &str, field: &str) -> AppResult<Date> {
-    let t = input.trim();
-    let bad = || AppError::invalid(field, format!("Enter the {field} date as YYYY-MM-DD."));
-    let mut parts = t.split('-');
-    let (Some(y), Some(m), Some(d), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
-    };
-    let y: i32 = y.parse().map_err(|_| bad())?;
-    let m: u8 = m.parse().map_err(|_| bad())?;
-    let d: u8 = d.parse().map_err(|_| bad())?;
-    if !(2000..=2100).contains(&y) {
-        return Err(AppError::invalid(
+    crate::dates::parse(input, 2000..=2100).map_err(|e| match e {
+        crate::dates::NotADay::Form => {
+            AppError::invalid(field, format!("Enter the {field} date as YYYY-MM-DD."))
+        }
+        crate::dates::NotADay::Calendar => AppError::invalid(
             field,
-            "Choose a date between 2000 and 2100.",
-        ));
-    }
-    let month = time::Month::try_from(m).map_err(|_| bad())?;
-    Date::from_calendar_date(y, month, d)
-        .map_err(|_| AppError::invalid(field, format!("{t} is not a date on the calendar.")))
+            format!("{} is not a date on the calendar.", input.trim()),
+        ),
+        crate::dates::NotADay::Years => {
+            AppError::invalid(field, "Choose a date between 2000 and 2100.")
+        }
+    })
 }
 
 fn day_number(d: Date) -> i64 {
@@ -110,9 +102,7 @@ fn date_of(day: i64) -> Date {
     Date::from_julian_day((day + UNIX_JULIAN) as i32).unwrap_or(Date::MIN)
 }
 
-pub fn iso(d: Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
+pub use crate::dates::iso;
 
 /// The first day of the period a day falls in.
 fn period_start(day: i64, group: Grouping) -> i64 {
@@ -187,8 +177,12 @@ impl ProductInfo {
 
     /// Grams in `quantity` (the product's smallest unit), when known.
     fn weight_g(&self, quantity: i64) -> i64 {
+        // In i128: a report sums many movements, and a total must never wrap.
         self.weight_per_unit_g
-            .map(|w| quantity * w / self.unit.scale())
+            .map(|w| {
+                let g = quantity as i128 * w as i128 / self.unit.scale() as i128;
+                g.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+            })
             .unwrap_or(0)
     }
 }
@@ -524,36 +518,30 @@ pub async fn usage_report(
     })
 }
 
-fn csv_field(s: &str) -> String {
-    // A leading = + - @ would be read as a formula by spreadsheets.
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
 fn kg(grams: i64) -> String {
     format!("{}.{:03}", grams / 1000, (grams % 1000).abs())
 }
 
-/// The report as CSV: one block per table, each with its own header.
+/// The report as CSV: one block per table, each with its own header,
+/// blocks apart by an empty line; every cell safe to open in a spreadsheet.
 pub fn to_csv(r: &UsageReport) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     let mut line = |fields: Vec<String>| {
-        out.push_str(
-            &fields
-                .iter()
-                .map(|f| csv_field(f))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push_str("\r\n");
+        // A blank line between blocks is written as such (the csv crate
+        // writes an empty record as ""). Writing to memory cannot fail.
+        if !fields.is_empty() {
+            let mut w = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(&mut out);
+            let _ = w.write_record(
+                fields
+                    .iter()
+                    .map(|f| crate::spreadsheet::cell(f).into_owned()),
+            );
+            let _ = w.flush();
+        } else {
+            out.extend_from_slice(b"\r\n");
+        }
     };
     line(vec![
         "Usage report".into(),
@@ -634,10 +622,11 @@ pub fn to_csv(r: &UsageReport) -> String {
             .map(String::from)
             .to_vec(),
     );
-    for w in &r.waste {
-        line(vec![w.reason.clone(), w.items.to_string(), kg(w.weight_g)]);
+    for x in &r.waste {
+        line(vec![x.reason.clone(), x.items.to_string(), kg(x.weight_g)]);
     }
-    out
+    drop(line);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -688,10 +677,41 @@ mod tests {
     }
 
     #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(kg(1500), "1.500");
+    fn the_csv_quotes_what_needs_it_and_defuses_formulas() {
+        let report = UsageReport {
+            scope: "pantry:p".into(),
+            scope_label: "Main, \"the\" pantry".into(),
+            from: "2026-03-01".into(),
+            to: "2026-03-31".into(),
+            group: Grouping::Month,
+            periods: vec![],
+            totals: PeriodFigures {
+                label: "Total".into(),
+                weight_g: 1500,
+                ..Default::default()
+            },
+            by_category: vec![],
+            top_products: vec![],
+            donations: vec![DonorFigures {
+                donor: "=HYPERLINK(\"http://evil\")".into(),
+                donations: 1,
+                items: 2,
+                weight_g: 250,
+            }],
+            waste: vec![],
+            visits_without_size: 0,
+        };
+        let csv = to_csv(&report);
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert_eq!(
+            lines[0],
+            "Usage report,\"Main, \"\"the\"\" pantry\",2026-03-01,2026-03-31,by month"
+        );
+        assert_eq!(lines[1], "");
+        assert!(lines.contains(&"Total,,0,0,0,0,1.500"), "{csv}");
+        assert!(
+            lines.contains(&"\"'=HYPERLINK(\"\"http://evil\"\")\",1,2,0.250"),
+            "{csv}"
+        );
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
 use super::model::*;
@@ -17,6 +17,7 @@ use crate::catalog::service as catalog;
 use crate::db::{format_time, now_ms, Backend, Conn, Db, Sql};
 use crate::error::{AppError, AppResult};
 use crate::events::bus::BoxFuture;
+use crate::events::domain::DomainEvent;
 use crate::ids::{PantryId, ProductId, VisitId};
 use crate::inventory::model::{parse_text, PantryHeader};
 use crate::inventory::service::{self as inventory, Actor, Attachment, Change, Posted};
@@ -30,7 +31,7 @@ pub const EVENT_VERSION: i64 = 1;
 
 /// The payload of `VisitRecorded`, version 1. The client reference stays
 /// in the visit's row; events carry none.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VisitRecorded {
     pub visit_id: String,
     pub household: Household,
@@ -38,17 +39,17 @@ pub struct VisitRecorded {
 }
 
 /// The payload of `VisitCorrected` and `VisitVoided`, version 1.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VisitChanged {
     pub visit_id: String,
     pub version: i64,
     /// The compensating movements, signed as stock changes.
     pub lines: Vec<PostedLine>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PostedLine {
     pub product_id: String,
     pub movement_id: String,
@@ -64,10 +65,6 @@ fn posted_lines(posted: &[Posted]) -> Vec<PostedLine> {
             quantity: p.quantity,
         })
         .collect()
-}
-
-fn to_json<T: Serialize>(v: &T) -> AppResult<serde_json::Value> {
-    serde_json::to_value(v).map_err(|e| AppError::internal(&e))
 }
 
 // ------------------------------------------------------------ input
@@ -125,12 +122,20 @@ async fn parse_lines(
         let entry = merged
             .entry(product.id.clone())
             .or_insert_with(|| (product.clone(), 0));
-        entry.1 = entry.1.checked_add(quantity).ok_or_else(|| {
-            AppError::invalid(
-                "lines",
-                format!("{}: that quantity is too large.", product.name),
-            )
-        })?;
+        entry.1 = entry
+            .1
+            .checked_add(quantity)
+            .filter(|q| *q <= crate::catalog::model::MAX_QUANTITY)
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "lines",
+                    format!(
+                        "{}: that quantity is too large; one visit hands out at most {}.",
+                        product.name,
+                        product.unit.format(crate::catalog::model::MAX_QUANTITY)
+                    ),
+                )
+            })?;
     }
     for (product, _) in merged.values() {
         if product.archived {
@@ -258,7 +263,7 @@ impl Attachment for NewVisit {
         conn: &'a mut Conn,
         _backend: Backend,
         posted: &'a [Posted],
-    ) -> BoxFuture<'a, AppResult<Vec<(&'static str, serde_json::Value)>>> {
+    ) -> BoxFuture<'a, AppResult<Vec<DomainEvent>>> {
         Box::pin(async move {
             let now = now_ms();
             sqlx::query(
@@ -286,7 +291,7 @@ impl Attachment for NewVisit {
                 household: self.household,
                 lines: posted_lines(posted),
             };
-            Ok(vec![("VisitRecorded", to_json(&payload)?)])
+            Ok(vec![DomainEvent::VisitRecorded(payload)])
         })
     }
 }
@@ -408,7 +413,7 @@ impl Attachment for VisitChange {
         conn: &'a mut Conn,
         _backend: Backend,
         posted: &'a [Posted],
-    ) -> BoxFuture<'a, AppResult<Vec<(&'static str, serde_json::Value)>>> {
+    ) -> BoxFuture<'a, AppResult<Vec<DomainEvent>>> {
         Box::pin(async move {
             let now = now_ms();
             let version = self.expected_version + 1;
@@ -443,12 +448,11 @@ impl Attachment for VisitChange {
                 lines: posted_lines(posted),
                 reason: self.void_reason.clone(),
             };
-            let event_type = if self.void_reason.is_some() {
-                "VisitVoided"
+            Ok(vec![if self.void_reason.is_some() {
+                DomainEvent::VisitVoided(payload)
             } else {
-                "VisitCorrected"
-            };
-            Ok(vec![(event_type, to_json(&payload)?)])
+                DomainEvent::VisitCorrected(payload)
+            }])
         })
     }
 }
@@ -745,10 +749,11 @@ pub async fn visits(
     state: &AppState,
     caller: &Caller,
     pantry: &PantryId,
-    page: i64,
+    page: crate::input::PageNumber,
 ) -> AppResult<VisitPage> {
     let (header, rule) = pantry_for(state, caller, pantry, Role::Staff).await?;
-    let page = page.max(1);
+    let offset = page.offset(VISIT_PAGE);
+    let page = page.get();
     let rows = sqlx::query(
         "select v.id, v.occurred_at, v.adults, v.children, v.seniors, v.status, v.rule_warning, v.corrected_at, \
          (select count(*) from visit_lines l where l.visit_id = v.id) as lines, \
@@ -757,7 +762,7 @@ pub async fn visits(
     )
     .bind(header.id.as_str())
     .bind(VISIT_PAGE + 1)
-    .bind((page - 1) * VISIT_PAGE)
+    .bind(offset)
     .fetch_all(state.db.pool())
     .await?;
     let has_more = rows.len() as i64 > VISIT_PAGE;

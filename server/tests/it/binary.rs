@@ -47,6 +47,7 @@ async fn first_start_prints_a_setup_code_that_opens_setup_and_logs_carry_request
     let mut child = Command::new(BIN)
         .env("LARDER_DATA_DIR", dir.path())
         .env("LARDER_LISTEN", "127.0.0.1:0")
+        .env("LARDER_METRICS_LISTEN", "127.0.0.1:0")
         .env("LARDER_LOG_FORMAT", "json")
         .env_remove("DATABASE_URL")
         .env_remove("LARDER_SETUP_CODE")

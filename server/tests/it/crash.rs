@@ -31,6 +31,7 @@ fn launch(database_url: &str, data_dir: &std::path::Path, port: u16) -> Child {
         .env("LARDER_DATA_DIR", data_dir)
         .env("LARDER_SITE_ROOT", data_dir.join("site"))
         .env("LARDER_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LARDER_METRICS_LISTEN", "off")
         .env("LARDER_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("LARDER_ADMIN_EMAIL", ADMIN.0)
         .env("LARDER_ADMIN_PASSWORD", ADMIN.1)

@@ -69,12 +69,22 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    spawn_with_clock(backend, extra, std::sync::Arc::new(app::clock::SystemClock)).await
+}
+
+/// A server whose "now" is `clock` (a test moves it).
+pub async fn spawn_with_clock(
+    backend: Backend,
+    extra: &[(&str, &str)],
+    clock: std::sync::Arc<dyn app::clock::Clock>,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let database_url = fresh_database(backend, dir.path()).await;
     let mut vars: HashMap<String, String> = [
         ("LARDER_LISTEN", "127.0.0.1:0"),
         ("LARDER_SETUP_CODE", SETUP_CODE),
         ("LARDER_PUBLIC_URL", PUBLIC_URL),
+        ("LARDER_METRICS_LISTEN", "127.0.0.1:0"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -99,7 +109,9 @@ pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
         shown.log_filter = filter;
         server::telemetry::init(&shown);
     }
-    let server = server::start(config).await.expect("server starts");
+    let server = server::start_with_clock(config, clock)
+        .await
+        .expect("server starts");
     TestApp {
         base: format!("http://{}", server.addr),
         server,
@@ -201,6 +213,18 @@ impl TestApp {
             headers,
             body,
         }
+    }
+
+    /// `/metrics`, from the metrics address (apart from the app's).
+    pub async fn metrics(&self) -> String {
+        let addr = self.server.metrics_addr.expect("tests serve metrics");
+        let res = client()
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.text().await.unwrap()
     }
 
     pub async fn get(&self, client: &Client, path: &str) -> (StatusCode, String) {

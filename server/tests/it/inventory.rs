@@ -575,13 +575,23 @@ async fn transfers_move_both_sides_at_once_and_keep_dates(backend: Backend) {
         &[("to", &op)],
     )
     .await;
+    // Answered exactly as a pantry id that exists nowhere.
+    let random = uuid::Uuid::now_v7().to_string();
+    let nowhere = movement(
+        &app,
+        &admin,
+        "transfer",
+        &p.main,
+        &beans,
+        "1",
+        &[("to", &random)],
+    )
+    .await;
     assert_eq!(
-        (r.status, r.message().as_str()),
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Stock moves only between pantries of one organization."
-        )
+        (r.status, r.field(), r.message()),
+        (nowhere.status, nowhere.field(), nowhere.message())
     );
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     // Two events, one per pantry, sharing a correlation id.
     let correlated = app
         .count("select count(distinct correlation_id) from events where type = 'StockTransferred'")
@@ -853,9 +863,14 @@ async fn every_movement_writes_an_event_that_consumers_apply_once(backend: Backe
             ("transferred".into(), -1, 1)
         ]
     );
-    let text = app.get(&client(), "/metrics").await.1;
+    // Every event reached it: the movements, the product and the places.
+    let all = app.count("select count(*) from events").await;
+    assert_eq!(all, 11);
+    let text = app.metrics().await;
     assert!(
-        text.contains("larder_events_delivered_total{consumer=\"daily-flows\"} 6"),
+        text.contains(&format!(
+            "larder_events_delivered_total{{consumer=\"daily-flows\"}} {all}"
+        )),
         "{text}"
     );
 }
@@ -955,7 +970,7 @@ async fn an_event_a_consumer_keeps_failing_on_is_parked_and_can_be_retried(backe
             .await,
         4
     );
-    let text = app.get(&client(), "/metrics").await.1;
+    let text = app.metrics().await;
     assert!(
         text.contains("larder_events_parked_total{consumer=\"daily-flows\"} 1"),
         "{text}"
@@ -1073,9 +1088,9 @@ async fn the_stock_checker_caches_until_a_movement_lands(backend: Backend) {
             .and_then(|n| n.parse().ok())
             .unwrap()
     };
-    let before = hits(&app.get(&client(), "/metrics").await.1);
+    let before = hits(&app.metrics().await);
     assert_eq!(overview(format!("organization:{}", p.org)).await, org);
-    assert_eq!(hits(&app.get(&client(), "/metrics").await.1), before + 1);
+    assert_eq!(hits(&app.metrics().await), before + 1);
     // A movement at one pantry makes the answers covering it stale…
     ok_movement(&app, &admin, "distribute", &p.main, &beans, "1", &[]).await;
     let org = overview(format!("organization:{}", p.org)).await;
@@ -1083,7 +1098,7 @@ async fn the_stock_checker_caches_until_a_movement_lands(backend: Backend) {
     // …but not the other pantry's.
     drained(&app).await;
     overview(format!("pantry:{}", p.library)).await;
-    assert_eq!(hits(&app.get(&client(), "/metrics").await.1), before + 2);
+    assert_eq!(hits(&app.metrics().await), before + 2);
     // The inventory list: filters and badges.
     let list = |filter: &'static str| {
         let (app, admin, main) = (&app, &admin, p.main.clone());

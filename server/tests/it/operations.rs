@@ -54,7 +54,7 @@ async fn pages_render_while_another_server_in_the_process_starts(backend: Backen
             let _runtime = runtime.enter();
             let mut started = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                drop(server::router(&config, state.clone()));
+                drop(server::router(&config, state.clone(), Default::default()));
                 started += 1;
             }
             started
@@ -121,8 +121,7 @@ async fn a_fresh_instance_is_healthy_ready_and_measured(backend: Backend) {
     )
     .await;
 
-    let (status, metrics) = app.get(&c, "/metrics").await;
-    assert_eq!(status, StatusCode::OK);
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"larder_http_requests_total{method="GET",route="/",status="200"} 2"#),
         "{metrics}"

@@ -1,0 +1,33 @@
+//! Cells of the CSV files Larder writes, made safe to open in a
+//! spreadsheet. A cell that starts with `=`, `+`, `-`, `@`, a tab or a
+//! carriage return is read as a formula by Excel, LibreOffice and Google
+//! Sheets (CSV injection, OWASP); a leading apostrophe makes it text.
+//! Every CSV export and error file goes through here.
+
+use std::borrow::Cow;
+
+/// `text` as a cell no spreadsheet will evaluate.
+pub fn cell(text: &str) -> Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{text}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_become_text_and_the_rest_is_untouched() {
+        assert_eq!(
+            cell("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
+        for risky in ["+1", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(cell(risky).starts_with('\''), "{risky:?}");
+        }
+        assert!(matches!(cell("Black beans"), Cow::Borrowed("Black beans")));
+    }
+}
