@@ -46,7 +46,8 @@ test('an admin sets up a pantry with many categories and long names', async ({ p
       unit_weight_g: '500',
     });
     ids[`p${i}`] = id;
-    await post(page.request, 'receive', { pantry: ids.main, product: id, quantity: '20', donor: 'City Food Bank of the Greater Metropolitan Area' });
+    const receipt = await post(page.request, 'receive', { pantry: ids.main, product: id, quantity: '20', donor: 'City Food Bank of the Greater Metropolitan Area' });
+    ids.donation = receipt.movement_id;
   }
   const visit = await page.request.post('/api/record_visit', {
     data: { visit: { pantry: ids.main, lines: [{ product: ids.p0, quantity: '1' }] } },
@@ -79,6 +80,7 @@ test('every main page fits the screen and runs under its CSP without a violation
     `/products/${ids.p0}`,
     `/intakes/${ids.intake}`,
     `/reports?scope=organization:${ids.org}`,
+    `/donations/${ids.donation}`,
   ];
   const overflowing: string[] = [];
   for (const path of pages) {

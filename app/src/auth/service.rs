@@ -913,7 +913,7 @@ struct InvitationRow {
 }
 
 /// A usable invitation by its link token, or a message saying why not.
-async fn usable_invitation(db: &Db, token: &str) -> AppResult<InvitationRow> {
+async fn usable_invitation(db: &Db, token: &str, now: i64) -> AppResult<InvitationRow> {
     let row = sqlx::query(
         "select id, organization_id, scope_kind, scope_id, role, email, email_key, created_by, \
          expires_at, accepted_at, revoked_at from invitations where token_hash = $1",
@@ -937,7 +937,7 @@ async fn usable_invitation(db: &Db, token: &str) -> AppResult<InvitationRow> {
             "This invitation was withdrawn. Ask for a new one.".into(),
         ));
     }
-    if row.try_get::<i64, _>("expires_at")? <= now_ms() {
+    if row.try_get::<i64, _>("expires_at")? <= now {
         return Err(AppError::Forbidden(
             "This invitation has expired. Ask for a new one.".into(),
         ));
@@ -959,7 +959,7 @@ pub async fn invitation_offer(
     token: &str,
     caller: Option<&Caller>,
 ) -> AppResult<InvitationOffer> {
-    let inv = usable_invitation(&state.db, token).await?;
+    let inv = usable_invitation(&state.db, token, state.clock.now_ms()).await?;
     let (place, scope_name) =
         places::resolve_scope(&state.db, inv.scope_kind, &inv.scope_id).await?;
     let organization_name = places::organization_name(&state.db, &place.organization_id).await?;
@@ -993,7 +993,7 @@ pub async fn accept_with_new_account(
 ) -> AppResult<String> {
     let name = DisplayName::parse(name, "name")?;
     let password = NewPassword::parse(password, "password")?;
-    let inv = usable_invitation(&state.db, token).await?;
+    let inv = usable_invitation(&state.db, token, state.clock.now_ms()).await?;
     // The place may have been archived since the invitation was made.
     places::resolve_scope(&state.db, inv.scope_kind, &inv.scope_id).await?;
     let email = Email::parse(&inv.email, "email")?;
@@ -1001,7 +1001,14 @@ pub async fn accept_with_new_account(
     let mut tx = state.db.begin().await?;
     let user = UserId::new();
     insert_user(&mut tx, &user, &name, &email, &hash, false).await?;
-    redeem(&mut tx, state.db.backend(), &inv, &user).await?;
+    redeem(
+        &mut tx,
+        state.db.backend(),
+        &inv,
+        &user,
+        state.clock.now_ms(),
+    )
+    .await?;
     tx.commit().await?;
     state.bus.committed();
     tracing::info!(user_id = %user, "invitation accepted with a new account");
@@ -1010,7 +1017,7 @@ pub async fn accept_with_new_account(
 
 /// Accepts an invitation for the signed-in caller, whose email it names.
 pub async fn accept_as_caller(state: &AppState, caller: &Caller, token: &str) -> AppResult<()> {
-    let inv = usable_invitation(&state.db, token).await?;
+    let inv = usable_invitation(&state.db, token, state.clock.now_ms()).await?;
     places::resolve_scope(&state.db, inv.scope_kind, &inv.scope_id).await?;
     if caller.me.email.to_lowercase() != inv.email_key {
         return Err(AppError::Forbidden(format!(
@@ -1019,7 +1026,14 @@ pub async fn accept_as_caller(state: &AppState, caller: &Caller, token: &str) ->
         )));
     }
     let mut tx = state.db.begin().await?;
-    redeem(&mut tx, state.db.backend(), &inv, &caller.me.id).await?;
+    redeem(
+        &mut tx,
+        state.db.backend(),
+        &inv,
+        &caller.me.id,
+        state.clock.now_ms(),
+    )
+    .await?;
     tx.commit().await?;
     state.callers.forget_all();
     state.bus.committed();
@@ -1045,8 +1059,8 @@ async fn redeem(
     backend: db::Backend,
     inv: &InvitationRow,
     user: &UserId,
+    now: i64,
 ) -> AppResult<()> {
-    let now = now_ms();
     let used = sqlx::query(
         "update invitations set accepted_at = $1, accepted_by = $2 \
          where id = $3 and accepted_at is null and revoked_at is null and expires_at > $1",

@@ -102,14 +102,11 @@ pub async fn pantry_header(db: &Db, id: &PantryId) -> AppResult<(PantryHeader, P
     ))
 }
 
-fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
-}
-
 use crate::dates::iso;
 
-fn days_from_today(days: i64) -> String {
-    iso(today().saturating_add(time::Duration::days(days)))
+/// The day `days` after `today`, `YYYY-MM-DD`.
+fn days_after(today: time::Date, days: i64) -> String {
+    iso(today.saturating_add(time::Duration::days(days)))
 }
 
 // ------------------------------------------------------------ the write path
@@ -167,13 +164,18 @@ impl Change {
 /// The best-before date of stock received: the one typed, else for a
 /// perishable product today plus its shelf life; a perishable product
 /// without a shelf life needs one typed.
-pub(crate) fn lot_date(product: &Product, typed: &str, field: &str) -> AppResult<Option<String>> {
+pub(crate) fn lot_date(
+    today: time::Date,
+    product: &Product,
+    typed: &str,
+    field: &str,
+) -> AppResult<Option<String>> {
     let typed = BestBefore::parse_optional(typed, field)?.map(|d| d.as_str().to_string());
     if typed.is_some() || !product.perishable {
         return Ok(typed);
     }
     match product.shelf_life_days {
-        Some(days) => Ok(Some(days_from_today(days))),
+        Some(days) => Ok(Some(days_after(today, days))),
         None => Err(AppError::invalid(
             field,
             format!(
@@ -576,7 +578,12 @@ pub async fn receive(
 ) -> AppResult<MovementReceipt> {
     let (header, product) = movement_context(state, caller, pantry, product).await?;
     let quantity = positive(product.unit, &f.quantity)?;
-    let best_before = lot_date(&product, &f.best_before, "best_before")?;
+    let best_before = lot_date(
+        crate::dates::today(state.clock.as_ref()),
+        &product,
+        &f.best_before,
+        "best_before",
+    )?;
     let source = ReceiveSource::parse(&f.source, "source")?;
     let weight_g = match crate::catalog::model::parse_optional_count(
         &f.weight_g,
@@ -823,14 +830,15 @@ pub async fn stock_page(
     let (header, place) = pantry_header(&state.db, pantry).await?;
     let role = caller.require(&place, Role::Viewer, "pantry")?;
     let as_of = events::head(state.db.pool()).await?;
-    let key = CacheKey::of(&format!("stock:{}:{:?}:{}", header.id, query, iso(today())));
+    let today = crate::dates::today(state.clock.as_ref());
+    let key = CacheKey::of(&format!("stock:{}:{:?}:{}", header.id, query, iso(today)));
     let page = state
         .stock_cache
         .get_or_load(
             key,
             header.organization_id.as_str(),
             &[header.id.0.clone()],
-            load_stock_page(&state.db, header.clone(), query.clone()),
+            load_stock_page(&state.db, today, header.clone(), query.clone()),
         )
         .await?;
     Ok(StockPage {
@@ -840,9 +848,14 @@ pub async fn stock_page(
     })
 }
 
-async fn load_stock_page(db: &Db, header: PantryHeader, query: StockQuery) -> AppResult<StockPage> {
-    let today = iso(today());
-    let horizon = days_from_today(EXPIRING_DAYS);
+async fn load_stock_page(
+    db: &Db,
+    day: time::Date,
+    header: PantryHeader,
+    query: StockQuery,
+) -> AppResult<StockPage> {
+    let today = iso(day);
+    let horizon = days_after(day, EXPIRING_DAYS);
     let pantry = header.id.as_str();
     let mut sql = Sql::default();
     sql.push("select * from (select p.id, p.name, p.name_key, p.category, p.category_key, p.unit, \
@@ -855,7 +868,7 @@ async fn load_stock_page(db: &Db, header: PantryHeader, query: StockQuery) -> Ap
         .push(" and l.product_id = p.id and l.quantity > 0 and l.best_before >= ")
         .text(today.clone())
         .push(" and l.best_before <= ")
-        .text(horizon)
+        .text(horizon.clone())
         .push(") as expiring, (select cast(coalesce(sum(l.quantity), 0) as bigint) from lots l where l.pantry_id = ")
         .text(pantry)
         .push(" and l.product_id = p.id and l.quantity > 0 and l.best_before < ")
@@ -899,7 +912,7 @@ async fn load_stock_page(db: &Db, header: PantryHeader, query: StockQuery) -> Ap
             sql.push(" and exists (select 1 from lots l where l.pantry_id = ")
                 .text(pantry)
                 .push(" and l.product_id = p.id and l.quantity > 0 and l.best_before <= ")
-                .text(days_from_today(EXPIRING_DAYS))
+                .text(horizon.clone())
                 .push(")");
         }
     }
@@ -988,8 +1001,9 @@ pub async fn product_stock(
         Some(r) => (r.try_get("on_hand")?, r.try_get("minimum")?),
         None => (0, 0),
     };
-    let today = iso(today());
-    let horizon = days_from_today(EXPIRING_DAYS);
+    let day = crate::dates::today(state.clock.as_ref());
+    let today = iso(day);
+    let horizon = days_after(day, EXPIRING_DAYS);
     let lots = sqlx::query(
         "select id, best_before, quantity from lots where pantry_id = $1 and product_id = $2 and quantity > 0 \
          order by case when best_before is null then 1 else 0 end, best_before, received_at, id",
@@ -1214,7 +1228,8 @@ pub async fn overview(
     };
     let s = resolve_scope(state, caller, scope).await?;
     // Expiry depends on the date, so answers are per day as well.
-    let key = CacheKey::of(&format!("overview:{scope:?}:{days}:{}", iso(today())));
+    let today = crate::dates::today(state.clock.as_ref());
+    let key = CacheKey::of(&format!("overview:{scope:?}:{days}:{}", iso(today)));
     let pantries = s.pantries.clone();
     let organization = s.organization.clone();
     state
@@ -1223,7 +1238,7 @@ pub async fn overview(
             key,
             &organization,
             &pantries,
-            load_overview(&state.db, s, days),
+            load_overview(&state.db, s, today, days),
         )
         .await
 }
@@ -1233,7 +1248,12 @@ pub(crate) const WEIGHT_PER_UNIT: &str =
 pub(crate) const UNIT_SCALE: &str =
     "(case p.unit when 'kg' then 1000 when 'l' then 1000 when 'lb' then 16 else 1 end)";
 
-async fn load_overview(db: &Db, s: ScopeSql, days: i64) -> AppResult<StockOverview> {
+async fn load_overview(
+    db: &Db,
+    s: ScopeSql,
+    today: time::Date,
+    days: i64,
+) -> AppResult<StockOverview> {
     let pool = db.pool();
     // Sum per product first (an index scan), then join the catalog once
     // per product rather than once per stock row. A whole organization
@@ -1270,7 +1290,7 @@ async fn load_overview(db: &Db, s: ScopeSql, days: i64) -> AppResult<StockOvervi
          order by s.on_hand * 1.0 / s.minimum, pa.name_key, p.name_key limit 50",
         s.condition
     );
-    let horizon = days_from_today(days);
+    let horizon = days_after(today, days);
     // Lots with stock belong to active products (archiving needs zero
     // stock). `in_stock` is `quantity > 0`, named so `lots_expiring` serves.
     let expiring_from = format!(

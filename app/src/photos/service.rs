@@ -1125,6 +1125,7 @@ pub async fn confirm(
         .bind(intake.as_str())
         .fetch_one(state.db.pool())
         .await?;
+    let today = crate::dates::today(state.clock.as_ref());
     // One line per product and date: the same item typed twice is summed.
     let mut merged: BTreeMap<(ProductId, Option<String>), (Product, i64)> = BTreeMap::new();
     for (i, line) in lines.iter().enumerate() {
@@ -1138,7 +1139,7 @@ pub async fn confirm(
         catalog::refuse_archived(product).map_err(named)?;
         let quantity = inventory::positive(product.unit, &line.quantity)
             .map_err(|e| AppError::invalid("lines", format!("{}: {}", product.name, e)))?;
-        let date = inventory::lot_date(product, &line.best_before, "lines")
+        let date = inventory::lot_date(today, product, &line.best_before, "lines")
             .map_err(|e| AppError::invalid("lines", format!("{}: {}", product.name, e)))?;
         let entry = merged
             .entry((product.id.clone(), date))

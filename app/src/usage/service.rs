@@ -204,7 +204,14 @@ pub async fn check_rule(
 ) -> AppResult<Option<String>> {
     let (header, rule) = pantry_for(state, caller, pantry, Role::Staff).await?;
     let client = parse_client_ref(client_ref)?;
-    rule_warning(&state.db, &header, rule, client.as_deref(), now_ms()).await
+    rule_warning(
+        &state.db,
+        &header,
+        rule,
+        client.as_deref(),
+        state.clock.now_ms(),
+    )
+    .await
 }
 
 /// Sets (or clears, with a blank) the pantry's visit rule. Managers only.
@@ -339,7 +346,7 @@ pub async fn record(
     let client_ref = parse_client_ref(&input.client_ref)?;
     let note = parse_text(&input.note, "note", 500)?;
     let lines = parse_lines(&state.db, &pantry, &input.lines, false).await?;
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let warning = rule_warning(&state.db, &pantry, rule, client_ref.as_deref(), now).await?;
     let id = VisitId::new();
     let visit = NewVisit {

@@ -15,7 +15,49 @@ use crate::on_both_databases;
 on_both_databases!(
     a_periodic_job_runs_once_across_processes_and_survives_a_dead_holder,
     expired_sessions_are_purged_by_the_scheduled_job,
+    stock_expires_by_the_clock,
 );
+
+/// Expiry is counted from the clock's today: moving the clock, not the
+/// stored dates, makes a lot expire.
+async fn stock_expires_by_the_clock(backend: Backend) {
+    // 2026-03-01 12:00 UTC.
+    let clock = ManualClock::at(1_772_366_400_000);
+    let app = spawn_with_clock(backend, &[], clock.clone()).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let milk = crate::inventory::product(
+        &app,
+        &admin,
+        &p.org,
+        "Milk",
+        &[("perishable", "on"), ("shelf_life_days", "4")],
+    )
+    .await;
+    // The shelf life counts from the clock's today too.
+    crate::inventory::ok_movement(&app, &admin, "receive", &p.main, &milk, "5", &[]).await;
+    let best_before: String =
+        sqlx::query_scalar("select best_before from lots where product_id = $1")
+            .bind(&milk)
+            .fetch_one(app.server.state.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(best_before, "2026-03-05");
+    let row = |c: &reqwest::Client| {
+        let (app, main, c) = (&app, p.main.clone(), c.clone());
+        async move {
+            let r = app.call(&c, "stock", &[("pantry", main.as_str())]).await;
+            assert_eq!(r.status, reqwest::StatusCode::OK, "{:?}", r.body);
+            (
+                r.body["rows"][0]["expiring"].as_i64(),
+                r.body["rows"][0]["expired"].as_i64(),
+            )
+        }
+    };
+    assert_eq!(row(&admin).await, (Some(5), Some(0)));
+    clock.advance(Duration::from_secs(5 * 86_400));
+    assert_eq!(row(&admin).await, (Some(0), Some(5)));
+}
 
 const JOB: Periodic = Periodic {
     name: "test-job",
