@@ -58,6 +58,7 @@ fn hashing_permits() -> &'static tokio::sync::Semaphore {
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn hash_password(password: &NewPassword) -> AppResult<String> {
     let password = password.expose().to_owned();
     let _permit = hashing_permits()
@@ -175,6 +176,7 @@ impl SetupGate {
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn user_count(db: &Db) -> AppResult<i64> {
     Ok(sqlx::query_scalar("select count(*) from users")
         .fetch_one(db.pool())
@@ -182,6 +184,7 @@ pub async fn user_count(db: &Db) -> AppResult<i64> {
 }
 
 /// Creates the first account, which becomes the site admin, and signs it in.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn complete_setup(
     state: &AppState,
     code: &str,
@@ -216,6 +219,7 @@ pub async fn complete_setup(
 
 /// Creates the site admin if no account exists yet; used by the setup page
 /// and by the first-admin settings given at start-up.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_first_admin(
     db: &Db,
     name: &DisplayName,
@@ -288,6 +292,7 @@ async fn insert_user(
 /// Creates an account without an invitation, when the instance allows it
 /// (`LARDER_OPEN_SIGNUP`). The account holds no membership until someone
 /// invites it somewhere.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn sign_up(
     state: &AppState,
     name: &str,
@@ -446,6 +451,7 @@ impl SignInThrottle {
 }
 
 /// Checks an email and password and opens a session; returns its token.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn sign_in(
     state: &AppState,
     email: &str,
@@ -518,6 +524,7 @@ pub const PURGE_SESSIONS: crate::tasks::Periodic = crate::tasks::Periodic {
 };
 
 /// Deletes the sessions that expired by `now`; returns how many.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn purge_expired_sessions(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query("delete from sessions where expires_at <= $1")
         .bind(now)
@@ -552,6 +559,7 @@ pub fn purge_sessions_job(
     )
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_session(db: &Db, user: &UserId, settings: &Settings) -> AppResult<String> {
     let token = random_token();
     let now = settings.clock.now_ms();
@@ -567,6 +575,7 @@ pub async fn create_session(db: &Db, user: &UserId, settings: &Settings) -> AppR
     Ok(token)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn end_session(state: &AppState, token: &str) -> AppResult<()> {
     let hash = token_hash(token);
     sqlx::query("delete from sessions where token_hash = $1")
@@ -695,6 +704,7 @@ pub enum SessionState {
 }
 
 /// Resolves the session cookie of the current request.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn session_state(state: &AppState) -> AppResult<SessionState> {
     let Some(token) = crate::request::cookie(SESSION_COOKIE) else {
         return Ok(SessionState::Missing);
@@ -702,6 +712,7 @@ pub async fn session_state(state: &AppState) -> AppResult<SessionState> {
     session_state_for_token(state, &token).await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn session_state_for_token(state: &AppState, token: &str) -> AppResult<SessionState> {
     let hash = token_hash(token);
     if let Some(caller) = state.callers.get(&hash, state.clock.now_ms()) {
@@ -783,6 +794,7 @@ async fn load_grants(db: &Db, user: &UserId) -> AppResult<Vec<Grant>> {
 }
 
 /// The signed-in caller, or a 401 that says why.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn require_caller(state: &AppState) -> AppResult<Caller> {
     match session_state(state).await? {
         SessionState::Active(c) => Ok(c),
@@ -801,6 +813,7 @@ pub async fn require_caller(state: &AppState) -> AppResult<Caller> {
 
 /// The caller of a plain Axum handler (outside server functions), from the
 /// request's session cookie.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn caller_from_headers(state: &AppState, headers: &http::HeaderMap) -> AppResult<Caller> {
     let token = crate::request::cookie_from_headers(headers, SESSION_COOKIE)
         .ok_or_else(AppError::sign_in_required)?;
@@ -813,6 +826,7 @@ pub async fn caller_from_headers(state: &AppState, headers: &http::HeaderMap) ->
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn optional_caller(state: &AppState) -> AppResult<Option<Caller>> {
     Ok(match session_state(state).await? {
         SessionState::Active(c) => Some(c),
@@ -824,6 +838,7 @@ pub async fn optional_caller(state: &AppState) -> AppResult<Option<Caller>> {
 
 /// Creates an invitation to `scope` with `role`; the caller must be an
 /// admin there. Returns the link to pass on, shown once.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_invitation(
     state: &AppState,
     caller: &Caller,
@@ -954,6 +969,7 @@ async fn usable_invitation(db: &Db, token: &str, now: i64) -> AppResult<Invitati
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn invitation_offer(
     state: &AppState,
     token: &str,
@@ -985,6 +1001,7 @@ pub async fn invitation_offer(
 
 /// Accepts an invitation by creating the invited account; returns a
 /// session token for it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn accept_with_new_account(
     state: &AppState,
     token: &str,
@@ -1016,6 +1033,7 @@ pub async fn accept_with_new_account(
 }
 
 /// Accepts an invitation for the signed-in caller, whose email it names.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn accept_as_caller(state: &AppState, caller: &Caller, token: &str) -> AppResult<()> {
     let inv = usable_invitation(&state.db, token, state.clock.now_ms()).await?;
     places::resolve_scope(&state.db, inv.scope_kind, &inv.scope_id).await?;
@@ -1126,6 +1144,7 @@ async fn redeem(
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn revoke_invitation(
     state: &AppState,
     caller: &Caller,
@@ -1152,6 +1171,7 @@ pub async fn revoke_invitation(
 
 /// The people page of an organization: the memberships and invitations at
 /// the places the caller administers, and those places.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn people_view(
     state: &AppState,
     caller: &Caller,

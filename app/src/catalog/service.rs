@@ -57,6 +57,7 @@ async fn barcodes_of(db: &Db, product: &str) -> AppResult<Vec<Gtin>> {
 }
 
 /// A product of the organization, archived or not.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_in_org(
     db: &Db,
     organization: &OrganizationId,
@@ -74,6 +75,7 @@ pub async fn product_in_org(
 }
 
 /// A product stock can move for: in the organization and not archived.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn active_product(
     db: &Db,
     organization: &OrganizationId,
@@ -135,6 +137,7 @@ pub(crate) fn refuse_archived(p: &Product) -> AppResult<()> {
 }
 
 /// Every category in use in the organization's catalog.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn categories(db: &Db, organization: &OrganizationId) -> AppResult<Vec<String>> {
     Ok(sqlx::query_scalar(
         "select min(category) from products where organization_id = $1 and archived_at is null \
@@ -174,6 +177,7 @@ fn require_editor(caller: &Caller, organization: &str) -> AppResult<()> {
 }
 
 /// One page of a catalog search: by name or barcode, within a category.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     db: &Db,
     caller: &Caller,
@@ -241,6 +245,7 @@ pub async fn list(
 }
 
 /// A product, for its catalog page.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(db: &Db, caller: &Caller, id: &ProductId) -> AppResult<(Product, bool, String)> {
     let org: Option<String> =
         sqlx::query_scalar("select organization_id from products where id = $1")
@@ -515,6 +520,7 @@ fn committed(state: &AppState, organization: &str) {
     state.bus.committed();
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(
     state: &AppState,
     caller: &Caller,
@@ -540,6 +546,7 @@ pub async fn create(
     Ok(product)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     state: &AppState,
     caller: &Caller,
@@ -570,6 +577,7 @@ pub async fn update(
 
 /// Hides a product from the catalog. Refused while any pantry holds stock
 /// of it, so no stock disappears from view.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn archive(state: &AppState, caller: &Caller, id: &ProductId) -> AppResult<()> {
     let (existing, _, _) = get(&state.db, caller, id).await?;
     require_editor(caller, existing.organization_id.as_str())?;
@@ -631,6 +639,7 @@ pub const CSV_HEADER: [&str; 8] = [
 ];
 
 /// The whole active catalog as CSV, in the import format.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn export_csv(
     db: &Db,
     caller: &Caller,
@@ -701,6 +710,7 @@ pub const MAX_IMPORT_ROWS: usize = 20_000;
 /// Imports a catalog CSV: new names are created, known names updated.
 /// Every bad row is reported with its line; unless `skip_bad`, a file with
 /// any bad row imports nothing.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn import_csv(
     state: &AppState,
     caller: &Caller,

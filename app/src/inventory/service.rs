@@ -86,6 +86,7 @@ pub struct MinimumSet {
 
 // ------------------------------------------------------------ pantries
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn pantry_header(db: &Db, id: &PantryId) -> AppResult<(PantryHeader, Place)> {
     let (pantry, campus, organization, place) =
         crate::org::service::pantry_with_parents(db, id.as_str()).await?;
@@ -475,6 +476,7 @@ impl Command {
 
 /// Posts a group of changes at one pantry through the movement writer:
 /// all of them, with the attachment's rows, or none.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn post_group(
     state: &AppState,
     pantry: &PantryHeader,
@@ -503,6 +505,7 @@ pub async fn post_group(
 
 /// What a visit's movements took, net of what came back, per product and
 /// lot date (positive: still out).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn taken_by_visit(
     db: &Db,
     visit: &str,
@@ -569,6 +572,7 @@ pub struct MovementFields {
     pub note: String,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn receive(
     state: &AppState,
     caller: &Caller,
@@ -607,6 +611,7 @@ pub async fn receive(
     record(state, &header, &product, change, &Actor::of(caller)).await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn distribute(
     state: &AppState,
     caller: &Caller,
@@ -625,6 +630,7 @@ pub async fn distribute(
     record(state, &header, &product, change, &Actor::of(caller)).await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn adjust(
     state: &AppState,
     caller: &Caller,
@@ -666,6 +672,7 @@ pub async fn adjust(
     record(state, &header, &product, change, &Actor::of(caller)).await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn discard(
     state: &AppState,
     caller: &Caller,
@@ -699,6 +706,7 @@ pub async fn discard(
 
 /// Moves stock from one pantry to another of the same organization: both
 /// sides in one transaction, lots keep their best-before dates.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn transfer(
     state: &AppState,
     caller: &Caller,
@@ -753,6 +761,7 @@ pub async fn transfer(
 }
 
 /// Sets the level below which a product counts as low stock at a pantry.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_minimum(
     state: &AppState,
     caller: &Caller,
@@ -821,6 +830,7 @@ pub(crate) fn positive(unit: Unit, input: &str) -> AppResult<i64> {
 // ------------------------------------------------------------ the read path
 
 /// One page of a pantry's inventory.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn stock_page(
     state: &AppState,
     caller: &Caller,
@@ -979,6 +989,7 @@ async fn load_stock_page(
 }
 
 /// A product at a pantry: stock, lots, and a page of its history.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_stock(
     state: &AppState,
     caller: &Caller,
@@ -1210,6 +1221,7 @@ async fn resolve_scope(state: &AppState, caller: &Caller, scope: &Scope) -> AppR
 
 /// Units and weight by category, low stock and expiring lots for a pantry,
 /// a campus or a whole organization. Cached until a movement in it lands.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn overview(
     state: &AppState,
     caller: &Caller,

@@ -171,6 +171,7 @@ async fn active_pantry(db: &Db, id: &str) -> AppResult<Pantry> {
 
 /// An active pantry with its campus and organization, and the place
 /// access checks need.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn pantry_with_parents(
     db: &Db,
     id: &str,
@@ -205,6 +206,7 @@ pub async fn pantry_with_parents(
 }
 
 /// An active campus and the place access checks need.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn campus_with_place(db: &Db, id: &str) -> AppResult<(Campus, Place)> {
     let campus = active_campus(db, id).await?;
     let place = campus_place(&campus);
@@ -212,17 +214,20 @@ pub async fn campus_with_place(db: &Db, id: &str) -> AppResult<(Campus, Place)> 
 }
 
 /// An active organization and the place access checks need.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn organization_with_place(db: &Db, id: &str) -> AppResult<(Organization, Place)> {
     let o = active_organization(db, id).await?;
     let place = org_place(&o.id.0);
     Ok((o, place))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn organization_name(db: &Db, id: &str) -> AppResult<String> {
     Ok(active_organization(db, id).await?.name)
 }
 
 /// The place a membership or invitation scope names, with a label for it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn resolve_scope(db: &Db, kind: ScopeKind, id: &str) -> AppResult<(Place, String)> {
     match kind {
         ScopeKind::Organization => {
@@ -277,6 +282,7 @@ impl OrganizationTree {
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn organization_tree(db: &Db, id: &OrganizationId) -> AppResult<OrganizationTree> {
     let organization = active_organization(db, id.as_str()).await?;
     let campuses = sqlx::query(
@@ -309,6 +315,7 @@ pub async fn organization_tree(db: &Db, id: &OrganizationId) -> AppResult<Organi
 
 /// What the home page shows: the caller's organizations and every pantry
 /// they can see.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn overview(db: &Db, caller: &Caller) -> AppResult<Overview> {
     let mut org_ids: Vec<String> = caller
         .grants
@@ -350,6 +357,7 @@ pub async fn overview(db: &Db, caller: &Caller) -> AppResult<Overview> {
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn organization_view(
     db: &Db,
     caller: &Caller,
@@ -384,6 +392,7 @@ pub async fn organization_view(
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn campus_view(db: &Db, caller: &Caller, id: &CampusId) -> AppResult<CampusView> {
     let campus = active_campus(db, id.as_str()).await?;
     let tree = organization_tree(db, &campus.organization_id).await?;
@@ -404,6 +413,7 @@ pub async fn campus_view(db: &Db, caller: &Caller, id: &CampusId) -> AppResult<C
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn pantry_view(db: &Db, caller: &Caller, id: &PantryId) -> AppResult<PantryView> {
     let pantry = active_pantry(db, id.as_str()).await?;
     let place = pantry_place(&pantry);
@@ -588,6 +598,7 @@ impl NameRule {
 /// Creates an organization; its creator becomes its admin. Only the site
 /// admin (the account made at setup) may create organizations.
 /// Creates an organization with the caller as its admin.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_organization(
     state: &AppState,
     caller: &Caller,
@@ -668,6 +679,7 @@ pub async fn create_organization(
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn rename_organization(
     state: &AppState,
     caller: &Caller,
@@ -697,6 +709,7 @@ pub async fn rename_organization(
         .await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn archive_organization(
     state: &AppState,
     caller: &Caller,
@@ -736,6 +749,7 @@ pub async fn archive_organization(
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_campus(
     state: &AppState,
     caller: &Caller,
@@ -789,6 +803,7 @@ pub async fn create_campus(
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn rename_campus(
     state: &AppState,
     caller: &Caller,
@@ -836,6 +851,7 @@ async fn lock_active_campus(tx: &mut db::Tx, campus: &CampusId) -> AppResult<()>
 
 /// Archives a campus. One with active pantries is refused, so archiving
 /// never hides a working pantry by surprise.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn archive_campus(state: &AppState, caller: &Caller, id: &CampusId) -> AppResult<()> {
     let db = &state.db;
     let campus = active_campus(db, id.as_str()).await?;
@@ -888,6 +904,7 @@ pub async fn archive_campus(state: &AppState, caller: &Caller, id: &CampusId) ->
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_pantry(
     state: &AppState,
     caller: &Caller,
@@ -942,6 +959,7 @@ pub async fn create_pantry(
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn rename_pantry(
     state: &AppState,
     caller: &Caller,
@@ -972,6 +990,7 @@ pub async fn rename_pantry(
 }
 
 /// Archives a pantry; a manager of its campus (or above) may.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn archive_pantry(
     state: &AppState,
     caller: &Caller,

@@ -63,6 +63,7 @@ pub const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(1
 
 /// Room for an upload body of `bytes` among those being received: waits
 /// up to [`IN_FLIGHT_WAIT`], then answers 503 with `Retry-After`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn room_for_upload(
     photos: &Photos,
     bytes: usize,
@@ -115,6 +116,7 @@ async fn intake_for(
 }
 
 /// Opens an intake at a pantry: staff photograph a donation into it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_intake(
     state: &AppState,
     caller: &Caller,
@@ -142,6 +144,7 @@ pub async fn create_intake(
 
 /// Refuses an upload before its body is read: the caller must be staff at
 /// the intake's pantry and the intake still open.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn may_upload(state: &AppState, caller: &Caller, intake: &IntakeId) -> AppResult<()> {
     let (row, _) = intake_for(state, caller, intake, Role::Staff).await?;
     if row.status != "open" {
@@ -166,6 +169,7 @@ pub struct PhotoUploaded {
 /// Checks an upload and stores it: the photo (without metadata) and its
 /// thumbnail in the object store, its row and a `PhotoUploaded` event in
 /// one transaction. A refused upload stores nothing.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn upload(
     state: &AppState,
     caller: &Caller,
@@ -359,6 +363,7 @@ pub enum Rendition {
 }
 
 /// A photo's file and media type, for someone who may see its pantry.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn file(
     state: &AppState,
     caller: &Caller,
@@ -397,6 +402,7 @@ pub async fn file(
 }
 
 /// A pantry's latest intakes.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn intakes(
     state: &AppState,
     caller: &Caller,
@@ -427,6 +433,7 @@ pub async fn intakes(
 
 /// An intake with its photos, what was found in them, and the lines
 /// suggested from that (or, once confirmed, what was posted).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn intake(state: &AppState, caller: &Caller, id: &IntakeId) -> AppResult<IntakeView> {
     let (_, header) = intake_for(state, caller, id, Role::Staff).await?;
     let db = &state.db;
@@ -1093,6 +1100,7 @@ impl Attachment for Confirmation {
 /// (donation) movement per product and date, the intake marked confirmed,
 /// all in one transaction. Bad lines are refused with the line named and
 /// nothing posted.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn confirm(
     state: &AppState,
     caller: &Caller,
@@ -1232,6 +1240,7 @@ pub struct PhotoRemoved {
 /// Removes a photo from an open intake (a blurred shot, the wrong box):
 /// its findings, its feature vector, its row and then its files. One that
 /// is being read right now waits until it has been.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn remove_photo(state: &AppState, caller: &Caller, photo: &PhotoId) -> AppResult<()> {
     let row = sqlx::query(
         "select intake_id, number, status, original_key, thumbnail_key from photos where id = $1",

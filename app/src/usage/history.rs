@@ -90,6 +90,7 @@ fn page(q: &HashMap<String, String>) -> AppResult<usize> {
 }
 
 /// Daily usage of one product, over a period (default: the last year).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_usage(
     state: &AppState,
     caller: &Caller,
@@ -187,6 +188,7 @@ pub async fn product_usage(
 }
 
 /// Per-product totals for an organization over a period.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn summary(
     state: &AppState,
     caller: &Caller,

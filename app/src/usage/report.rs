@@ -221,6 +221,7 @@ async fn product_info(
 }
 
 /// Builds the report. `from` and `to` are inclusive ISO dates.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn usage_report(
     state: &AppState,
     caller: &Caller,

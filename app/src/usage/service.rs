@@ -196,6 +196,7 @@ async fn rule_warning(
 
 /// The rule's warning for a client before the visit is saved (the counter
 /// asks as soon as the reference is typed). Never blocks anything.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn check_rule(
     state: &AppState,
     caller: &Caller,
@@ -215,6 +216,7 @@ pub async fn check_rule(
 }
 
 /// Sets (or clears, with a blank) the pantry's visit rule. Managers only.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_rule(
     state: &AppState,
     caller: &Caller,
@@ -336,6 +338,7 @@ fn summary(lines: &[(Product, i64)]) -> String {
 
 /// Records a visit: every line handed out, or (when any is short) none,
 /// with a message naming each short line.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn record(
     state: &AppState,
     caller: &Caller,
@@ -573,6 +576,7 @@ fn parse_version(input: &str) -> AppResult<i64> {
 
 /// Corrects a visit's lines to `lines`: what changed is posted as
 /// compensating movements, in one transaction with the visit's new lines.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn correct(
     state: &AppState,
     caller: &Caller,
@@ -630,6 +634,7 @@ pub async fn correct(
 
 /// Voids a visit: everything it took comes back, the visit stays (as
 /// voided) with its whole history.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn void(
     state: &AppState,
     caller: &Caller,
@@ -673,6 +678,7 @@ pub async fn void(
 // ------------------------------------------------------------ reading
 
 /// A visit with its lines and every movement it posted.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn visit(state: &AppState, caller: &Caller, id: &VisitId) -> AppResult<Visit> {
     let r = sqlx::query(
         "select v.pantry_id, v.occurred_at, v.adults, v.children, v.seniors, v.client_ref, v.rule_warning, v.note, \
@@ -752,6 +758,7 @@ pub async fn visit(state: &AppState, caller: &Caller, id: &VisitId) -> AppResult
 }
 
 /// A pantry's visits, newest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn visits(
     state: &AppState,
     caller: &Caller,
