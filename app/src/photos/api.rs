@@ -106,7 +106,8 @@ mod handlers {
             let bytes = axum::body::to_bytes(body, limit)
                 .await
                 .map_err(|_| too_large())?;
-            service::upload(&state, &caller, &intake, bytes.to_vec()).await
+            // Moved, not copied: the body is held once while it is checked.
+            service::upload(&state, &caller, &intake, Vec::from(bytes)).await
         }
         .await;
         match outcome {
