@@ -27,6 +27,39 @@ pub struct PlaceChanged {
     pub name: String,
 }
 
+impl From<&Organization> for PlaceChanged {
+    fn from(o: &Organization) -> Self {
+        Self {
+            id: o.id.0.clone(),
+            organization_id: o.id.0.clone(),
+            campus_id: None,
+            name: o.name.clone(),
+        }
+    }
+}
+
+impl From<&Campus> for PlaceChanged {
+    fn from(c: &Campus) -> Self {
+        Self {
+            id: c.id.0.clone(),
+            organization_id: c.organization_id.0.clone(),
+            campus_id: Some(c.id.0.clone()),
+            name: c.name.clone(),
+        }
+    }
+}
+
+impl From<&Pantry> for PlaceChanged {
+    fn from(p: &Pantry) -> Self {
+        Self {
+            id: p.id.0.clone(),
+            organization_id: p.organization_id.0.clone(),
+            campus_id: Some(p.campus_id.0.clone()),
+            name: p.name.clone(),
+        }
+    }
+}
+
 /// Appends a place's event in the transaction that changed it.
 async fn place_event(
     tx: &mut db::Tx,
@@ -637,12 +670,12 @@ pub async fn create_organization(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let place = PlaceChanged {
-        id: id.0.clone(),
-        organization_id: id.0.clone(),
-        campus_id: None,
+    let created = Organization {
+        id: id.clone(),
         name: name.as_str().to_string(),
+        archived: false,
     };
+    let place = PlaceChanged::from(&created);
     place_event(
         &mut tx,
         state,
@@ -672,11 +705,7 @@ pub async fn create_organization(
     // The caller holds a new membership.
     place_committed(state);
     tracing::info!(organization_id = %id, "organization created");
-    Ok(Organization {
-        id,
-        name: name.as_str().to_string(),
-        archived: false,
-    })
+    Ok(created)
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
@@ -689,12 +718,7 @@ pub async fn rename_organization(
     let org = active_organization(&state.db, id.as_str()).await?;
     caller.require(&org_place(id.as_str()), Role::Admin, "organization")?;
     let name = EntityName::parse(name, "name", "organization")?;
-    let place = PlaceChanged {
-        id: org.id.0.clone(),
-        organization_id: org.id.0.clone(),
-        campus_id: None,
-        name: org.name,
-    };
+    let place = PlaceChanged::from(&org);
     ORGANIZATION_NAMES
         .rename(
             state,
@@ -726,12 +750,7 @@ pub async fn archive_organization(
     .execute(&mut *tx)
     .await?;
     if archived.rows_affected() == 1 {
-        let place = PlaceChanged {
-            id: org.id.0.clone(),
-            organization_id: org.id.0.clone(),
-            campus_id: None,
-            name: org.name,
-        };
+        let place = PlaceChanged::from(&org);
         place_event(
             &mut tx,
             state,
@@ -778,12 +797,13 @@ pub async fn create_campus(
         .execute(&mut *tx)
         .await
         .map_err(|e| CAMPUS_NAMES.or_duplicate(e, &name))?;
-    let place = PlaceChanged {
-        id: id.0.clone(),
-        organization_id: organization.0.clone(),
-        campus_id: Some(id.0.clone()),
-        name: name.as_str().to_string(),
+    let created = Campus {
+        id,
+        organization_id: organization.clone(),
+        name: name.as_str().into(),
+        archived: false,
     };
+    let place = PlaceChanged::from(&created);
     place_event(
         &mut tx,
         state,
@@ -795,12 +815,7 @@ pub async fn create_campus(
     .await?;
     tx.commit().await?;
     place_committed(state);
-    Ok(Campus {
-        id,
-        organization_id: organization.clone(),
-        name: name.as_str().into(),
-        archived: false,
-    })
+    Ok(created)
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
@@ -813,12 +828,7 @@ pub async fn rename_campus(
     let campus = active_campus(&state.db, id.as_str()).await?;
     caller.require(&campus_place(&campus), Role::Manager, "campus")?;
     let name = EntityName::parse(name, "name", "campus")?;
-    let place = PlaceChanged {
-        id: campus.id.0.clone(),
-        organization_id: campus.organization_id.0.clone(),
-        campus_id: Some(campus.id.0.clone()),
-        name: campus.name.clone(),
-    };
+    let place = PlaceChanged::from(&campus);
     CAMPUS_NAMES
         .rename(
             state,
@@ -884,12 +894,7 @@ pub async fn archive_campus(state: &AppState, caller: &Caller, id: &CampusId) ->
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
-    let place = PlaceChanged {
-        id: campus.id.0.clone(),
-        organization_id: campus.organization_id.0.clone(),
-        campus_id: Some(campus.id.0.clone()),
-        name: campus.name.clone(),
-    };
+    let place = PlaceChanged::from(&campus);
     place_event(
         &mut tx,
         state,
@@ -933,12 +938,14 @@ pub async fn create_pantry(
     .execute(&mut *tx)
     .await
     .map_err(|e| PANTRY_NAMES.or_duplicate(e, &name))?;
-    let place = PlaceChanged {
-        id: id.0.clone(),
-        organization_id: campus.organization_id.0.clone(),
-        campus_id: Some(campus.id.0.clone()),
-        name: name.as_str().to_string(),
+    let created = Pantry {
+        id: id.clone(),
+        organization_id: campus.organization_id.clone(),
+        campus_id: campus.id.clone(),
+        name: name.as_str().into(),
+        archived: false,
     };
+    let place = PlaceChanged::from(&created);
     place_event(
         &mut tx,
         state,
@@ -950,13 +957,7 @@ pub async fn create_pantry(
     .await?;
     tx.commit().await?;
     place_committed(state);
-    Ok(Pantry {
-        id,
-        organization_id: campus.organization_id,
-        campus_id: campus.id,
-        name: name.as_str().into(),
-        archived: false,
-    })
+    Ok(created)
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
@@ -969,12 +970,7 @@ pub async fn rename_pantry(
     let pantry = active_pantry(&state.db, id.as_str()).await?;
     caller.require(&pantry_place(&pantry), Role::Manager, "pantry")?;
     let name = EntityName::parse(name, "name", "pantry")?;
-    let place = PlaceChanged {
-        id: pantry.id.0.clone(),
-        organization_id: pantry.organization_id.0.clone(),
-        campus_id: Some(pantry.campus_id.0.clone()),
-        name: pantry.name.clone(),
-    };
+    let place = PlaceChanged::from(&pantry);
     PANTRY_NAMES
         .rename(
             state,
@@ -1015,12 +1011,7 @@ pub async fn archive_pantry(
             .execute(&mut *tx)
             .await?;
     if archived.rows_affected() == 1 {
-        let place = PlaceChanged {
-            id: pantry.id.0.clone(),
-            organization_id: pantry.organization_id.0.clone(),
-            campus_id: Some(pantry.campus_id.0.clone()),
-            name: pantry.name.clone(),
-        };
+        let place = PlaceChanged::from(&pantry);
         place_event(
             &mut tx,
             state,
