@@ -55,6 +55,8 @@ pub enum DomainEvent {
     PantryCreated(PlaceChanged),
     PantryRenamed(PlaceChanged),
     PantryArchived(PlaceChanged),
+    OrganizationTimeZoneSet(PlaceChanged),
+    PantryTimeZoneSet(PlaceChanged),
     MemberJoined(MemberJoined),
 }
 
@@ -89,6 +91,8 @@ impl DomainEvent {
             PantryCreated(_) => "PantryCreated",
             PantryRenamed(_) => "PantryRenamed",
             PantryArchived(_) => "PantryArchived",
+            OrganizationTimeZoneSet(_) => "OrganizationTimeZoneSet",
+            PantryTimeZoneSet(_) => "PantryTimeZoneSet",
             MemberJoined(_) => "MemberJoined",
         }
     }

@@ -147,7 +147,7 @@ pub async fn append_all(tx: &mut Tx, backend: Backend, events: &[NewEvent<'_>]) 
     Ok(())
 }
 
-/// The columns of the events a script appends (see [`rows`]).
+/// The columns of the events the movement writer appends (see [`rows`]).
 pub const EVENT_COLUMNS_IN: &[(&str, &str)] = &[
     ("ord", "bigint"),
     ("id", "text"),
@@ -161,9 +161,9 @@ pub const EVENT_COLUMNS_IN: &[(&str, &str)] = &[
     ("occurred_at", "bigint"),
 ];
 
-/// Inserts events in the order of `ord`, for the movement writer's
-/// script. On PostgreSQL it first takes the order lock (see [`append`]),
-/// held from there to the commit that ends the script.
+/// Inserts events in the order of `ord`, for the movement writer. On
+/// PostgreSQL it first takes the order lock (see [`append`]), held from
+/// there to the commit that follows it.
 pub const APPEND: db::Statement = db::Statement {
     name: "append_events",
     inputs: &[db::RowSet {
@@ -179,18 +179,18 @@ pub const APPEND: db::Statement = db::Statement {
     ),
 };
 
-/// Appends `events`, in the order given, to a script that ends the
+/// Appends `events`, in the order given, to the steps that end the
 /// writer's transaction: call it last, after every row lock the
 /// transaction takes, so the order lock is held as briefly as can be.
-pub fn append_to_script(
-    script: &mut db::Script,
+pub fn append_to_steps(
+    steps: &mut db::Steps,
     events: &[NewEvent<'_>],
     now: i64,
 ) -> AppResult<()> {
     if events.is_empty() {
         return Ok(());
     }
-    script.statement(&APPEND, &[&rows(events, now)?]);
+    steps.statement(&APPEND, &[&rows(events, now)?])?;
     Ok(())
 }
 

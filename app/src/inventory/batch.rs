@@ -11,20 +11,22 @@
 //!    expiry first out; an increase goes to the lot of its best-before
 //!    date. A group's attachment (a visit) checks and writes its own rows
 //!    here, in the same transaction.
-//! 3. **Write**, one round trip: the stock rows and lots as decided, the
-//!    ledger lines and their lot lines, the organization totals, the events
-//!    and the commit, as one script of multi-row statements. Events come
-//!    last, so on PostgreSQL the lock that orders them is held from there
-//!    to the commit in the same script, never across a round trip.
+//! 3. **Write**: the stock rows and lots as decided, the ledger lines and
+//!    their lot lines, the organization totals, the events and the commit,
+//!    as multi-row statements over row sets ([`crate::db::Statement`]:
+//!    every value bound, each row set one parameter). Events come last, so
+//!    on PostgreSQL the lock that orders them is held only from there to
+//!    the commit.
 //!
 //! When the writer remembers every row a batch touches from its own
 //! earlier batches ([`Memory`]), the read is skipped: the batch is decided
-//! from memory and written in one round trip, each stock row on the
-//! condition that its revision is still the one remembered. Another writer
-//! having changed a row fails that script before its commit; the batch is
-//! then rolled back and read and written as above.
+//! from memory and written at once (on PostgreSQL as one statement, one
+//! round trip), each stock row on the condition that its revision is
+//! still the one remembered. Another writer having changed a row fails
+//! the write before its commit; the batch is then rolled back and read
+//! and written as above.
 //!
-//! The transaction is the script's own (`begin` … `commit`), on a
+//! The transaction is the steps' own (`begin` … `commit`), on a
 //! connection the writer keeps for itself: if anything fails on the way,
 //! the caller closes the connection, which rolls the transaction back.
 
@@ -37,7 +39,7 @@ use super::service::{
     moved_event, not_enough, Actor, Change, Command, LotChange, PendingEvent, Posted, Written,
 };
 use crate::catalog::model::{Product, MAX_ON_HAND};
-use crate::db::{now_ms, Backend, Conn, Row, RowSet, Script, Statement, Value};
+use crate::db::{now_ms, Backend, Conn, Row, RowSet, Statement, Steps, Value};
 use crate::error::{AppError, AppResult};
 use crate::events::store as events;
 use crate::ids::{LotId, MovementId};
@@ -271,7 +273,7 @@ pub(super) async fn write(
     let mut way = Way::Read;
     if let Some(mut plan) = memory.plan(jobs) {
         let outcomes = plan.decide(conn, backend, jobs).await?;
-        match run(conn, &plan.write_script(backend)?).await {
+        match plan.write_steps(backend)?.run(conn).await {
             Ok(written) => {
                 memory.learn(&plan, &written)?;
                 return Ok((outcomes, Way::Remembered));
@@ -286,31 +288,22 @@ pub(super) async fn write(
             }
         }
     }
-    let rows = run(conn, &read_script(backend, jobs)).await?;
+    let rows = read_steps(backend, jobs)?.run(conn).await?;
     let mut plan = Plan::from_rows(jobs, &rows)?;
     let outcomes = plan.decide(conn, backend, jobs).await?;
-    let written = run(conn, &plan.write_script(backend)?).await?;
+    let written = plan.write_steps(backend)?.run(conn).await?;
     memory.learn(&plan, &written)?;
     Ok((outcomes, way))
 }
 
-/// Sends a script and returns the rows its statements answered.
-async fn run(conn: &mut Conn, script: &Script) -> AppResult<Vec<Row>> {
-    // Through `Executor`, whose futures are `Send` for any lifetime
-    // (`RawSql`'s own methods are not, inside a spawned task).
-    Ok((&mut *conn)
-        .fetch_all(sqlx::raw_sql(script.finish()?))
-        .await?)
-}
-
 /// Begins a transaction and reads (locking on PostgreSQL) what the
 /// commands need.
-fn read_script(backend: Backend, jobs: &[(&Command, &Actor)]) -> Script {
+fn read_steps(backend: Backend, jobs: &[(&Command, &Actor)]) -> AppResult<Steps> {
     let mut commands = Vec::with_capacity(jobs.len());
     for (command, _) in jobs {
         commands.push(*command);
     }
-    Wanted::of(&commands).script(backend)
+    Wanted::of(&commands).steps(backend)
 }
 
 /// The stock rows a command touches, with their organization.
@@ -347,9 +340,9 @@ fn keys_of(command: &Command) -> Vec<(Key, &str)> {
 }
 
 /// The statements a batch runs, each over row sets (see
-/// [`crate::db::Statement`]): prepared once on the writer's connection on
-/// PostgreSQL, written inline on SQLite.
-pub(super) const STATEMENTS: [&Statement; 13] = [
+/// [`crate::db::Statement`]); sqlx prepares each once per connection.
+#[cfg(test)]
+const STATEMENTS: [&Statement; 13] = [
     &READ_STOCK,
     &READ_LOTS_WITH_STOCK,
     &READ_LOTS,
@@ -457,12 +450,8 @@ const UPDATE_STOCK: Statement = Statement {
 
 /// A remembered plan's stock rows: each gets its new value on the
 /// condition that its revision is the one remembered (every row of the
-/// batch, changed or not, since a refusal was decided on it too). On
-/// PostgreSQL the statement answers `abs(-2^63)` unless every row matched,
-/// which is an error ("bigint out of range") that fails the script before
-/// its commit; SQLite does the same with [`STALE_CHECK`] right after.
-/// (`abs` stays outside the `case`, so the planner cannot fold the error
-/// in ahead of time.)
+/// batch, changed or not, since a refusal was decided on it too). The
+/// steps fail unless it changed every row ([`Steps::changing`]).
 const WRITE_REMEMBERED_STOCK: Statement = Statement {
     name: "write_remembered_stock",
     inputs: &[RowSet {
@@ -479,25 +468,8 @@ const WRITE_REMEMBERED_STOCK: Statement = Statement {
            revision = v.revision + 1 from v \
            where stock_levels.pantry_id = v.pantry_id and stock_levels.product_id = v.product_id \
            and stock_levels.revision = v.revision",
-    // Follows the row set's `with v as (…)`.
-    postgres: Some(
-        ", u as (update stock_levels s set on_hand = v.on_hand, updated_at = v.updated_at, \
-         revision = v.revision + 1 from v \
-         where s.pantry_id = v.pantry_id and s.product_id = v.product_id and s.revision = v.revision \
-         returning 1) \
-         select abs(case when (select count(*) from u) = (select count(*) from v) then 0 \
-         else (-9223372036854775807 - 1) end) as stale",
-    ),
+    postgres: None,
 };
-
-/// SQLite's check after [`WRITE_REMEMBERED_STOCK`], with the number of
-/// rows it must have changed: `abs(-2^63)` is SQLite's "integer overflow"
-/// error.
-fn stale_check(rows: usize) -> String {
-    format!(
-        "select abs(case when changes() = {rows} then 0 else (-9223372036854775807 - 1) end) as stale"
-    )
-}
 
 /// Stock rows that were not there are added to, so a row another process
 /// made meanwhile keeps what it holds. Each answers its revision: 0 when
@@ -614,16 +586,18 @@ const ADD_ORGANIZATION_STOCK: Statement = Statement {
     postgres: None,
 };
 
-/// A remembered batch on PostgreSQL as one statement: what the script of
+/// A remembered batch on PostgreSQL as one statement: what the steps of
 /// [`WRITE_REMEMBERED_STOCK`], [`UPDATE_LOTS`], [`INSERT_LOTS`],
 /// [`INSERT_MOVEMENTS`], [`INSERT_MOVEMENT_LOTS`],
 /// [`ADD_ORGANIZATION_STOCK`] and [`events::APPEND`] does, as data-changing
 /// `with` parts of one statement, which is its own transaction. One
 /// statement instead of eight saves their start-up and the `begin` and
-/// `commit`; a stale row fails it whole, as it fails the script. The
+/// `commit`, and seven round trips; a stale row fails it whole (`abs` of
+/// the smallest bigint is an error; it stays outside the `case`, so the
+/// planner cannot fold the error in ahead of time). The
 /// foreign keys of lot lines and ledger lines are checked when the
 /// statement ends, after every part has run. PostgreSQL only: SQLite has
-/// no data-changing `with`, and keeps the script.
+/// no data-changing `with`, and keeps the steps.
 const WRITE_REMEMBERED: Statement = Statement {
     name: "write_remembered",
     inputs: &[
@@ -693,20 +667,17 @@ const WRITE_REMEMBERED: Statement = Statement {
     postgres: None,
 };
 
-/// Prepares the batch's statements on a new connection of the writer
-/// (PostgreSQL; SQLite has nothing to prepare).
+/// Sets up a new connection of the writer (PostgreSQL; SQLite has
+/// nothing to set).
 pub(super) async fn prepare(conn: &mut Conn, backend: Backend) -> AppResult<()> {
     if backend != Backend::Postgres {
         return Ok(());
     }
-    // Plans that do not depend on the rows: keep the generic one instead
-    // of planning the first few executions afresh.
-    let mut sql = String::from("set plan_cache_mode = force_generic_plan;\n");
-    for statement in STATEMENTS {
-        sql.push_str(&statement.prepare());
-        sql.push_str(";\n");
-    }
-    (&mut *conn).execute(sqlx::raw_sql(&sql)).await?;
+    // The batch's plans do not depend on the rows: keep the generic one
+    // instead of planning the first few executions afresh.
+    (&mut *conn)
+        .execute(sqlx::raw_sql("set plan_cache_mode = force_generic_plan"))
+        .await?;
     Ok(())
 }
 
@@ -761,15 +732,11 @@ impl Wanted {
         w
     }
 
-    fn script(&self, backend: Backend) -> Script {
-        let mut s = Script::new(backend);
+    fn steps(&self, backend: Backend) -> AppResult<Steps> {
+        let mut s = Steps::new(backend);
         // SQLite: take the write lock now, so a second writer waits here
         // instead of failing when it upgrades from reading.
-        s.push(match backend {
-            Backend::Sqlite => "begin immediate",
-            Backend::Postgres => "begin",
-        })
-        .end();
+        s.plain(begin(backend));
         let keys: Vec<Vec<Value>> = self
             .keys
             .keys()
@@ -786,13 +753,21 @@ impl Wanted {
             .iter()
             .map(|((from, product), (to, _))| vec![from.into(), to.into(), product.into()])
             .collect();
-        s.statement(&READ_STOCK, &[&keys]);
+        s.statement(&READ_STOCK, &[&keys])?;
         if dated.is_empty() && named.is_empty() && transfers.is_empty() {
-            s.statement(&READ_LOTS_WITH_STOCK, &[&keys]);
+            s.statement(&READ_LOTS_WITH_STOCK, &[&keys])?;
         } else {
-            s.statement(&READ_LOTS, &[&keys, &dated, &named, &transfers]);
+            s.statement(&READ_LOTS, &[&keys, &dated, &named, &transfers])?;
         }
-        s
+        Ok(s)
+    }
+}
+
+/// What begins the writer's transaction.
+fn begin(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "begin immediate",
+        Backend::Postgres => "begin",
     }
 }
 
@@ -1208,10 +1183,10 @@ impl Plan {
         Ok(Ok((movement, on_hand, lots)))
     }
 
-    /// The script that writes the plan: stock rows, lots, ledger, lot
+    /// The steps that write the plan: stock rows, lots, ledger, lot
     /// lines, organization totals, events, and the commit.
-    fn write_script(&self, backend: Backend) -> AppResult<Script> {
-        let mut s = Script::new(backend);
+    fn write_steps(&self, backend: Backend) -> AppResult<Steps> {
+        let mut s = Steps::new(backend);
         let now = self.now;
         let mut remembered = Vec::new();
         let mut updated = Vec::new();
@@ -1332,19 +1307,13 @@ impl Plan {
                     &totals,
                     &events,
                 ],
-            );
+            )?;
             return Ok(s);
         }
         if self.remembered {
-            s.push(match backend {
-                Backend::Sqlite => "begin immediate",
-                Backend::Postgres => "begin",
-            })
-            .end();
-            s.statement(&WRITE_REMEMBERED_STOCK, &[&remembered]);
-            if backend == Backend::Sqlite {
-                s.push(&stale_check(remembered.len())).end();
-            }
+            s.plain(begin(backend));
+            s.statement(&WRITE_REMEMBERED_STOCK, &[&remembered])?
+                .changing(remembered.len() as u64);
         }
         // In this order: lots need their stock row, lot lines their lot
         // and movement; the organization totals' row locks come before the
@@ -1359,11 +1328,11 @@ impl Plan {
             (&ADD_ORGANIZATION_STOCK, &totals),
         ] {
             if !rows.is_empty() {
-                s.statement(statement, &[rows]);
+                s.statement(statement, &[rows])?;
             }
         }
-        events::append_to_script(&mut s, &events, now)?;
-        s.push("commit").end();
+        events::append_to_steps(&mut s, &events, now)?;
+        s.plain("commit");
         Ok(s)
     }
 }
@@ -1401,36 +1370,44 @@ mod tests {
         let mut w = Wanted::default();
         let key = ("p1".to_string(), "q1".to_string());
         w.keys.insert(key.clone(), "o".into());
+        assert_eq!(
+            w.steps(Backend::Sqlite).unwrap().names(),
+            ["begin immediate", "read_stock", "read_lots_with_stock"]
+        );
         w.dated.insert((key.clone(), "2027-01-01".into()));
         w.named.insert("lot-9".into());
         w.transfers
             .insert((key.clone(), ("p2".to_string(), "q1".to_string())));
-        let sqlite = w.script(Backend::Sqlite).finish().unwrap().to_string();
-        assert!(sqlite.starts_with("begin immediate;"), "{sqlite}");
-        assert!(sqlite.contains("('p1', 'q1', '2027-01-01')"), "{sqlite}");
-        assert!(sqlite.contains("n (id) as (values ('lot-9'))"), "{sqlite}");
-        assert!(sqlite.contains("('p1', 'p2', 'q1')"), "{sqlite}");
-        let pg = w.script(Backend::Postgres).finish().unwrap().to_string();
-        assert!(pg.starts_with("begin;"), "{pg}");
-        assert!(
-            pg.contains("execute larder_read_stock(E'{\"p1\"}', E'{\"q1\"}')"),
-            "{pg}"
-        );
-        assert!(
-            pg.contains("execute larder_read_lots(E'{\"p1\"}', E'{\"q1\"}', E'{\"p1\"}'"),
-            "{pg}"
+        assert_eq!(
+            w.steps(Backend::Postgres).unwrap().names(),
+            ["begin", "read_stock", "read_lots"]
         );
     }
 
-    #[test]
-    fn every_statement_prepares_on_postgres() {
+    /// Every statement is valid SQL for SQLite, with one parameter per
+    /// row set (PostgreSQL's are run by the integration tests).
+    #[tokio::test]
+    async fn every_statement_prepares_on_sqlite() {
+        use sqlx::Executor as _;
+        let dir = std::env::temp_dir().join(format!("larder-batch-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
+        let db = crate::db::Db::connect(&url).await.unwrap();
+        let mut conn = db.connect_one().await.unwrap();
         for statement in STATEMENTS {
-            let sql = statement.prepare();
-            assert!(
-                sql.starts_with(&format!("prepare larder_{}(", statement.name)),
-                "{sql}"
-            );
+            if statement.name == WRITE_REMEMBERED.name {
+                continue; // PostgreSQL only
+            }
+            let sql = statement.sql(Backend::Sqlite);
+            if let Err(e) = (&mut conn).prepare(sql.as_str()).await {
+                panic!("{}: {e}\n{sql}", statement.name);
+            }
         }
-        assert!(READ_STOCK.prepare().ends_with("for update of s"));
+        assert!(READ_STOCK
+            .sql(Backend::Postgres)
+            .ends_with("for update of s"));
+        drop(conn);
+        db.pool().close().await;
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

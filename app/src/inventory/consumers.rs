@@ -99,7 +99,8 @@ impl Consumer for LiveFeedConsumer {
     }
 }
 
-/// Sums movements per pantry, product, UTC day and kind into
+/// Sums movements per pantry, product, local day (in the pantry's time
+/// zone) and kind into
 /// `daily_flows`: the demand series forecasting and reports read. Durable:
 /// its rows and its checkpoint commit together, so each event counts once.
 pub struct DailyFlows;
@@ -134,19 +135,33 @@ impl Consumer for DailyFlows {
         delivery: &'a mut Delivery,
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let mut sums: BTreeMap<FlowKey, (String, i64, i64)> = BTreeMap::new();
+            let mut flows = Vec::new();
             for event in events {
-                if let Some((key, organization, quantity)) = flow_of(event)? {
-                    let sum = sums.entry(key).or_insert((organization, 0, 0));
-                    sum.1 += quantity;
-                    sum.2 += 1;
+                if let Some(flow) = flow_of(event)? {
+                    flows.push(flow);
                 }
             }
-            let rows: Vec<_> = sums.into_iter().collect();
-            if rows.is_empty() {
+            if flows.is_empty() {
                 return Ok(());
             }
             let tx = delivery.tx().await?;
+            let mut pantries: Vec<String> = flows.iter().map(|f| f.pantry.clone()).collect();
+            pantries.sort();
+            pantries.dedup();
+            let zones = crate::org::service::pantry_zones(&mut **tx, &pantries)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut sums: BTreeMap<FlowKey, (String, i64, i64)> = BTreeMap::new();
+            for f in flows {
+                let day = zones
+                    .get(&f.pantry)
+                    .map_or_else(|| crate::zones::Zone::utc().day_of(f.at), |z| z.day_of(f.at));
+                let key = (f.pantry, f.product, crate::dates::iso(day), f.kind);
+                let sum = sums.entry(key).or_insert((f.organization, 0, 0));
+                sum.1 += f.quantity;
+                sum.2 += 1;
+            }
+            let rows: Vec<_> = sums.into_iter().collect();
             for chunk in rows.chunks(500) {
                 let mut sql = Sql::default();
                 sql.push(
@@ -179,12 +194,23 @@ impl Consumer for DailyFlows {
     }
 }
 
-/// (pantry, product, UTC day, kind): one row of `daily_flows`.
+/// (pantry, product, local day, kind): one row of `daily_flows`.
 type FlowKey = (String, String, String, &'static str);
 
-/// What a stock event adds to `daily_flows`: its row, organization and
-/// quantity; `None` for events that are not movements.
-fn flow_of(event: &Event) -> Result<Option<(FlowKey, String, i64)>, String> {
+/// One movement, as `daily_flows` counts it.
+struct Flow {
+    pantry: String,
+    product: String,
+    organization: String,
+    kind: &'static str,
+    quantity: i64,
+    /// When it happened (ms): its day depends on the pantry's zone.
+    at: i64,
+}
+
+/// What a stock event adds to `daily_flows`; `None` for events that are
+/// not movements.
+fn flow_of(event: &Event) -> Result<Option<Flow>, String> {
     let Some(moved) = event.domain()?.movement() else {
         return Ok(None);
     };
@@ -192,14 +218,12 @@ fn flow_of(event: &Event) -> Result<Option<(FlowKey, String, i64)>, String> {
         .pantry_id
         .clone()
         .ok_or_else(|| format!("{} has no pantry", event.event_type))?;
-    let day =
-        time::OffsetDateTime::from_unix_timestamp_nanos(event.occurred_at as i128 * 1_000_000)
-            .map_err(|e| e.to_string())?
-            .date();
-    let day = crate::dates::iso(day);
-    Ok(Some((
-        (pantry, moved.product_id.clone(), day, moved.kind.as_str()),
-        event.organization_id.clone(),
-        moved.quantity,
-    )))
+    Ok(Some(Flow {
+        pantry,
+        product: moved.product_id.clone(),
+        organization: event.organization_id.clone(),
+        kind: moved.kind.as_str(),
+        quantity: moved.quantity,
+        at: event.occurred_at,
+    }))
 }

@@ -175,6 +175,8 @@ pub struct PantryHeader {
     pub campus_name: String,
     pub organization_id: OrganizationId,
     pub organization_name: String,
+    /// The IANA time zone the pantry counts its days in.
+    pub time_zone: String,
 }
 
 /// Which rows an inventory list shows.

@@ -15,7 +15,7 @@ use crate::auth::model::Role;
 use crate::auth::service::{Caller, Place};
 use crate::catalog::model::{Product, Unit};
 use crate::catalog::service as catalog;
-use crate::db::{self, contains_pattern, now_ms, Backend, Conn, Db, Sql, Tx};
+use crate::db::{contains_pattern, now_ms, Backend, Conn, Db, Sql, Tx};
 use crate::error::{AppError, AppResult};
 use crate::events::bus::BoxFuture;
 use crate::events::domain::DomainEvent;
@@ -98,6 +98,7 @@ pub async fn pantry_header(db: &Db, id: &PantryId) -> AppResult<(PantryHeader, P
             campus_name: campus.name,
             organization_id: organization.id,
             organization_name: organization.name,
+            time_zone: pantry.time_zone.unwrap_or(organization.time_zone),
         },
         place,
     ))
@@ -370,6 +371,7 @@ async fn load_movement_context(
     let row = sqlx::query(&format!(
         "select p.id as pantry_id, p.name as pantry_name, p.campus_id, c.name as campus_name, \
          p.organization_id as pantry_organization_id, o.name as organization_name, \
+         coalesce(p.time_zone, o.time_zone) as time_zone, \
          {} \
          from pantries p join campuses c on c.id = p.campus_id join organizations o on o.id = p.organization_id \
          left join products pr on pr.id = $2 and pr.organization_id = p.organization_id \
@@ -388,6 +390,7 @@ async fn load_movement_context(
         campus_name: row.try_get("campus_name")?,
         organization_id: OrganizationId(row.try_get("pantry_organization_id")?),
         organization_name: row.try_get("organization_name")?,
+        time_zone: row.try_get("time_zone")?,
     };
     let product = match row.try_get::<Option<String>, _>("id")? {
         Some(_) => Some(catalog::product_from(&row, Vec::new())?),
@@ -1065,7 +1068,8 @@ pub async fn product_stock(
             id: MovementId(r.try_get("id")?),
             kind: MovementKind::parse(&kind).ok_or_else(|| AppError::internal(&std::io::Error::other(format!("unknown movement kind {kind}"))))?,
             quantity: r.try_get("quantity")?,
-            occurred_at: db::format_time(r.try_get("occurred_at")?),
+            occurred_at: crate::zones::Zone::stored(&header.time_zone)
+                .format(r.try_get("occurred_at")?),
             actor: r.try_get("display_name")?,
             reason: r.try_get("reason")?,
             source: r.try_get("source")?,

@@ -116,3 +116,26 @@ pub async fn archive_pantry(id: PantryId) -> Result<CampusId, AppError> {
     state.contexts.forget_all();
     Ok(campus)
 }
+
+#[server(prefix = "/api", endpoint = "set_organization_time_zone")]
+pub async fn set_organization_time_zone(
+    id: OrganizationId,
+    time_zone: String,
+) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::service::set_organization_time_zone(&state, &caller, &id, &time_zone).await
+}
+
+/// `time_zone` empty: the pantry uses its organization's.
+#[server(prefix = "/api", endpoint = "set_pantry_time_zone")]
+pub async fn set_pantry_time_zone(id: PantryId, time_zone: String) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::service::set_pantry_time_zone(&state, &caller, &id, &time_zone).await
+}
+
+/// The time zone names a place can choose.
+#[server(prefix = "/api", endpoint = "time_zones")]
+pub async fn time_zone_names() -> Result<Vec<String>, AppError> {
+    context().await?;
+    Ok(super::service::time_zone_names())
+}

@@ -45,6 +45,8 @@ impl Consumer for PlaceCaches {
                 | PantryCreated(_)
                 | PantryRenamed(_)
                 | PantryArchived(_)
+                | OrganizationTimeZoneSet(_)
+                | PantryTimeZoneSet(_)
                 | MemberJoined(_) => {
                     self.callers.forget_all();
                     self.contexts.forget_all();

@@ -51,6 +51,9 @@ pub struct Organization {
     pub id: OrganizationId,
     pub name: String,
     pub archived: bool,
+    /// The IANA time zone its pantries count days in unless they chose
+    /// their own.
+    pub time_zone: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +71,8 @@ pub struct Pantry {
     pub campus_id: CampusId,
     pub name: String,
     pub archived: bool,
+    /// Its own IANA time zone; `None`: the organization's.
+    pub time_zone: Option<String>,
 }
 
 /// What the caller may do at a place, worked out on the server from their
@@ -117,6 +122,8 @@ pub struct PantryView {
     pub pantry: Pantry,
     pub campus_name: String,
     pub organization_name: String,
+    /// The zone the pantry uses when it has none of its own.
+    pub organization_time_zone: String,
     pub abilities: Abilities,
     /// People with access to this pantry, through it or a place above it.
     pub people: Vec<crate::auth::model::PersonWithRole>,

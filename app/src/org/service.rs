@@ -25,6 +25,10 @@ pub struct PlaceChanged {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub campus_id: Option<String>,
     pub name: String,
+    /// Set by the time zone events: the zone chosen (`None` for a pantry:
+    /// back to its organization's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 impl From<&Organization> for PlaceChanged {
@@ -34,6 +38,7 @@ impl From<&Organization> for PlaceChanged {
             organization_id: o.id.0.clone(),
             campus_id: None,
             name: o.name.clone(),
+            time_zone: Some(o.time_zone.clone()),
         }
     }
 }
@@ -45,6 +50,7 @@ impl From<&Campus> for PlaceChanged {
             organization_id: c.organization_id.0.clone(),
             campus_id: Some(c.id.0.clone()),
             name: c.name.clone(),
+            time_zone: None,
         }
     }
 }
@@ -56,6 +62,7 @@ impl From<&Pantry> for PlaceChanged {
             organization_id: p.organization_id.0.clone(),
             campus_id: Some(p.campus_id.0.clone()),
             name: p.name.clone(),
+            time_zone: p.time_zone.clone(),
         }
     }
 }
@@ -134,6 +141,7 @@ fn organization_from(r: &db::Row) -> Result<Organization, sqlx::Error> {
         id: OrganizationId(r.try_get("id")?),
         name: r.try_get("name")?,
         archived: r.try_get::<Option<i64>, _>("archived_at")?.is_some(),
+        time_zone: r.try_get("time_zone")?,
     })
 }
 
@@ -153,6 +161,7 @@ fn pantry_from(r: &db::Row) -> Result<Pantry, sqlx::Error> {
         campus_id: CampusId(r.try_get("campus_id")?),
         name: r.try_get("name")?,
         archived: r.try_get::<Option<i64>, _>("archived_at")?.is_some(),
+        time_zone: r.try_get("time_zone")?,
     })
 }
 
@@ -161,7 +170,7 @@ async fn active_organization(db: &Db, id: &str) -> AppResult<Organization> {
         return Err(AppError::not_found("organization"));
     }
     let row = sqlx::query(
-        "select id, name, archived_at from organizations where id = $1 and archived_at is null",
+        "select id, name, archived_at, time_zone from organizations where id = $1 and archived_at is null",
     )
     .bind(id)
     .fetch_optional(db.pool())
@@ -191,7 +200,7 @@ async fn active_pantry(db: &Db, id: &str) -> AppResult<Pantry> {
         return Err(AppError::not_found("pantry"));
     }
     let row = sqlx::query(
-        "select p.id, p.organization_id, p.campus_id, p.name, p.archived_at from pantries p \
+        "select p.id, p.organization_id, p.campus_id, p.name, p.archived_at, p.time_zone from pantries p \
          join campuses c on c.id = p.campus_id join organizations o on o.id = p.organization_id \
          where p.id = $1 and p.archived_at is null and c.archived_at is null and o.archived_at is null",
     )
@@ -214,7 +223,8 @@ pub async fn pantry_with_parents(
     }
     // One round trip: every stock request starts here.
     let r = sqlx::query(
-        "select p.id, p.organization_id, p.campus_id, p.name, p.archived_at, c.name as campus_name, o.name as organization_name \
+        "select p.id, p.organization_id, p.campus_id, p.name, p.archived_at, p.time_zone, c.name as campus_name, \
+         o.name as organization_name, o.time_zone as organization_time_zone \
          from pantries p join campuses c on c.id = p.campus_id join organizations o on o.id = p.organization_id \
          where p.id = $1 and p.archived_at is null and c.archived_at is null and o.archived_at is null",
     )
@@ -233,6 +243,7 @@ pub async fn pantry_with_parents(
         id: pantry.organization_id.clone(),
         name: r.try_get("organization_name")?,
         archived: false,
+        time_zone: r.try_get("organization_time_zone")?,
     };
     let place = pantry_place(&pantry);
     Ok((pantry, campus, organization, place))
@@ -329,7 +340,7 @@ pub async fn organization_tree(db: &Db, id: &OrganizationId) -> AppResult<Organi
     .map(campus_from)
     .collect::<Result<Vec<_>, _>>()?;
     let pantries = sqlx::query(
-        "select p.id, p.organization_id, p.campus_id, p.name, p.archived_at from pantries p \
+        "select p.id, p.organization_id, p.campus_id, p.name, p.archived_at, p.time_zone from pantries p \
          join campuses c on c.id = p.campus_id \
          where p.organization_id = $1 and p.archived_at is null and c.archived_at is null order by p.name_key",
     )
@@ -452,7 +463,8 @@ pub async fn pantry_view(db: &Db, caller: &Caller, id: &PantryId) -> AppResult<P
     let place = pantry_place(&pantry);
     let role = caller.require(&place, Role::Viewer, "pantry")?;
     let campus = active_campus(db, pantry.campus_id.as_str()).await?;
-    let organization_name = organization_name(db, pantry.organization_id.as_str()).await?;
+    let organization = active_organization(db, pantry.organization_id.as_str()).await?;
+    let organization_name = organization.name;
     let people = if role == Role::Admin {
         people_at(db, &pantry, &campus, &organization_name).await?
     } else {
@@ -462,6 +474,7 @@ pub async fn pantry_view(db: &Db, caller: &Caller, id: &PantryId) -> AppResult<P
         pantry,
         campus_name: campus.name,
         organization_name,
+        organization_time_zone: organization.time_zone,
         abilities: abilities(Some(role)),
         people,
     })
@@ -674,6 +687,7 @@ pub async fn create_organization(
         id: id.clone(),
         name: name.as_str().to_string(),
         archived: false,
+        time_zone: crate::zones::DEFAULT.into(),
     };
     let place = PlaceChanged::from(&created);
     place_event(
@@ -944,6 +958,7 @@ pub async fn create_pantry(
         campus_id: campus.id.clone(),
         name: name.as_str().into(),
         archived: false,
+        time_zone: None,
     };
     let place = PlaceChanged::from(&created);
     place_event(
@@ -983,6 +998,106 @@ pub async fn rename_pantry(
             Some(id.as_str()),
         )
         .await
+}
+
+/// Sets the time zone an organization's pantries count their days in
+/// (those that chose none of their own); its admins may.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn set_organization_time_zone(
+    state: &AppState,
+    caller: &Caller,
+    id: &OrganizationId,
+    zone: &str,
+) -> AppResult<()> {
+    let org = active_organization(&state.db, id.as_str()).await?;
+    caller.require(&org_place(id.as_str()), Role::Admin, "organization")?;
+    let zone = crate::zones::Zone::parse(zone, "time_zone")?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query("update organizations set time_zone = $1 where id = $2 and archived_at is null")
+        .bind(zone.name())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let place = PlaceChanged::from(&Organization {
+        time_zone: zone.name().to_string(),
+        ..org
+    });
+    let event = DomainEvent::OrganizationTimeZoneSet(place.clone());
+    place_event(&mut tx, state, caller, event, &place, None).await?;
+    tx.commit().await?;
+    place_committed(state);
+    Ok(())
+}
+
+/// Sets a pantry's own time zone, or (`zone` empty) makes it use its
+/// organization's; a manager of the pantry (or above) may.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn set_pantry_time_zone(
+    state: &AppState,
+    caller: &Caller,
+    id: &PantryId,
+    zone: &str,
+) -> AppResult<()> {
+    let pantry = active_pantry(&state.db, id.as_str()).await?;
+    caller.require(&pantry_place(&pantry), Role::Manager, "pantry")?;
+    let zone = match zone.trim() {
+        "" => None,
+        z => Some(crate::zones::Zone::parse(z, "time_zone")?.name().to_string()),
+    };
+    let mut tx = state.db.begin().await?;
+    sqlx::query("update pantries set time_zone = $1 where id = $2 and archived_at is null")
+        .bind(zone.as_deref())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let place = PlaceChanged::from(&Pantry {
+        time_zone: zone,
+        ..pantry
+    });
+    let event = DomainEvent::PantryTimeZoneSet(place.clone());
+    place_event(&mut tx, state, caller, event, &place, Some(id.as_str())).await?;
+    tx.commit().await?;
+    place_committed(state);
+    Ok(())
+}
+
+/// The time zone each of these pantries counts its days in.
+pub async fn pantry_zones<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    pantries: &[String],
+) -> AppResult<std::collections::HashMap<String, crate::zones::Zone>> {
+    let mut zones = std::collections::HashMap::new();
+    if pantries.is_empty() {
+        return Ok(zones);
+    }
+    let mut sql = db::Sql::default();
+    sql.push(
+        "select p.id, coalesce(p.time_zone, o.time_zone) as time_zone from pantries p \
+         join organizations o on o.id = p.organization_id where p.id in (",
+    );
+    for (i, id) in pantries.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.text(id.as_str());
+    }
+    sql.push(")");
+    let mut names: std::collections::HashMap<String, crate::zones::Zone> =
+        std::collections::HashMap::new();
+    for r in sql.query().fetch_all(db).await? {
+        let name: String = r.try_get("time_zone")?;
+        let zone = names
+            .entry(name.clone())
+            .or_insert_with(|| crate::zones::Zone::stored(&name))
+            .clone();
+        zones.insert(r.try_get("id")?, zone);
+    }
+    Ok(zones)
+}
+
+/// The zone names people can choose from.
+pub fn time_zone_names() -> Vec<String> {
+    crate::zones::names()
 }
 
 /// Archives a pantry; a manager of its campus (or above) may.

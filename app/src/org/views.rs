@@ -156,14 +156,37 @@ fn PlaceSettings(
     current: String,
     rename: AnyView,
     archive: Option<AnyView>,
+    #[prop(optional)] zone: Option<AnyView>,
 ) -> impl IntoView {
     view! {
         <details class="card settings">
             <summary>{format!("{what} settings")}</summary>
             <p class="muted">{format!("Currently called “{current}”.")}</p>
             {rename}
+            {zone}
             {archive}
         </details>
+    }
+}
+
+/// The time zone names, as suggestions for the inputs that name
+/// `list="time-zones"`.
+#[component]
+fn TimeZoneOptions() -> impl IntoView {
+    let names = OnceResource::new(time_zone_names());
+    view! {
+        <datalist id="time-zones">
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    names
+                        .await
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|n| view! { <option value=n /> })
+                        .collect_view()
+                })}
+            </Suspense>
+        </datalist>
     }
 }
 
@@ -174,10 +197,19 @@ pub fn OrganizationPage() -> impl IntoView {
     let add_campus = ServerAction::<CreateCampus>::new();
     let rename = ServerAction::<RenameOrganization>::new();
     let archive = ServerAction::<ArchiveOrganization>::new();
+    let set_zone = ServerAction::<SetOrganizationTimeZone>::new();
     let data = Resource::new(
-        move || (id(), add_campus.version().get(), rename.version().get()),
-        |(id, _, _)| get_organization(id),
+        move || {
+            (
+                id(),
+                add_campus.version().get(),
+                rename.version().get(),
+                set_zone.version().get(),
+            )
+        },
+        |(id, _, _, _)| get_organization(id),
     );
+    let zone_error = last_error(set_zone.value());
     let add_error = last_error(add_campus.value());
     let rename_error = last_error(rename.value());
     let archive_error = last_error(archive.value());
@@ -271,6 +303,17 @@ pub fn OrganizationPage() -> impl IntoView {
                                     <TextField form="rename-org" label="New name" name="name" error=rename_error />
                                     <FormError error=rename_error fields=&["name"] />
                                     <SubmitButton label="Rename" busy_label="Renaming…" pending=rename.pending() class="button" />
+                                </ActionForm>
+                            }.into_any()
+                            zone=view! {
+                                <ActionForm action=set_zone attr:class="stack">
+                                    <input type="hidden" name="id" value=org_id.clone() />
+                                    <p class="muted">"Pantries that have not chosen their own time zone count their days, for visits, movements and reports, from midnight in this one."</p>
+                                    <TextField form="org-zone" label="Time zone" name="time_zone" list="time-zones"
+                                        value=v.organization.time_zone.clone() error=zone_error />
+                                    <FormError error=zone_error fields=&["time_zone"] />
+                                    <SubmitButton label="Set time zone" busy_label="Saving…" pending=set_zone.pending() class="button" />
+                                    <TimeZoneOptions />
                                 </ActionForm>
                             }.into_any()
                             archive=Some(view! {
@@ -402,10 +445,12 @@ pub fn PantryPage() -> impl IntoView {
     let id = move || PantryId(params.read().get("id").unwrap_or_default());
     let rename = ServerAction::<RenamePantry>::new();
     let archive = ServerAction::<ArchivePantry>::new();
+    let set_zone = ServerAction::<SetPantryTimeZone>::new();
     let data = Resource::new(
-        move || (id(), rename.version().get()),
-        |(id, _)| get_pantry(id),
+        move || (id(), rename.version().get(), set_zone.version().get()),
+        |(id, _, _)| get_pantry(id),
     );
+    let zone_error = last_error(set_zone.value());
     let rename_error = last_error(rename.value());
     let archive_error = last_error(archive.value());
     let navigate = use_navigate();
@@ -461,6 +506,10 @@ pub fn PantryPage() -> impl IntoView {
                         <dl class="facts">
                             <div><dt>"Campus"</dt><dd>{v.campus_name.clone()}</dd></div>
                             <div><dt>"Organization"</dt><dd>{v.organization_name.clone()}</dd></div>
+                            <div><dt>"Time zone"</dt><dd>{match &v.pantry.time_zone {
+                                Some(z) => z.clone(),
+                                None => format!("{} (the organization’s)", v.organization_time_zone),
+                            }}</dd></div>
                         </dl>
                     </section>
                     {(!v.people.is_empty()).then(|| view! {
@@ -487,6 +536,20 @@ pub fn PantryPage() -> impl IntoView {
                                     <TextField form="rename-pantry" label="New name" name="name" error=rename_error />
                                     <FormError error=rename_error fields=&["name"] />
                                     <SubmitButton label="Rename" busy_label="Renaming…" pending=rename.pending() class="button" />
+                                </ActionForm>
+                            }.into_any()
+                            zone=view! {
+                                <ActionForm action=set_zone attr:class="stack">
+                                    <input type="hidden" name="id" value=pantry_id.clone() />
+                                    <p class="muted">{format!(
+                                        "Visits, movements and reports count this pantry’s days from midnight in its time zone. Leave it empty to use the organization’s ({}).",
+                                        v.organization_time_zone
+                                    )}</p>
+                                    <TextField form="pantry-zone" label="Time zone" name="time_zone" list="time-zones"
+                                        value=v.pantry.time_zone.clone().unwrap_or_default() error=zone_error />
+                                    <FormError error=zone_error fields=&["time_zone"] />
+                                    <SubmitButton label="Set time zone" busy_label="Saving…" pending=set_zone.pending() class="button" />
+                                    <TimeZoneOptions />
                                 </ActionForm>
                             }.into_any()
                             archive=Some(view! {

@@ -16,7 +16,7 @@ use crate::auth::model::Role;
 use crate::auth::service::{Caller, Place};
 use crate::catalog::model::{Product, Unit};
 use crate::catalog::service as catalog;
-use crate::db::{format_time, now_ms, Backend, Conn, Db, Sql};
+use crate::db::{now_ms, Backend, Conn, Db, Sql};
 use crate::error::{AppError, AppResult};
 use crate::events::bus::BoxFuture;
 use crate::events::domain::DomainEvent;
@@ -408,8 +408,9 @@ pub async fn intakes(
     caller: &Caller,
     pantry: &PantryId,
 ) -> AppResult<Vec<IntakeListItem>> {
-    let (_, place) = inventory::pantry_header(&state.db, pantry).await?;
+    let (header, place) = inventory::pantry_header(&state.db, pantry).await?;
     caller.require(&place, Role::Staff, "pantry")?;
+    let zone = crate::zones::Zone::stored(&header.time_zone);
     let rows = sqlx::query(
         "select i.id, i.status, i.created_at, i.donor, \
          (select count(*) from photos p where p.intake_id = i.id) as photos \
@@ -423,7 +424,7 @@ pub async fn intakes(
             Ok(IntakeListItem {
                 id: IntakeId(r.try_get("id")?),
                 status: r.try_get("status")?,
-                created_at: format_time(r.try_get("created_at")?),
+                created_at: zone.format(r.try_get("created_at")?),
                 photos: r.try_get("photos")?,
                 donor: r.try_get("donor")?,
             })
@@ -445,6 +446,7 @@ pub async fn intake(state: &AppState, caller: &Caller, id: &IntakeId) -> AppResu
     .fetch_one(db.pool())
     .await?;
     let photos = photos_of(db, header.organization_id.as_str(), id).await?;
+    let zone = crate::zones::Zone::stored(&header.time_zone);
     let status: String = i.try_get("status")?;
     let confirmed = if status == "confirmed" {
         confirmed_lines(db, id).await?
@@ -465,11 +467,11 @@ pub async fn intake(state: &AppState, caller: &Caller, id: &IntakeId) -> AppResu
         pantry_name: header.name.clone(),
         donor: i.try_get("donor")?,
         status,
-        created_at: format_time(i.try_get("created_at")?),
+        created_at: zone.format(i.try_get("created_at")?),
         created_by: i.try_get("display_name")?,
         confirmed_at: i
             .try_get::<Option<i64>, _>("confirmed_at")?
-            .map(format_time),
+            .map(|t| zone.format(t)),
         settled: photos
             .iter()
             .all(|p| matches!(p.status, AnalysisStatus::Done | AnalysisStatus::Failed)),

@@ -31,6 +31,9 @@ pub fn TextField(
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(optional)] readonly: bool,
     #[prop(optional)] autofocus: bool,
+    /// The id of a `<datalist>` of suggestions.
+    #[prop(optional)]
+    list: Option<&'static str>,
 ) -> impl IntoView {
     let id = format!("{form}-{name}");
     let error_id = format!("{id}-error");
@@ -66,6 +69,7 @@ pub fn TextField(
                 value=value
                 readonly=readonly
                 autofocus=autofocus
+                list=list
                 aria-invalid=move || message().map(|_| "true")
                 aria-describedby=described
             />

@@ -8,7 +8,6 @@ use super::model::{DonationLine, DonationReceipt, DonorTotal, Donors};
 use crate::auth::model::Role;
 use crate::auth::service::Caller;
 use crate::catalog::model::Unit;
-use crate::db::format_time;
 use crate::error::{AppError, AppResult};
 use crate::ids::{OrganizationId, PantryId};
 use crate::inventory::model::format_weight;
@@ -67,7 +66,8 @@ pub async fn receipt(state: &AppState, caller: &Caller, id: &str) -> AppResult<D
         pantry_id: header.id.clone(),
         pantry_name: header.name.clone(),
         campus_name: header.campus_name.clone(),
-        received_at: format_time(row.try_get("occurred_at")?),
+        received_at: crate::zones::Zone::stored(&header.time_zone)
+            .format(row.try_get("occurred_at")?),
         donor: donor_name(row.try_get("donor")?),
         product_name: row.try_get("product_name")?,
         quantity_text: unit.format(row.try_get("quantity")?),
@@ -100,6 +100,8 @@ pub async fn donors(
     .bind(o.id.as_str())
     .fetch_all(state.db.pool())
     .await?;
+    // The organization's zone for its totals; each pantry's for its lines.
+    let zone = crate::zones::Zone::stored(&o.time_zone);
     let mut donors = Vec::with_capacity(totals.len());
     for r in &totals {
         donors.push(DonorTotal {
@@ -107,17 +109,19 @@ pub async fn donors(
             donations: r.try_get("donations")?,
             weight_g: r.try_get("weight_g")?,
             unweighed: r.try_get("unweighed")?,
-            last_received: format_time(r.try_get("last_at")?),
+            last_received: zone.format(r.try_get("last_at")?),
         });
     }
     let rows = sqlx::query(
-        "select m.id, m.donor, m.quantity, m.weight_g, m.occurred_at, p.name as product_name, p.unit, pa.name as pantry_name \
+        "select m.id, m.donor, m.quantity, m.weight_g, m.occurred_at, p.name as product_name, p.unit, pa.name as pantry_name, \
+         coalesce(pa.time_zone, $3) as time_zone \
          from movements m join products p on p.id = m.product_id join pantries pa on pa.id = m.pantry_id \
          where m.organization_id = $1 and m.kind = 'received' and m.source = 'donation' \
          order by m.occurred_at desc, m.id desc limit $2",
     )
     .bind(o.id.as_str())
     .bind(RECENT)
+    .bind(&o.time_zone)
     .fetch_all(state.db.pool())
     .await?;
     let mut recent = Vec::with_capacity(rows.len());
@@ -125,7 +129,8 @@ pub async fn donors(
         let unit = Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?;
         recent.push(DonationLine {
             receipt_no: r.try_get("id")?,
-            received_at: format_time(r.try_get("occurred_at")?),
+            received_at: crate::zones::Zone::stored(&r.try_get::<String, _>("time_zone")?)
+                .format(r.try_get("occurred_at")?),
             pantry_name: r.try_get("pantry_name")?,
             donor: donor_name(r.try_get("donor")?),
             product_name: r.try_get("product_name")?,

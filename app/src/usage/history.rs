@@ -11,6 +11,7 @@ use crate::auth::service::Caller;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::usage::report::{iso, parse_date};
+use crate::zones::LocalDays;
 
 const DAY_MS: i64 = 86_400_000;
 /// Days (or products) per page.
@@ -58,8 +59,9 @@ pub struct UsageSummary {
     pub has_more: bool,
 }
 
-fn period(q: &HashMap<String, String>) -> AppResult<(String, String, i64, i64)> {
-    let today = time::OffsetDateTime::now_utc().date();
+/// The days asked for (default: the year up to today).
+fn period(state: &AppState, q: &HashMap<String, String>) -> AppResult<(time::Date, time::Date)> {
+    let today = crate::dates::today(state.clock.as_ref());
     let to = match q.get("to").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         Some(t) => parse_date(t, "to")?,
         None => today,
@@ -74,8 +76,7 @@ fn period(q: &HashMap<String, String>) -> AppResult<(String, String, i64, i64)> 
             "The end date comes before the start date.",
         ));
     }
-    let ms = |d: time::Date| d.midnight().assume_utc().unix_timestamp() * 1000;
-    Ok((iso(from), iso(to), ms(from), ms(to) + DAY_MS))
+    Ok((from, to))
 }
 
 fn page(q: &HashMap<String, String>) -> AppResult<usize> {
@@ -121,22 +122,35 @@ pub async fn product_usage(
             None
         }
     };
-    let (from, to, from_ms, to_ms) = period(q)?;
+    let (from_day, to_day) = period(state, q)?;
+    let (from, to) = (iso(from_day), iso(to_day));
     let page = page(q)?;
+    // Each pantry's own days, in its time zone.
+    let days_of = match &pantry {
+        Some(p) => LocalDays::of(&state.db, "p.id = $1", p, from_day, to_day).await?,
+        None => LocalDays::of(&state.db, "p.organization_id = $1", &organization, from_day, to_day).await?,
+    };
+    let (from_ms, to_ms) = days_of.bounds();
+    let (z, o) = days_of.params()?;
     let pantry_cond = if pantry.is_some() {
         " and m.pantry_id = $4"
     } else {
         ""
     };
     let mut out = sqlx::query_as::<_, (i64, i64)>(&format!(
-        "select m.occurred_at / {DAY_MS} as d, cast(-sum(m.quantity) as bigint) from movements m \
+        "{} select (m.occurred_at + o.offset_ms) / {DAY_MS} as d, cast(-sum(m.quantity) as bigint) from movements m \
+         join z on z.pantry_id = m.pantry_id and m.occurred_at >= z.from_ms and m.occurred_at < z.to_ms \
+         join o on o.zone = z.zone and m.occurred_at >= o.start_ms and m.occurred_at < o.end_ms \
          where m.product_id = $1 and m.kind = 'distributed' and m.occurred_at >= $2 and m.occurred_at < $3{pantry_cond} \
-         group by m.occurred_at / {DAY_MS}"
+         group by (m.occurred_at + o.offset_ms) / {DAY_MS}",
+        days_of.with(state.db.backend(), 5)
     ))
     .bind(product.as_str())
     .bind(from_ms)
     .bind(to_ms)
     .bind(pantry.clone().unwrap_or_default())
+    .bind(&z)
+    .bind(&o)
     .fetch_all(state.db.pool())
     .await?;
     let hist_cond = if pantry.is_some() {
@@ -203,16 +217,25 @@ pub async fn summary(
     }
     let (o, place) = crate::org::service::organization_with_place(&state.db, organization).await?;
     caller.require(&place, Role::Viewer, "organization")?;
-    let (from, to, from_ms, to_ms) = period(q)?;
+    let (from_day, to_day) = period(state, q)?;
+    let (from, to) = (iso(from_day), iso(to_day));
     let page = page(q)?;
-    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
-        "select p.id, p.name, p.unit, \
-         coalesce((select cast(-sum(m.quantity) as bigint) from movements m where m.product_id = p.id and m.kind = 'distributed' \
+    // Each pantry's period in its own time zone.
+    let days_of =
+        LocalDays::of(&state.db, "p.organization_id = $1", o.id.as_str(), from_day, to_day).await?;
+    let (from_ms, to_ms) = days_of.bounds();
+    let (z, zone_offsets) = days_of.params()?;
+    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(&format!(
+        "{} select p.id, p.name, p.unit, \
+         coalesce((select cast(-sum(m.quantity) as bigint) from movements m \
+                   join z on z.pantry_id = m.pantry_id and m.occurred_at >= z.from_ms and m.occurred_at < z.to_ms \
+                   where m.product_id = p.id and m.kind = 'distributed' \
                    and m.occurred_at >= $2 and m.occurred_at < $3), 0), \
          coalesce((select cast(sum(h.quantity) as bigint) from usage_history h join usage_imports i on i.id = h.import_id \
                    where h.product_id = p.id and i.status = 'done' and h.day >= $4 and h.day <= $5), 0) \
          from products p where p.organization_id = $1 order by p.name_key, p.id limit $6 offset $7",
-    )
+        days_of.with(state.db.backend(), 8)
+    ))
     .bind(o.id.as_str())
     .bind(from_ms)
     .bind(to_ms)
@@ -220,6 +243,8 @@ pub async fn summary(
     .bind(&to)
     .bind((PAGE + 1) as i64)
     .bind(((page - 1) * PAGE) as i64)
+    .bind(&z)
+    .bind(&zone_offsets)
     .fetch_all(state.db.pool())
     .await?;
     let has_more = rows.len() > PAGE;

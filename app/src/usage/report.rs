@@ -3,10 +3,14 @@
 //! waste by reason, for a pantry, a campus or a whole organization.
 //!
 //! Every figure is a sum of movements (and a count of visits): the
-//! database sums per UTC day and product, and this module rolls days up
-//! into weeks or months, categories and products. What a visit handed out
+//! database sums per day and product, and this module rolls days up into
+//! weeks or months, categories and products. What a visit handed out
 //! counts on the visit's day, with its corrections, so a voided visit
-//! adds nothing anywhere. Days are UTC days.
+//! adds nothing anywhere. Days are each pantry's local days, in its time
+//! zone: the database is handed each zone's offsets over the period
+//! ([`crate::zones::Zone::offsets`]) and each pantry's zone and period, as
+//! bound row sets, so an evening visit in California counts on its own
+//! day, not on the next UTC one.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -21,6 +25,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::ProductId;
 use crate::inventory::service::Scope;
 use crate::state::AppState;
+use crate::zones::LocalDays;
 
 const DAY_MS: i64 = 86_400_000;
 /// Days from 1970-01-01 to the Julian day number.
@@ -37,6 +42,8 @@ struct ReportScope {
     label: String,
     id: String,
     condition: fn(&str) -> String,
+    /// The pantries in scope, as a condition on `pantries p`.
+    pantries: &'static str,
 }
 
 async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<ReportScope> {
@@ -52,6 +59,7 @@ async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<
                 label: format!("{} ({})", h.name, h.campus_name),
                 id: h.id.0,
                 condition: |a| format!("{a}.pantry_id = $1"),
+                pantries: "p.id = $1",
             })
         }
         Scope::Campus(id) => {
@@ -64,6 +72,7 @@ async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<
                 condition: |a| {
                     format!("{a}.pantry_id in (select id from pantries where campus_id = $1)")
                 },
+                pantries: "p.campus_id = $1",
             })
         }
         Scope::Organization(id) => {
@@ -74,6 +83,7 @@ async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<
                 label: o.name.clone(),
                 id: o.id.0,
                 condition: |a| format!("{a}.organization_id = $1"),
+                pantries: "p.organization_id = $1",
             })
         }
     }
@@ -247,12 +257,19 @@ pub async fn usage_report(
             format!("A report covers at most {MAX_DAYS} days; choose a shorter period."),
         ));
     }
-    let (from_ms, to_ms) = (first * DAY_MS, (last + 1) * DAY_MS);
     let db = state.db.pool();
+    let backend = state.db.backend();
+    let days = LocalDays::of(&state.db, scope.pantries, &scope.id, from, to).await?;
+    let (from_ms, to_ms) = days.bounds();
+    // `$1` the scope, `$2`/`$3` the widest bounds (for the indexes), then
+    // the row sets: each pantry's zone and period (`z`), each zone's
+    // offsets (`o`).
+    let with = days.with(backend, 4);
+    let (z, o) = days.params()?;
 
     // Visits, to count households and people per period.
     let visits = sqlx::query(&format!(
-        "select v.occurred_at, v.client_ref, v.adults, v.children, v.seniors from visits v \
+        "select v.pantry_id, v.occurred_at, v.client_ref, v.adults, v.children, v.seniors from visits v \
          where {} and v.status = 'recorded' and v.occurred_at >= $2 and v.occurred_at < $3",
         (scope.condition)("v")
     ))
@@ -262,27 +279,33 @@ pub async fn usage_report(
     .fetch_all(db)
     .await?;
 
-    // What went out per day and product; a visit's movements (its
+    // What went out per local day and product; a visit's movements (its
     // corrections too) count on the visit's day.
     let out = sqlx::query(&format!(
-        "select coalesce(v.occurred_at, m.occurred_at) / {DAY_MS} as day, m.product_id, cast(-sum(m.quantity) as bigint) as quantity \
-         from movements m left join visits v on v.id = m.visit_id \
-         where {} and m.kind = 'distributed' and m.occurred_at >= $2 and coalesce(v.occurred_at, m.occurred_at) < $3 \
-         group by coalesce(v.occurred_at, m.occurred_at) / {DAY_MS}, m.product_id",
+        "{with} select (t.at + o.offset_ms) / {DAY_MS} as day, t.product_id, cast(-sum(t.quantity) as bigint) as quantity \
+         from (select coalesce(v.occurred_at, m.occurred_at) as at, m.occurred_at as moved_at, m.pantry_id, m.product_id, m.quantity \
+               from movements m left join visits v on v.id = m.visit_id \
+               where {} and m.kind = 'distributed' and m.occurred_at >= $2 and coalesce(v.occurred_at, m.occurred_at) < $3) t \
+         join z on z.pantry_id = t.pantry_id and t.moved_at >= z.from_ms and t.at < z.to_ms \
+         join o on o.zone = z.zone and t.at >= o.start_ms and t.at < o.end_ms \
+         group by (t.at + o.offset_ms) / {DAY_MS}, t.product_id",
         (scope.condition)("m")
     ))
     .bind(&scope.id)
     .bind(from_ms)
     .bind(to_ms)
+    .bind(&z)
+    .bind(&o)
     .fetch_all(db)
     .await?;
 
     // Donations in: a recorded weight wins over the catalog's.
     let donated = sqlx::query(&format!(
-        "select coalesce(m.donor, '') as donor, m.product_id, count(*) as lines, cast(sum(m.quantity) as bigint) as quantity, \
+        "{with} select coalesce(m.donor, '') as donor, m.product_id, count(*) as lines, cast(sum(m.quantity) as bigint) as quantity, \
          cast(sum(case when m.weight_g is null then m.quantity else 0 end) as bigint) as unweighed, \
          cast(sum(coalesce(m.weight_g, 0)) as bigint) as weighed_g \
-         from movements m where {} and m.kind = 'received' and m.source = 'donation' \
+         from movements m join z on z.pantry_id = m.pantry_id and m.occurred_at >= z.from_ms and m.occurred_at < z.to_ms \
+         where {} and m.kind = 'received' and m.source = 'donation' \
          and m.occurred_at >= $2 and m.occurred_at < $3 \
          group by coalesce(m.donor, ''), m.product_id",
         (scope.condition)("m")
@@ -290,18 +313,23 @@ pub async fn usage_report(
     .bind(&scope.id)
     .bind(from_ms)
     .bind(to_ms)
+    .bind(&z)
+    .bind(&o)
     .fetch_all(db)
     .await?;
 
     let wasted = sqlx::query(&format!(
-        "select coalesce(m.reason, 'other') as reason, m.product_id, cast(-sum(m.quantity) as bigint) as quantity \
-         from movements m where {} and m.kind = 'discarded' and m.occurred_at >= $2 and m.occurred_at < $3 \
+        "{with} select coalesce(m.reason, 'other') as reason, m.product_id, cast(-sum(m.quantity) as bigint) as quantity \
+         from movements m join z on z.pantry_id = m.pantry_id and m.occurred_at >= z.from_ms and m.occurred_at < z.to_ms \
+         where {} and m.kind = 'discarded' and m.occurred_at >= $2 and m.occurred_at < $3 \
          group by coalesce(m.reason, 'other'), m.product_id",
         (scope.condition)("m")
     ))
     .bind(&scope.id)
     .bind(from_ms)
     .bind(to_ms)
+    .bind(&z)
+    .bind(&o)
     .fetch_all(db)
     .await?;
 
@@ -381,13 +409,16 @@ pub async fn usage_report(
     let mut served_total = Served::default();
     for v in &visits {
         let at: i64 = v.try_get("occurred_at")?;
+        let Some(day) = days.day_of(&v.try_get::<String, _>("pantry_id")?, at) else {
+            continue;
+        };
         let client: Option<String> = v.try_get("client_ref")?;
         let h = Household {
             adults: v.try_get("adults")?,
             children: v.try_get("children")?,
             seniors: v.try_get("seniors")?,
         };
-        let p = period_start(at.div_euclid(DAY_MS), group);
+        let p = period_start(day, group);
         served
             .entry(p)
             .or_default()

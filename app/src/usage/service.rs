@@ -14,7 +14,7 @@ use crate::auth::model::Role;
 use crate::auth::service::Caller;
 use crate::catalog::model::Product;
 use crate::catalog::service as catalog;
-use crate::db::{format_time, now_ms, Backend, Conn, Db, Sql};
+use crate::db::{now_ms, Backend, Conn, Db, Sql};
 use crate::error::{AppError, AppResult};
 use crate::events::bus::BoxFuture;
 use crate::events::domain::DomainEvent;
@@ -179,8 +179,11 @@ async fn rule_warning(
     .bind(since)
     .fetch_one(db.pool())
     .await?;
+    // Days as the pantry counts them: a visit last night is "yesterday"
+    // even if it was eight hours ago.
+    let zone = crate::zones::Zone::stored(&pantry.time_zone);
     Ok(last.map(|at| {
-        let ago = (now - at).max(0) / 86_400_000;
+        let ago = (zone.day_of(now) - zone.day_of(at)).whole_days().max(0);
         let when = match ago {
             0 => "earlier today".to_string(),
             1 => "yesterday".to_string(),
@@ -691,6 +694,7 @@ pub async fn visit(state: &AppState, caller: &Caller, id: &VisitId) -> AppResult
     .ok_or_else(|| AppError::not_found("visit"))?;
     let pantry_id = PantryId(r.try_get("pantry_id")?);
     let (header, place) = inventory::pantry_header(&state.db, &pantry_id).await?;
+    let zone = crate::zones::Zone::stored(&header.time_zone);
     caller.require(&place, Role::Staff, "visit")?;
     let lines = sqlx::query(
         "select l.product_id, l.quantity, p.name, p.category, p.unit from visit_lines l \
@@ -727,7 +731,7 @@ pub async fn visit(state: &AppState, caller: &Caller, id: &VisitId) -> AppResult
             quantity,
             quantity_text: unit.format(quantity.abs()),
             note: m.try_get("note")?,
-            occurred_at: format_time(m.try_get("occurred_at")?),
+            occurred_at: zone.format(m.try_get("occurred_at")?),
             actor_name: m.try_get("display_name")?,
         })
     })
@@ -735,7 +739,7 @@ pub async fn visit(state: &AppState, caller: &Caller, id: &VisitId) -> AppResult
     Ok(Visit {
         id: id.clone(),
         pantry: header,
-        occurred_at: format_time(r.try_get("occurred_at")?),
+        occurred_at: zone.format(r.try_get("occurred_at")?),
         household: Household {
             adults: r.try_get("adults")?,
             children: r.try_get("children")?,
@@ -751,8 +755,8 @@ pub async fn visit(state: &AppState, caller: &Caller, id: &VisitId) -> AppResult
         recorded_by: r.try_get("display_name")?,
         corrected_at: r
             .try_get::<Option<i64>, _>("corrected_at")?
-            .map(format_time),
-        voided_at: r.try_get::<Option<i64>, _>("voided_at")?.map(format_time),
+            .map(|t| zone.format(t)),
+        voided_at: r.try_get::<Option<i64>, _>("voided_at")?.map(|t| zone.format(t)),
         void_reason: r.try_get("void_reason")?,
     })
 }
@@ -766,6 +770,7 @@ pub async fn visits(
     page: crate::input::PageNumber,
 ) -> AppResult<VisitPage> {
     let (header, rule) = pantry_for(state, caller, pantry, Role::Staff).await?;
+    let zone = crate::zones::Zone::stored(&header.time_zone);
     let offset = page.offset(VISIT_PAGE);
     let page = page.get();
     let rows = sqlx::query(
@@ -786,7 +791,7 @@ pub async fn visits(
         .map(|r| {
             Ok(VisitRow {
                 id: VisitId(r.try_get("id")?),
-                occurred_at: format_time(r.try_get("occurred_at")?),
+                occurred_at: zone.format(r.try_get("occurred_at")?),
                 household: Household {
                     adults: r.try_get("adults")?,
                     children: r.try_get("children")?,

@@ -45,10 +45,10 @@ crate::on_both_databases!(row_sets_reach_the_database_unchanged);
 
 /// What the movement writer's statements carry (text with quotes,
 /// backslashes, braces, commas, the word NULL, any Unicode; the extremes of
-/// a bigint; nulls) arrives as it left: inline `values` on SQLite, one
-/// array per column on PostgreSQL.
+/// a bigint; nulls; SQL of its own) arrives as it left, bound as one JSON
+/// parameter per row set on both databases.
 async fn row_sets_reach_the_database_unchanged(backend: Backend) {
-    use app::db::{RowSet, Script, Statement, Value};
+    use app::db::{RowSet, Statement, Steps, Value};
     const ECHO: Statement = Statement {
         name: "echo_test",
         inputs: &[
@@ -76,6 +76,9 @@ async fn row_sets_reach_the_database_unchanged(backend: Backend) {
         "ünïcödé 😀",
         "line\nbreak\ttab",
         "\\\"",
+        "'); drop table movements; --",
+        "$1 $$ ? :name @p",
+        "\u{202e}bidi",
     ];
     let mut rows: Vec<Vec<Value>> = texts
         .iter()
@@ -98,18 +101,9 @@ async fn row_sets_reach_the_database_unchanged(backend: Backend) {
     let app = spawn_app(backend).await;
     let db = &app.server.state.db;
     let mut conn = db.pool().acquire().await.unwrap();
-    if db.backend() == app::db::Backend::Postgres {
-        sqlx::raw_sql(&ECHO.prepare())
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-    }
-    let mut script = Script::new(db.backend());
-    script.statement(&ECHO, &[&rows, &[]]);
-    let got = sqlx::raw_sql(script.finish().unwrap())
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap();
+    let mut steps = Steps::new(db.backend());
+    steps.statement(&ECHO, &[&rows, &[]]).unwrap();
+    let got = steps.run(&mut *conn).await.unwrap();
     let got: Vec<Vec<Value>> = got
         .iter()
         .map(|r| {
