@@ -35,6 +35,17 @@ pub mod tasks;
 #[cfg(feature = "ssr")]
 pub mod zones;
 
+/// Every module's routes besides its server functions (which register
+/// themselves): a module with a handler of its own adds one line here.
+#[cfg(feature = "ssr")]
+pub fn routes() -> axum::Router<state::AppState> {
+    axum::Router::new()
+        .merge(inventory::api::routes())
+        .merge(catalog::api::routes())
+        .merge(usage::api::routes())
+        .merge(photos::api::routes())
+}
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};

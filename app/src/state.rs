@@ -153,7 +153,12 @@ impl AppState {
         ];
         let bus: Arc<dyn EventBus> =
             Arc::new(LocalBus::new(consumers, settings.event_retry.clone()));
-        let writer = MovementWriter::start(db.clone(), stock_cache.clone(), bus.clone());
+        let writer = MovementWriter::start(
+            db.clone(),
+            stock_cache.clone(),
+            bus.clone(),
+            settings.clock.clone(),
+        );
         Self(Arc::new(Shared {
             db,
             clock: settings.clock.clone(),

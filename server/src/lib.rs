@@ -19,7 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::provide_context;
@@ -160,6 +160,7 @@ pub async fn start_with_clock(
             state.photos.wake.clone(),
             delivery_stopped.clone(),
         );
+        let clock = state.clock.clone();
         let readers = app::photos::analysis::Readers::new(
             state.photos.items.clone(),
             state.photos.llm.clone(),
@@ -169,6 +170,7 @@ pub async fn start_with_clock(
             .spawn("photo-analyser", delivery_stopped.clone(), move || {
                 app::photos::analysis::run(
                     db.clone(),
+                    clock.clone(),
                     store.clone(),
                     readers.clone(),
                     wake.clone(),
@@ -345,47 +347,7 @@ pub fn router(config: &Config, state: AppState, metrics: Arc<metrics::Metrics>) 
     let mut ops = Router::new()
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))
-        .route(
-            "/live/pantries/{id}",
-            get(app::inventory::live::pantry_stream),
-        )
-        .route(
-            "/organizations/{id}/catalog.csv",
-            get(app::catalog::api::export_handler),
-        )
-        .route(
-            "/reports/usage.csv",
-            get(app::usage::api::report_csv_handler),
-        )
-        .route(
-            "/organizations/{id}/usage-import",
-            post(app::usage::api::import_upload_handler),
-        )
-        .route(
-            "/imports/{id}/errors.csv",
-            get(app::usage::api::import_errors_handler),
-        )
-        .route(
-            "/intakes/{id}/photos",
-            post(app::photos::api::upload_handler),
-        )
-        .route(
-            "/photos/{id}/thumbnail.jpg",
-            get(app::photos::api::thumbnail_handler),
-        )
-        .route("/photos/{id}/photo", get(app::photos::api::photo_handler))
-        .route(
-            "/api/v1/usage/import",
-            post(app::usage::api::api_import_handler),
-        )
-        .route(
-            "/api/v1/usage/summary",
-            get(app::usage::api::api_usage_summary_handler),
-        )
-        .route(
-            "/api/v1/usage/{product_id}",
-            get(app::usage::api::api_product_usage_handler),
-        )
+        .merge(app::routes())
         .with_state(state.clone());
     if let Some(token) = &config.metrics_token {
         ops = ops.merge(

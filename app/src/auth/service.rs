@@ -1138,6 +1138,7 @@ async fn redeem(
             pantry_id: pantry,
             actor_id: Some(user.as_str()),
             correlation_id: &crate::request::current_request_id(),
+            occurred_at: now,
         },
     )
     .await?;

@@ -148,3 +148,10 @@ pub async fn export_handler(
         Err(e) => e.into_response(),
     }
 }
+
+/// The catalog's routes besides its server functions: the CSV export.
+#[cfg(feature = "ssr")]
+pub fn routes() -> axum::Router<crate::state::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/organizations/{id}/catalog.csv", get(export_handler))
+}

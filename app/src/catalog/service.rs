@@ -6,7 +6,7 @@ use sqlx::Row as _;
 use super::model::*;
 use crate::auth::model::Role;
 use crate::auth::service::Caller;
-use crate::db::{self, contains_pattern, now_ms, Db, Sql, Tx};
+use crate::db::{self, contains_pattern, Db, Sql, Tx};
 use crate::error::{AppError, AppResult};
 use crate::events::domain::DomainEvent;
 use crate::events::store::{self as events, NewEvent};
@@ -359,6 +359,7 @@ async fn append_product_event(
             pantry_id: None,
             actor_id: Some(actor),
             correlation_id: correlation,
+            occurred_at: state.clock.now_ms(),
         },
     )
     .await?;
@@ -375,7 +376,7 @@ async fn insert_product(
 ) -> AppResult<Product> {
     check_unique(tx, organization.as_str(), input, None).await?;
     let id = ProductId::new();
-    let now = now_ms();
+    let now = state.clock.now_ms();
     sqlx::query(
         "insert into products (id, organization_id, name, name_key, category, category_key, unit, unit_weight_g, perishable, shelf_life_days, created_at, updated_at, sku, sku_key) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)",
@@ -442,12 +443,7 @@ async fn update_in_tx(
     correlation: &str,
 ) -> AppResult<Product> {
     if existing.unit != input.unit {
-        let stocked: i64 =
-            sqlx::query_scalar("select count(*) from movements where product_id = $1")
-                .bind(existing.id.as_str())
-                .fetch_one(&mut **tx)
-                .await?;
-        if stocked > 0 {
+        if crate::inventory::ledger::has_moved(tx, existing.id.as_str()).await? {
             return Err(AppError::invalid(
                 "unit",
                 format!(
@@ -476,7 +472,7 @@ async fn update_in_tx(
     .bind(input.unit_weight_g)
     .bind(input.perishable as i64)
     .bind(input.shelf_life_days)
-    .bind(now_ms())
+    .bind(state.clock.now_ms())
     .bind(existing.id.as_str())
     .bind(input.sku.as_deref())
     .bind(input.sku.as_ref().map(|s| s.to_lowercase()))
@@ -602,7 +598,7 @@ pub async fn archive(state: &AppState, caller: &Caller, id: &ProductId) -> AppRe
         ));
     }
     sqlx::query("update products set archived_at = $1, updated_at = $1 where id = $2")
-        .bind(now_ms())
+        .bind(state.clock.now_ms())
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;

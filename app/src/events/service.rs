@@ -111,7 +111,7 @@ pub async fn retry(
         Err(error) => {
             sqlx::query("update dead_letters set attempts = attempts + 1, error = $1, retried_at = $2 where id = $3")
                 .bind(&error)
-                .bind(crate::db::now_ms())
+                .bind(state.clock.now_ms())
                 .bind(id.as_str())
                 .execute(pool)
                 .await?;

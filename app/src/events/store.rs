@@ -15,6 +15,8 @@ pub struct NewEvent<'a> {
     pub pantry_id: Option<&'a str>,
     pub actor_id: Option<&'a str>,
     pub correlation_id: &'a str,
+    /// When it happened (ms since the epoch), by the app's clock.
+    pub occurred_at: i64,
 }
 
 impl NewEvent<'_> {
@@ -91,7 +93,7 @@ pub async fn append_in_order(tx: &mut Tx, event: &NewEvent<'_>) -> AppResult<Eve
     .bind(payload)
     .bind(event.actor_id)
     .bind(event.correlation_id)
-    .bind(now_ms())
+    .bind(event.occurred_at)
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -103,7 +105,6 @@ pub async fn append_in_order(tx: &mut Tx, event: &NewEvent<'_>) -> AppResult<Eve
 /// round trip longer. Call it last in the transaction. `seq` follows the
 /// order given.
 pub async fn append_all(tx: &mut Tx, backend: Backend, events: &[NewEvent<'_>]) -> AppResult<()> {
-    let now = now_ms();
     for (n, chunk) in events.chunks(500).enumerate() {
         let mut rows = Vec::with_capacity(chunk.len());
         for (i, e) in chunk.iter().enumerate() {
@@ -135,7 +136,7 @@ pub async fn append_all(tx: &mut Tx, backend: Backend, events: &[NewEvent<'_>]) 
                 .text(payload.as_str())
                 .opt_text(e.actor_id.map(str::to_string))
                 .text(e.correlation_id)
-                .int(now);
+                .int(e.occurred_at);
         });
         if lock {
             sql.push(
@@ -182,20 +183,16 @@ pub const APPEND: db::Statement = db::Statement {
 /// Appends `events`, in the order given, to the steps that end the
 /// writer's transaction: call it last, after every row lock the
 /// transaction takes, so the order lock is held as briefly as can be.
-pub fn append_to_steps(
-    steps: &mut db::Steps,
-    events: &[NewEvent<'_>],
-    now: i64,
-) -> AppResult<()> {
+pub fn append_to_steps(steps: &mut db::Steps, events: &[NewEvent<'_>]) -> AppResult<()> {
     if events.is_empty() {
         return Ok(());
     }
-    steps.statement(&APPEND, &[&rows(events, now)?])?;
+    steps.statement(&APPEND, &[&rows(events)?])?;
     Ok(())
 }
 
 /// `events` as rows of [`EVENT_COLUMNS_IN`], each with a new id.
-pub fn rows(events: &[NewEvent<'_>], now: i64) -> AppResult<Vec<Vec<db::Value>>> {
+pub fn rows(events: &[NewEvent<'_>]) -> AppResult<Vec<Vec<db::Value>>> {
     let mut rows = Vec::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
         let payload = e.payload_text()?;
@@ -209,7 +206,7 @@ pub fn rows(events: &[NewEvent<'_>], now: i64) -> AppResult<Vec<Vec<db::Value>>>
             db::Value::Text(payload),
             e.actor_id.into(),
             e.correlation_id.into(),
-            now.into(),
+            e.occurred_at.into(),
         ]);
     }
     Ok(rows)

@@ -170,3 +170,10 @@ pub async fn set_minimum(
     let (state, caller) = context().await?;
     super::service::set_minimum(&state, &caller, &pantry, &product, &minimum).await
 }
+
+/// The inventory's routes besides its server functions: the live stream.
+#[cfg(feature = "ssr")]
+pub fn routes() -> axum::Router<crate::state::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/live/pantries/{id}", get(super::live::pantry_stream))
+}

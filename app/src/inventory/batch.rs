@@ -39,7 +39,7 @@ use super::service::{
     moved_event, not_enough, Actor, Change, Command, LotChange, PendingEvent, Posted, Written,
 };
 use crate::catalog::model::{Product, MAX_ON_HAND};
-use crate::db::{now_ms, Backend, Conn, Row, RowSet, Statement, Steps, Value};
+use crate::db::{Backend, Conn, Row, RowSet, Statement, Steps, Value};
 use crate::error::{AppError, AppResult};
 use crate::events::store as events;
 use crate::ids::{LotId, MovementId};
@@ -171,8 +171,8 @@ impl Memory {
     /// read tells, nor groups, whose attachments read) to remembered rows,
     /// an increase only to a date that has a lot with stock (a lot of
     /// that date may be there empty), a named lot only when it has stock.
-    fn plan(&self, jobs: &[(&Command, &Actor)]) -> Option<Plan> {
-        let mut plan = Plan::new(now_ms());
+    fn plan(&self, jobs: &[(&Command, &Actor)], now: i64) -> Option<Plan> {
+        let mut plan = Plan::new(now);
         plan.remembered = true;
         for (command, _) in jobs {
             let Command::Change {
@@ -269,9 +269,10 @@ pub(super) async fn write(
     backend: Backend,
     memory: &mut Memory,
     jobs: &[(&Command, &Actor)],
+    now: i64,
 ) -> AppResult<(Vec<AppResult<Written>>, Way)> {
     let mut way = Way::Read;
-    if let Some(mut plan) = memory.plan(jobs) {
+    if let Some(mut plan) = memory.plan(jobs, now) {
         let outcomes = plan.decide(conn, backend, jobs).await?;
         match plan.write_steps(backend)?.run(conn).await {
             Ok(written) => {
@@ -289,7 +290,7 @@ pub(super) async fn write(
         }
     }
     let rows = read_steps(backend, jobs)?.run(conn).await?;
-    let mut plan = Plan::from_rows(jobs, &rows)?;
+    let mut plan = Plan::from_rows(jobs, &rows, now)?;
     let outcomes = plan.decide(conn, backend, jobs).await?;
     let written = plan.write_steps(backend)?.run(conn).await?;
     memory.learn(&plan, &written)?;
@@ -796,8 +797,8 @@ impl Plan {
     }
 
     /// The plan of a batch from what its read answered.
-    fn from_rows(jobs: &[(&Command, &Actor)], rows: &[Row]) -> AppResult<Self> {
-        let mut plan = Self::new(now_ms());
+    fn from_rows(jobs: &[(&Command, &Actor)], rows: &[Row], now: i64) -> AppResult<Self> {
+        let mut plan = Self::new(now);
         for (command, _) in jobs {
             for (key, organization) in keys_of(command) {
                 plan.stock.entry(key).or_insert_with(|| Stock {
@@ -1016,7 +1017,7 @@ impl Plan {
                 // The attachment has written rows by the time it fails, so
                 // any failure here fails the batch: each command is then
                 // written in a transaction of its own.
-                for event in attachment.write(conn, backend, &posted).await? {
+                for event in attachment.write(conn, backend, &posted, self.now).await? {
                     self.events.push(PendingEvent {
                         event,
                         organization_id: pantry.organization_id.0.clone(),
@@ -1288,6 +1289,7 @@ impl Plan {
                 pantry_id: Some(&e.pantry_id),
                 actor_id: Some(&e.actor_id),
                 correlation_id: &e.correlation_id,
+                occurred_at: now,
             })
             .collect();
         if self.remembered
@@ -1295,7 +1297,7 @@ impl Plan {
             && updated.is_empty()
             && created.is_empty()
         {
-            let events = events::rows(&events, now)?;
+            let events = events::rows(&events)?;
             s.statement(
                 &WRITE_REMEMBERED,
                 &[
@@ -1331,7 +1333,7 @@ impl Plan {
                 s.statement(statement, &[rows])?;
             }
         }
-        events::append_to_steps(&mut s, &events, now)?;
+        events::append_to_steps(&mut s, &events)?;
         s.plain("commit");
         Ok(s)
     }

@@ -15,7 +15,7 @@ use crate::auth::model::Role;
 use crate::auth::service::{Caller, Place};
 use crate::catalog::model::{Product, Unit};
 use crate::catalog::service as catalog;
-use crate::db::{contains_pattern, now_ms, Backend, Conn, Db, Sql, Tx};
+use crate::db::{contains_pattern, Backend, Conn, Db, Sql, Tx};
 use crate::error::{AppError, AppResult};
 use crate::events::bus::BoxFuture;
 use crate::events::domain::DomainEvent;
@@ -221,6 +221,7 @@ async fn lock_stock(
     pantry: &str,
     product: &str,
     create: bool,
+    now: i64,
 ) -> AppResult<i64> {
     if create {
         sqlx::query(
@@ -230,7 +231,7 @@ async fn lock_stock(
         .bind(pantry)
         .bind(product)
         .bind(organization)
-        .bind(now_ms())
+        .bind(now)
         .execute(&mut **tx)
         .await?;
     }
@@ -406,11 +407,13 @@ async fn load_movement_context(
 /// module's own events (type and payload).
 pub trait Attachment: Send + Sync + std::fmt::Debug + 'static {
     fn check<'a>(&'a self, conn: &'a mut Conn, backend: Backend) -> BoxFuture<'a, AppResult<()>>;
+    /// `now`: the batch's time, which its movements and events carry.
     fn write<'a>(
         &'a self,
         conn: &'a mut Conn,
         backend: Backend,
         posted: &'a [Posted],
+        now: i64,
     ) -> BoxFuture<'a, AppResult<Vec<DomainEvent>>>;
 }
 
@@ -790,11 +793,12 @@ pub async fn set_minimum(
         header.id.as_str(),
         product.id.as_str(),
         true,
+        state.clock.now_ms(),
     )
     .await?;
     sqlx::query("update stock_levels set minimum = $1, updated_at = $2 where pantry_id = $3 and product_id = $4")
         .bind(minimum)
-        .bind(now_ms())
+        .bind(state.clock.now_ms())
         .bind(header.id.as_str())
         .bind(product.id.as_str())
         .execute(&mut *tx)
@@ -811,6 +815,7 @@ pub async fn set_minimum(
             pantry_id: Some(header.id.as_str()),
             actor_id: Some(&actor.user_id),
             correlation_id: &actor.correlation_id,
+            occurred_at: state.clock.now_ms(),
         },
     )
     .await?;
@@ -1118,30 +1123,7 @@ pub async fn product_stock(
     })
 }
 
-/// The place an overview is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    Pantry(PantryId),
-    Campus(crate::ids::CampusId),
-    Organization(OrganizationId),
-}
-
-impl Scope {
-    pub fn parse(s: &str) -> AppResult<Self> {
-        let (kind, id) = s.split_once(':').ok_or_else(|| {
-            AppError::invalid("scope", "Choose a pantry, campus or organization.")
-        })?;
-        match kind {
-            "pantry" => Ok(Self::Pantry(id.parse()?)),
-            "campus" => Ok(Self::Campus(id.parse()?)),
-            "organization" => Ok(Self::Organization(id.parse()?)),
-            _ => Err(AppError::invalid(
-                "scope",
-                "Choose a pantry, campus or organization.",
-            )),
-        }
-    }
-}
+pub use crate::org::model::Scope;
 
 /// The SQL condition selecting the scope's stock rows (alias `s`), with the
 /// pantries it covers and its label.

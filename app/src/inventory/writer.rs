@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::batch;
 use super::cache::StockCache;
 use super::service::{Actor, Command, Written};
+use crate::clock::Clock;
 use crate::db::{Conn, Db};
 use crate::error::{AppError, AppResult};
 use crate::events::bus::EventBus;
@@ -86,7 +87,13 @@ impl WriterStats {
 
 impl MovementWriter {
     /// Starts the writer tasks (inside the Tokio runtime).
-    pub fn start(db: Db, cache: Arc<StockCache>, bus: Arc<dyn EventBus>) -> Self {
+    /// `clock` dates every movement and its events.
+    pub fn start(
+        db: Db,
+        cache: Arc<StockCache>,
+        bus: Arc<dyn EventBus>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let count = match db.backend() {
             crate::db::Backend::Sqlite => 1,
             crate::db::Backend::Postgres => 4,
@@ -97,6 +104,7 @@ impl MovementWriter {
                 let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
                 tokio::spawn(run(
                     db.clone(),
+                    clock.clone(),
                     cache.clone(),
                     bus.clone(),
                     stats.clone(),
@@ -149,6 +157,7 @@ fn gather(first: Job, receiver: &mut mpsc::Receiver<Job>) -> Vec<Job> {
 
 async fn run(
     db: Db,
+    clock: Arc<dyn Clock>,
     cache: Arc<StockCache>,
     bus: Arc<dyn EventBus>,
     stats: Arc<WriterStats>,
@@ -163,10 +172,17 @@ async fn run(
         // A panic loses this batch (its callers get an error, and the
         // connection is dropped, which rolls its transaction back) but
         // never the writer.
-        let step =
-            std::panic::AssertUnwindSafe(write_batch(&db, &stats, &mut conn, &mut memory, jobs))
-                .catch_unwind()
-                .await;
+        let now = clock.now_ms();
+        let step = std::panic::AssertUnwindSafe(write_batch(
+            &db,
+            &stats,
+            &mut conn,
+            &mut memory,
+            jobs,
+            now,
+        ))
+        .catch_unwind()
+        .await;
         let Ok((jobs, outcomes)) = step else {
             tracing::error!("a movement batch panicked; the writer goes on");
             conn = None;
@@ -212,6 +228,7 @@ async fn write_batch(
     conn: &mut Option<Conn>,
     memory: &mut batch::Memory,
     jobs: Vec<Job>,
+    now: i64,
 ) -> (Vec<Job>, Vec<AppResult<Written>>) {
     let started = std::time::Instant::now();
     let attempt = async {
@@ -219,7 +236,7 @@ async fn write_batch(
             Some(c) => c,
             None => conn.insert(open(db).await?),
         };
-        batch::write(c, db.backend(), memory, &commands(&jobs)).await
+        batch::write(c, db.backend(), memory, &commands(&jobs), now).await
     };
     let outcomes = match attempt.await {
         Ok((outcomes, way)) => {
@@ -235,7 +252,7 @@ async fn write_batch(
             stats.failed.fetch_add(1, Ordering::Relaxed);
             let mut outcomes = Vec::with_capacity(jobs.len());
             for job in &jobs {
-                outcomes.push(write_alone(db, stats, conn, memory, job).await);
+                outcomes.push(write_alone(db, stats, conn, memory, job, now).await);
             }
             outcomes
         }
@@ -260,13 +277,14 @@ async fn write_alone(
     conn: &mut Option<Conn>,
     memory: &mut batch::Memory,
     job: &Job,
+    now: i64,
 ) -> AppResult<Written> {
     let attempt = async {
         let c = match conn {
             Some(c) => c,
             None => conn.insert(open(db).await?),
         };
-        batch::write(c, db.backend(), memory, &[(&job.command, &job.actor)]).await
+        batch::write(c, db.backend(), memory, &[(&job.command, &job.actor)], now).await
     };
     let outcome = match attempt.await {
         Ok((mut outcomes, way)) => {

@@ -137,6 +137,32 @@ pub struct Overview {
     pub can_create_organization: bool,
 }
 
+/// A place whose figures are asked for: a pantry, a campus or a whole
+/// organization (`pantry:<id>`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Pantry(PantryId),
+    Campus(CampusId),
+    Organization(OrganizationId),
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> Result<Self, crate::error::AppError> {
+        let (kind, id) = s.split_once(':').ok_or_else(|| {
+            crate::error::AppError::invalid("scope", "Choose a pantry, campus or organization.")
+        })?;
+        match kind {
+            "pantry" => Ok(Self::Pantry(id.parse()?)),
+            "campus" => Ok(Self::Campus(id.parse()?)),
+            "organization" => Ok(Self::Organization(id.parse()?)),
+            _ => Err(crate::error::AppError::invalid(
+                "scope",
+                "Choose a pantry, campus or organization.",
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

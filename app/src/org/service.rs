@@ -9,7 +9,7 @@ use sqlx::Row as _;
 use super::model::*;
 use crate::auth::model::{PersonWithRole, Role, ScopeKind};
 use crate::auth::service::{Caller, Place};
-use crate::db::{self, now_ms, Db};
+use crate::db::{self, Db};
 use crate::error::{AppError, AppResult};
 use crate::events::domain::DomainEvent;
 use crate::events::store::{self as events, NewEvent};
@@ -86,6 +86,7 @@ async fn place_event(
             pantry_id: pantry,
             actor_id: Some(caller.me.id.as_str()),
             correlation_id: &correlation,
+            occurred_at: state.clock.now_ms(),
         },
     )
     .await?;
@@ -662,7 +663,7 @@ pub async fn create_organization(
         .ensure_free(&mut tx, "", &name, "")
         .await?;
     let id = OrganizationId::new();
-    let now = now_ms();
+    let now = state.clock.now_ms();
     sqlx::query(
         "insert into organizations (id, name, name_key, created_at) values ($1, $2, $3, $4)",
     )
@@ -759,7 +760,7 @@ pub async fn archive_organization(
     let archived = sqlx::query(
         "update organizations set archived_at = $1 where id = $2 and archived_at is null",
     )
-    .bind(now_ms())
+    .bind(state.clock.now_ms())
     .bind(id.as_str())
     .execute(&mut *tx)
     .await?;
@@ -807,7 +808,7 @@ pub async fn create_campus(
         .bind(organization.as_str())
         .bind(name.as_str())
         .bind(name.key())
-        .bind(now_ms())
+        .bind(state.clock.now_ms())
         .execute(&mut *tx)
         .await
         .map_err(|e| CAMPUS_NAMES.or_duplicate(e, &name))?;
@@ -904,7 +905,7 @@ pub async fn archive_campus(state: &AppState, caller: &Caller, id: &CampusId) ->
         ));
     }
     sqlx::query("update campuses set archived_at = $1 where id = $2 and archived_at is null")
-        .bind(now_ms())
+        .bind(state.clock.now_ms())
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
@@ -948,7 +949,7 @@ pub async fn create_pantry(
     .bind(campus.id.as_str())
     .bind(name.as_str())
     .bind(name.key())
-    .bind(now_ms())
+    .bind(state.clock.now_ms())
     .execute(&mut *tx)
     .await
     .map_err(|e| PANTRY_NAMES.or_duplicate(e, &name))?;
@@ -1121,7 +1122,7 @@ pub async fn archive_pantry(
     let mut tx = state.db.begin().await?;
     let archived =
         sqlx::query("update pantries set archived_at = $1 where id = $2 and archived_at is null")
-            .bind(now_ms())
+            .bind(state.clock.now_ms())
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;

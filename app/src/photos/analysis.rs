@@ -25,7 +25,7 @@ use super::items::{self, Candidate, Looked};
 use super::llm::{self, VisionLlm};
 use super::picture;
 use super::store::ObjectStore;
-use crate::db::{now_ms, Db};
+use crate::db::Db;
 use crate::events::bus::{BoxFuture, Consumer, Delivery, Durability};
 use crate::events::domain::DomainEvent;
 use crate::events::store::{self as events, Event, NewEvent};
@@ -133,6 +133,7 @@ impl Readers {
 /// queue survives restarts), then each photo it is woken for.
 pub async fn run(
     db: Db,
+    clock: Arc<dyn crate::clock::Clock>,
     store: Arc<dyn ObjectStore>,
     readers: Readers,
     wake: Arc<Notify>,
@@ -142,9 +143,11 @@ pub async fn run(
         if *shutdown.borrow() {
             return;
         }
-        match next(&db).await {
+        match next(&db, clock.as_ref()).await {
             Ok(Some(photo)) => {
-                if let Err(e) = analyse_one(&db, store.as_ref(), &readers, &photo, &shutdown).await
+                if let Err(e) =
+                    analyse_one(&db, &clock, store.as_ref(), &readers, &photo, &shutdown)
+                        .await
                 {
                     tracing::error!(photo = %photo.id, error = %e, "photo analysis failed; retrying later");
                     tokio::select! {
@@ -182,8 +185,8 @@ struct Claimed {
 }
 
 /// Claims the oldest waiting photo (or one whose worker stopped).
-async fn next(db: &Db) -> Result<Option<Claimed>, sqlx::Error> {
-    let stale = now_ms() - CLAIM_EXPIRES.as_millis() as i64;
+async fn next(db: &Db, clock: &dyn crate::clock::Clock) -> Result<Option<Claimed>, sqlx::Error> {
+    let stale = clock.now_ms() - CLAIM_EXPIRES.as_millis() as i64;
     loop {
         let row = sqlx::query(
             "select id, intake_id, organization_id, pantry_id, original_key, status, claimed_at from photos \
@@ -200,7 +203,7 @@ async fn next(db: &Db) -> Result<Option<Claimed>, sqlx::Error> {
             "update photos set status = 'running', stage = 'reading barcodes', claimed_at = $1 \
              where id = $2 and (status = 'waiting' or (status = 'running' and claimed_at < $3))",
         )
-        .bind(now_ms())
+        .bind(clock.now_ms())
         .bind(id.as_str())
         .bind(stale)
         .execute(db.pool())
@@ -339,6 +342,7 @@ async fn matching_set(
 
 async fn analyse_one(
     db: &Db,
+    clock: &Arc<dyn crate::clock::Clock>,
     store: &dyn ObjectStore,
     readers: &Readers,
     photo: &Claimed,
@@ -443,7 +447,7 @@ async fn analyse_one(
     )
     .bind(status)
     .bind(error)
-    .bind(now_ms())
+    .bind(clock.now_ms())
     .bind(photo.id.as_str())
     .execute(&mut *tx)
     .await
@@ -464,6 +468,7 @@ async fn analyse_one(
             pantry_id: Some(&photo.pantry_id),
             actor_id: None,
             correlation_id: &photo.id,
+            occurred_at: clock.now_ms(),
         },
     )
     .await
@@ -472,6 +477,7 @@ async fn analyse_one(
     if let (Some(model), Some(colour)) = (&readers.llm, outcome.colour) {
         tokio::spawn(describe(
             db.clone(),
+            clock.clone(),
             model.clone(),
             readers.http.clone(),
             readers.asking.clone(),
@@ -489,6 +495,7 @@ async fn analyse_one(
 /// question; the offline findings stand either way.
 async fn describe(
     db: Db,
+    clock: Arc<dyn crate::clock::Clock>,
     model: Arc<VisionLlm>,
     http: reqwest::Client,
     asking: Arc<tokio::sync::Semaphore>,
@@ -503,7 +510,7 @@ async fn describe(
         a = ask(&model, &http, colour) => a,
         _ = shutdown.changed() => return,
     };
-    if let Err(e) = write_description(&db, &photo, &answer).await {
+    if let Err(e) = write_description(&db, clock.now_ms(), &photo, &answer).await {
         // A photo removed while the model thought has nowhere to put it.
         tracing::warn!(photo = %photo.id, error = %e, "the vision model's answer was not recorded");
     }
@@ -520,6 +527,7 @@ pub struct PhotoDescribed {
 
 async fn write_description(
     db: &Db,
+    now: i64,
     photo: &Claimed,
     answer: &Result<Vec<llm::Seen>, String>,
 ) -> Result<(), String> {
@@ -586,6 +594,7 @@ async fn write_description(
             pantry_id: Some(&photo.pantry_id),
             actor_id: None,
             correlation_id: &photo.id,
+            occurred_at: now,
         },
     )
     .await

@@ -181,3 +181,14 @@ mod handlers {
         send(state, id, headers, Rendition::Photo).await
     }
 }
+
+/// Photo intake's routes besides its server functions: uploads (streamed,
+/// not a server function) and the pictures.
+#[cfg(feature = "ssr")]
+pub fn routes() -> axum::Router<crate::state::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/intakes/{id}/photos", post(upload_handler))
+        .route("/photos/{id}/thumbnail.jpg", get(thumbnail_handler))
+        .route("/photos/{id}/photo", get(photo_handler))
+}

@@ -16,7 +16,7 @@ use crate::auth::model::Role;
 use crate::auth::service::{Caller, Place};
 use crate::catalog::model::{Product, Unit};
 use crate::catalog::service as catalog;
-use crate::db::{now_ms, Backend, Conn, Db, Sql};
+use crate::db::{Backend, Conn, Db, Sql};
 use crate::error::{AppError, AppResult};
 use crate::events::bus::BoxFuture;
 use crate::events::domain::DomainEvent;
@@ -136,7 +136,7 @@ pub async fn create_intake(
     .bind(header.id.as_str())
     .bind(donor)
     .bind(caller.me.id.as_str())
-    .bind(now_ms())
+    .bind(state.clock.now_ms())
     .execute(state.db.pool())
     .await?;
     Ok(id)
@@ -325,7 +325,7 @@ async fn save_row(
     .bind(original_key)
     .bind(thumbnail_key)
     .bind(caller.me.id.as_str())
-    .bind(now_ms())
+    .bind(state.clock.now_ms())
     .execute(&mut *tx)
     .await?;
     let actor = Actor::of(caller);
@@ -344,6 +344,7 @@ async fn save_row(
             pantry_id: Some(&row.pantry_id),
             actor_id: Some(&actor.user_id),
             correlation_id: &actor.correlation_id,
+            occurred_at: state.clock.now_ms(),
         },
     )
     .await?;
@@ -1045,9 +1046,9 @@ impl Attachment for Confirmation {
         conn: &'a mut Conn,
         _backend: Backend,
         posted: &'a [Posted],
+        now: i64,
     ) -> BoxFuture<'a, AppResult<Vec<DomainEvent>>> {
         Box::pin(async move {
-            let now = now_ms();
             sqlx::query(
                 "update intakes set status = 'confirmed', confirmed_by = $1, confirmed_at = $2 where id = $3",
             )
@@ -1310,6 +1311,7 @@ pub async fn remove_photo(state: &AppState, caller: &Caller, photo: &PhotoId) ->
             pantry_id: Some(&intake_row.pantry_id),
             actor_id: Some(&actor.user_id),
             correlation_id: &actor.correlation_id,
+            occurred_at: state.clock.now_ms(),
         },
     )
     .await?;

@@ -332,3 +332,17 @@ pub async fn get_donors(organization: crate::ids::OrganizationId) -> Result<Dono
     let (state, caller) = context().await?;
     super::donations::donors(&state, &caller, &organization).await
 }
+
+/// Usage's routes besides its server functions: the report's CSV, history
+/// imports (a form upload and the REST API) and the REST reads.
+#[cfg(feature = "ssr")]
+pub fn routes() -> axum::Router<crate::state::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/reports/usage.csv", get(report_csv_handler))
+        .route("/organizations/{id}/usage-import", post(import_upload_handler))
+        .route("/imports/{id}/errors.csv", get(import_errors_handler))
+        .route("/api/v1/usage/import", post(api_import_handler))
+        .route("/api/v1/usage/summary", get(api_usage_summary_handler))
+        .route("/api/v1/usage/{product_id}", get(api_product_usage_handler))
+}

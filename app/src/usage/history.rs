@@ -11,9 +11,10 @@ use crate::auth::service::Caller;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::usage::report::{iso, parse_date};
+use crate::inventory::ledger;
+use crate::org::model::Scope;
 use crate::zones::LocalDays;
 
-const DAY_MS: i64 = 86_400_000;
 /// Days (or products) per page.
 pub const PAGE: usize = 100;
 
@@ -130,29 +131,15 @@ pub async fn product_usage(
         Some(p) => LocalDays::of(&state.db, "p.id = $1", p, from_day, to_day).await?,
         None => LocalDays::of(&state.db, "p.organization_id = $1", &organization, from_day, to_day).await?,
     };
-    let (from_ms, to_ms) = days_of.bounds();
-    let (z, o) = days_of.params()?;
-    let pantry_cond = if pantry.is_some() {
-        " and m.pantry_id = $4"
-    } else {
-        ""
+    let scope = match &pantry {
+        Some(p) => Scope::Pantry(crate::ids::PantryId(p.clone())),
+        None => Scope::Organization(crate::ids::OrganizationId(organization.clone())),
     };
-    let mut out = sqlx::query_as::<_, (i64, i64)>(&format!(
-        "{} select (m.occurred_at + o.offset_ms) / {DAY_MS} as d, cast(-sum(m.quantity) as bigint) from movements m \
-         join z on z.pantry_id = m.pantry_id and m.occurred_at >= z.from_ms and m.occurred_at < z.to_ms \
-         join o on o.zone = z.zone and m.occurred_at >= o.start_ms and m.occurred_at < o.end_ms \
-         where m.product_id = $1 and m.kind = 'distributed' and m.occurred_at >= $2 and m.occurred_at < $3{pantry_cond} \
-         group by (m.occurred_at + o.offset_ms) / {DAY_MS}",
-        days_of.with(state.db.backend(), 5)
-    ))
-    .bind(product.as_str())
-    .bind(from_ms)
-    .bind(to_ms)
-    .bind(pantry.clone().unwrap_or_default())
-    .bind(&z)
-    .bind(&o)
-    .fetch_all(state.db.pool())
-    .await?;
+    let filter = ledger::Filter {
+        scope: &scope,
+        product: Some(product.as_str()),
+    };
+    let mut out = ledger::distributed_per_own_day(&state.db, &filter, &days_of).await?;
     let hist_cond = if pantry.is_some() {
         " and h.pantry_id = $4"
     } else {
@@ -223,28 +210,23 @@ pub async fn summary(
     // Each pantry's period in its own time zone.
     let days_of =
         LocalDays::of(&state.db, "p.organization_id = $1", o.id.as_str(), from_day, to_day).await?;
-    let (from_ms, to_ms) = days_of.bounds();
-    let (z, zone_offsets) = days_of.params()?;
-    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(&format!(
-        "{} select p.id, p.name, p.unit, \
-         coalesce((select cast(-sum(m.quantity) as bigint) from movements m \
-                   join z on z.pantry_id = m.pantry_id and m.occurred_at >= z.from_ms and m.occurred_at < z.to_ms \
-                   where m.product_id = p.id and m.kind = 'distributed' \
-                   and m.occurred_at >= $2 and m.occurred_at < $3), 0), \
+    let scope = Scope::Organization(o.id.clone());
+    let filter = ledger::Filter {
+        scope: &scope,
+        product: None,
+    };
+    let distributed = ledger::distributed_per_product(&state.db, &filter, &days_of).await?;
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "select p.id, p.name, p.unit, \
          coalesce((select cast(sum(h.quantity) as bigint) from usage_history h join usage_imports i on i.id = h.import_id \
-                   where h.product_id = p.id and i.status = 'done' and h.day >= $4 and h.day <= $5), 0) \
-         from products p where p.organization_id = $1 order by p.name_key, p.id limit $6 offset $7",
-        days_of.with(state.db.backend(), 8)
-    ))
+                   where h.product_id = p.id and i.status = 'done' and h.day >= $2 and h.day <= $3), 0) \
+         from products p where p.organization_id = $1 order by p.name_key, p.id limit $4 offset $5",
+    )
     .bind(o.id.as_str())
-    .bind(from_ms)
-    .bind(to_ms)
     .bind(&from)
     .bind(&to)
     .bind((PAGE + 1) as i64)
     .bind(((page - 1) * PAGE) as i64)
-    .bind(&z)
-    .bind(&zone_offsets)
     .fetch_all(state.db.pool())
     .await?;
     let has_more = rows.len() > PAGE;
@@ -255,15 +237,13 @@ pub async fn summary(
         products: rows
             .into_iter()
             .take(PAGE)
-            .map(
-                |(product_id, name, unit, distributed, imported)| ProductTotal {
-                    product_id,
-                    name,
-                    unit,
-                    distributed,
-                    imported,
-                },
-            )
+            .map(|(product_id, name, unit, imported)| ProductTotal {
+                distributed: distributed.get(&product_id).copied().unwrap_or(0),
+                product_id,
+                name,
+                unit,
+                imported,
+            })
             .collect(),
         page,
         has_more,

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::model::Role;
 use crate::auth::service::Caller;
 use crate::catalog::model::{Gtin, Unit};
-use crate::db::{now_ms, Backend, RowSet, Statement, Value};
+use crate::db::{Backend, RowSet, Statement, Value};
 use crate::error::{AppError, AppResult};
 use crate::ids::OrganizationId;
 use crate::state::AppState;
@@ -205,7 +205,7 @@ pub async fn start(
     .bind(file.bytes as i64)
     .bind(request.skip_bad as i64)
     .bind(caller.me.id.as_str())
-    .bind(now_ms())
+    .bind(state.clock.now_ms())
     .execute(state.db.pool())
     .await
     // The partial unique index on running imports decides a race.
@@ -318,7 +318,7 @@ pub async fn recover(state: &AppState) -> AppResult<()> {
         delete_rows(state, &id).await?;
         sqlx::query("update usage_imports set status = 'failed', message = $1, finished_at = $2 where id = $3")
             .bind("The server stopped during this import; nothing of it was kept. Import the file again.")
-            .bind(now_ms())
+            .bind(state.clock.now_ms())
             .bind(&id)
             .execute(state.db.pool())
             .await?;
@@ -528,7 +528,7 @@ async fn run(state: &AppState, job: Job) -> AppResult<()> {
     .bind(imported)
     .bind(duplicate)
     .bind(bad)
-    .bind(now_ms())
+    .bind(state.clock.now_ms())
     .bind(&job.id)
     .execute(state.db.pool())
     .await?;
@@ -542,7 +542,7 @@ async fn finish_failed(state: &AppState, id: &str, outcome: AppResult<()>) -> Ap
     delete_rows(state, id).await?;
     sqlx::query("update usage_imports set status = 'failed', message = $1, finished_at = $2 where id = $3 and status = 'running'")
         .bind(format!("The import stopped on an error; nothing of it was kept. {e}"))
-        .bind(now_ms())
+        .bind(state.clock.now_ms())
         .bind(id)
         .execute(state.db.pool())
         .await?;

@@ -23,11 +23,11 @@ use crate::auth::service::Caller;
 use crate::catalog::model::Unit;
 use crate::error::{AppError, AppResult};
 use crate::ids::ProductId;
-use crate::inventory::service::Scope;
+use crate::inventory::ledger;
+use crate::org::model::Scope;
 use crate::state::AppState;
 use crate::zones::LocalDays;
 
-const DAY_MS: i64 = 86_400_000;
 /// Days from 1970-01-01 to the Julian day number.
 const UNIX_JULIAN: i64 = 2_440_588;
 /// The longest period one report covers.
@@ -38,6 +38,7 @@ pub const TOP_PRODUCTS: usize = 15;
 /// The scope's SQL condition on a table's `pantry_id` / `organization_id`
 /// (alias given), its label, and the id bound as `$1`.
 struct ReportScope {
+    scope: Scope,
     key: String,
     label: String,
     id: String,
@@ -55,6 +56,7 @@ async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<
             let (h, place) = crate::inventory::service::pantry_header(db, id).await?;
             caller.require(&place, Role::Viewer, "pantry")?;
             Ok(ReportScope {
+                scope: scope.clone(),
                 key: format!("pantry:{}", h.id),
                 label: format!("{} ({})", h.name, h.campus_name),
                 id: h.id.0,
@@ -66,6 +68,7 @@ async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<
             let (c, place) = crate::org::service::campus_with_place(db, id.as_str()).await?;
             caller.require(&place, Role::Viewer, "campus")?;
             Ok(ReportScope {
+                scope: scope.clone(),
                 key: format!("campus:{}", c.id),
                 label: c.name.clone(),
                 id: c.id.0,
@@ -79,6 +82,7 @@ async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<
             let (o, place) = crate::org::service::organization_with_place(db, id.as_str()).await?;
             caller.require(&place, Role::Viewer, "organization")?;
             Ok(ReportScope {
+                scope: scope.clone(),
                 key: format!("organization:{}", o.id),
                 label: o.name.clone(),
                 id: o.id.0,
@@ -258,18 +262,12 @@ pub async fn usage_report(
         ));
     }
     let db = state.db.pool();
-    let backend = state.db.backend();
     let days = LocalDays::of(&state.db, scope.pantries, &scope.id, from, to).await?;
     let (from_ms, to_ms) = days.bounds();
-    // `$1` the scope, `$2`/`$3` the widest bounds (for the indexes), then
-    // the row sets: each pantry's zone and period (`z`), each zone's
-    // offsets (`o`).
-    let with = days.with(backend, 4);
-    let (z, o) = days.params()?;
 
     // Visits, to count households and people per period.
     let visits = sqlx::query(&format!(
-        "select v.pantry_id, v.occurred_at, v.client_ref, v.adults, v.children, v.seniors from visits v \
+        "select v.id, v.pantry_id, v.occurred_at, v.client_ref, v.adults, v.children, v.seniors from visits v \
          where {} and v.status = 'recorded' and v.occurred_at >= $2 and v.occurred_at < $3",
         (scope.condition)("v")
     ))
@@ -279,64 +277,25 @@ pub async fn usage_report(
     .fetch_all(db)
     .await?;
 
-    // What went out per local day and product; a visit's movements (its
+    // What went out per local day and product; a visit's lines (its
     // corrections too) count on the visit's day.
-    let out = sqlx::query(&format!(
-        "{with} select (t.at + o.offset_ms) / {DAY_MS} as day, t.product_id, cast(-sum(t.quantity) as bigint) as quantity \
-         from (select coalesce(v.occurred_at, m.occurred_at) as at, m.occurred_at as moved_at, m.pantry_id, m.product_id, m.quantity \
-               from movements m left join visits v on v.id = m.visit_id \
-               where {} and m.kind = 'distributed' and m.occurred_at >= $2 and coalesce(v.occurred_at, m.occurred_at) < $3) t \
-         join z on z.pantry_id = t.pantry_id and t.moved_at >= z.from_ms and t.at < z.to_ms \
-         join o on o.zone = z.zone and t.at >= o.start_ms and t.at < o.end_ms \
-         group by (t.at + o.offset_ms) / {DAY_MS}, t.product_id",
-        (scope.condition)("m")
-    ))
-    .bind(&scope.id)
-    .bind(from_ms)
-    .bind(to_ms)
-    .bind(&z)
-    .bind(&o)
-    .fetch_all(db)
-    .await?;
-
+    let filter = ledger::Filter {
+        scope: &scope.scope,
+        product: None,
+    };
+    let visit_times = visits
+        .iter()
+        .map(|v| Ok((v.try_get("id")?, v.try_get("occurred_at")?)))
+        .collect::<Result<Vec<(String, i64)>, sqlx::Error>>()?;
+    let out = ledger::distributed_per_day(&state.db, &filter, &days, &visit_times).await?;
     // Donations in: a recorded weight wins over the catalog's.
-    let donated = sqlx::query(&format!(
-        "{with} select coalesce(m.donor, '') as donor, m.product_id, count(*) as lines, cast(sum(m.quantity) as bigint) as quantity, \
-         cast(sum(case when m.weight_g is null then m.quantity else 0 end) as bigint) as unweighed, \
-         cast(sum(coalesce(m.weight_g, 0)) as bigint) as weighed_g \
-         from movements m join z on z.pantry_id = m.pantry_id and m.occurred_at >= z.from_ms and m.occurred_at < z.to_ms \
-         where {} and m.kind = 'received' and m.source = 'donation' \
-         and m.occurred_at >= $2 and m.occurred_at < $3 \
-         group by coalesce(m.donor, ''), m.product_id",
-        (scope.condition)("m")
-    ))
-    .bind(&scope.id)
-    .bind(from_ms)
-    .bind(to_ms)
-    .bind(&z)
-    .bind(&o)
-    .fetch_all(db)
-    .await?;
-
-    let wasted = sqlx::query(&format!(
-        "{with} select coalesce(m.reason, 'other') as reason, m.product_id, cast(-sum(m.quantity) as bigint) as quantity \
-         from movements m join z on z.pantry_id = m.pantry_id and m.occurred_at >= z.from_ms and m.occurred_at < z.to_ms \
-         where {} and m.kind = 'discarded' and m.occurred_at >= $2 and m.occurred_at < $3 \
-         group by coalesce(m.reason, 'other'), m.product_id",
-        (scope.condition)("m")
-    ))
-    .bind(&scope.id)
-    .bind(from_ms)
-    .bind(to_ms)
-    .bind(&z)
-    .bind(&o)
-    .fetch_all(db)
-    .await?;
+    let donated = ledger::donated(&state.db, &filter, &days).await?;
+    let wasted = ledger::discarded(&state.db, &filter, &days).await?;
 
     let mut ids = BTreeSet::new();
-    for r in out.iter().chain(&donated).chain(&wasted) {
-        ids.insert(r.try_get::<String, _>("product_id")?);
-    }
+    ids.extend(out.iter().map(|(_, id, _)| id.clone()));
+    ids.extend(donated.iter().map(|d| d.product_id.clone()));
+    ids.extend(wasted.iter().map(|(_, id, _)| id.clone()));
     let products = product_info(state, &ids).await?;
     let info = |id: &str| {
         products.get(id).ok_or_else(|| {
@@ -440,10 +399,7 @@ pub async fn usage_report(
 
     let mut categories: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     let mut by_product: BTreeMap<String, i64> = BTreeMap::new();
-    for r in &out {
-        let day: i64 = r.try_get("day")?;
-        let id: String = r.try_get("product_id")?;
-        let quantity: i64 = r.try_get("quantity")?;
+    for (day, id, quantity) in out {
         let p = info(&id)?;
         let (items, weight) = (p.items(quantity), p.weight_g(quantity));
         if let Some(f) = periods.get_mut(&period_start(day, group)) {
@@ -489,12 +445,9 @@ pub async fn usage_report(
 
     let mut donors: BTreeMap<String, DonorFigures> = BTreeMap::new();
     for r in &donated {
-        let donor: String = r.try_get("donor")?;
-        let id: String = r.try_get("product_id")?;
-        let p = info(&id)?;
-        let quantity: i64 = r.try_get("quantity")?;
-        let unweighed: i64 = r.try_get("unweighed")?;
-        let weighed: i64 = r.try_get("weighed_g")?;
+        let donor = r.donor.clone();
+        let p = info(&r.product_id)?;
+        let (quantity, unweighed, weighed) = (r.quantity, r.unweighed, r.weighed_g);
         let name = if donor.trim().is_empty() {
             "Anonymous".to_string()
         } else {
@@ -506,7 +459,7 @@ pub async fn usage_report(
             items: 0,
             weight_g: 0,
         });
-        d.donations += r.try_get::<i64, _>("lines")?;
+        d.donations += r.lines;
         d.items += p.items(quantity);
         d.weight_g += weighed + p.weight_g(unweighed);
     }
@@ -514,10 +467,7 @@ pub async fn usage_report(
     donations.sort_by(|a, b| (b.weight_g, b.items, &a.donor).cmp(&(a.weight_g, a.items, &b.donor)));
 
     let mut reasons: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for r in &wasted {
-        let reason: String = r.try_get("reason")?;
-        let id: String = r.try_get("product_id")?;
-        let quantity: i64 = r.try_get("quantity")?;
+    for (reason, id, quantity) in wasted {
         let p = info(&id)?;
         let e = reasons.entry(reason).or_default();
         e.0 += p.items(quantity);

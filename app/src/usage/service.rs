@@ -14,7 +14,7 @@ use crate::auth::model::Role;
 use crate::auth::service::Caller;
 use crate::catalog::model::Product;
 use crate::catalog::service as catalog;
-use crate::db::{now_ms, Backend, Conn, Db, Sql};
+use crate::db::{Backend, Conn, Db, Sql};
 use crate::error::{AppError, AppResult};
 use crate::events::bus::BoxFuture;
 use crate::events::domain::DomainEvent;
@@ -275,9 +275,9 @@ impl Attachment for NewVisit {
         conn: &'a mut Conn,
         _backend: Backend,
         posted: &'a [Posted],
+        now: i64,
     ) -> BoxFuture<'a, AppResult<Vec<DomainEvent>>> {
         Box::pin(async move {
-            let now = now_ms();
             sqlx::query(
                 "insert into visits (id, organization_id, pantry_id, occurred_at, adults, children, seniors, \
                  client_ref, rule_warning, note, status, version, actor_id, created_at) \
@@ -426,9 +426,9 @@ impl Attachment for VisitChange {
         conn: &'a mut Conn,
         _backend: Backend,
         posted: &'a [Posted],
+        now: i64,
     ) -> BoxFuture<'a, AppResult<Vec<DomainEvent>>> {
         Box::pin(async move {
-            let now = now_ms();
             let version = self.expected_version + 1;
             if let Some(reason) = &self.void_reason {
                 sqlx::query(
@@ -714,28 +714,21 @@ pub async fn visit(state: &AppState, caller: &Caller, id: &VisitId) -> AppResult
         })
     })
     .collect::<AppResult<Vec<_>>>()?;
-    let movements = sqlx::query(
-        "select m.quantity, m.note, m.occurred_at, p.name, p.unit, u.display_name from movements m \
-         join products p on p.id = m.product_id join users u on u.id = m.actor_id \
-         where m.visit_id = $1 order by m.occurred_at, m.id",
-    )
-    .bind(id.as_str())
-    .fetch_all(state.db.pool())
-    .await?
-    .iter()
-    .map(|m| {
-        let unit = crate::catalog::model::Unit::parse(&m.try_get::<String, _>("unit")?, "unit")?;
-        let quantity: i64 = m.try_get("quantity")?;
-        Ok(VisitMovement {
-            product_name: m.try_get("name")?,
-            quantity,
-            quantity_text: unit.format(quantity.abs()),
-            note: m.try_get("note")?,
-            occurred_at: zone.format(m.try_get("occurred_at")?),
-            actor_name: m.try_get("display_name")?,
+    let movements = crate::inventory::ledger::visit_lines(&state.db, id.as_str())
+        .await?
+        .into_iter()
+        .map(|m| {
+            let unit = crate::catalog::model::Unit::parse(&m.unit, "unit")?;
+            Ok(VisitMovement {
+                product_name: m.product_name,
+                quantity: m.quantity,
+                quantity_text: unit.format(m.quantity.abs()),
+                note: m.note,
+                occurred_at: zone.format(m.occurred_at),
+                actor_name: m.actor_name,
+            })
         })
-    })
-    .collect::<AppResult<Vec<_>>>()?;
+        .collect::<AppResult<Vec<_>>>()?;
     Ok(Visit {
         id: id.clone(),
         pantry: header,

@@ -17,3 +17,4 @@ mod properties;
 mod schema;
 mod tasks;
 mod usage;
+mod zones;
