@@ -325,10 +325,7 @@ mod tests {
     use super::*;
 
     fn ms(rfc3339: &str) -> i64 {
-        rfc3339
-            .parse::<Timestamp>()
-            .unwrap()
-            .as_millisecond()
+        rfc3339.parse::<Timestamp>().unwrap().as_millisecond()
     }
 
     #[test]
@@ -366,7 +363,11 @@ mod tests {
             pieces,
             [
                 (from, ms("2026-03-08T10:00:00Z"), -8 * hour),
-                (ms("2026-03-08T10:00:00Z"), ms("2026-11-01T09:00:00Z"), -7 * hour),
+                (
+                    ms("2026-03-08T10:00:00Z"),
+                    ms("2026-11-01T09:00:00Z"),
+                    -7 * hour
+                ),
                 (ms("2026-11-01T09:00:00Z"), to, -8 * hour),
             ]
         );
@@ -375,7 +376,8 @@ mod tests {
         while t < to {
             let (_, _, offset) = pieces.iter().find(|(a, b, _)| *a <= t && t < *b).unwrap();
             let day = (t + offset).div_euclid(86_400_000);
-            let expected = la.day_of(t) - time::Date::from_calendar_date(1970, time::Month::January, 1).unwrap();
+            let expected = la.day_of(t)
+                - time::Date::from_calendar_date(1970, time::Month::January, 1).unwrap();
             assert_eq!(day, expected.whole_days(), "at {t}");
             t += 37 * 60_000 * 13; // about every 8 hours, at odd minutes
         }
@@ -384,8 +386,17 @@ mod tests {
 
     #[test]
     fn names_are_checked_and_spelled_as_the_database_does() {
-        assert_eq!(Zone::parse(" america/chicago ", "z").unwrap().name(), "America/Chicago");
-        for bad in ["", "Mars/Olympus_Mons", "../../etc/passwd", "/etc/localtime", "a\u{202e}b"] {
+        assert_eq!(
+            Zone::parse(" america/chicago ", "z").unwrap().name(),
+            "America/Chicago"
+        );
+        for bad in [
+            "",
+            "Mars/Olympus_Mons",
+            "../../etc/passwd",
+            "/etc/localtime",
+            "a\u{202e}b",
+        ] {
             let e = Zone::parse(bad, "time_zone").unwrap_err();
             assert_eq!(e.field(), Some("time_zone"), "{bad}");
         }

@@ -264,7 +264,11 @@ impl Steps {
 
     /// `statement` over `rows` (one list of rows per input, each row its
     /// values in column order).
-    pub fn statement(&mut self, statement: &Statement, rows: &[&[Vec<Value>]]) -> AppResult<&mut Self> {
+    pub fn statement(
+        &mut self,
+        statement: &Statement,
+        rows: &[&[Vec<Value>]],
+    ) -> AppResult<&mut Self> {
         self.steps.push(Step {
             name: statement.name,
             sql: statement.sql(self.backend),
@@ -349,7 +353,10 @@ mod tests {
     #[test]
     fn values_travel_as_json_whatever_they_hold() {
         let rows = vec![
-            vec![Value::from("it's a \\ \"quote\"'); drop table t; --"), Value::from(3)],
+            vec![
+                Value::from("it's a \\ \"quote\"'); drop table t; --"),
+                Value::from(3),
+            ],
             vec![Value::Null, Value::Null],
         ];
         let params = encode(&PAIRS, &[&rows]).unwrap();

@@ -153,9 +153,10 @@ impl Consumer for DailyFlows {
                 .map_err(|e| e.to_string())?;
             let mut sums: BTreeMap<FlowKey, (String, i64, i64)> = BTreeMap::new();
             for f in flows {
-                let day = zones
-                    .get(&f.pantry)
-                    .map_or_else(|| crate::zones::Zone::utc().day_of(f.at), |z| z.day_of(f.at));
+                let day = zones.get(&f.pantry).map_or_else(
+                    || crate::zones::Zone::utc().day_of(f.at),
+                    |z| z.day_of(f.at),
+                );
                 let key = (f.pantry, f.product, crate::dates::iso(day), f.kind);
                 let sum = sums.entry(key).or_insert((f.organization, 0, 0));
                 sum.1 += f.quantity;

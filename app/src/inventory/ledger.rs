@@ -270,7 +270,11 @@ pub struct DonationSum {
     pub weighed_g: i64,
 }
 
-pub async fn donated(db: &Db, filter: &Filter<'_>, days: &LocalDays) -> AppResult<Vec<DonationSum>> {
+pub async fn donated(
+    db: &Db,
+    filter: &Filter<'_>,
+    days: &LocalDays,
+) -> AppResult<Vec<DonationSum>> {
     let sql = format!(
         "{} select coalesce(m.donor, '') as donor, m.product_id, count(*) as lines, cast(sum(m.quantity) as bigint) as quantity, \
          cast(sum(case when m.weight_g is null then m.quantity else 0 end) as bigint) as unweighed, \

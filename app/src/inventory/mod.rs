@@ -12,9 +12,9 @@ pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod consumers;
 #[cfg(feature = "ssr")]
-pub mod live;
-#[cfg(feature = "ssr")]
 pub mod ledger;
+#[cfg(feature = "ssr")]
+pub mod live;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]

@@ -1043,7 +1043,11 @@ pub async fn set_pantry_time_zone(
     caller.require(&pantry_place(&pantry), Role::Manager, "pantry")?;
     let zone = match zone.trim() {
         "" => None,
-        z => Some(crate::zones::Zone::parse(z, "time_zone")?.name().to_string()),
+        z => Some(
+            crate::zones::Zone::parse(z, "time_zone")?
+                .name()
+                .to_string(),
+        ),
     };
     let mut tx = state.db.begin().await?;
     sqlx::query("update pantries set time_zone = $1 where id = $2 and archived_at is null")

@@ -146,8 +146,7 @@ pub async fn run(
         match next(&db, clock.as_ref()).await {
             Ok(Some(photo)) => {
                 if let Err(e) =
-                    analyse_one(&db, &clock, store.as_ref(), &readers, &photo, &shutdown)
-                        .await
+                    analyse_one(&db, &clock, store.as_ref(), &readers, &photo, &shutdown).await
                 {
                     tracing::error!(photo = %photo.id, error = %e, "photo analysis failed; retrying later");
                     tokio::select! {

@@ -340,7 +340,10 @@ pub fn routes() -> axum::Router<crate::state::AppState> {
     use axum::routing::{get, post};
     axum::Router::new()
         .route("/reports/usage.csv", get(report_csv_handler))
-        .route("/organizations/{id}/usage-import", post(import_upload_handler))
+        .route(
+            "/organizations/{id}/usage-import",
+            post(import_upload_handler),
+        )
         .route("/imports/{id}/errors.csv", get(import_errors_handler))
         .route("/api/v1/usage/import", post(api_import_handler))
         .route("/api/v1/usage/summary", get(api_usage_summary_handler))

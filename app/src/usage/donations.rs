@@ -8,8 +8,8 @@ use crate::auth::service::Caller;
 use crate::catalog::model::Unit;
 use crate::error::{AppError, AppResult};
 use crate::ids::{OrganizationId, PantryId};
-use crate::inventory::model::format_weight;
 use crate::inventory::ledger;
+use crate::inventory::model::format_weight;
 use crate::inventory::service as inventory;
 use crate::state::AppState;
 
@@ -92,7 +92,10 @@ pub async fn donors(
     for l in lines {
         let unit = Unit::parse(&l.unit, "unit")?;
         recent.push(DonationLine {
-            received_at: zones.get(&l.pantry_id).unwrap_or(&zone).format(l.occurred_at),
+            received_at: zones
+                .get(&l.pantry_id)
+                .unwrap_or(&zone)
+                .format(l.occurred_at),
             receipt_no: l.id,
             pantry_name: l.pantry_name,
             donor: donor_name(l.donor),

@@ -9,10 +9,10 @@ use serde::Serialize;
 use crate::auth::model::Role;
 use crate::auth::service::Caller;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
-use crate::usage::report::{iso, parse_date};
 use crate::inventory::ledger;
 use crate::org::model::Scope;
+use crate::state::AppState;
+use crate::usage::report::{iso, parse_date};
 use crate::zones::LocalDays;
 
 /// Days (or products) per page.
@@ -129,7 +129,16 @@ pub async fn product_usage(
     // Each pantry's own days, in its time zone.
     let days_of = match &pantry {
         Some(p) => LocalDays::of(&state.db, "p.id = $1", p, from_day, to_day).await?,
-        None => LocalDays::of(&state.db, "p.organization_id = $1", &organization, from_day, to_day).await?,
+        None => {
+            LocalDays::of(
+                &state.db,
+                "p.organization_id = $1",
+                &organization,
+                from_day,
+                to_day,
+            )
+            .await?
+        }
     };
     let scope = match &pantry {
         Some(p) => Scope::Pantry(crate::ids::PantryId(p.clone())),
@@ -208,8 +217,14 @@ pub async fn summary(
     let (from, to) = (iso(from_day), iso(to_day));
     let page = page(q)?;
     // Each pantry's period in its own time zone.
-    let days_of =
-        LocalDays::of(&state.db, "p.organization_id = $1", o.id.as_str(), from_day, to_day).await?;
+    let days_of = LocalDays::of(
+        &state.db,
+        "p.organization_id = $1",
+        o.id.as_str(),
+        from_day,
+        to_day,
+    )
+    .await?;
     let scope = Scope::Organization(o.id.clone());
     let filter = ledger::Filter {
         scope: &scope,

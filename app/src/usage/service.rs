@@ -749,7 +749,9 @@ pub async fn visit(state: &AppState, caller: &Caller, id: &VisitId) -> AppResult
         corrected_at: r
             .try_get::<Option<i64>, _>("corrected_at")?
             .map(|t| zone.format(t)),
-        voided_at: r.try_get::<Option<i64>, _>("voided_at")?.map(|t| zone.format(t)),
+        voided_at: r
+            .try_get::<Option<i64>, _>("voided_at")?
+            .map(|t| zone.format(t)),
         void_reason: r.try_get("void_reason")?,
     })
 }

@@ -23,7 +23,12 @@ async fn report(app: &TestApp, c: &Client, scope: &str, day: &str) -> Value {
         .call(
             c,
             "usage_report",
-            &[("scope", scope), ("from", day), ("to", day), ("group", "day")],
+            &[
+                ("scope", scope),
+                ("from", day),
+                ("to", day),
+                ("group", "day"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "usage_report: {:?}", r.body);
@@ -51,9 +56,23 @@ async fn an_evening_visit_counts_on_the_pantrys_own_day(backend: Backend) {
     ok_movement(&app, &admin, "receive", &p.library, &beans, "10", &[]).await;
 
     // The organization is in California; the library chose Tokyo.
-    let r = set_zone(&app, &admin, "set_organization_time_zone", &p.org, "america/los_angeles").await;
+    let r = set_zone(
+        &app,
+        &admin,
+        "set_organization_time_zone",
+        &p.org,
+        "america/los_angeles",
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = set_zone(&app, &admin, "set_pantry_time_zone", &p.library, "Asia/Tokyo").await;
+    let r = set_zone(
+        &app,
+        &admin,
+        "set_pantry_time_zone",
+        &p.library,
+        "Asia/Tokyo",
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let pantry = app.call(&admin, "pantry", &[("id", &p.main)]).await.body;
     assert_eq!(pantry["pantry"]["time_zone"], Value::Null);
@@ -74,8 +93,14 @@ async fn an_evening_visit_counts_on_the_pantrys_own_day(backend: Backend) {
     assert_eq!(day_totals(&app, &admin, &main, "2026-11-20").await, (0, 0));
     // Tokyo was already on the 20th.
     let library = format!("pantry:{}", p.library);
-    assert_eq!(day_totals(&app, &admin, &library, "2026-11-19").await, (0, 0));
-    assert_eq!(day_totals(&app, &admin, &library, "2026-11-20").await, (0, 1));
+    assert_eq!(
+        day_totals(&app, &admin, &library, "2026-11-19").await,
+        (0, 0)
+    );
+    assert_eq!(
+        day_totals(&app, &admin, &library, "2026-11-20").await,
+        (0, 1)
+    );
     // The organization's report counts each pantry on its own day.
     let org = format!("organization:{}", p.org);
     assert_eq!(day_totals(&app, &admin, &org, "2026-11-19").await, (1, 2));
@@ -105,7 +130,10 @@ async fn an_evening_visit_counts_on_the_pantrys_own_day(backend: Backend) {
     // Back to the organization's zone: the library's day moves with it.
     let r = set_zone(&app, &admin, "set_pantry_time_zone", &p.library, "").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(day_totals(&app, &admin, &library, "2026-11-19").await, (0, 1));
+    assert_eq!(
+        day_totals(&app, &admin, &library, "2026-11-19").await,
+        (0, 1)
+    );
 }
 
 async fn time_zones_are_checked_and_set_by_managers(backend: Backend) {
@@ -127,40 +155,84 @@ async fn time_zones_are_checked_and_set_by_managers(backend: Backend) {
             assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
             continue;
         }
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {:?}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {:?}",
+            r.body
+        );
         assert_eq!(r.field(), "time_zone", "{bad}");
         let r = set_zone(&app, &admin, "set_organization_time_zone", &p.org, bad).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {:?}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {:?}",
+            r.body
+        );
     }
     // ...but an organization always has one.
     let r = set_zone(&app, &admin, "set_organization_time_zone", &p.org, " ").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     // Nothing was stored by the refusals.
     assert_eq!(
-        app.count("select count(*) from pantries where time_zone is not null").await,
+        app.count("select count(*) from pantries where time_zone is not null")
+            .await,
         0
     );
     assert_eq!(
-        app.count("select count(*) from organizations where time_zone <> 'UTC'").await,
+        app.count("select count(*) from organizations where time_zone <> 'UTC'")
+            .await,
         0
     );
 
     // Staff work in a pantry; its manager chooses its zone.
     let staff = app
-        .join(&admin, "st@college.example", "staff", &format!("pantry:{}", p.main))
+        .join(
+            &admin,
+            "st@college.example",
+            "staff",
+            &format!("pantry:{}", p.main),
+        )
         .await;
-    let r = set_zone(&app, &staff, "set_pantry_time_zone", &p.main, "Europe/Paris").await;
+    let r = set_zone(
+        &app,
+        &staff,
+        "set_pantry_time_zone",
+        &p.main,
+        "Europe/Paris",
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
     let manager = app
-        .join(&admin, "mg@college.example", "manager", &format!("pantry:{}", p.main))
+        .join(
+            &admin,
+            "mg@college.example",
+            "manager",
+            &format!("pantry:{}", p.main),
+        )
         .await;
-    let r = set_zone(&app, &manager, "set_pantry_time_zone", &p.main, "Europe/Paris").await;
+    let r = set_zone(
+        &app,
+        &manager,
+        "set_pantry_time_zone",
+        &p.main,
+        "Europe/Paris",
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = set_zone(&app, &manager, "set_organization_time_zone", &p.org, "Europe/Paris").await;
+    let r = set_zone(
+        &app,
+        &manager,
+        "set_organization_time_zone",
+        &p.org,
+        "Europe/Paris",
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
     // Each change is an event.
     assert_eq!(
-        app.count("select count(*) from events where type = 'PantryTimeZoneSet'").await,
+        app.count("select count(*) from events where type = 'PantryTimeZoneSet'")
+            .await,
         2
     );
     // The names to choose from come from the zone database.
