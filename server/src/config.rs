@@ -406,11 +406,13 @@ fn trusted_proxies(raw: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
 
 /// The vision model, if one is configured: an OpenAI-compatible API at
 /// `LARDER_VISION_LLM_URL`, or Amazon Bedrock (`LARDER_VISION_LLM_PROVIDER=bedrock`)
-/// with the standard AWS credential variables.
+/// with AWS's standard credential chain (the `AWS_ACCESS_KEY_ID` family of
+/// variables, profile files, web identity, container and instance roles).
 fn vision_llm(
     env: &impl Fn(&str) -> Option<String>,
     file: &FileConfig,
 ) -> Result<Option<app::photos::llm::VisionLlm>, ConfigError> {
+    use app::photos::aws::AwsCredentials;
     use app::photos::llm::{Provider, VisionLlm};
     let pick = |var: &str, from_file: &Option<String>| env(var).or_else(|| from_file.clone());
     let provider = pick("LARDER_VISION_LLM_PROVIDER", &file.vision_llm_provider)
@@ -447,16 +449,25 @@ fn vision_llm(
                     message: "Bedrock needs a region (AWS_REGION or LARDER_VISION_LLM_REGION)"
                         .into(),
                 })?;
-            let need = |var: &'static str| {
-                env(var).ok_or_else(|| ConfigError::Missing {
-                    var,
-                    message: "Bedrock is signed with AWS credentials from the environment".into(),
-                })
-            };
-            let credentials = app::photos::sigv4::Credentials {
-                access_key_id: need("AWS_ACCESS_KEY_ID")?,
-                secret_access_key: need("AWS_SECRET_ACCESS_KEY")?,
-                session_token: env("AWS_SESSION_TOKEN"),
+            // Keys among the variables Larder reads are used as given (the
+            // standard chain would look there first too); without them, the
+            // rest of the chain: profile files, web identity, container and
+            // instance roles.
+            let credentials = match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+                (Some(id), Some(secret)) => {
+                    AwsCredentials::from_keys(id, secret, env("AWS_SESSION_TOKEN"))
+                }
+                (None, None) => AwsCredentials::standard_chain(region.clone()),
+                (id, _) => {
+                    return Err(ConfigError::Missing {
+                        var: if id.is_some() {
+                            "AWS_SECRET_ACCESS_KEY"
+                        } else {
+                            "AWS_ACCESS_KEY_ID"
+                        },
+                        message: "AWS keys come in pairs: the access key id and its secret".into(),
+                    })
+                }
             };
             let url =
                 url.unwrap_or_else(|| format!("https://bedrock-runtime.{region}.amazonaws.com"));
@@ -464,7 +475,7 @@ fn vision_llm(
                 url,
                 Provider::Bedrock {
                     region,
-                    credentials,
+                    credentials: std::sync::Arc::new(credentials),
                 },
             )
         }
@@ -602,7 +613,7 @@ mod tests {
     }
 
     #[test]
-    fn bedrock_takes_its_region_and_credentials_from_the_aws_variables() {
+    fn bedrock_takes_its_region_and_credentials_from_the_aws_chain() {
         let c = load(&[
             ("LARDER_VISION_LLM_PROVIDER", "bedrock"),
             (
@@ -620,14 +631,25 @@ mod tests {
             matches!(&llm.provider, app::photos::llm::Provider::Bedrock { region, .. } if region == "eu-west-1")
         );
         assert!(!format!("{c:?}").contains("very-secret"), "{c:?}");
-        let e = load(&[
+        assert!(format!("{c:?}").contains("configured keys"), "{c:?}");
+        // No keys among the variables: the rest of the chain (profile
+        // files, roles) is asked when the model is.
+        let c = load(&[
             ("LARDER_VISION_LLM_PROVIDER", "bedrock"),
             ("LARDER_VISION_LLM_MODEL", "m"),
             ("AWS_REGION", "eu-west-1"),
         ])
+        .unwrap();
+        assert!(format!("{c:?}").contains("standard chain"), "{c:?}");
+        let e = load(&[
+            ("LARDER_VISION_LLM_PROVIDER", "bedrock"),
+            ("LARDER_VISION_LLM_MODEL", "m"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+        ])
         .unwrap_err()
         .to_string();
-        assert!(e.contains("AWS_ACCESS_KEY_ID"), "{e}");
+        assert!(e.contains("AWS_SECRET_ACCESS_KEY"), "{e}");
         let e = load(&[
             ("LARDER_VISION_LLM_PROVIDER", "watson"),
             ("LARDER_VISION_LLM_MODEL", "m"),

@@ -10,114 +10,70 @@
 //!   moves on, so a load that raced with the change is not kept);
 //! - another process (scale-out) sees such a change within the TTL;
 //! - an entry never outlives its session's own expiry.
+//!
+//! The memory itself is a [`Recent`] (a `moka` cache with a generation);
+//! what this adds is the session's expiry, read against Larder's
+//! [`crate::clock::Clock`] so tests can move it.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::service::Caller;
+use crate::recent::Recent;
 
-/// More entries than this and the expired ones are swept out (and, if
-/// that is not enough, everything).
-const MAX_ENTRIES: usize = 10_000;
-
-struct Entry {
+#[derive(Clone)]
+struct Session {
     caller: Caller,
-    loaded: Instant,
     /// The session's expiry, in ms since the epoch.
     expires_at: i64,
 }
 
 pub struct CallerCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<String, Entry>>,
-    generation: AtomicU64,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    sessions: Recent<Session>,
 }
 
 impl CallerCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
-            generation: AtomicU64::new(0),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            sessions: Recent::new(ttl),
         }
     }
 
     /// The generation to hand back to [`CallerCache::keep`] after loading.
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.sessions.generation()
     }
 
-    /// The caller for a token hash, if known, fresh and unexpired.
+    /// The caller for a token hash, if known, fresh and unexpired at
+    /// `now_ms`.
     pub fn get(&self, token_hash: &str, now_ms: i64) -> Option<Caller> {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let found = entries
-            .get(token_hash)
-            .filter(|e| e.loaded.elapsed() < self.ttl && e.expires_at > now_ms)
-            .map(|e| e.caller.clone());
-        if found.is_some() {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.misses.fetch_add(1, Ordering::Relaxed);
-        }
-        found
+        self.sessions
+            .get_where(token_hash, |s| s.expires_at > now_ms)
+            .map(|s| s.caller)
     }
 
     /// Keeps a caller loaded while the cache was at `generation`; nothing
     /// is kept if something changed since.
     pub fn keep(&self, token_hash: &str, caller: &Caller, expires_at: i64, generation: u64) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if self.generation.load(Ordering::Acquire) != generation {
-            return;
-        }
-        if entries.len() >= MAX_ENTRIES {
-            let ttl = self.ttl;
-            entries.retain(|_, e| e.loaded.elapsed() < ttl);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert(
-            token_hash.to_string(),
-            Entry {
-                caller: caller.clone(),
-                loaded: Instant::now(),
-                expires_at,
-            },
-        );
+        let session = Session {
+            caller: caller.clone(),
+            expires_at,
+        };
+        self.sessions.keep(token_hash, &session, generation);
     }
 
     /// Forgets one session (signed out or expired).
     pub fn forget(&self, token_hash: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.remove(token_hash);
+        self.sessions.forget(token_hash);
     }
 
     /// Forgets everyone: memberships or organizations changed.
     pub fn forget_all(&self) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.clear();
+        self.sessions.forget_all();
     }
 
     /// (hits, misses) since start.
     pub fn counts(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
+        self.sessions.counts()
     }
 }
 
@@ -157,6 +113,20 @@ mod tests {
         cache.forget_all();
         cache.keep("t1", &caller("ann"), i64::MAX, g);
         assert!(cache.get("t1", 0).is_none());
+        let g = cache.generation();
+        cache.forget("t1");
+        cache.keep("t1", &caller("ann"), i64::MAX, g);
+        assert!(cache.get("t1", 0).is_none());
+    }
+
+    #[test]
+    fn signing_out_forgets_only_that_session() {
+        let cache = CallerCache::new(Duration::from_secs(60));
+        cache.keep("t1", &caller("ann"), i64::MAX, cache.generation());
+        cache.keep("t2", &caller("bob"), i64::MAX, cache.generation());
+        cache.forget("t1");
+        assert!(cache.get("t1", 0).is_none());
+        assert_eq!(cache.get("t2", 0).unwrap().me.display_name, "bob");
     }
 
     #[test]
@@ -168,9 +138,9 @@ mod tests {
         let none = CallerCache::new(Duration::ZERO);
         none.keep("t1", &caller("ann"), i64::MAX, none.generation());
         assert!(none.get("t1", 0).is_none());
-        let short = CallerCache::new(Duration::from_millis(1));
+        let short = CallerCache::new(Duration::from_millis(5));
         short.keep("t1", &caller("ann"), i64::MAX, short.generation());
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(20));
         assert!(short.get("t1", 0).is_none());
     }
 }

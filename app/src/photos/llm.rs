@@ -1,11 +1,12 @@
 //! The optional vision model: when one is configured, each photo also goes
 //! to an OpenAI-compatible `/v1/chat/completions` endpoint (a local Ollama
 //! or vLLM, or a hosted service) or to Amazon Bedrock's Converse API
-//! (signed with SigV4), with a JSON schema for what it should answer: the items it sees, how many of each, and any printed date. Its
+//! (signed with SigV4, see [`super::aws`]), with a JSON schema for what it should answer: the items it sees, how many of each, and any printed date. Its
 //! answer is recorded as findings beside the barcodes, dates and matches,
 //! and merged into the suggestions without replacing them; a failure or a
 //! timeout is recorded on the photo and the offline analysis goes on.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -32,9 +33,18 @@ pub enum Provider {
     /// whose input schema is ours.
     Bedrock {
         region: String,
-        credentials: super::sigv4::Credentials,
+        credentials: Arc<super::aws::AwsCredentials>,
     },
 }
+
+/// What a Bedrock model id keeps unencoded in the request path: RFC 3986's
+/// unreserved characters (the `:` of `...-v1:0` becomes `%3A`, as the AWS
+/// SDKs send it).
+const UNRESERVED_ONLY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 impl std::fmt::Debug for Provider {
     // Keys stay out of logs and configuration dumps.
@@ -179,47 +189,24 @@ impl VisionLlm {
                 .map_err(|e| format!("could not be asked ({e})"))?;
                 let url = format!(
                     "{base}/model/{}/converse",
-                    super::sigv4::uri_encode(&self.model)
+                    percent_encoding::utf8_percent_encode(&self.model, UNRESERVED_ONLY)
                 );
                 let parsed =
                     reqwest::Url::parse(&url).map_err(|e| format!("has a bad address ({e})"))?;
-                let host = match (parsed.host_str(), parsed.port()) {
-                    (Some(h), Some(p)) => format!("{h}:{p}"),
-                    (Some(h), None) => h.to_string(),
-                    (None, _) => return Err("has a bad address (no host)".into()),
-                };
-                let amz_date = time::OffsetDateTime::now_utc()
-                    .format(time::macros::format_description!(
-                        "[year][month][day]T[hour][minute][second]Z"
-                    ))
-                    .map_err(|e| e.to_string())?;
-                let mut headers = vec![
-                    ("host", host.as_str()),
-                    ("content-type", "application/json"),
-                    ("x-amz-date", amz_date.as_str()),
-                ];
-                if let Some(token) = &credentials.session_token {
-                    headers.push(("x-amz-security-token", token.as_str()));
+                if parsed.host_str().is_none() {
+                    return Err("has a bad address (no host)".into());
                 }
-                let authorization = super::sigv4::authorization(
-                    credentials,
-                    region,
-                    "bedrock",
-                    &amz_date,
-                    &super::sigv4::Request {
-                        method: "POST",
-                        path: parsed.path(),
-                        query: &[],
-                        headers: &headers,
-                        body: &body,
-                    },
-                );
+                const CONTENT_TYPE: (&str, &str) = ("content-type", "application/json");
+                // Signed as reqwest will send it: the parsed URL's text.
+                let signature = credentials
+                    .sign_post(region, "bedrock", parsed.as_str(), &[CONTENT_TYPE], &body)
+                    .await?;
                 let mut request = client
                     .post(parsed)
-                    .body(body)
-                    .header("authorization", authorization);
-                for (name, value) in headers.iter().filter(|(n, _)| *n != "host") {
-                    request = request.header(*name, *value);
+                    .header(CONTENT_TYPE.0, CONTENT_TYPE.1)
+                    .body(body);
+                for (name, value) in signature {
+                    request = request.header(name, value);
                 }
                 request
             }

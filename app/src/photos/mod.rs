@@ -16,6 +16,8 @@ pub mod queue;
 #[cfg(feature = "ssr")]
 pub mod analysis;
 #[cfg(feature = "ssr")]
+pub mod aws;
+#[cfg(feature = "ssr")]
 pub mod barcodes;
 #[cfg(feature = "ssr")]
 pub mod dates;
@@ -27,7 +29,5 @@ pub mod llm;
 pub mod picture;
 #[cfg(feature = "ssr")]
 pub mod service;
-#[cfg(feature = "ssr")]
-pub mod sigv4;
 #[cfg(feature = "ssr")]
 pub mod store;

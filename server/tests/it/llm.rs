@@ -289,7 +289,9 @@ async fn the_vision_model_adds_to_the_readings_and_its_failures_are_recorded(bac
 }
 
 /// What Bedrock's runtime checks of a Converse request: the model in the
-/// path, a SigV4 signature over what was sent, with the session token; and
+/// path, a SigV4 signature over what was sent, with the session token
+/// (recomputed with `aws-sigv4`, AWS's signer, from the request as it
+/// arrived); and
 /// what it answers when the tool is forced: a `toolUse` with our schema's
 /// input.
 async fn converse(
@@ -318,34 +320,55 @@ async fn converse(
         if !auth.starts_with(&expected_prefix) {
             return Err(format!("authorization {auth}"));
         }
-        let credentials = app::photos::sigv4::Credentials {
-            access_key_id: "AKIDTEST".into(),
-            secret_access_key: "test-secret".into(),
-            session_token: Some("test-token".into()),
-        };
         let (host, token, kind) = (
             header("host"),
             header("x-amz-security-token"),
             header("content-type"),
         );
-        let recomputed = app::photos::sigv4::authorization(
-            &credentials,
-            "us-east-1",
-            "bedrock",
+        if token != "test-token" {
+            return Err(format!("session token {token}"));
+        }
+        // Signed again here, at the request's own date, over what arrived:
+        // the signature must cover the method, path, host, content type,
+        // date, session token and body as received.
+        let at = time::PrimitiveDateTime::parse(
             &date,
-            &app::photos::sigv4::Request {
-                method: "POST",
-                path,
-                query: &[],
-                headers: &[
-                    ("content-type", &kind),
-                    ("host", &host),
-                    ("x-amz-date", &date),
-                    ("x-amz-security-token", &token),
-                ],
-                body: &body,
-            },
-        );
+            time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"),
+        )
+        .map_err(|e| format!("x-amz-date {date}: {e}"))?
+        .assume_utc();
+        let identity = aws_credential_types::Credentials::new(
+            "AKIDTEST",
+            "test-secret",
+            Some("test-token".into()),
+            None,
+            "test",
+        )
+        .into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("bedrock")
+            .time(at.into())
+            .settings(aws_sigv4::http_request::SigningSettings::default())
+            .build()
+            .map_err(|e| e.to_string())?
+            .into();
+        let received = aws_sigv4::http_request::SignableRequest::new(
+            "POST",
+            format!("http://{host}{path}"),
+            [("content-type", kind.as_str())].into_iter(),
+            aws_sigv4::http_request::SignableBody::Bytes(&body),
+        )
+        .map_err(|e| e.to_string())?;
+        let (instructions, _) = aws_sigv4::http_request::sign(received, &params)
+            .map_err(|e| e.to_string())?
+            .into_parts();
+        let recomputed = instructions
+            .headers()
+            .find(|(name, _)| *name == "authorization")
+            .map(|(_, value)| value.to_string())
+            .unwrap_or_default();
         if recomputed != auth {
             return Err("the signature does not cover what was sent".into());
         }
