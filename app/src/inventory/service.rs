@@ -113,34 +113,155 @@ fn days_after(today: time::Date, days: i64) -> String {
 
 // ------------------------------------------------------------ the write path
 
-/// One change to one pantry's stock of one product.
-#[derive(Debug, Clone, Default)]
-pub struct Change {
-    pub(super) kind: Option<MovementKind>,
-    /// Signed.
-    pub(super) quantity: i64,
-    /// For increases: the lot's date.
-    pub(super) best_before: Option<String>,
-    /// For decreases: take from this lot only.
-    pub(super) from_lot: Option<LotId>,
-    pub(super) reason: Option<String>,
-    pub(super) source: Option<String>,
-    pub(super) donor: Option<String>,
-    pub(super) weight_g: Option<i64>,
-    pub(super) counterpart: Option<String>,
-    pub(super) note: Option<String>,
-    /// The visit the movement belongs to (usage module).
-    pub(super) visit: Option<String>,
+/// One change to one pantry's stock of one product: what happened, with
+/// what only that kind of change carries. Quantities are signed: what the
+/// pantry's stock changes by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Stock coming in (a donation, a purchase, a return), into the lot
+    /// of its best-before date.
+    Received {
+        quantity: i64,
+        best_before: Option<String>,
+        source: String,
+        donor: Option<String>,
+        weight_g: Option<i64>,
+        note: Option<String>,
+    },
+    /// Stock handed out (negative), or handed back into the lot of its
+    /// date after a visit changed (positive).
+    Distributed {
+        quantity: i64,
+        best_before: Option<String>,
+        /// The visit it belongs to (usage module).
+        visit: Option<String>,
+        note: Option<String>,
+    },
+    /// A count corrected, either way, with its reason.
+    Adjusted {
+        quantity: i64,
+        best_before: Option<String>,
+        reason: String,
+        note: Option<String>,
+    },
+    /// Stock thrown away (negative), from one lot when named.
+    Discarded {
+        quantity: i64,
+        from_lot: Option<LotId>,
+        reason: String,
+        note: Option<String>,
+    },
+    /// One side of a transfer: out (negative) or in (positive, into the
+    /// lot of its date).
+    Transferred {
+        quantity: i64,
+        best_before: Option<String>,
+        /// The pantry on the other side.
+        counterpart: String,
+        note: Option<String>,
+    },
 }
 
 impl Change {
+    pub fn kind(&self) -> MovementKind {
+        match self {
+            Self::Received { .. } => MovementKind::Received,
+            Self::Distributed { .. } => MovementKind::Distributed,
+            Self::Adjusted { .. } => MovementKind::Adjusted,
+            Self::Discarded { .. } => MovementKind::Discarded,
+            Self::Transferred { .. } => MovementKind::Transferred,
+        }
+    }
+
+    /// Signed: what the pantry's stock changes by.
+    pub fn quantity(&self) -> i64 {
+        match self {
+            Self::Received { quantity, .. }
+            | Self::Distributed { quantity, .. }
+            | Self::Adjusted { quantity, .. }
+            | Self::Discarded { quantity, .. }
+            | Self::Transferred { quantity, .. } => *quantity,
+        }
+    }
+
+    /// The date of the lot an increase goes to.
+    pub fn best_before(&self) -> Option<&str> {
+        match self {
+            Self::Received { best_before, .. }
+            | Self::Distributed { best_before, .. }
+            | Self::Adjusted { best_before, .. }
+            | Self::Transferred { best_before, .. } => best_before.as_deref(),
+            Self::Discarded { .. } => None,
+        }
+    }
+
+    /// The one lot a decrease takes from, when named.
+    pub fn from_lot(&self) -> Option<&LotId> {
+        match self {
+            Self::Discarded { from_lot, .. } => from_lot.as_ref(),
+            _ => None,
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Self::Adjusted { reason, .. } | Self::Discarded { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
+    pub fn source(&self) -> Option<&str> {
+        match self {
+            Self::Received { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    pub fn donor(&self) -> Option<&str> {
+        match self {
+            Self::Received { donor, .. } => donor.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn weight_g(&self) -> Option<i64> {
+        match self {
+            Self::Received { weight_g, .. } => *weight_g,
+            _ => None,
+        }
+    }
+
+    pub fn counterpart(&self) -> Option<&str> {
+        match self {
+            Self::Transferred { counterpart, .. } => Some(counterpart),
+            _ => None,
+        }
+    }
+
+    pub fn visit(&self) -> Option<&str> {
+        match self {
+            Self::Distributed { visit, .. } => visit.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Self::Received { note, .. }
+            | Self::Distributed { note, .. }
+            | Self::Adjusted { note, .. }
+            | Self::Discarded { note, .. }
+            | Self::Transferred { note, .. } => note.as_deref(),
+        }
+    }
+
     /// Stock handed out at a visit.
     pub fn handed_out(quantity: i64, visit: &str) -> Self {
-        Self {
-            kind: Some(MovementKind::Distributed),
+        Self::Distributed {
             quantity: -quantity,
+            best_before: None,
             visit: Some(visit.to_string()),
-            ..Self::default()
+            note: None,
         }
     }
 
@@ -152,13 +273,11 @@ impl Change {
         visit: &str,
         note: &str,
     ) -> Self {
-        Self {
-            kind: Some(MovementKind::Distributed),
+        Self::Distributed {
             quantity,
             best_before,
             visit: Some(visit.to_string()),
             note: Some(note.to_string()),
-            ..Self::default()
         }
     }
 }
@@ -199,14 +318,13 @@ impl Change {
         donor: Option<String>,
         field: &str,
     ) -> AppResult<Self> {
-        Ok(Self {
-            kind: Some(MovementKind::Received),
+        Ok(Self::Received {
             quantity,
             best_before,
-            source: Some("donation".into()),
+            source: "donation".into(),
             donor,
             weight_g: product.weight_of(quantity, field)?,
-            ..Self::default()
+            note: None,
         })
     }
 }
@@ -293,20 +411,19 @@ pub(super) fn moved_event(
     actor: &Actor,
     (movement, on_hand, lots): &(MovementId, i64, Vec<LotChange>),
 ) -> PendingEvent {
-    let kind = change.kind.expect("a change has a kind");
     PendingEvent {
         event: DomainEvent::moved(StockMoved {
             movement_id: movement.0.clone(),
             product_id: product.id.0.clone(),
-            kind,
-            quantity: change.quantity,
+            kind: change.kind(),
+            quantity: change.quantity(),
             on_hand: *on_hand,
             lots: lots.clone(),
-            reason: change.reason.clone(),
-            source: change.source.clone(),
-            donor: change.donor.clone(),
-            weight_g: change.weight_g,
-            counterpart_pantry_id: change.counterpart.clone(),
+            reason: change.reason().map(str::to_string),
+            source: change.source().map(str::to_string),
+            donor: change.donor().map(str::to_string),
+            weight_g: change.weight_g(),
+            counterpart_pantry_id: change.counterpart().map(str::to_string),
         }),
         organization_id: pantry.organization_id.0.clone(),
         pantry_id: pantry.id.0.clone(),
@@ -604,15 +721,13 @@ pub async fn receive(
         Some(w) => Some(w),
         None => product.weight_of(quantity, "quantity")?,
     };
-    let change = Change {
-        kind: Some(MovementKind::Received),
+    let change = Change::Received {
         quantity,
         best_before,
-        source: Some(source.as_str().into()),
+        source: source.as_str().into(),
         donor: parse_text(&f.donor, "donor", 120)?,
         weight_g,
         note: parse_text(&f.note, "note", 500)?,
-        ..Change::default()
     };
     record(state, &header, &product, change, &Actor::of(caller)).await
 }
@@ -627,11 +742,11 @@ pub async fn distribute(
 ) -> AppResult<MovementReceipt> {
     let (header, product) = movement_context(state, caller, pantry, product).await?;
     let quantity = positive(product.unit, &f.quantity)?;
-    let change = Change {
-        kind: Some(MovementKind::Distributed),
+    let change = Change::Distributed {
         quantity: -quantity,
+        best_before: None,
+        visit: None,
         note: parse_text(&f.note, "note", 500)?,
-        ..Change::default()
     };
     record(state, &header, &product, change, &Actor::of(caller)).await
 }
@@ -662,8 +777,7 @@ pub async fn adjust(
             "Say why the stock is adjusted (for example, “stock count”).",
         )
     })?;
-    let change = Change {
-        kind: Some(MovementKind::Adjusted),
+    let change = Change::Adjusted {
         quantity: sign * quantity,
         best_before: if sign > 0 {
             BestBefore::parse_optional(&f.best_before, "best_before")?
@@ -671,9 +785,8 @@ pub async fn adjust(
         } else {
             None
         },
-        reason: Some(reason),
+        reason,
         note: parse_text(&f.note, "note", 500)?,
-        ..Change::default()
     };
     record(state, &header, &product, change, &Actor::of(caller)).await
 }
@@ -699,13 +812,11 @@ pub async fn discard(
                 .map_err(|_| AppError::invalid("lot", "Choose a lot from the list."))?,
         )
     };
-    let change = Change {
-        kind: Some(MovementKind::Discarded),
+    let change = Change::Discarded {
         quantity: -quantity,
         from_lot,
-        reason: Some(reason.as_str().into()),
+        reason: reason.as_str().into(),
         note: parse_text(&f.note, "note", 500)?,
-        ..Change::default()
     };
     record(state, &header, &product, change, &Actor::of(caller)).await
 }

@@ -57,12 +57,12 @@ impl Memory {
             };
             let key = (pantry.id.0.clone(), product.id.0.clone());
             let known = self.rows.get(&key)?;
-            let covered = if change.quantity > 0 {
+            let covered = if change.quantity() > 0 {
                 known
                     .lots
                     .iter()
-                    .any(|l| l.best_before == change.best_before)
-            } else if let Some(lot) = &change.from_lot {
+                    .any(|l| l.best_before.as_deref() == change.best_before())
+            } else if let Some(lot) = change.from_lot() {
                 known.lots.iter().any(|l| l.id == lot.0)
             } else {
                 true

@@ -246,10 +246,10 @@ impl Wanted {
                 w.keys.insert(key, organization.to_string());
             }
             let mut change = |key: Key, change: &Change| {
-                if change.quantity > 0 {
+                if change.quantity() > 0 {
                     w.dated
-                        .insert((key, change.best_before.clone().unwrap_or_default()));
-                } else if let Some(lot) = &change.from_lot {
+                        .insert((key, change.best_before().unwrap_or_default().to_string()));
+                } else if let Some(lot) = change.from_lot() {
                     w.named.insert(lot.0.clone());
                 }
             };

@@ -143,7 +143,7 @@ impl Plan {
                 Ok(Ok(Written::One(MovementReceipt {
                     movement_id: done.0,
                     product_name: product.name.clone(),
-                    quantity_text: product.unit.format(change.quantity.abs()),
+                    quantity_text: product.unit.format(change.quantity().abs()),
                     on_hand: done.1,
                     on_hand_text: product.unit.format(done.1),
                 })))
@@ -155,12 +155,11 @@ impl Plan {
                 quantity,
                 note,
             } => {
-                let out = Change {
-                    kind: Some(MovementKind::Transferred),
+                let out = Change::Transferred {
                     quantity: -quantity,
-                    counterpart: Some(to.id.0.clone()),
+                    best_before: None,
+                    counterpart: to.id.0.clone(),
                     note: note.clone(),
-                    ..Change::default()
                 };
                 let out_done = match self.apply(from, product, &out, actor)? {
                     Ok(done) => done,
@@ -170,13 +169,11 @@ impl Plan {
                     .push(moved_event(from, product, &out, actor, &out_done));
                 // Each lot taken arrives with its own best-before date.
                 for lot in &out_done.2 {
-                    let part = Change {
-                        kind: Some(MovementKind::Transferred),
+                    let part = Change::Transferred {
                         quantity: -lot.quantity,
                         best_before: lot.best_before.clone(),
-                        counterpart: Some(from.id.0.clone()),
+                        counterpart: from.id.0.clone(),
                         note: note.clone(),
-                        ..Change::default()
                     };
                     let done = match self.apply(to, product, &part, actor)? {
                         Ok(done) => done,
@@ -205,9 +202,9 @@ impl Plan {
                 // stock each product needs over all its lines.
                 let mut needed: BTreeMap<&str, (&Product, i64)> = BTreeMap::new();
                 for (product, change) in lines {
-                    if change.quantity < 0 {
+                    if change.quantity() < 0 {
                         needed.entry(product.id.as_str()).or_insert((product, 0)).1 -=
-                            change.quantity;
+                            change.quantity();
                     }
                 }
                 let short: Vec<String> = needed
@@ -233,7 +230,7 @@ impl Plan {
                     posted.push(Posted {
                         product_id: product.id.clone(),
                         movement_id: done.0,
-                        quantity: change.quantity,
+                        quantity: change.quantity(),
                         on_hand: done.1,
                         lots: done.2,
                     });
@@ -273,10 +270,10 @@ impl Plan {
             organization_id: pantry.organization_id.0.clone(),
             ..Stock::default()
         });
-        let lots = if change.quantity > 0 {
+        let lots = if change.quantity() > 0 {
             let Some(after) = stock
                 .on_hand
-                .checked_add(change.quantity)
+                .checked_add(change.quantity())
                 .filter(|n| *n <= MAX_ON_HAND)
             else {
                 return Ok(Err(AppError::invalid(
@@ -294,7 +291,7 @@ impl Plan {
                 .lots
                 .iter()
                 .enumerate()
-                .filter(|(_, l)| l.best_before == change.best_before)
+                .filter(|(_, l)| l.best_before.as_deref() == change.best_before())
                 .min_by(|a, b| expiry_order(a.1, b.1))
                 .map(|(i, _)| i)
             {
@@ -302,7 +299,7 @@ impl Plan {
                 None => {
                     stock.lots.push(Lot {
                         id: LotId::new().0,
-                        best_before: change.best_before.clone(),
+                        best_before: change.best_before().map(str::to_string),
                         received_at: now,
                         quantity: 0,
                         new: true,
@@ -311,20 +308,20 @@ impl Plan {
                     stock.lots.last_mut().expect("a lot was just added")
                 }
             };
-            lot.quantity += change.quantity;
+            lot.quantity += change.quantity();
             lot.changed = true;
             stock.on_hand = after;
             vec![LotChange {
                 lot_id: lot.id.clone(),
                 best_before: lot.best_before.clone(),
-                quantity: change.quantity,
+                quantity: change.quantity(),
             }]
         } else {
-            let wanted = -change.quantity;
+            let wanted = -change.quantity();
             if wanted > stock.on_hand {
                 return Ok(Err(not_enough(product, pantry, stock.on_hand, wanted)));
             }
-            let taken: Vec<(usize, i64)> = match &change.from_lot {
+            let taken: Vec<(usize, i64)> = match change.from_lot() {
                 Some(named) => {
                     let Some(i) = stock.lots.iter().position(|l| l.id == named.0) else {
                         return Ok(Err(AppError::invalid(
@@ -392,7 +389,7 @@ impl Plan {
         *self
             .organization_stock
             .entry((pantry.organization_id.0.clone(), product.id.0.clone()))
-            .or_default() += change.quantity;
+            .or_default() += change.quantity();
         self.movements.push(MovementRow {
             id: movement.clone(),
             organization_id: pantry.organization_id.0.clone(),
@@ -470,15 +467,15 @@ impl Plan {
                     (&m.organization_id).into(),
                     (&m.pantry_id).into(),
                     (&m.product_id).into(),
-                    c.kind.map_or("", |k| k.as_str()).into(),
-                    c.quantity.into(),
-                    c.reason.as_ref().into(),
-                    c.source.as_ref().into(),
-                    c.donor.as_ref().into(),
-                    c.weight_g.into(),
-                    c.counterpart.as_ref().into(),
-                    c.note.as_ref().into(),
-                    c.visit.as_ref().into(),
+                    c.kind().as_str().into(),
+                    c.quantity().into(),
+                    c.reason().into(),
+                    c.source().into(),
+                    c.donor().into(),
+                    c.weight_g().into(),
+                    c.counterpart().into(),
+                    c.note().into(),
+                    c.visit().into(),
                     (&m.actor.user_id).into(),
                     (&m.actor.correlation_id).into(),
                     m.occurred_at.into(),
