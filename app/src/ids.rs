@@ -11,7 +11,7 @@ macro_rules! id_type {
         /// refused before it reaches the database.
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String")]
-        pub struct $name(pub String);
+        pub struct $name(String);
 
         impl TryFrom<String> for $name {
             type Error = crate::error::AppError;
@@ -27,8 +27,21 @@ macro_rules! id_type {
                 Self(uuid::Uuid::now_v7().to_string())
             }
 
+            /// An id taken as it is: one Larder stored itself (a database
+            /// row, an event it wrote), or one a page passes on to the
+            /// server, which parses it when the request arrives (see
+            /// `Deserialize`). An id the server reads from a person or a
+            /// client goes through `parse`.
+            pub fn from_stored(s: String) -> Self {
+                Self(s)
+            }
+
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
             }
         }
 

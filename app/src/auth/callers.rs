@@ -86,7 +86,7 @@ mod tests {
     fn caller(name: &str) -> Caller {
         Caller {
             me: Me {
-                id: UserId(name.into()),
+                id: UserId::from_stored(name.into()),
                 email: format!("{name}@example.org"),
                 display_name: name.into(),
                 is_site_admin: false,

@@ -512,7 +512,7 @@ pub async fn sign_in(
         ));
     }
     state.throttle.succeeded(&account, address.as_deref());
-    let id = UserId(id);
+    let id = UserId::from_stored(id);
     create_session(&state.db, &id, &state.settings).await
 }
 
@@ -759,7 +759,7 @@ pub async fn session_state_for_token(state: &AppState, token: &str) -> AppResult
         );
     }
     let me = Me {
-        id: UserId(row.try_get("id")?),
+        id: UserId::from_stored(row.try_get("id")?),
         email: row.try_get("email")?,
         display_name: row.try_get("display_name")?,
         is_site_admin: row.try_get::<i64, _>("is_site_admin")? != 0,
@@ -783,7 +783,7 @@ async fn load_grants(db: &Db, user: &UserId) -> AppResult<Vec<Grant>> {
     rows.iter()
         .map(|r| {
             Ok(Grant {
-                organization_id: OrganizationId(r.try_get("organization_id")?),
+                organization_id: OrganizationId::from_stored(r.try_get("organization_id")?),
                 campus_id: r.try_get("campus_id")?,
                 scope_kind: ScopeKind::parse(&r.try_get::<String, _>("scope_kind")?, "scope_kind")?,
                 scope_id: r.try_get("scope_id")?,
@@ -1128,7 +1128,7 @@ async fn redeem(
         backend,
         &crate::events::store::NewEvent {
             event: &crate::events::domain::DomainEvent::MemberJoined(MemberJoined {
-                user_id: user.0.clone(),
+                user_id: user.to_string(),
                 organization_id: inv.organization_id.clone(),
                 scope_kind: inv.scope_kind.as_str().into(),
                 scope_id: inv.scope_id.clone(),
@@ -1211,7 +1211,7 @@ pub async fn people_view(
         let scope_id: String = r.try_get("scope_id")?;
         if let Some((_, _, _, label)) = find(kind, &scope_id) {
             people.push(PersonWithRole {
-                user_id: UserId(r.try_get("user_id")?),
+                user_id: UserId::from_stored(r.try_get("user_id")?),
                 display_name: r.try_get("display_name")?,
                 email: r.try_get("email")?,
                 role: Role::parse(&r.try_get::<String, _>("role")?, "role")?,
@@ -1247,7 +1247,7 @@ pub async fn people_view(
             InvitationStatus::Pending
         };
         invitations.push(InvitationSummary {
-            id: InvitationId(r.try_get("id")?),
+            id: InvitationId::from_stored(r.try_get("id")?),
             email: r.try_get("email")?,
             role: Role::parse(&r.try_get::<String, _>("role")?, "role")?,
             scope_kind: kind,
@@ -1277,7 +1277,7 @@ mod tests {
 
     fn grant(kind: ScopeKind, id: &str, role: Role) -> Grant {
         Grant {
-            organization_id: OrganizationId("o1".into()),
+            organization_id: OrganizationId::from_stored("o1".into()),
             campus_id: (kind == ScopeKind::Pantry).then(|| "c1".to_string()),
             scope_kind: kind,
             scope_id: id.into(),
@@ -1288,7 +1288,7 @@ mod tests {
     fn caller(grants: Vec<Grant>) -> Caller {
         Caller {
             me: Me {
-                id: UserId("u".into()),
+                id: UserId::from_stored("u".into()),
                 email: "u@example.org".into(),
                 display_name: "U".into(),
                 is_site_admin: false,

@@ -246,7 +246,7 @@ pub fn InvitationPage() -> impl IntoView {
 #[component]
 pub fn PeoplePage() -> impl IntoView {
     let params = use_params_map();
-    let org = move || OrganizationId(params.read().get("id").unwrap_or_default());
+    let org = move || OrganizationId::from_stored(params.read().get("id").unwrap_or_default());
     let invite = ServerAction::<CreateInvitation>::new();
     let revoke = ServerAction::<RevokeInvitation>::new();
     let people = Resource::new(

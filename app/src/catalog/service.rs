@@ -30,8 +30,8 @@ pub(crate) fn product_columns(alias: &str) -> String {
 /// A product (without barcodes) from a row of [`PRODUCT_COLUMNS`].
 pub(crate) fn product_from(r: &db::Row, barcodes: Vec<Gtin>) -> AppResult<Product> {
     Ok(Product {
-        id: ProductId(r.try_get("id")?),
-        organization_id: OrganizationId(r.try_get("organization_id")?),
+        id: ProductId::from_stored(r.try_get("id")?),
+        organization_id: OrganizationId::from_stored(r.try_get("organization_id")?),
         name: r.try_get("name")?,
         sku: r.try_get("sku")?,
         category: r.try_get("category")?,
@@ -254,7 +254,7 @@ pub async fn get(db: &Db, caller: &Caller, id: &ProductId) -> AppResult<(Product
             .await?;
     let org = org.ok_or_else(|| AppError::not_found("product"))?;
     require_reader(caller, &org).map_err(|_| AppError::not_found("product"))?;
-    let org_id = OrganizationId(org);
+    let org_id = OrganizationId::from_stored(org);
     let product = product_in_org(db, &org_id, id).await?;
     let name = crate::org::service::organization_name(db, org_id.as_str()).await?;
     Ok((product, can_edit(caller, org_id.as_str()), name))
@@ -852,7 +852,8 @@ pub async fn import_csv(
         .await?;
         let result = match existing_id {
             Some(id) => {
-                let existing = product_in_org(&state.db, organization, &ProductId(id)).await?;
+                let existing =
+                    product_in_org(&state.db, organization, &ProductId::from_stored(id)).await?;
                 if existing.fields().parse().ok().as_ref() == Some(input) {
                     report.skipped += 1;
                     continue;

@@ -125,7 +125,13 @@ pub fn CatalogPage() -> impl IntoView {
             )
         },
         |(org, q, category, sort, page, _, _)| {
-            get_products(OrganizationId(org), q, category, sort.as_str().into(), page)
+            get_products(
+                OrganizationId::from_stored(org),
+                q,
+                category,
+                sort.as_str().into(),
+                page,
+            )
         },
     );
     let create_error = last_error(create.value());
@@ -145,7 +151,7 @@ pub fn CatalogPage() -> impl IntoView {
                     Ok(v) => v,
                     Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
                 };
-                let oid = v.organization_id.0.clone();
+                let oid = v.organization_id.to_string();
                 let (q, category, sort) = (q(), category(), sort());
                 let pages = v.pages();
                 let prev = (v.page > 1).then(|| catalog_href(&oid, &q, &category, sort, v.page - 1));
@@ -277,7 +283,7 @@ fn ImportCard(organization: String, action: ServerAction<ImportProducts>) -> imp
                 match wasm_bindgen_futures::JsFuture::from(file.text()).await {
                     Ok(text) => {
                         action.dispatch(ImportProducts {
-                            organization: OrganizationId(organization),
+                            organization: OrganizationId::from_stored(organization),
                             csv: text.as_string().unwrap_or_default(),
                             skip_bad: skip.get_untracked().then(|| "on".to_string()),
                         });
@@ -333,7 +339,7 @@ fn ImportCard(organization: String, action: ServerAction<ImportProducts>) -> imp
 #[component]
 pub fn ProductPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || ProductId(params.read().get("id").unwrap_or_default());
+    let id = move || ProductId::from_stored(params.read().get("id").unwrap_or_default());
     let update = ServerAction::<UpdateProduct>::new();
     let archive = ServerAction::<ArchiveProduct>::new();
     let data = Resource::new(
@@ -353,7 +359,7 @@ pub fn ProductPage() -> impl IntoView {
                     Ok(v) => v,
                     Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
                 };
-                let oid = p.organization_id.0.clone();
+                let oid = p.organization_id.to_string();
                 let catalog = format!("/organizations/{oid}/catalog");
                 let catalog_1 = catalog.clone();
                 Effect::new(move |_| {
@@ -362,7 +368,7 @@ pub fn ProductPage() -> impl IntoView {
                     }
                 });
                 let saved = move || matches!(update.value().get(), Some(Ok(())));
-                let pid = p.id.0.clone();
+                let pid = p.id.to_string();
                 let pid_1 = pid.clone();
                 view! {
                     <Title text=p.name.clone() />

@@ -32,7 +32,7 @@ pub async fn admin_view(
     .iter()
     .map(|r| -> AppResult<ParkedEvent> {
         Ok(ParkedEvent {
-            id: DeadLetterId(r.try_get("id")?),
+            id: DeadLetterId::from_stored(r.try_get("id")?),
             consumer: r.try_get("consumer")?,
             event_seq: r.try_get("event_seq")?,
             event_type: r.try_get("type")?,

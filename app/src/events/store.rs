@@ -226,7 +226,7 @@ fn event_from(r: &db::Row) -> Result<Event, sqlx::Error> {
         .and_then(|p| DomainEvent::decode(&event_type, version, p));
     Ok(Event {
         seq: r.try_get("seq")?,
-        id: EventId(r.try_get("id")?),
+        id: EventId::from_stored(r.try_get("id")?),
         event_type,
         version,
         organization_id: r.try_get("organization_id")?,

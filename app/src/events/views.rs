@@ -13,7 +13,7 @@ use crate::ui::*;
 #[component]
 pub fn EventsAdminPage() -> impl IntoView {
     let params = use_params_map();
-    let org = move || OrganizationId(params.read().get("id").unwrap_or_default());
+    let org = move || OrganizationId::from_stored(params.read().get("id").unwrap_or_default());
     let retry = ServerAction::<RetryParkedEvent>::new();
     let data = Resource::new(
         move || (org(), retry.version().get()),

@@ -60,8 +60,8 @@ async fn open(
     let rx = state.live.subscribe();
     let head = store::head(state.db.pool()).await?;
     let resync_first = resume.after.is_some_and(|a| a < head);
-    let pantry_id = header.id.0.clone();
-    let organization_id = header.organization_id.0.clone();
+    let pantry_id = header.id.to_string();
+    let organization_id = header.organization_id.to_string();
     let first = resync_first.then(|| Ok(SseEvent::default().event("resync").data("{}")));
     let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

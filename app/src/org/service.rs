@@ -34,8 +34,8 @@ pub struct PlaceChanged {
 impl From<&Organization> for PlaceChanged {
     fn from(o: &Organization) -> Self {
         Self {
-            id: o.id.0.clone(),
-            organization_id: o.id.0.clone(),
+            id: o.id.to_string(),
+            organization_id: o.id.to_string(),
             campus_id: None,
             name: o.name.clone(),
             time_zone: Some(o.time_zone.clone()),
@@ -46,9 +46,9 @@ impl From<&Organization> for PlaceChanged {
 impl From<&Campus> for PlaceChanged {
     fn from(c: &Campus) -> Self {
         Self {
-            id: c.id.0.clone(),
-            organization_id: c.organization_id.0.clone(),
-            campus_id: Some(c.id.0.clone()),
+            id: c.id.to_string(),
+            organization_id: c.organization_id.to_string(),
+            campus_id: Some(c.id.to_string()),
             name: c.name.clone(),
             time_zone: None,
         }
@@ -58,9 +58,9 @@ impl From<&Campus> for PlaceChanged {
 impl From<&Pantry> for PlaceChanged {
     fn from(p: &Pantry) -> Self {
         Self {
-            id: p.id.0.clone(),
-            organization_id: p.organization_id.0.clone(),
-            campus_id: Some(p.campus_id.0.clone()),
+            id: p.id.to_string(),
+            organization_id: p.organization_id.to_string(),
+            campus_id: Some(p.campus_id.to_string()),
             name: p.name.clone(),
             time_zone: p.time_zone.clone(),
         }
@@ -112,17 +112,17 @@ fn org_place(id: &str) -> Place {
 
 fn campus_place(c: &Campus) -> Place {
     Place {
-        organization_id: c.organization_id.0.clone(),
-        campus_id: Some(c.id.0.clone()),
+        organization_id: c.organization_id.to_string(),
+        campus_id: Some(c.id.to_string()),
         pantry_id: None,
     }
 }
 
 fn pantry_place(p: &Pantry) -> Place {
     Place {
-        organization_id: p.organization_id.0.clone(),
-        campus_id: Some(p.campus_id.0.clone()),
-        pantry_id: Some(p.id.0.clone()),
+        organization_id: p.organization_id.to_string(),
+        campus_id: Some(p.campus_id.to_string()),
+        pantry_id: Some(p.id.to_string()),
     }
 }
 
@@ -139,7 +139,7 @@ fn abilities(role: Option<Role>) -> Abilities {
 
 fn organization_from(r: &db::Row) -> Result<Organization, sqlx::Error> {
     Ok(Organization {
-        id: OrganizationId(r.try_get("id")?),
+        id: OrganizationId::from_stored(r.try_get("id")?),
         name: r.try_get("name")?,
         archived: r.try_get::<Option<i64>, _>("archived_at")?.is_some(),
         time_zone: r.try_get("time_zone")?,
@@ -148,8 +148,8 @@ fn organization_from(r: &db::Row) -> Result<Organization, sqlx::Error> {
 
 fn campus_from(r: &db::Row) -> Result<Campus, sqlx::Error> {
     Ok(Campus {
-        id: CampusId(r.try_get("id")?),
-        organization_id: OrganizationId(r.try_get("organization_id")?),
+        id: CampusId::from_stored(r.try_get("id")?),
+        organization_id: OrganizationId::from_stored(r.try_get("organization_id")?),
         name: r.try_get("name")?,
         archived: r.try_get::<Option<i64>, _>("archived_at")?.is_some(),
     })
@@ -157,9 +157,9 @@ fn campus_from(r: &db::Row) -> Result<Campus, sqlx::Error> {
 
 fn pantry_from(r: &db::Row) -> Result<Pantry, sqlx::Error> {
     Ok(Pantry {
-        id: PantryId(r.try_get("id")?),
-        organization_id: OrganizationId(r.try_get("organization_id")?),
-        campus_id: CampusId(r.try_get("campus_id")?),
+        id: PantryId::from_stored(r.try_get("id")?),
+        organization_id: OrganizationId::from_stored(r.try_get("organization_id")?),
+        campus_id: CampusId::from_stored(r.try_get("campus_id")?),
         name: r.try_get("name")?,
         archived: r.try_get::<Option<i64>, _>("archived_at")?.is_some(),
         time_zone: r.try_get("time_zone")?,
@@ -262,7 +262,7 @@ pub async fn campus_with_place(db: &Db, id: &str) -> AppResult<(Campus, Place)> 
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn organization_with_place(db: &Db, id: &str) -> AppResult<(Organization, Place)> {
     let o = active_organization(db, id).await?;
-    let place = org_place(&o.id.0);
+    let place = org_place(o.id.as_str());
     Ok((o, place))
 }
 
@@ -277,7 +277,7 @@ pub async fn resolve_scope(db: &Db, kind: ScopeKind, id: &str) -> AppResult<(Pla
     match kind {
         ScopeKind::Organization => {
             let o = active_organization(db, id).await?;
-            Ok((org_place(&o.id.0), o.name))
+            Ok((org_place(o.id.as_str()), o.name))
         }
         ScopeKind::Campus => {
             let c = active_campus(db, id).await?;
@@ -285,7 +285,7 @@ pub async fn resolve_scope(db: &Db, kind: ScopeKind, id: &str) -> AppResult<(Pla
         }
         ScopeKind::Pantry => {
             let p = active_pantry(db, id).await?;
-            let campus = active_campus(db, &p.campus_id.0).await?;
+            let campus = active_campus(db, p.campus_id.as_str()).await?;
             Ok((pantry_place(&p), format!("{} · {}", campus.name, p.name)))
         }
     }
@@ -303,21 +303,21 @@ impl OrganizationTree {
     pub fn places(&self) -> Vec<(ScopeKind, String, Place, String)> {
         let mut out = vec![(
             ScopeKind::Organization,
-            self.organization.id.0.clone(),
-            org_place(&self.organization.id.0),
+            self.organization.id.to_string(),
+            org_place(self.organization.id.as_str()),
             format!("{} (whole organization)", self.organization.name),
         )];
         for c in &self.campuses {
             out.push((
                 ScopeKind::Campus,
-                c.id.0.clone(),
+                c.id.to_string(),
                 campus_place(c),
                 format!("{} (campus)", c.name),
             ));
             for p in self.pantries.iter().filter(|p| p.campus_id == c.id) {
                 out.push((
                     ScopeKind::Pantry,
-                    p.id.0.clone(),
+                    p.id.to_string(),
                     pantry_place(p),
                     format!("{} · {}", c.name, p.name),
                 ));
@@ -365,14 +365,14 @@ pub async fn overview(db: &Db, caller: &Caller) -> AppResult<Overview> {
     let mut org_ids: Vec<String> = caller
         .grants
         .iter()
-        .map(|g| g.organization_id.0.clone())
+        .map(|g| g.organization_id.to_string())
         .collect();
     org_ids.sort();
     org_ids.dedup();
     let mut organizations = Vec::new();
     let mut pantries = Vec::new();
     for id in org_ids {
-        let tree = match organization_tree(db, &OrganizationId(id)).await {
+        let tree = match organization_tree(db, &OrganizationId::from_stored(id)).await {
             Ok(t) => t,
             Err(AppError::NotFound(_)) => continue,
             Err(e) => return Err(e),
@@ -505,7 +505,7 @@ async fn people_at(
         .map(|r| {
             let kind = ScopeKind::parse(&r.try_get::<String, _>("scope_kind")?, "scope")?;
             Ok(PersonWithRole {
-                user_id: UserId(r.try_get("user_id")?),
+                user_id: UserId::from_stored(r.try_get("user_id")?),
                 display_name: r.try_get("display_name")?,
                 email: r.try_get("email")?,
                 role: Role::parse(&r.try_get::<String, _>("role")?, "role")?,
@@ -701,10 +701,10 @@ pub async fn create_organization(
     )
     .await?;
     let member = crate::auth::service::MemberJoined {
-        user_id: caller.me.id.0.clone(),
-        organization_id: id.0.clone(),
+        user_id: caller.me.id.to_string(),
+        organization_id: id.to_string(),
         scope_kind: "organization".into(),
-        scope_id: id.0.clone(),
+        scope_id: id.to_string(),
         role: Role::Admin.as_str().into(),
     };
     place_event(

@@ -193,7 +193,7 @@ fn TimeZoneOptions() -> impl IntoView {
 #[component]
 pub fn OrganizationPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || OrganizationId(params.read().get("id").unwrap_or_default());
+    let id = move || OrganizationId::from_stored(params.read().get("id").unwrap_or_default());
     let add_campus = ServerAction::<CreateCampus>::new();
     let rename = ServerAction::<RenameOrganization>::new();
     let archive = ServerAction::<ArchiveOrganization>::new();
@@ -335,7 +335,7 @@ pub fn OrganizationPage() -> impl IntoView {
 #[component]
 pub fn CampusPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || CampusId(params.read().get("id").unwrap_or_default());
+    let id = move || CampusId::from_stored(params.read().get("id").unwrap_or_default());
     let add_pantry = ServerAction::<CreatePantry>::new();
     let rename = ServerAction::<RenameCampus>::new();
     let archive = ServerAction::<ArchiveCampus>::new();
@@ -442,7 +442,7 @@ pub fn CampusPage() -> impl IntoView {
 #[component]
 pub fn PantryPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || PantryId(params.read().get("id").unwrap_or_default());
+    let id = move || PantryId::from_stored(params.read().get("id").unwrap_or_default());
     let rename = ServerAction::<RenamePantry>::new();
     let archive = ServerAction::<ArchivePantry>::new();
     let set_zone = ServerAction::<SetPantryTimeZone>::new();
@@ -493,7 +493,7 @@ pub fn PantryPage() -> impl IntoView {
                                 <a class="button primary" href=visit>"New visit"</a>
                                 <a class="button" href=format!("/pantries/{pantry_id_3}/distribute")>"Quick distribute"</a>
                                 <a class="button" href=visits>"Visits"</a>
-                                <crate::photos::views::NewIntakeButton pantry=PantryId(pantry_id_3.clone()) />
+                                <crate::photos::views::NewIntakeButton pantry=PantryId::from_stored(pantry_id_3.clone()) />
                             }
                         })}
                         <a class="button" href=format!("/pantries/{pantry_id_4}/inventory")>"Inventory"</a>
@@ -501,7 +501,7 @@ pub fn PantryPage() -> impl IntoView {
                         <a class="button" href=format!("/organizations/{}/catalog", v.pantry.organization_id)>"Catalog"</a>
                     </nav>
                     <StockOverviewCard scope=format!("pantry:{pantry_id_5}") />
-                    {v.abilities.record.then(|| view! { <crate::photos::views::RecentIntakes pantry=PantryId(pantry_id_5.clone()) /> })}
+                    {v.abilities.record.then(|| view! { <crate::photos::views::RecentIntakes pantry=PantryId::from_stored(pantry_id_5.clone()) /> })}
                     <section class="card">
                         <dl class="facts">
                             <div><dt>"Campus"</dt><dd>{v.campus_name.clone()}</dd></div>

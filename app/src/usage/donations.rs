@@ -34,7 +34,7 @@ pub async fn receipt(state: &AppState, caller: &Caller, id: &str) -> AppResult<D
         return Err(not_found());
     }
     let line = ledger::line(&state.db, id).await?.ok_or_else(not_found)?;
-    let pantry = PantryId(line.pantry_id.clone());
+    let pantry = PantryId::from_stored(line.pantry_id.clone());
     let (header, place) = inventory::pantry_header(&state.db, &pantry).await?;
     caller.require(&place, Role::Viewer, "donation")?;
     if line.kind != "received" || line.source.as_deref() != Some("donation") {

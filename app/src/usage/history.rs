@@ -114,7 +114,7 @@ pub async fn product_usage(
                 return Err(AppError::not_found("pantry"));
             }
             caller.require(&place, Role::Viewer, "pantry")?;
-            Some(header.id.0)
+            Some(header.id.to_string())
         }
         None => {
             let (_, place) =
@@ -141,8 +141,10 @@ pub async fn product_usage(
         }
     };
     let scope = match &pantry {
-        Some(p) => Scope::Pantry(crate::ids::PantryId(p.clone())),
-        None => Scope::Organization(crate::ids::OrganizationId(organization.clone())),
+        Some(p) => Scope::Pantry(crate::ids::PantryId::from_stored(p.clone())),
+        None => Scope::Organization(crate::ids::OrganizationId::from_stored(
+            organization.clone(),
+        )),
     };
     let filter = ledger::Filter {
         scope: &scope,
@@ -185,7 +187,7 @@ pub async fn product_usage(
     let has_more = all.len() > page * PAGE;
     let days = all.into_iter().skip((page - 1) * PAGE).take(PAGE).collect();
     Ok(ProductUsage {
-        product_id: product.0,
+        product_id: product.to_string(),
         name,
         unit,
         pantry_id: pantry,
@@ -246,7 +248,7 @@ pub async fn summary(
     .await?;
     let has_more = rows.len() > PAGE;
     Ok(UsageSummary {
-        organization_id: o.id.0,
+        organization_id: o.id.to_string(),
         from,
         to,
         products: rows

@@ -59,7 +59,7 @@ async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<
                 scope: scope.clone(),
                 key: format!("pantry:{}", h.id),
                 label: format!("{} ({})", h.name, h.campus_name),
-                id: h.id.0,
+                id: h.id.to_string(),
                 condition: |a| format!("{a}.pantry_id = $1"),
                 pantries: "p.id = $1",
             })
@@ -71,7 +71,7 @@ async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<
                 scope: scope.clone(),
                 key: format!("campus:{}", c.id),
                 label: c.name.clone(),
-                id: c.id.0,
+                id: c.id.to_string(),
                 condition: |a| {
                     format!("{a}.pantry_id in (select id from pantries where campus_id = $1)")
                 },
@@ -85,7 +85,7 @@ async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<
                 scope: scope.clone(),
                 key: format!("organization:{}", o.id),
                 label: o.name.clone(),
-                id: o.id.0,
+                id: o.id.to_string(),
                 condition: |a| format!("{a}.organization_id = $1"),
                 pantries: "p.organization_id = $1",
             })
@@ -430,7 +430,7 @@ pub async fn usage_report(
         .map(|(id, quantity)| {
             let p = info(&id)?;
             Ok(ProductFigures {
-                product_id: ProductId(id.clone()),
+                product_id: ProductId::from_stored(id.clone()),
                 name: p.name.clone(),
                 category: p.category.clone(),
                 quantity,

@@ -60,8 +60,8 @@ fn posted_lines(posted: &[Posted]) -> Vec<PostedLine> {
     posted
         .iter()
         .map(|p| PostedLine {
-            product_id: p.product_id.0.clone(),
-            movement_id: p.movement_id.0.clone(),
+            product_id: p.product_id.to_string(),
+            movement_id: p.movement_id.to_string(),
             quantity: p.quantity,
         })
         .collect()
@@ -299,7 +299,7 @@ impl Attachment for NewVisit {
             .await?;
             write_lines(conn, &self.id, &self.lines).await?;
             let payload = VisitRecorded {
-                visit_id: self.id.0.clone(),
+                visit_id: self.id.to_string(),
                 household: self.household,
                 lines: posted_lines(posted),
             };
@@ -363,7 +363,7 @@ pub async fn record(
         client_ref,
         rule_warning: warning.clone(),
         note,
-        actor_id: caller.me.id.0.clone(),
+        actor_id: caller.me.id.to_string(),
         lines: lines.iter().map(|(p, q)| (p.id.clone(), *q)).collect(),
     };
     let changes = lines
@@ -456,7 +456,7 @@ impl Attachment for VisitChange {
                 .await?;
             write_lines(conn, &self.id, &self.lines).await?;
             let payload = VisitChanged {
-                visit_id: self.id.0.clone(),
+                visit_id: self.id.to_string(),
                 version,
                 lines: posted_lines(posted),
                 reason: self.void_reason.clone(),
@@ -487,10 +487,13 @@ async fn visit_state(
             .fetch_all(db.pool())
             .await?;
     Ok((
-        PantryId(pantry),
+        PantryId::from_stored(pantry),
         status,
         version,
-        lines.into_iter().map(|(p, q)| (ProductId(p), q)).collect(),
+        lines
+            .into_iter()
+            .map(|(p, q)| (ProductId::from_stored(p), q))
+            .collect(),
     ))
 }
 
@@ -692,7 +695,7 @@ pub async fn visit(state: &AppState, caller: &Caller, id: &VisitId) -> AppResult
     .fetch_optional(state.db.pool())
     .await?
     .ok_or_else(|| AppError::not_found("visit"))?;
-    let pantry_id = PantryId(r.try_get("pantry_id")?);
+    let pantry_id = PantryId::from_stored(r.try_get("pantry_id")?);
     let (header, place) = inventory::pantry_header(&state.db, &pantry_id).await?;
     let zone = crate::zones::Zone::stored(&header.time_zone);
     caller.require(&place, Role::Staff, "visit")?;
@@ -706,7 +709,7 @@ pub async fn visit(state: &AppState, caller: &Caller, id: &VisitId) -> AppResult
     .iter()
     .map(|l| {
         Ok(VisitLine {
-            product_id: ProductId(l.try_get("product_id")?),
+            product_id: ProductId::from_stored(l.try_get("product_id")?),
             product_name: l.try_get("name")?,
             category: l.try_get("category")?,
             unit: crate::catalog::model::Unit::parse(&l.try_get::<String, _>("unit")?, "unit")?,
@@ -785,7 +788,7 @@ pub async fn visits(
         .take(VISIT_PAGE as usize)
         .map(|r| {
             Ok(VisitRow {
-                id: VisitId(r.try_get("id")?),
+                id: VisitId::from_stored(r.try_get("id")?),
                 occurred_at: zone.format(r.try_get("occurred_at")?),
                 household: Household {
                     adults: r.try_get("adults")?,

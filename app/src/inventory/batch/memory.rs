@@ -55,7 +55,7 @@ impl Memory {
             else {
                 return None;
             };
-            let key = (pantry.id.0.clone(), product.id.0.clone());
+            let key = (pantry.id.to_string(), product.id.to_string());
             let known = self.rows.get(&key)?;
             let covered = if change.quantity() > 0 {
                 known
@@ -63,7 +63,7 @@ impl Memory {
                     .iter()
                     .any(|l| l.best_before.as_deref() == change.best_before())
             } else if let Some(lot) = change.from_lot() {
-                known.lots.iter().any(|l| l.id == lot.0)
+                known.lots.iter().any(|l| l.id == lot.as_str())
             } else {
                 true
             };
@@ -71,7 +71,7 @@ impl Memory {
                 return None;
             }
             plan.stock.entry(key).or_insert_with(|| Stock {
-                organization_id: pantry.organization_id.0.clone(),
+                organization_id: pantry.organization_id.to_string(),
                 on_hand: known.on_hand,
                 read: Some(known.on_hand),
                 revision: Some(known.revision),

@@ -199,18 +199,18 @@ fn keys_of(command: &Command) -> Vec<(Key, &str)> {
         Command::Change {
             pantry, product, ..
         } => vec![(
-            (pantry.id.0.clone(), product.id.0.clone()),
+            (pantry.id.to_string(), product.id.to_string()),
             pantry.organization_id.as_str(),
         )],
         Command::Transfer {
             from, to, product, ..
         } => vec![
             (
-                (from.id.0.clone(), product.id.0.clone()),
+                (from.id.to_string(), product.id.to_string()),
                 from.organization_id.as_str(),
             ),
             (
-                (to.id.0.clone(), product.id.0.clone()),
+                (to.id.to_string(), product.id.to_string()),
                 to.organization_id.as_str(),
             ),
         ],
@@ -218,7 +218,7 @@ fn keys_of(command: &Command) -> Vec<(Key, &str)> {
             .iter()
             .map(|(product, _)| {
                 (
-                    (pantry.id.0.clone(), product.id.0.clone()),
+                    (pantry.id.to_string(), product.id.to_string()),
                     pantry.organization_id.as_str(),
                 )
             })
@@ -250,7 +250,7 @@ impl Wanted {
                     w.dated
                         .insert((key, change.best_before().unwrap_or_default().to_string()));
                 } else if let Some(lot) = change.from_lot() {
-                    w.named.insert(lot.0.clone());
+                    w.named.insert(lot.to_string());
                 }
             };
             match command {
@@ -258,18 +258,18 @@ impl Wanted {
                     pantry,
                     product,
                     change: c,
-                } => change((pantry.id.0.clone(), product.id.0.clone()), c),
+                } => change((pantry.id.to_string(), product.id.to_string()), c),
                 Command::Group { pantry, lines, .. } => {
                     for (product, c) in lines {
-                        change((pantry.id.0.clone(), product.id.0.clone()), c);
+                        change((pantry.id.to_string(), product.id.to_string()), c);
                     }
                 }
                 Command::Transfer {
                     from, to, product, ..
                 } => {
                     w.transfers.insert((
-                        (from.id.0.clone(), product.id.0.clone()),
-                        (to.id.0.clone(), product.id.0.clone()),
+                        (from.id.to_string(), product.id.to_string()),
+                        (to.id.to_string(), product.id.to_string()),
                     ));
                 }
             }

@@ -158,7 +158,7 @@ impl Plan {
                 let out = Change::Transferred {
                     quantity: -quantity,
                     best_before: None,
-                    counterpart: to.id.0.clone(),
+                    counterpart: to.id.to_string(),
                     note: note.clone(),
                 };
                 let out_done = match self.apply(from, product, &out, actor)? {
@@ -172,7 +172,7 @@ impl Plan {
                     let part = Change::Transferred {
                         quantity: -lot.quantity,
                         best_before: lot.best_before.clone(),
-                        counterpart: from.id.0.clone(),
+                        counterpart: from.id.to_string(),
                         note: note.clone(),
                     };
                     let done = match self.apply(to, product, &part, actor)? {
@@ -210,7 +210,7 @@ impl Plan {
                 let short: Vec<String> = needed
                     .values()
                     .filter_map(|(product, wanted)| {
-                        let key = (pantry.id.0.clone(), product.id.0.clone());
+                        let key = (pantry.id.to_string(), product.id.to_string());
                         let on_hand = self.stock.get(&key).map_or(0, |s| s.on_hand);
                         (*wanted > on_hand)
                             .then(|| not_enough(product, pantry, on_hand, *wanted).to_string())
@@ -241,8 +241,8 @@ impl Plan {
                 for event in attachment.write(conn, backend, &posted, self.now).await? {
                     self.events.push(PendingEvent {
                         event,
-                        organization_id: pantry.organization_id.0.clone(),
-                        pantry_id: pantry.id.0.clone(),
+                        organization_id: pantry.organization_id.to_string(),
+                        pantry_id: pantry.id.to_string(),
                         actor_id: actor.user_id.clone(),
                         correlation_id: actor.correlation_id.clone(),
                     });
@@ -265,9 +265,9 @@ impl Plan {
         actor: &Actor,
     ) -> AppResult<AppResult<(MovementId, i64, Vec<LotChange>)>> {
         let now = self.now;
-        let key = (pantry.id.0.clone(), product.id.0.clone());
+        let key = (pantry.id.to_string(), product.id.to_string());
         let stock = self.stock.entry(key).or_insert_with(|| Stock {
-            organization_id: pantry.organization_id.0.clone(),
+            organization_id: pantry.organization_id.to_string(),
             ..Stock::default()
         });
         let lots = if change.quantity() > 0 {
@@ -298,7 +298,7 @@ impl Plan {
                 Some(i) => &mut stock.lots[i],
                 None => {
                     stock.lots.push(Lot {
-                        id: LotId::new().0,
+                        id: LotId::new().into_string(),
                         best_before: change.best_before().map(str::to_string),
                         received_at: now,
                         quantity: 0,
@@ -323,7 +323,7 @@ impl Plan {
             }
             let taken: Vec<(usize, i64)> = match change.from_lot() {
                 Some(named) => {
-                    let Some(i) = stock.lots.iter().position(|l| l.id == named.0) else {
+                    let Some(i) = stock.lots.iter().position(|l| l.id == named.as_str()) else {
                         return Ok(Err(AppError::invalid(
                             "lot",
                             "That lot is not part of this pantry's stock of the product.",
@@ -388,13 +388,13 @@ impl Plan {
         let movement = MovementId::new();
         *self
             .organization_stock
-            .entry((pantry.organization_id.0.clone(), product.id.0.clone()))
+            .entry((pantry.organization_id.to_string(), product.id.to_string()))
             .or_default() += change.quantity();
         self.movements.push(MovementRow {
             id: movement.clone(),
-            organization_id: pantry.organization_id.0.clone(),
-            pantry_id: pantry.id.0.clone(),
-            product_id: product.id.0.clone(),
+            organization_id: pantry.organization_id.to_string(),
+            pantry_id: pantry.id.to_string(),
+            product_id: product.id.to_string(),
             change: change.clone(),
             actor: actor.clone(),
             occurred_at: now,

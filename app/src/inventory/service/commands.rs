@@ -258,7 +258,7 @@ pub async fn set_minimum(
         backend,
         &NewEvent {
             event: &DomainEvent::StockMinimumSet(MinimumSet {
-                product_id: product.id.0.clone(),
+                product_id: product.id.to_string(),
                 minimum,
             }),
             organization_id: header.organization_id.as_str(),

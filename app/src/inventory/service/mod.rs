@@ -43,7 +43,7 @@ pub struct Actor {
 impl Actor {
     pub fn of(caller: &Caller) -> Self {
         Self {
-            user_id: caller.me.id.0.clone(),
+            user_id: caller.me.id.to_string(),
             correlation_id: crate::request::current_request_id(),
         }
     }

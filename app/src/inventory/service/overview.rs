@@ -43,13 +43,13 @@ async fn resolve_scope(state: &AppState, caller: &Caller, scope: &Scope) -> AppR
             let (h, place) = pantry_header(db, id).await?;
             caller.require(&place, Role::Viewer, "pantry")?;
             Ok(ScopeSql {
-                organization: h.organization_id.0.clone(),
+                organization: h.organization_id.to_string(),
                 label: h.name.clone(),
-                pantries: vec![h.id.0.clone()],
+                pantries: vec![h.id.to_string()],
                 condition: "s.pantry_id = $1",
                 lot_condition: "l.pantry_id = $1",
                 organization_totals: false,
-                id: h.id.0,
+                id: h.id.to_string(),
             })
         }
         Scope::Campus(id) => {
@@ -57,13 +57,13 @@ async fn resolve_scope(state: &AppState, caller: &Caller, scope: &Scope) -> AppR
             caller.require(&place, Role::Viewer, "campus")?;
             let tree = crate::org::service::organization_tree(db, &c.organization_id).await?;
             Ok(ScopeSql {
-                organization: c.organization_id.0.clone(),
+                organization: c.organization_id.to_string(),
                 label: c.name.clone(),
-                pantries: tree.pantries.iter().filter(|p| p.campus_id == c.id).map(|p| p.id.0.clone()).collect(),
+                pantries: tree.pantries.iter().filter(|p| p.campus_id == c.id).map(|p| p.id.to_string()).collect(),
                 condition: "s.pantry_id in (select id from pantries where campus_id = $1 and archived_at is null)",
                 lot_condition: "l.pantry_id in (select id from pantries where campus_id = $1 and archived_at is null)",
                 organization_totals: false,
-                id: c.id.0,
+                id: c.id.to_string(),
             })
         }
         Scope::Organization(id) => {
@@ -82,9 +82,9 @@ async fn resolve_scope(state: &AppState, caller: &Caller, scope: &Scope) -> AppR
             .fetch_one(db.pool())
             .await?;
             Ok(ScopeSql {
-                organization: o.id.0.clone(),
+                organization: o.id.to_string(),
                 label: o.name.clone(),
-                pantries: tree.pantries.iter().map(|p| p.id.0.clone()).collect(),
+                pantries: tree.pantries.iter().map(|p| p.id.to_string()).collect(),
                 condition: if archived_stock == 0 {
                     "s.organization_id = $1"
                 } else {
@@ -94,7 +94,7 @@ async fn resolve_scope(state: &AppState, caller: &Caller, scope: &Scope) -> AppR
                 lot_condition: "l.pantry_id in (select p.id from pantries p join campuses c on c.id = p.campus_id \
                                 where p.organization_id = $1 and p.archived_at is null and c.archived_at is null)",
                 organization_totals: archived_stock == 0,
-                id: o.id.0,
+                id: o.id.to_string(),
             })
         }
     }
@@ -232,9 +232,9 @@ async fn load_overview(
         .iter()
         .map(|r| -> AppResult<LowStockRow> {
             Ok(LowStockRow {
-                pantry_id: PantryId(r.try_get("pantry_id")?),
+                pantry_id: PantryId::from_stored(r.try_get("pantry_id")?),
                 pantry_name: r.try_get("pantry_name")?,
-                product_id: ProductId(r.try_get("product_id")?),
+                product_id: ProductId::from_stored(r.try_get("product_id")?),
                 product_name: r.try_get("product_name")?,
                 unit: Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?,
                 on_hand: r.try_get("on_hand")?,
@@ -246,9 +246,9 @@ async fn load_overview(
         .iter()
         .map(|r| -> AppResult<ExpiringLot> {
             Ok(ExpiringLot {
-                pantry_id: PantryId(r.try_get("pantry_id")?),
+                pantry_id: PantryId::from_stored(r.try_get("pantry_id")?),
                 pantry_name: r.try_get("pantry_name")?,
-                product_id: ProductId(r.try_get("product_id")?),
+                product_id: ProductId::from_stored(r.try_get("product_id")?),
                 product_name: r.try_get("product_name")?,
                 unit: Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?,
                 best_before: r.try_get("best_before")?,

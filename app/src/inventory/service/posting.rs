@@ -320,8 +320,8 @@ pub(in crate::inventory) fn moved_event(
 ) -> PendingEvent {
     PendingEvent {
         event: DomainEvent::moved(StockMoved {
-            movement_id: movement.0.clone(),
-            product_id: product.id.0.clone(),
+            movement_id: movement.to_string(),
+            product_id: product.id.to_string(),
             kind: change.kind(),
             quantity: change.quantity(),
             on_hand: *on_hand,
@@ -332,8 +332,8 @@ pub(in crate::inventory) fn moved_event(
             weight_g: change.weight_g(),
             counterpart_pantry_id: change.counterpart().map(str::to_string),
         }),
-        organization_id: pantry.organization_id.0.clone(),
-        pantry_id: pantry.id.0.clone(),
+        organization_id: pantry.organization_id.to_string(),
+        pantry_id: pantry.id.to_string(),
         actor_id: actor.user_id.clone(),
         correlation_id: actor.correlation_id.clone(),
     }
@@ -372,9 +372,9 @@ pub(super) async fn movement_context(
         }
     };
     let place = Place {
-        organization_id: header.organization_id.0.clone(),
-        campus_id: Some(header.campus_id.0.clone()),
-        pantry_id: Some(header.id.0.clone()),
+        organization_id: header.organization_id.to_string(),
+        campus_id: Some(header.campus_id.to_string()),
+        pantry_id: Some(header.id.to_string()),
     };
     caller.require(&place, Role::Staff, "pantry")?;
     let product = product.ok_or_else(|| AppError::not_found("product"))?;
@@ -409,11 +409,11 @@ async fn load_movement_context(
     .await?
     .ok_or_else(|| AppError::not_found("pantry"))?;
     let header = PantryHeader {
-        id: PantryId(row.try_get("pantry_id")?),
+        id: PantryId::from_stored(row.try_get("pantry_id")?),
         name: row.try_get("pantry_name")?,
-        campus_id: crate::ids::CampusId(row.try_get("campus_id")?),
+        campus_id: crate::ids::CampusId::from_stored(row.try_get("campus_id")?),
         campus_name: row.try_get("campus_name")?,
-        organization_id: OrganizationId(row.try_get("pantry_organization_id")?),
+        organization_id: OrganizationId::from_stored(row.try_get("pantry_organization_id")?),
         organization_name: row.try_get("organization_name")?,
         time_zone: row.try_get("time_zone")?,
     };
@@ -497,9 +497,9 @@ impl Command {
     /// The pantries whose stock the command changes.
     pub(in crate::inventory) fn pantries(&self) -> Vec<String> {
         match self {
-            Command::Change { pantry, .. } => vec![pantry.id.0.clone()],
-            Command::Transfer { from, to, .. } => vec![from.id.0.clone(), to.id.0.clone()],
-            Command::Group { pantry, .. } => vec![pantry.id.0.clone()],
+            Command::Change { pantry, .. } => vec![pantry.id.to_string()],
+            Command::Transfer { from, to, .. } => vec![from.id.to_string(), to.id.to_string()],
+            Command::Group { pantry, .. } => vec![pantry.id.to_string()],
         }
     }
 }
@@ -551,7 +551,7 @@ pub async fn taken_by_visit(
     Ok(rows
         .into_iter()
         .filter(|r| r.2 != 0)
-        .map(|(p, b, q)| (ProductId(p), b, q))
+        .map(|(p, b, q)| (ProductId::from_stored(p), b, q))
         .collect())
 }
 

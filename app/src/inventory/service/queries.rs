@@ -46,7 +46,7 @@ pub async fn stock_page(
         .get_or_load(
             key,
             header.organization_id.as_str(),
-            &[header.id.0.clone()],
+            &[header.id.to_string()],
             load_stock_page(&state.db, today, header.clone(), query.clone()),
         )
         .await?;
@@ -160,7 +160,7 @@ async fn load_stock_page(
             let on_hand: i64 = r.try_get("on_hand")?;
             let minimum: i64 = r.try_get("minimum")?;
             Ok(StockRow {
-                product_id: ProductId(r.try_get("id")?),
+                product_id: ProductId::from_stored(r.try_get("id")?),
                 name: r.try_get("name")?,
                 category: r.try_get("category")?,
                 unit: Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?,
@@ -226,7 +226,7 @@ pub async fn product_stock(
     .map(|r| -> AppResult<LotView> {
         let best_before: Option<String> = r.try_get("best_before")?;
         Ok(LotView {
-            id: LotId(r.try_get("id")?),
+            id: LotId::from_stored(r.try_get("id")?),
             expired: best_before.as_deref().is_some_and(|d| d < today.as_str()),
             expiring: best_before
                 .as_deref()
@@ -261,7 +261,7 @@ pub async fn product_stock(
     .map(|r| -> AppResult<MovementView> {
         let kind: String = r.try_get("kind")?;
         Ok(MovementView {
-            id: MovementId(r.try_get("id")?),
+            id: MovementId::from_stored(r.try_get("id")?),
             kind: MovementKind::parse(&kind).ok_or_else(|| AppError::internal(&std::io::Error::other(format!("unknown movement kind {kind}"))))?,
             quantity: r.try_get("quantity")?,
             occurred_at: crate::zones::Zone::stored(&header.time_zone)
@@ -283,9 +283,9 @@ pub async fn product_stock(
         .filter(|p| p.id != header.id)
         .filter(|p| {
             caller.role_at(&Place {
-                organization_id: p.organization_id.0.clone(),
-                campus_id: Some(p.campus_id.0.clone()),
-                pantry_id: Some(p.id.0.clone()),
+                organization_id: p.organization_id.to_string(),
+                campus_id: Some(p.campus_id.to_string()),
+                pantry_id: Some(p.id.to_string()),
             }) >= Some(Role::Staff)
         })
         .map(|p| {

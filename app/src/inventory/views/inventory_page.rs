@@ -94,7 +94,7 @@ pub fn InventoryPage() -> impl IntoView {
         },
         |(pantry, q, category, filter, sort, page, _)| async move {
             get_stock(
-                PantryId(pantry),
+                PantryId::from_stored(pantry),
                 q,
                 category,
                 filter.as_str().into(),
@@ -112,7 +112,7 @@ pub fn InventoryPage() -> impl IntoView {
                     Ok(v) => v,
                     Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
                 };
-                let pid = v.pantry.id.0.clone();
+                let pid = v.pantry.id.to_string();
                 let (q, category, filter, sort) = (q(), category(), filter(), sort());
                 let chip = {
                     let (pid, q, category) = (pid.clone(), q.clone(), category.clone());
@@ -191,7 +191,7 @@ pub fn InventoryPage() -> impl IntoView {
                                     let href = format!("/pantries/{pid}/products/{}", row.product_id);
                                     let on_hand = row.on_hand_text();
                                     let empty = row.on_hand == 0;
-                                    let product_id = row.product_id.0.clone();
+                                    let product_id = row.product_id.to_string();
                                     view! {
                                         <li class="stock-row" data-product=product_id>
                                             <a class="stock-name" href=href>{row.name.clone()}</a>

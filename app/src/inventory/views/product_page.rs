@@ -67,7 +67,11 @@ pub fn ProductStockPage() -> impl IntoView {
     let data = Resource::new(
         move || (pantry.get(), product(), page(), tick.get(), versions()),
         |(pantry, product, page, _, _)| {
-            get_product_stock(PantryId(pantry), ProductId(product), page)
+            get_product_stock(
+                PantryId::from_stored(pantry),
+                ProductId::from_stored(product),
+                page,
+            )
         },
     );
     // The forms read the same data, but not on every live change: a change
@@ -77,7 +81,13 @@ pub fn ProductStockPage() -> impl IntoView {
     let saved = RwSignal::new(0u64);
     let form_data = Resource::new(
         move || (pantry.get(), product(), saved.get()),
-        |(pantry, product, _)| get_product_stock(PantryId(pantry), ProductId(product), 1),
+        |(pantry, product, _)| {
+            get_product_stock(
+                PantryId::from_stored(pantry),
+                ProductId::from_stored(product),
+                1,
+            )
+        },
     );
     let tab = RwSignal::new(Tab::Receive);
     let last = RwSignal::new(None::<String>);
@@ -124,7 +134,7 @@ pub fn ProductStockPage() -> impl IntoView {
                     Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
                 };
                 let unit = v.product.unit;
-                let pid = v.pantry.id.0.clone();
+                let pid = v.pantry.id.to_string();
                 let low = v.minimum > 0 && v.on_hand < v.minimum;
                 view! {
                     <Title text=format!("{} · {}", v.product.name, v.pantry.name) />
@@ -264,8 +274,8 @@ fn MovementForms(
     minimum: ServerAction<SetMinimum>,
 ) -> impl IntoView {
     let unit = v.product.unit;
-    let pantry = v.pantry.id.0.clone();
-    let product = v.product.id.0.clone();
+    let pantry = v.pantry.id.to_string();
+    let product = v.product.id.to_string();
     let ids = StoredValue::new((pantry, product));
     let hidden = move || {
         let (p, q) = ids.get_value();
@@ -383,7 +393,7 @@ fn MovementForms(
                         <select id="discard-lot" name="lot">
                             <option value="">"First to expire"</option>
                             {lots.iter().map(|l| view! {
-                                <option value=l.id.0.clone()>{format!("Lot {} ({})", l.best_before.clone().unwrap_or_else(|| "no date".into()), unit.format(l.quantity))}</option>
+                                <option value=l.id.to_string()>{format!("Lot {} ({})", l.best_before.clone().unwrap_or_else(|| "no date".into()), unit.format(l.quantity))}</option>
                             }).collect_view()}
                         </select>
                     </div>
@@ -397,7 +407,7 @@ fn MovementForms(
                     <div class="field">
                         <label for="transfer-to">"To pantry"</label>
                         <select id="transfer-to" name="to">
-                            {transfer_to.iter().map(|(id, name)| view! { <option value=id.0.clone()>{name.clone()}</option> }).collect_view()}
+                            {transfer_to.iter().map(|(id, name)| view! { <option value=id.to_string()>{name.clone()}</option> }).collect_view()}
                         </select>
                     </div>
                     <TextField form="transfer" label="Quantity" name="quantity" error=te hint=qty_hint.unwrap_or("How many to send") />

@@ -26,7 +26,7 @@ pub fn QuickDistributePage() -> impl IntoView {
         move || (pantry.get(), search.get(), tick.get(), give.version().get()),
         |(pantry, q, _, _)| {
             get_stock(
-                PantryId(pantry),
+                PantryId::from_stored(pantry),
                 q,
                 String::new(),
                 "in_stock".into(),
@@ -81,7 +81,7 @@ pub fn QuickDistributePage() -> impl IntoView {
         if let Some(row) = selected.get_untracked() {
             done.set(None);
             give.dispatch(Distribute {
-                pantry: PantryId(pantry.get_untracked()),
+                pantry: PantryId::from_stored(pantry.get_untracked()),
                 product: row.product_id.clone(),
                 // The number in the product's unit (1.5 for 1500 g of rice).
                 quantity: row.unit.amount(quantity.get_untracked()),

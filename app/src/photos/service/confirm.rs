@@ -104,8 +104,8 @@ impl Attachment for Confirmation {
                 .execute(&mut *conn)
                 .await?;
                 lines.push(ConfirmedPayloadLine {
-                    product_id: product.0.clone(),
-                    movement_id: p.movement_id.0.clone(),
+                    product_id: product.to_string(),
+                    movement_id: p.movement_id.to_string(),
                     quantity: p.quantity,
                     best_before: date.clone(),
                 });
@@ -124,7 +124,7 @@ impl Attachment for Confirmation {
                 .await?;
             }
             let payload = IntakeConfirmed {
-                intake_id: self.intake.0.clone(),
+                intake_id: self.intake.to_string(),
                 lines,
             };
             Ok(vec![DomainEvent::IntakeConfirmed(payload)])
@@ -246,7 +246,7 @@ async fn matching_examples(
     let mut cited: BTreeMap<&PhotoId, Vec<&ProductId>> = BTreeMap::new();
     for (i, line) in lines.iter().enumerate() {
         for photo in &line.photos {
-            if !own.iter().any(|id| *id == photo.0) {
+            if !own.iter().any(|id| *id == photo.as_str()) {
                 return Err(AppError::invalid(
                     "lines",
                     format!("Line {}: that photo is not one of this intake's.", i + 1),

@@ -91,7 +91,7 @@ async fn intake_for(
         status: row.try_get("status")?,
     };
     let (header, place) =
-        inventory::pantry_header(&state.db, &PantryId(row.pantry_id.clone())).await?;
+        inventory::pantry_header(&state.db, &PantryId::from_stored(row.pantry_id.clone())).await?;
     caller.require(&place, role, "intake")?;
     Ok((row, header))
 }
@@ -99,8 +99,8 @@ async fn intake_for(
 /// Where on the place tree an intake is, for access checks elsewhere.
 pub fn place_of(header: &PantryHeader) -> Place {
     Place {
-        organization_id: header.organization_id.0.clone(),
-        campus_id: Some(header.campus_id.0.clone()),
-        pantry_id: Some(header.id.0.clone()),
+        organization_id: header.organization_id.to_string(),
+        campus_id: Some(header.campus_id.to_string()),
+        pantry_id: Some(header.id.to_string()),
     }
 }

@@ -40,7 +40,7 @@ pub async fn intakes(
     rows.iter()
         .map(|r| {
             Ok(IntakeListItem {
-                id: IntakeId(r.try_get("id")?),
+                id: IntakeId::from_stored(r.try_get("id")?),
                 status: r.try_get("status")?,
                 created_at: zone.format(r.try_get("created_at")?),
                 photos: r.try_get("photos")?,
@@ -135,7 +135,7 @@ async fn photos_of(db: &Db, organization: &str, intake: &IntakeId) -> AppResult<
         .values()
         .flatten()
         .filter(|f| f.kind == "match")
-        .map(|f| ProductId(f.value.clone()))
+        .map(|f| ProductId::from_stored(f.value.clone()))
         .collect();
     let refs: Vec<&ProductId> = matched.iter().collect();
     let products = catalog::products_with_ids(db, organization, &refs).await?;
@@ -147,7 +147,7 @@ async fn photos_of(db: &Db, organization: &str, intake: &IntakeId) -> AppResult<
                 .iter()
                 .filter(|f| f.kind == "match")
                 .filter_map(|f| {
-                    let product = products.get(&ProductId(f.value.clone()))?;
+                    let product = products.get(&ProductId::from_stored(f.value.clone()))?;
                     (!product.archived).then(|| MatchView {
                         product_id: product.id.clone(),
                         product_name: product.name.clone(),
@@ -159,7 +159,7 @@ async fn photos_of(db: &Db, organization: &str, intake: &IntakeId) -> AppResult<
                 thumbnail_url: format!("/photos/{id}/thumbnail.jpg"),
                 findings,
                 matches,
-                id: PhotoId(id),
+                id: PhotoId::from_stored(id),
                 number: r.try_get("number")?,
                 bytes: r.try_get("bytes")?,
                 width: r.try_get("width")?,
@@ -184,7 +184,7 @@ pub(super) async fn confirmed_lines(db: &Db, intake: &IntakeId) -> AppResult<Vec
         .map(|r| {
             let unit = Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?;
             Ok(ConfirmedLine {
-                product_id: ProductId(r.try_get("product_id")?),
+                product_id: ProductId::from_stored(r.try_get("product_id")?),
                 product_name: r.try_get("name")?,
                 quantity: unit.format(r.try_get("quantity")?),
                 best_before: r.try_get("best_before")?,

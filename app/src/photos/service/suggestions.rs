@@ -171,7 +171,7 @@ pub(super) async fn suggest(
         match known.get(gtin) {
             Some(product) => {
                 let line = lines
-                    .entry(product.id.0.clone())
+                    .entry(product.id.to_string())
                     .or_insert_with(|| Suggestion {
                         product_id: Some(product.id.clone()),
                         product_name: Some(product.name.clone()),
@@ -280,7 +280,7 @@ async fn suggest_from_matches(
         }
         let counted = matches!(product.unit, Unit::Each | Unit::Pack);
         let line = lines
-            .entry(product.id.0.clone())
+            .entry(product.id.to_string())
             .or_insert_with(|| Suggestion {
                 product_id: Some(product.id.clone()),
                 product_name: Some(product.name.clone()),
@@ -350,7 +350,7 @@ async fn suggest_from_llm(
     for r in &rows {
         let unit = Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?;
         products.push((
-            ProductId(r.try_get("id")?),
+            ProductId::from_stored(r.try_get("id")?),
             r.try_get::<String, _>("name")?,
             unit,
         ));
@@ -394,10 +394,10 @@ async fn suggest_from_llm(
                 continue;
             };
             let counted = matches!(unit, Unit::Each | Unit::Pack);
-            if !lines.contains_key(&id.0) {
+            if !lines.contains_key(id.as_str()) {
                 opened.push(id.clone());
             }
-            let line = lines.entry(id.0.clone()).or_insert_with(|| Suggestion {
+            let line = lines.entry(id.to_string()).or_insert_with(|| Suggestion {
                 product_id: Some(id.clone()),
                 product_name: Some(name.clone()),
                 unit: Some(unit.as_str().into()),

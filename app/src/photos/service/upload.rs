@@ -268,8 +268,8 @@ async fn save_row(
         backend,
         &NewEvent {
             event: &DomainEvent::PhotoUploaded(PhotoUploaded {
-                photo_id: id.0.clone(),
-                intake_id: intake.0.clone(),
+                photo_id: id.to_string(),
+                intake_id: intake.to_string(),
                 bytes,
                 width: width as i64,
                 height: height as i64,
@@ -313,7 +313,8 @@ pub async fn file(
     .await?
     .ok_or_else(|| AppError::not_found("photo"))?;
     let (_, place) =
-        inventory::pantry_header(&state.db, &PantryId(row.try_get("pantry_id")?)).await?;
+        inventory::pantry_header(&state.db, &PantryId::from_stored(row.try_get("pantry_id")?))
+            .await?;
     caller.require(&place, Role::Staff, "photo")?;
     let (key, media): (String, &'static str) = match rendition {
         Rendition::Thumbnail => (row.try_get("thumbnail_key")?, "image/jpeg"),
@@ -356,7 +357,7 @@ pub async fn remove_photo(state: &AppState, caller: &Caller, photo: &PhotoId) ->
     .fetch_optional(state.db.pool())
     .await?
     .ok_or_else(|| AppError::not_found("photo"))?;
-    let intake = IntakeId(row.try_get("intake_id")?);
+    let intake = IntakeId::from_stored(row.try_get("intake_id")?);
     let (intake_row, _) = intake_for(state, caller, &intake, Role::Staff).await?;
     let number: i64 = row.try_get("number")?;
     if intake_row.status != "open" {
@@ -407,8 +408,8 @@ pub async fn remove_photo(state: &AppState, caller: &Caller, photo: &PhotoId) ->
         state.db.backend(),
         &NewEvent {
             event: &DomainEvent::PhotoRemoved(PhotoRemoved {
-                photo_id: photo.0.clone(),
-                intake_id: intake.0.clone(),
+                photo_id: photo.to_string(),
+                intake_id: intake.to_string(),
                 number,
             }),
             organization_id: &intake_row.organization_id,

@@ -45,7 +45,7 @@ pub(super) fn Capture(
                         Err(e) => return set(Upload::Failed(e)),
                     };
                     // Kept on the phone first; without storage, sent as is.
-                    let key = crate::photos::queue::put(&intake.0, &name, &blob, &saving)
+                    let key = crate::photos::queue::put(intake.as_str(), &name, &blob, &saving)
                         .await
                         .unwrap_or(temporary);
                     pending.update(|p| {
@@ -56,7 +56,7 @@ pub(super) fn Capture(
                     deliver(
                         crate::photos::queue::Queued {
                             key,
-                            intake: intake.0.clone(),
+                            intake: intake.to_string(),
                             name,
                             blob,
                             saving,

@@ -88,7 +88,7 @@ pub fn IntakePage() -> impl IntoView {
     let page = StoredValue::new(Owner::current().expect("a page has an owner"));
     // The live stream lives as long as the page, outside the part that
     // re-renders on every change, so no event falls between two streams.
-    let pantry = Memo::new(move |_| last.with(|v| v.as_ref().map(|v| v.pantry_id.0.clone())));
+    let pantry = Memo::new(move |_| last.with(|v| v.as_ref().map(|v| v.pantry_id.to_string())));
     view! {
         <Title text="Donation photos" />
         {move || pantry.get().map(|p| view! {

@@ -41,7 +41,7 @@ pub(super) fn Suggestions(
         let key = s
             .product_id
             .as_ref()
-            .map(|p| p.0.clone())
+            .map(|p| p.to_string())
             .unwrap_or_default();
         let existing = drafts.with_value(|d| d.get(&key).copied());
         match existing {
@@ -93,7 +93,7 @@ pub(super) fn Suggestions(
                     best_before: a.best_before.get_untracked(),
                     photos: Some(a.photo.get_untracked())
                         .filter(|p| !p.is_empty())
-                        .map(PhotoId)
+                        .map(PhotoId::from_stored)
                         .into_iter()
                         .collect(),
                 }
@@ -132,7 +132,7 @@ pub(super) fn Suggestions(
                 <form class="stack" on:submit=on_confirm aria-label="Confirm the donation">
                     <ul class="suggestions">
                         {lines.into_iter().map(|(s, d)| {
-                            let pid = s.product_id.clone().map(|p| p.0).unwrap_or_default();
+                            let pid = s.product_id.clone().map(|p| p.to_string()).unwrap_or_default();
                             let qid = format!("q-{pid}");
                             let bid = format!("b-{pid}");
                             let kid = format!("k-{pid}");
@@ -159,7 +159,7 @@ pub(super) fn Suggestions(
                                 </li>
                             }
                         }).collect_view()}
-                        <For each=move || added.get() key=|a| a.product.0.clone() let:a>
+                        <For each=move || added.get() key=|a| a.product.to_string() let:a>
                             <AddedLine a=a added=added photos=numbers.clone() />
                         </For>
                     </ul>
@@ -202,7 +202,7 @@ pub(super) fn Suggestions(
 /// A line added by hand: quantity, date, and which photo shows it.
 #[component]
 fn AddedLine(a: Added, added: RwSignal<Vec<Added>>, photos: Vec<(PhotoId, i64)>) -> impl IntoView {
-    let pid = a.product.0.clone();
+    let pid = a.product.to_string();
     let (qid, bid, fid) = (
         format!("aq-{pid}"),
         format!("ab-{pid}"),
@@ -235,7 +235,7 @@ fn AddedLine(a: Added, added: RwSignal<Vec<Added>>, photos: Vec<(PhotoId, i64)>)
                         <select id=fid on:change=move |ev| photo.set(event_target_value(&ev))>
                             <option value="" selected=move || photo.get().is_empty()>"No photo"</option>
                             {photos.iter().map(|(id, n)| {
-                                let id = id.0.clone();
+                                let id = id.to_string();
                                 let value = id.clone();
                                 view! { <option value=value selected=move || photo.get() == id>{format!("Photo {n}")}</option> }
                             }).collect_view()}
@@ -325,7 +325,7 @@ fn AddItem(
                                 page.get_value(),
                                 p.id.clone(),
                                 p.name.clone(),
-                                p.unit.as_str().to_string(),
+                                p.unit.to_string(),
                                 None,
                             );
                         }
@@ -336,7 +336,10 @@ fn AddItem(
                     }
                     None => scan_note.set(Some((
                         format!("Barcode {shown} is not in the catalog."),
-                        format!("/organizations/{}/catalog?barcode={shown}", organization.0),
+                        format!(
+                            "/organizations/{}/catalog?barcode={shown}",
+                            organization.to_string()
+                        ),
                     ))),
                 },
                 Err(e) => scan_note.set(Some((e.to_string(), String::new()))),
@@ -362,14 +365,14 @@ fn AddItem(
                             <ul class="pick-list">
                                 {items.into_iter().map(|p| {
                                     let listed = known.with_value(|k| k.contains(&p.id));
-                                    let (id, name, unit) = (p.id.clone(), p.name.clone(), p.unit.as_str().to_string());
+                                    let (id, name, unit) = (p.id.clone(), p.name.clone(), p.unit.to_string());
                                     view! {
                                         <li>
                                             <button type="button" class="pick" disabled=listed
                                                 on:click=move |_| {
                                                     let photo = free.with_value(|f| {
                                                         added.with_untracked(|a| {
-                                                            f.iter().rev().find(|p| !a.iter().any(|l| l.photo.get_untracked() == p.0)).cloned()
+                                                            f.iter().rev().find(|p| !a.iter().any(|l| l.photo.get_untracked() == p.as_str())).cloned()
                                                         })
                                                     });
                                                     add_line(added, page.get_value(), id.clone(), name.clone(), unit.clone(), photo);

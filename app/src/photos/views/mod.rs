@@ -89,7 +89,7 @@ fn add_line(
         unit,
         quantity: RwSignal::new("1".into()),
         best_before: RwSignal::new(String::new()),
-        photo: RwSignal::new(photo.map(|p| p.0).unwrap_or_default()),
+        photo: RwSignal::new(photo.map(|p| p.to_string()).unwrap_or_default()),
     });
     added.update(|a| a.push(line));
 }

@@ -20,7 +20,7 @@ pub fn NewIntakeButton(pantry: PantryId) -> impl IntoView {
     });
     view! {
         <ActionForm action=create attr:class="inline-form" attr:aria-label="Photograph a donation">
-            <input type="hidden" name="pantry" value=pantry.0.clone() />
+            <input type="hidden" name="pantry" value=pantry.to_string() />
             <SubmitButton label="Photograph a donation" busy_label="Opening…" pending=create.pending() class="button" />
         </ActionForm>
     }

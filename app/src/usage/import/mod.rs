@@ -225,7 +225,7 @@ pub async fn start(
     let progress = state.imports.start(&id);
     let job = Job {
         id: id.clone(),
-        organization: organization.id.0.clone(),
+        organization: organization.id.to_string(),
         default_pantry,
         pantries,
         skip_bad: request.skip_bad,

@@ -60,7 +60,7 @@ pub fn VisitCounterPage() -> impl IntoView {
         // before it arrived acts on it, not on the page still showing.
         |(pantry, q, category, _, _)| async move {
             get_stock(
-                PantryId(pantry),
+                PantryId::from_stored(pantry),
                 q.clone(),
                 category,
                 "in_stock".into(),

@@ -9,7 +9,7 @@ pub fn DonorsPage() -> impl IntoView {
     let params = use_params_map();
     let data = Resource::new(
         move || params.read().get("id").unwrap_or_default(),
-        |id| async move { get_donors(crate::ids::OrganizationId(id)).await },
+        |id| async move { get_donors(crate::ids::OrganizationId::from_stored(id)).await },
     );
     view! {
         <Title text="Donors" />
