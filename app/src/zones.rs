@@ -289,9 +289,17 @@ impl LocalDays {
     }
 }
 
+/// Days from 1970-01-01 to the Julian day number.
+const UNIX_JULIAN: i64 = 2_440_588;
+
 /// Days from 1970-01-01: the day numbers SQL computes.
 pub fn day_number(d: Date) -> i64 {
-    (d - Date::from_calendar_date(1970, time::Month::January, 1).expect("a real day")).whole_days()
+    d.to_julian_day() as i64 - UNIX_JULIAN
+}
+
+/// The day a day number stands for.
+pub fn date_of(day: i64) -> Date {
+    Date::from_julian_day((day + UNIX_JULIAN) as i32).unwrap_or(Date::MIN)
 }
 
 fn to_date(d: jiff::civil::Date) -> Option<Date> {

@@ -168,9 +168,7 @@ pub async fn product_usage(
     .await?;
     let mut days: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for (d, q) in out.drain(..) {
-        let date = time::Date::from_julian_day((d + 2_440_588) as i32)
-            .map_err(|e| AppError::internal(&e))?;
-        days.entry(iso(date)).or_default().0 += q;
+        days.entry(iso(crate::zones::date_of(d))).or_default().0 += q;
     }
     for (d, q) in imported {
         days.entry(d).or_default().1 += q;

@@ -26,10 +26,8 @@ use crate::ids::ProductId;
 use crate::inventory::ledger;
 use crate::org::model::Scope;
 use crate::state::AppState;
-use crate::zones::LocalDays;
+use crate::zones::{date_of, day_number, LocalDays};
 
-/// Days from 1970-01-01 to the Julian day number.
-const UNIX_JULIAN: i64 = 2_440_588;
 /// The longest period one report covers.
 pub const MAX_DAYS: i64 = 3 * 366;
 /// Products in the "top products" table.
@@ -106,14 +104,6 @@ pub fn parse_date(input: &str, field: &str) -> AppResult<Date> {
             AppError::invalid(field, "Choose a date between 2000 and 2100.")
         }
     })
-}
-
-fn day_number(d: Date) -> i64 {
-    d.to_julian_day() as i64 - UNIX_JULIAN
-}
-
-fn date_of(day: i64) -> Date {
-    Date::from_julian_day((day + UNIX_JULIAN) as i32).unwrap_or(Date::MIN)
 }
 
 pub use crate::dates::iso;
