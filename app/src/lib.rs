@@ -8,6 +8,7 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod events;
+pub mod forecasts;
 pub mod ids;
 pub mod input;
 pub mod inventory;
@@ -44,6 +45,7 @@ pub fn routes() -> axum::Router<state::AppState> {
         .merge(catalog::api::routes())
         .merge(usage::api::routes())
         .merge(photos::api::routes())
+        .merge(forecasts::api::routes())
 }
 
 use leptos::prelude::*;
@@ -55,6 +57,7 @@ use auth::api::get_session;
 use auth::views::*;
 use catalog::views::*;
 use events::views::*;
+use forecasts::views::*;
 use inventory::views::*;
 use org::views::*;
 use photos::views::*;
@@ -158,6 +161,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/organizations/:id/donors") view={Lazy::<DonorsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/donations/:id") view={Lazy::<DonationReceiptRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/intakes/:id") view={Lazy::<IntakeRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/forecasts") view={Lazy::<ForecastSummaryRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:pantry/forecasts/:product") view={Lazy::<ProductForecastRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/recommendations") view={Lazy::<RecommendationsRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
@@ -258,6 +264,11 @@ lazy_pages! {
     }
     photos_pages {
         IntakeRoute(intake_page) => IntakePage,
+    }
+    forecasts_pages {
+        ForecastSummaryRoute(forecast_summary_page) => ForecastSummaryPage,
+        ProductForecastRoute(product_forecast_page) => ProductForecastPage,
+        RecommendationsRoute(recommendations_page) => RecommendationsPage,
     }
 }
 

@@ -110,6 +110,8 @@ pub struct Shared {
     pub imports: Arc<crate::usage::import::ImportProgress>,
     /// Photo files and upload limits.
     pub photos: crate::photos::service::Photos,
+    /// Wakes the forecast worker when a run is queued.
+    pub forecast_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -137,6 +139,7 @@ impl AppState {
             llm: settings.vision_llm.clone().map(Arc::new),
         };
         let callers = Arc::new(CallerCache::new(settings.caller_cache_ttl));
+        let forecast_wake = Arc::new(tokio::sync::Notify::new());
         let contexts = Arc::new(Recent::new(settings.caller_cache_ttl));
         // A new consumer is one line here and one `match` on the event.
         let consumers: Vec<Arc<dyn Consumer>> = vec![
@@ -150,6 +153,11 @@ impl AppState {
             Arc::new(crate::photos::analysis::AnalysisTrigger(
                 photos.wake.clone(),
             )),
+            Arc::new(crate::forecasts::run::RefreshAfterImport {
+                db: db.clone(),
+                clock: settings.clock.clone(),
+                wake: forecast_wake.clone(),
+            }),
         ];
         let bus: Arc<dyn EventBus> =
             Arc::new(LocalBus::new(consumers, settings.event_retry.clone()));
@@ -167,6 +175,7 @@ impl AppState {
             contexts,
             imports: Default::default(),
             photos,
+            forecast_wake,
             settings: Arc::new(settings),
             setup: Arc::new(setup),
             throttle: Arc::new(SignInThrottle::default()),

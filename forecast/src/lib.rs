@@ -53,9 +53,10 @@ impl Default for Settings {
 
 impl Settings {
     /// The least history a forecast needs: two seasons to learn from and
-    /// one to test on.
+    /// a season (or the horizon, if shorter) to test on.
     pub fn min_history(&self) -> usize {
-        3 * self.season.max(1)
+        let season = self.season.max(1);
+        2 * season + season.min(self.horizon.max(1))
     }
 }
 
@@ -131,7 +132,8 @@ impl std::fmt::Display for Refusal {
 /// on day `t`; a shorter `censored` counts the rest as in stock. Negative
 /// or non-finite demand counts as none.
 pub fn run(demand: &[f64], censored: &[bool], settings: &Settings) -> Result<Forecast, Refusal> {
-    if settings.horizon == 0 || settings.season == 0 || settings.windows == 0 || settings.step == 0 {
+    if settings.horizon == 0 || settings.season == 0 || settings.windows == 0 || settings.step == 0
+    {
         return Err(Refusal::BadSettings);
     }
     let n = demand.len();
@@ -145,7 +147,9 @@ pub fn run(demand: &[f64], censored: &[bool], settings: &Settings) -> Result<For
         .iter()
         .map(|v| if v.is_finite() && *v > 0.0 { *v } else { 0.0 })
         .collect();
-    let censored: Vec<bool> = (0..n).map(|t| censored.get(t).copied().unwrap_or(false)).collect();
+    let censored: Vec<bool> = (0..n)
+        .map(|t| censored.get(t).copied().unwrap_or(false))
+        .collect();
     let y = impute(&actual, &censored, settings.season);
     let plan = Backtest::plan(n, settings);
     let scale = seasonal_naive_mae(&y[..plan.origins[0]], settings.season);
@@ -270,7 +274,10 @@ fn seasonal_naive_mae(y: &[f64], season: usize) -> f64 {
         return 0.0;
     }
     let n = y.len() - lag;
-    (lag..y.len()).map(|t| (y[t] - y[t - lag]).abs()).sum::<f64>() / n as f64
+    (lag..y.len())
+        .map(|t| (y[t] - y[t - lag]).abs())
+        .sum::<f64>()
+        / n as f64
 }
 
 /// Where the backtest windows start and how long each is.

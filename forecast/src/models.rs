@@ -125,14 +125,16 @@ impl Model {
         if y.len() < self.min_history(season) {
             return false;
         }
+        let nonzero = y.iter().filter(|v| **v > 0.0).count();
+        // Average demand interval above 1.32 days: Syntetos et al.'s
+        // cut-off between smooth and intermittent demand.
+        let intermittent = nonzero > 0 && y.len() as f64 / nonzero as f64 > 1.32;
         match self {
-            Model::Croston | Model::Sba | Model::Tsb => {
-                let nonzero = y.iter().filter(|v| **v > 0.0).count();
-                // Average demand interval above 1.32 days (Syntetos et al.'s
-                // cut-off between smooth and intermittent demand), and at
-                // least two demands to measure an interval.
-                nonzero >= 2 && y.len() as f64 / nonzero as f64 > 1.32
-            }
+            // At least two demands to measure an interval.
+            Model::Croston | Model::Sba | Model::Tsb => intermittent && nonzero >= 2,
+            // On occasional demand the last day is a lottery: one large
+            // order repeated for a month (the benchmark found exactly that).
+            Model::Naive => !intermittent,
             _ => true,
         }
     }
@@ -148,7 +150,12 @@ impl Model {
             .unwrap_or_else(|_| Err(ModelError::Fit("the model's fitting code panicked".into())))
     }
 
-    fn predict_unchecked(self, y: &[f64], horizon: usize, season: usize) -> Result<Vec<f64>, ModelError> {
+    fn predict_unchecked(
+        self,
+        y: &[f64],
+        horizon: usize,
+        season: usize,
+    ) -> Result<Vec<f64>, ModelError> {
         let out = match self {
             Model::Naive => vec![y[y.len() - 1]; horizon],
             Model::SeasonalNaive => seasonal_window_average(y, horizon, season, 1),

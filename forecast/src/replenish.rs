@@ -87,7 +87,11 @@ pub fn plan(points: &[Point], error_sd: f64, stock: &Stock, policy: &Policy) -> 
     let demand = demand_by_day(points, span * 2 + 1);
     let sum = |from: usize, days: usize| demand[from..from + days].iter().sum::<f64>();
 
-    let sd = if error_sd.is_finite() { error_sd.max(0.0) } else { 0.0 };
+    let sd = if error_sd.is_finite() {
+        error_sd.max(0.0)
+    } else {
+        0.0
+    };
     let safety_stock = service_factor(policy.service_level) * sd * (lead as f64).sqrt();
     let lead_time_demand = sum(0, lead);
     let reorder_point = lead_time_demand + safety_stock;
@@ -100,12 +104,12 @@ pub fn plan(points: &[Point], error_sd: f64, stock: &Stock, policy: &Policy) -> 
     // the forecast, reaches the reorder point.
     let mut order_by = None;
     let mut drawn = 0.0;
-    for day in 0..review {
+    for (day, want) in demand.iter().take(review).enumerate() {
         if position - drawn <= reorder_point + 1e-9 {
             order_by = Some(day);
             break;
         }
-        drawn += demand[day];
+        drawn += want;
     }
     let order_quantity = match order_by {
         Some(day) => {
@@ -151,7 +155,12 @@ fn demand_by_day(points: &[Point], days: usize) -> Vec<f64> {
 /// day: what is left of a lot after its last day expires. Returns what
 /// expires and the first day demand is not met.
 fn use_first_expired_first(stock: &Stock, demand: &[f64]) -> (f64, Option<usize>) {
-    let mut lots: Vec<Lot> = stock.lots.iter().copied().filter(|l| l.quantity > 0.0).collect();
+    let mut lots: Vec<Lot> = stock
+        .lots
+        .iter()
+        .copied()
+        .filter(|l| l.quantity > 0.0)
+        .collect();
     let in_lots: f64 = lots.iter().map(|l| l.quantity).sum();
     if stock.on_hand > in_lots {
         lots.push(Lot {
@@ -263,7 +272,10 @@ mod tests {
             ..Stock::default()
         };
         let p = plan(&flat(2.0, 28), 0.0, &stock, &POLICY);
-        assert_eq!((p.order_by, p.order_quantity, p.runs_out), (None, 0.0, None));
+        assert_eq!(
+            (p.order_by, p.order_quantity, p.runs_out),
+            (None, 0.0, None)
+        );
     }
 
     #[test]

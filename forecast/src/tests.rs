@@ -46,7 +46,10 @@ fn tsb_matches_the_hand_worked_value() {
 fn the_naive_forecasts_repeat_the_right_days() {
     let y: Vec<f64> = (1..=28).map(f64::from).collect();
     let sn = Model::SeasonalNaive.predict(&y, 9, 7).unwrap();
-    assert_eq!(sn, vec![22.0, 23.0, 24.0, 25.0, 26.0, 27.0, 28.0, 22.0, 23.0]);
+    assert_eq!(
+        sn,
+        vec![22.0, 23.0, 24.0, 25.0, 26.0, 27.0, 28.0, 22.0, 23.0]
+    );
     // Same weekday over four weeks: (1 + 8 + 15 + 22) / 4 = 11.5 ...
     let swa = Model::SeasonalWindowAverage.predict(&y, 8, 7).unwrap();
     assert_eq!(swa[0], 11.5);
@@ -109,7 +112,9 @@ fn backtest_errors_are_actual_minus_forecast_on_uncensored_days() {
     };
     let mut censored = vec![false; 21];
     censored[16] = true;
-    let e = plan.errors(Model::SeasonalNaive, &y, &y, &censored, 7).unwrap();
+    let e = plan
+        .errors(Model::SeasonalNaive, &y, &y, &censored, 7)
+        .unwrap();
     // Forecast for day 14 + h is day 7 + h: error 7 each, day 16 left out.
     assert_eq!(e, vec![vec![7.0; 6]]);
     let a = accuracy(&e, 7.0);
@@ -123,7 +128,10 @@ fn conformal_bounds_take_the_right_ranks() {
     // n = 19, 80%: ⌊20 · 0.1⌋ = 2nd smallest, ⌈20 · 0.9⌉ = 18th.
     assert_eq!((quantile_low(&e, 0.8), quantile_high(&e, 0.8)), (2.0, 18.0));
     // 95%: ⌊0.5⌋ → the smallest, ⌈19.5⌉ = 20 → the largest.
-    assert_eq!((quantile_low(&e, 0.95), quantile_high(&e, 0.95)), (1.0, 19.0));
+    assert_eq!(
+        (quantile_low(&e, 0.95), quantile_high(&e, 0.95)),
+        (1.0, 19.0)
+    );
     assert_eq!(quantile_high(&[], 0.8), 0.0);
 }
 
@@ -133,7 +141,10 @@ fn sane(f: &Forecast, horizon: usize) {
         for v in [p.mean, p.lo80, p.hi80, p.lo95, p.hi95] {
             assert!(v.is_finite() && v >= 0.0, "{p:?}");
         }
-        assert!(p.lo95 <= p.lo80 && p.lo80 <= p.mean && p.mean <= p.hi80 && p.hi80 <= p.hi95, "{p:?}");
+        assert!(
+            p.lo95 <= p.lo80 && p.lo80 <= p.mean && p.mean <= p.hi80 && p.hi80 <= p.hi95,
+            "{p:?}"
+        );
     }
     let a = f.accuracy;
     for v in [a.mae, a.rmse, a.bias] {
@@ -172,7 +183,10 @@ fn all_zeros_forecast_zero_without_nan() {
 fn a_constant_series_is_forecast_exactly() {
     let f = run(&[6.0; 90], &[], &Settings::default()).unwrap();
     sane(&f, 28);
-    assert!(f.points.iter().all(|p| close(p.mean, 6.0, 1e-6) && close(p.hi95, 6.0, 1e-6)));
+    assert!(f
+        .points
+        .iter()
+        .all(|p| close(p.mean, 6.0, 1e-6) && close(p.hi95, 6.0, 1e-6)));
     // The simplest model that is exact wins.
     assert_eq!(f.model, Model::Naive);
 }
@@ -196,11 +210,17 @@ fn one_spike_does_not_become_the_forecast() {
 #[test]
 fn stock_out_days_are_not_read_as_no_demand() {
     // 10 a day, but out of stock (nothing went out) one day in three.
-    let demand: Vec<f64> = (0..120).map(|t| if t % 3 == 0 { 0.0 } else { 10.0 }).collect();
+    let demand: Vec<f64> = (0..120)
+        .map(|t| if t % 3 == 0 { 0.0 } else { 10.0 })
+        .collect();
     let censored: Vec<bool> = (0..120).map(|t| t % 3 == 0).collect();
     let f = run(&demand, &censored, &Settings::default()).unwrap();
     sane(&f, 28);
-    assert!(f.points.iter().all(|p| close(p.mean, 10.0, 0.5)), "{:?}", f.points[0]);
+    assert!(
+        f.points.iter().all(|p| close(p.mean, 10.0, 0.5)),
+        "{:?}",
+        f.points[0]
+    );
     assert_eq!(f.censored, 40);
     // Without the flags the same days drag the forecast down.
     let f = run(&demand, &[], &Settings::default()).unwrap();
@@ -213,7 +233,13 @@ fn occasional_demand_gets_an_occasional_demand_model_or_its_mean() {
     let mut rng = StdRng::seed_from_u64(7);
     let size = Poisson::new(6.0).unwrap();
     let y: Vec<f64> = (0..200)
-        .map(|t| if (t * 7919) % 5 == 0 { size.sample(&mut rng) } else { 0.0 })
+        .map(|t| {
+            if (t * 7919) % 5 == 0 {
+                size.sample(&mut rng)
+            } else {
+                0.0
+            }
+        })
         .collect();
     let f = run(&y, &[], &Settings::default()).unwrap();
     sane(&f, 28);

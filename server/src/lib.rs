@@ -178,6 +178,14 @@ pub async fn start_with_clock(
                 )
             })
     });
+    delivery.extend(app::forecasts::run::start(
+        &state.tasks,
+        state.db.clone(),
+        state.clock.clone(),
+        state.forecast_wake.clone(),
+        state.settings.job_check,
+        delivery_stopped.clone(),
+    ));
     delivery.push(app::auth::service::purge_sessions_job(
         &state,
         delivery_stopped.clone(),

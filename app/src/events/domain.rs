@@ -13,10 +13,12 @@ use serde_json::Value;
 
 use crate::auth::service::MemberJoined;
 use crate::catalog::model::Product;
+use crate::forecasts::run::ForecastsGenerated;
 use crate::inventory::service::{MinimumSet, StockMoved};
 use crate::org::service::PlaceChanged;
 use crate::photos::analysis::{PhotoAnalyzed, PhotoDescribed};
 use crate::photos::service::{IntakeConfirmed, PhotoRemoved, PhotoUploaded};
+use crate::usage::import::HistoryImported;
 use crate::usage::service::{VisitChanged, VisitRecorded};
 
 /// One event, with its payload. Serialized as `{"type": …, "payload": …}`.
@@ -58,6 +60,9 @@ pub enum DomainEvent {
     OrganizationTimeZoneSet(PlaceChanged),
     PantryTimeZoneSet(PlaceChanged),
     MemberJoined(MemberJoined),
+    // History and forecasts.
+    HistoryImported(HistoryImported),
+    ForecastsGenerated(ForecastsGenerated),
 }
 
 impl DomainEvent {
@@ -94,6 +99,8 @@ impl DomainEvent {
             OrganizationTimeZoneSet(_) => "OrganizationTimeZoneSet",
             PantryTimeZoneSet(_) => "PantryTimeZoneSet",
             MemberJoined(_) => "MemberJoined",
+            HistoryImported(_) => "HistoryImported",
+            ForecastsGenerated(_) => "ForecastsGenerated",
         }
     }
 

@@ -382,3 +382,82 @@ pub async fn distributed_per_own_day(
         .map(|r| Ok((r.try_get("day")?, r.try_get("quantity")?)))
         .collect()
 }
+
+/// One (product, local day) of a pantry's `daily_flows`: the net change
+/// of each kind that day, signed as movements are (what went out is
+/// negative).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DayFlows {
+    pub product_id: String,
+    /// ISO date, the pantry's local day.
+    pub day: String,
+    pub distributed: i64,
+    /// Every kind together: how stock on hand changed that day.
+    pub net: i64,
+}
+
+/// A pantry's daily flows, oldest first per product; one product's when
+/// `product` is given.
+pub async fn daily_flows(db: &Db, pantry: &str, product: Option<&str>) -> AppResult<Vec<DayFlows>> {
+    let rows = sqlx::query(
+        "select product_id, day, \
+         cast(sum(case when kind = 'distributed' then quantity else 0 end) as bigint) as distributed, \
+         cast(sum(quantity) as bigint) as net \
+         from daily_flows where pantry_id = $1 and ($2 = '' or product_id = $2) \
+         group by product_id, day order by product_id, day",
+    )
+    .bind(pantry)
+    .bind(product.unwrap_or(""))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DayFlows {
+                product_id: r.try_get("product_id")?,
+                day: r.try_get("day")?,
+                distributed: r.try_get("distributed")?,
+                net: r.try_get("net")?,
+            })
+        })
+        .collect()
+}
+
+/// What a pantry holds of a product: on hand, and its lots with their
+/// best-before dates (ISO; `None` for stock that keeps).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Holding {
+    pub on_hand: i64,
+    pub lots: Vec<(Option<String>, i64)>,
+}
+
+/// Every product a pantry holds or has held, by product id; one
+/// product's when `product` is given.
+pub async fn holdings(
+    db: &Db,
+    pantry: &str,
+    product: Option<&str>,
+) -> AppResult<HashMap<String, Holding>> {
+    let mut out: HashMap<String, Holding> = HashMap::new();
+    let levels: Vec<(String, i64)> = sqlx::query_as(
+        "select product_id, on_hand from stock_levels where pantry_id = $1 and ($2 = '' or product_id = $2)",
+    )
+    .bind(pantry)
+    .bind(product.unwrap_or(""))
+    .fetch_all(db.pool())
+    .await?;
+    for (p, on_hand) in levels {
+        out.entry(p).or_default().on_hand = on_hand;
+    }
+    let lots: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+        "select product_id, best_before, quantity from lots \
+         where pantry_id = $1 and ($2 = '' or product_id = $2) and quantity > 0 order by best_before",
+    )
+    .bind(pantry)
+    .bind(product.unwrap_or(""))
+    .fetch_all(db.pool())
+    .await?;
+    for (p, best_before, quantity) in lots {
+        out.entry(p).or_default().lots.push((best_before, quantity));
+    }
+    Ok(out)
+}

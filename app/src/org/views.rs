@@ -498,6 +498,8 @@ pub fn PantryPage() -> impl IntoView {
                         })}
                         <a class="button" href=format!("/pantries/{pantry_id_4}/inventory")>"Inventory"</a>
                         <a class="button" href=format!("/reports?scope=pantry:{pantry_id_4}")>"Report"</a>
+                        <a class="button" href=format!("/pantries/{pantry_id_4}/recommendations")>"What to order"</a>
+                        <a class="button" href=format!("/pantries/{pantry_id_4}/forecasts")>"Forecasts"</a>
                         <a class="button" href=format!("/organizations/{}/catalog", v.pantry.organization_id)>"Catalog"</a>
                     </nav>
                     <StockOverviewCard scope=format!("pantry:{pantry_id_5}") />

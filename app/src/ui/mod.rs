@@ -178,3 +178,14 @@ pub fn Breadcrumbs(trail: Vec<(String, Option<String>)>) -> impl IntoView {
         }
     })
 }
+
+/// Waits in the browser without blocking it.
+#[cfg(feature = "hydrate")]
+pub async fn sleep_ms(ms: i32) {
+    let promise = web_sys::js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}

@@ -264,3 +264,23 @@ pub async fn summary(
         has_more,
     })
 }
+
+/// Imported history of one pantry per (product, day), from finished
+/// imports: the demand before Larder, which forecasting adds to what went
+/// out. One product's when `product` is given.
+pub async fn imported_per_day(
+    db: &crate::db::Db,
+    pantry: &str,
+    product: Option<&str>,
+) -> AppResult<Vec<(String, String, i64)>> {
+    Ok(sqlx::query_as(
+        "select h.product_id, h.day, cast(sum(h.quantity) as bigint) from usage_history h \
+         join usage_imports i on i.id = h.import_id \
+         where h.pantry_id = $1 and ($2 = '' or h.product_id = $2) and i.status = 'done' \
+         group by h.product_id, h.day order by h.product_id, h.day",
+    )
+    .bind(pantry)
+    .bind(product.unwrap_or(""))
+    .fetch_all(db.pool())
+    .await?)
+}

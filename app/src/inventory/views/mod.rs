@@ -35,7 +35,7 @@ pub fn encode(s: &str) -> String {
     out
 }
 
-fn pantry_trail(
+pub(crate) fn pantry_trail(
     p: &PantryHeader,
     last: Vec<(String, Option<String>)>,
 ) -> Vec<(String, Option<String>)> {

@@ -147,7 +147,10 @@ pub fn ProductStockPage() -> impl IntoView {
                             <p class="eyebrow">{v.product.category.clone()}</p>
                             <h1>{v.product.name.clone()}</h1>
                         </div>
-                        <LiveUpdates pantry=pantry tick=tick />
+                        <div class="head-actions">
+                            <a class="button" href=format!("/pantries/{pid}/forecasts/{}", v.product.id)>"Forecast"</a>
+                            <LiveUpdates pantry=pantry tick=tick />
+                        </div>
                     </div>
                     <section class="card stock-summary">
                         <div>

@@ -3,6 +3,7 @@
 
 use super::parse::*;
 use super::*;
+use crate::events::domain::DomainEvent;
 
 pub(super) struct Job {
     pub(super) id: String,
@@ -197,6 +198,8 @@ pub(super) async fn run(state: &AppState, job: Job) -> AppResult<()> {
     } else {
         0
     };
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
     sqlx::query(
         "update usage_imports set status = $1, message = $2, rows_read = $3, rows_imported = $4, rows_duplicate = $5, \
          rows_bad = $6, finished_at = $7 where id = $8",
@@ -207,10 +210,39 @@ pub(super) async fn run(state: &AppState, job: Job) -> AppResult<()> {
     .bind(imported)
     .bind(duplicate)
     .bind(bad)
-    .bind(state.clock.now_ms())
+    .bind(now)
     .bind(&job.id)
-    .execute(state.db.pool())
+    .execute(&mut *tx)
     .await?;
+    // New history changes the demand forecasts read: say so, with the
+    // pantries it touched, in the same transaction as the import's end.
+    if status == "done" && imported > 0 {
+        let pantry_ids: Vec<String> = sqlx::query_scalar(
+            "select distinct pantry_id from usage_history where import_id = $1 and pantry_id is not null order by pantry_id",
+        )
+        .bind(&job.id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let event = DomainEvent::HistoryImported(HistoryImported {
+            import_id: job.id.clone(),
+            rows: imported,
+            pantry_ids,
+        });
+        crate::events::store::append(
+            &mut tx,
+            state.db.backend(),
+            &crate::events::store::NewEvent {
+                event: &event,
+                organization_id: &job.organization,
+                pantry_id: None,
+                actor_id: None,
+                correlation_id: &job.id,
+                occurred_at: now,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

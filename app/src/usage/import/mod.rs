@@ -13,6 +13,17 @@
 //! its content and line (`row_key`), so importing the same file again adds
 //! nothing.
 
+/// The payload of `HistoryImported`, version 1: an import finished and
+/// added rows; forecasting refreshes the pantries it touched.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HistoryImported {
+    pub import_id: String,
+    pub rows: i64,
+    /// The pantries its rows went to (rows for the whole organization
+    /// count for none).
+    pub pantry_ids: Vec<String>,
+}
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

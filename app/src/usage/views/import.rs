@@ -90,7 +90,7 @@ pub fn ImportHistoryPage() -> impl IntoView {
                                 return;
                             }
                         }
-                        gloo_sleep(300).await;
+                        crate::ui::sleep_ms(300).await;
                     }
                 });
             });
@@ -168,15 +168,4 @@ pub fn ImportHistoryPage() -> impl IntoView {
             </div>
         </section>
     }
-}
-
-/// Waits in the browser without blocking it.
-#[cfg(feature = "hydrate")]
-pub(super) async fn gloo_sleep(ms: i32) {
-    let promise = web_sys::js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
