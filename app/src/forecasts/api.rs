@@ -2,6 +2,7 @@
 //!
 //! - `POST /api/v1/forecasts/generate?pantry=…` queues a run (202, its status)
 //! - `GET /api/v1/forecasts/{product_id}?pantry=…` the forecast, history and recommendation
+//!   (`?campus=…` or `?organization=…`: their pantries' demand summed, forecast on request)
 //! - `GET /api/v1/forecasts/{product_id}/accuracy?pantry=…` the backtest of every model tried
 //! - `GET /api/v1/reports/forecast-summary?pantry=…`
 //! - `GET /api/v1/reports/inventory-recommendations?pantry=…`
@@ -146,6 +147,25 @@ mod rest {
         Query(q): Query<HashMap<String, String>>,
         headers: HeaderMap,
     ) -> Response {
+        let given = |k: &str| {
+            q.get(k)
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        // A campus or an organization: their pantries' demand summed and
+        // forecast on request.
+        if let Some(scope) = given("campus")
+            .map(|c| format!("campus:{c}"))
+            .or_else(|| given("organization").map(|o| format!("organization:{o}")))
+            .filter(|_| given("pantry").is_none())
+        {
+            return answer(&state, &headers, StatusCode::OK, async |caller| {
+                let product: ProductId = product.parse()?;
+                let scope = crate::org::model::Scope::parse(&scope)?;
+                super::super::service::scope_forecast(&state, caller, &scope, &product).await
+            })
+            .await;
+        }
         answer(&state, &headers, StatusCode::OK, async |caller| {
             let product: ProductId = product.parse()?;
             super::super::service::product_forecast(&state, caller, &pantry_of(&q)?, &product).await

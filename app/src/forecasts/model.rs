@@ -204,3 +204,28 @@ pub struct RecommendationReport {
     pub without: Vec<(String, String)>,
     pub can_generate: bool,
 }
+
+/// A product's forecast over a campus or an organization: the summed
+/// demand of its pantries, forecast when asked (not stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScopeForecast {
+    /// `campus:<id>` or `organization:<id>`.
+    pub scope: String,
+    pub label: String,
+    pub product_id: ProductId,
+    pub product_name: String,
+    pub unit: Unit,
+    /// The pantries whose demand is summed.
+    pub pantries: i64,
+    /// ok or not_enough_history.
+    pub status: String,
+    pub message: Option<String>,
+    pub model: Option<String>,
+    pub model_label: Option<String>,
+    pub history_days: i64,
+    pub out_of_stock_days: i64,
+    pub accuracy: Option<Accuracy>,
+    pub models: Vec<ModelTried>,
+    pub history: Vec<HistoryDay>,
+    pub points: Vec<ForecastDay>,
+}

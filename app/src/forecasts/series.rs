@@ -143,6 +143,44 @@ pub fn build(
     out
 }
 
+/// Several pantries' series of one product summed by date, up to the day
+/// before `today`; a day is out of stock only if it was everywhere the
+/// product was tracked that day. `None` for no series.
+pub fn sum(all: &[Series], today: Date) -> Option<Series> {
+    let first = all.iter().map(|s| s.first_day).min()?;
+    let yesterday = today.previous_day()?;
+    if first > yesterday {
+        return None;
+    }
+    let n = (yesterday - first).whole_days() as usize + 1;
+    let mut demand = vec![0.0; n];
+    // (out somewhere, in stock somewhere)
+    let mut seen = vec![(false, false); n];
+    for s in all {
+        let offset = (s.first_day - first).whole_days() as usize;
+        for (i, (d, c)) in s.demand.iter().zip(&s.censored).enumerate() {
+            let Some(slot) = demand.get_mut(offset + i) else {
+                break;
+            };
+            *slot += d;
+            if *c {
+                seen[offset + i].0 = true;
+            } else {
+                seen[offset + i].1 = true;
+            }
+        }
+    }
+    Some(Series {
+        product_id: all[0].product_id.clone(),
+        first_day: first,
+        demand,
+        censored: seen
+            .into_iter()
+            .map(|(out, stocked)| out && !stocked)
+            .collect(),
+    })
+}
+
 /// The ISO days of a series, oldest first.
 pub fn days(s: &Series) -> impl Iterator<Item = String> + '_ {
     (0..s.demand.len() as i64).map(move |i| iso(s.first_day + time::Duration::days(i)))
@@ -189,6 +227,28 @@ mod tests {
         assert_eq!(s[0].demand, vec![3.0, 4.0, 6.0, 0.0, 2.0]);
         // The 28th is before Larder moved rice: unknown, not flagged.
         assert_eq!(s[0].censored, vec![false, false, true, true, false]);
+    }
+
+    #[test]
+    fn pantries_sum_by_date_and_are_out_only_where_all_were() {
+        let a = Series {
+            product_id: "rice".into(),
+            first_day: day("2026-03-01"),
+            demand: vec![1.0, 2.0, 3.0],
+            censored: vec![false, true, true],
+        };
+        let b = Series {
+            product_id: "rice".into(),
+            first_day: day("2026-03-02"),
+            demand: vec![10.0, 20.0, 30.0],
+            censored: vec![false, true, false],
+        };
+        let s = sum(&[a, b], day("2026-03-04")).unwrap();
+        assert_eq!(s.first_day, day("2026-03-01"));
+        // The 4th is today for the sum: b's last day is left out.
+        assert_eq!(s.demand, vec![1.0, 12.0, 23.0]);
+        assert_eq!(s.censored, vec![false, false, true]);
+        assert!(sum(&[], day("2026-03-04")).is_none());
     }
 
     #[test]

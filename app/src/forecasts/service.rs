@@ -717,6 +717,155 @@ pub async fn recommendations(
     })
 }
 
+/// A product's forecast over a campus or the organization, made when
+/// asked: each pantry's series (in its own local days) summed by date up
+/// to the last day every pantry has finished. A day counts as out of
+/// stock only when every pantry that tracked the product was out.
+pub async fn scope_forecast(
+    state: &AppState,
+    caller: &Caller,
+    scope: &crate::org::model::Scope,
+    product_id: &ProductId,
+) -> AppResult<ScopeForecast> {
+    use crate::org::model::Scope;
+    let db = &state.db;
+    let (organization, label, key, condition, id) = match scope {
+        Scope::Campus(id) => {
+            let (c, place) = crate::org::service::campus_with_place(db, id.as_str()).await?;
+            caller.require(&place, Role::Viewer, "campus")?;
+            (
+                c.organization_id.to_string(),
+                c.name,
+                format!("campus:{}", c.id),
+                "campus_id",
+                c.id.to_string(),
+            )
+        }
+        Scope::Organization(id) => {
+            let (o, place) = crate::org::service::organization_with_place(db, id.as_str()).await?;
+            caller.require(&place, Role::Viewer, "organization")?;
+            (
+                o.id.to_string(),
+                o.name,
+                format!("organization:{}", o.id),
+                "organization_id",
+                o.id.to_string(),
+            )
+        }
+        Scope::Pantry(_) => {
+            return Err(AppError::invalid(
+                "scope",
+                "A pantry's forecast is asked for with ?pantry=<id>.",
+            ))
+        }
+    };
+    let products = products(db, &organization).await?;
+    let (name, unit) = products
+        .get(product_id.as_str())
+        .cloned()
+        .ok_or_else(|| AppError::not_found("product"))?;
+    let pantries: Vec<(String, Option<String>, String)> = sqlx::query_as(&format!(
+        "select p.id, p.time_zone, o.time_zone from pantries p join organizations o on o.id = p.organization_id \
+         where p.{condition} = $1 and p.archived_at is null order by p.id"
+    ))
+    .bind(&id)
+    .fetch_all(db.pool())
+    .await?;
+    let scale = HashMap::from([(product_id.to_string(), unit.scale())]);
+    let mut last = None::<Date>;
+    let mut all = Vec::new();
+    for (pantry, own, org_zone) in &pantries {
+        let today = Zone::stored(own.as_deref().unwrap_or(org_zone)).day_of(state.clock.now_ms());
+        last = Some(last.map_or(today, |l: Date| l.min(today)));
+        all.extend(
+            series::pantry_series(db, pantry, today, Some(product_id.as_str()), &scale).await?,
+        );
+    }
+    let today = last.unwrap_or_else(|| Zone::utc().day_of(state.clock.now_ms()));
+    let summed = series::sum(&all, today);
+    let settings = ForecastSettings::default();
+    let fit = forecast::Settings {
+        horizon: settings.horizon_days as usize,
+        ..forecast::Settings::default()
+    };
+    let (demand, censored) = summed
+        .as_ref()
+        .map_or((&[][..], &[][..]), |s| (&s.demand[..], &s.censored[..]));
+    let result = {
+        let (demand, censored) = (demand.to_vec(), censored.to_vec());
+        tokio::task::spawn_blocking(move || forecast::run(&demand, &censored, &fit))
+            .await
+            .map_err(|e| AppError::internal(&e))?
+    };
+    let history = summed
+        .as_ref()
+        .map(|s| history_of(s, CHART_HISTORY_DAYS))
+        .unwrap_or_default();
+    let out_of_stock_days = censored.iter().filter(|c| **c).count() as i64;
+    let base = ScopeForecast {
+        scope: key,
+        label,
+        product_id: product_id.clone(),
+        product_name: name,
+        unit,
+        pantries: pantries.len() as i64,
+        status: "ok".into(),
+        message: None,
+        model: None,
+        model_label: None,
+        history_days: demand.len() as i64,
+        out_of_stock_days,
+        accuracy: None,
+        models: Vec::new(),
+        history,
+        points: Vec::new(),
+    };
+    Ok(match result {
+        Ok(f) => ScopeForecast {
+            model: Some(f.model.code().into()),
+            model_label: Some(f.model.label().into()),
+            accuracy: Some(accuracy_of(f.accuracy)),
+            models: f
+                .candidates
+                .iter()
+                .map(|c| ModelTried {
+                    model: c.model.code().into(),
+                    label: c.model.label().into(),
+                    chosen: c.model == f.model,
+                    accuracy: c.accuracy.map(accuracy_of),
+                    failure: c.failure.clone(),
+                })
+                .collect(),
+            points: f
+                .points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| ForecastDay {
+                    offset: i as i64,
+                    mean: p.mean,
+                    lo80: p.lo80,
+                    hi80: p.hi80,
+                    lo95: p.lo95,
+                    hi95: p.hi95,
+                })
+                .collect(),
+            ..base
+        },
+        Err(forecast::Refusal::NotEnoughHistory { needs, has }) => ScopeForecast {
+            status: "not_enough_history".into(),
+            message: Some(format!(
+                "Not enough history (needs {needs} days, has {has})."
+            )),
+            ..base
+        },
+        Err(forecast::Refusal::BadSettings) => {
+            return Err(AppError::internal(&std::io::Error::other(
+                "forecast settings out of range",
+            )))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,6 +163,28 @@ async fn an_import_brings_forecasts_and_what_to_order(backend: Backend) {
     assert!(a["accuracy"]["mase"].as_f64().unwrap() < 1.5, "{a:?}");
     assert_eq!(a["accuracy"]["windows"], 3);
 
+    // Over the campus and the organization: the pantries summed, on request.
+    for q in [
+        format!("campus={}", p.campus),
+        format!("organization={}", p.org),
+    ] {
+        let (status, c) = get(&app, &admin, &format!("/api/v1/forecasts/{rice}?{q}")).await;
+        assert_eq!(status, StatusCode::OK, "{c:?}");
+        assert_eq!(
+            (c["status"].as_str(), c["pantries"].as_i64()),
+            (Some("ok"), Some(2)),
+            "{c:?}"
+        );
+        assert_eq!(c["history_days"], 120);
+        let sum: f64 = c["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["mean"].as_f64().unwrap())
+            .sum();
+        assert!((sum - truth).abs() < truth * 0.1, "{sum} {truth}");
+    }
+
     // What to order: 20 rice on hand is below a week's lead time of use.
     let (status, r) = get(
         &app,
