@@ -11,7 +11,7 @@ source "$ROOT/scripts/postgres.sh"
 
 say "checking that no server-only crate reaches the WASM bundle"
 leaked="$(cargo tree -p frontend --target wasm32-unknown-unknown -e normal --prefix none \
-  | grep -E '^(sqlx|tokio|mio|argon2|axum|hyper|leptos_axum|vision|image|rxing)[ -]' | sort -u || true)"
+  | grep -E '^(sqlx|tokio|mio|argon2|axum|hyper|leptos_axum|vision|image|rxing|forecast|augurs-ets)[ -]' | sort -u || true)"
 [ -z "$leaked" ] || die "server-only crates in the WASM dependency tree: $leaked"
 
 trap stop_test_postgres EXIT
@@ -24,7 +24,7 @@ start_test_postgres
 # checks that concurrent page loads on one server all complete).
 say "unit and integration tests (SQLite and PostgreSQL)"
 results="$(mktemp)"
-cargo test -p vision -p scanner -p app -p server --features app/ssr -- --test-threads 1 2>&1 | tee "$results"
+cargo test -p vision -p scanner -p forecast -p app -p server --features app/ssr -- --test-threads 1 2>&1 | tee "$results"
 
 say "browser tests (Chromium, phone and desktop)"
 rm -rf "$ROOT/end2end/screenshots"

@@ -128,8 +128,11 @@ pub struct Recommendation {
     pub order_quantity: f64,
     /// ISO date to order by, when an order is due this review period.
     pub order_by: Option<String>,
+    /// The same, as people say it: "today", "Tuesday", "Thu 10 Dec".
+    pub order_by_label: Option<String>,
     /// The day the usable stock runs out at the forecast demand, if soon.
     pub runs_out: Option<String>,
+    pub runs_out_label: Option<String>,
     /// The usable stock runs out before an order placed today could arrive.
     pub urgent: bool,
     /// One plain-language line: what, how much, by when and why.

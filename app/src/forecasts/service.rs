@@ -466,9 +466,14 @@ pub(super) fn recommend(
             .order_by
             .filter(|_| order_quantity > 0.0)
             .map(|d| iso(today + time::Duration::days(d as i64))),
+        order_by_label: plan
+            .order_by
+            .filter(|_| order_quantity > 0.0)
+            .map(|d| days_label(today, d)),
         runs_out: plan
             .runs_out
             .map(|d| iso(today + time::Duration::days(d as i64))),
+        runs_out_label: plan.runs_out.map(|d| days_label(today, d)),
         urgent,
         reason,
     })

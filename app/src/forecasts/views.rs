@@ -118,20 +118,31 @@ pub fn ForecastChart(
         })
         .collect_view();
     let today_x = x(n_h) - step / 2.0;
+    // Labels are HTML under the drawing, so they keep their size when the
+    // drawing stretches to the page's width.
     let axis = (!compact).then(|| {
-        let first = history.first().map(|d| d.day.clone()).unwrap_or_default();
         view! {
             <line class="axis" x1=left y1=format!("{:.1}", h - bottom) x2=w - right y2=format!("{:.1}", h - bottom) />
-            <text class="tick" x=left - 6.0 y=format!("{:.1}", y(0.0) + 4.0) text-anchor="end">"0"</text>
-            <text class="tick" x=left - 6.0 y=format!("{:.1}", y(max / 1.1) + 4.0) text-anchor="end">{qty(unit, max / 1.1)}</text>
             <line class="grid" x1=left y1=format!("{:.1}", y(max / 1.1)) x2=w - right y2=format!("{:.1}", y(max / 1.1)) />
-            <text class="tick" x=left y=h - 8.0>{first}</text>
-            <text class="tick" x=format!("{today_x:.1}") y=h - 8.0 text-anchor="middle">"today"</text>
-            <text class="tick" x=w - right y=h - 8.0 text-anchor="end">{format!("+{} days", points.len())}</text>
+        }
+    });
+    let first = history.first().map(|d| d.day.clone()).unwrap_or_default();
+    let today_at = format!("{:.1}%", 100.0 * today_x / w);
+    let scale = format!("{} a day", qty(unit, max / 1.1));
+    let ahead = points.len();
+    let labels = (!compact).then(move || {
+        view! {
+            <div class="chart-labels" aria-hidden="true">
+                <span class="top">{scale}</span>
+                <span class="first">{first}</span>
+                <span class="today" style=format!("left: {today_at}")>"today"</span>
+                <span class="last">{format!("+{ahead} days")}</span>
+            </div>
         }
     });
     let aria = label.clone();
     view! {
+        <div class=if compact { "chart-frame compact" } else { "chart-frame" }>
         <svg class=if compact { "forecast-chart compact" } else { "forecast-chart" } viewBox=format!("0 0 {w} {h}")
             role="img" aria-label=aria preserveAspectRatio="none">
             <title>{label}</title>
@@ -144,6 +155,8 @@ pub fn ForecastChart(
             })}
             <line class="today" x1=format!("{today_x:.1}") y1=top x2=format!("{today_x:.1}") y2=format!("{:.1}", h - bottom) />
         </svg>
+        {labels}
+        </div>
     }
 }
 
@@ -205,15 +218,18 @@ fn Generate(
             current.set(Some(r));
         }
     });
-    // While a run is open, ask how far it is every second.
+    // While a run is open, ask how far it is every second: one loop at a
+    // time (each answer sets `current`, which runs this effect again).
     #[cfg(feature = "hydrate")]
     {
+        let polling = StoredValue::new(false);
         let pantry = pantry.clone();
         Effect::new(move |_| {
             let open = current.with(|r| r.as_ref().is_some_and(|r| r.is_open()));
-            if !open {
+            if !open || polling.get_value() {
                 return;
             }
+            polling.set_value(true);
             let pantry = pantry.clone();
             leptos::task::spawn_local(async move {
                 loop {
@@ -230,6 +246,7 @@ fn Generate(
                         Err(_) => break,
                     }
                 }
+                polling.set_value(false);
             });
         });
     }
@@ -369,7 +386,7 @@ fn RecommendationRow(r: Recommendation, pantry: PantryId) -> impl IntoView {
         <tr class:urgent=r.urgent>
             <th scope="row"><a href=format!("/pantries/{pantry}/forecasts/{}", r.product_id)>{r.product_name.clone()}</a></th>
             <td class="num strong">{(r.order_quantity > 0.0).then(|| qty(unit, r.order_quantity))}</td>
-            <td>{r.order_by.clone()}</td>
+            <td>{r.order_by_label.clone()}</td>
             <td class="num">{qty(unit, r.on_hand)}</td>
             <td class="num">{qty(unit, r.weekly_use)}</td>
             <td class="reason">{r.urgent.then(|| view! { <span class="badge danger">"Urgent"</span> " " })}{r.reason.clone()}</td>
@@ -493,8 +510,12 @@ pub fn ProductForecastPage() -> impl IntoView {
                     </div>
                     {v.recommendation.clone().map(|r| view! {
                         <section class="card order-line" class:urgent=r.urgent>
-                            <h2>{if r.order_quantity > 0.0 { format!("Order {}", qty(unit, r.order_quantity)) } else { "Nothing to order".to_string() }}
-                                {r.order_by.clone().map(|d| format!(" by {d}"))}</h2>
+                            <h2>{match (r.order_quantity > 0.0, r.order_by_label.as_deref()) {
+                                (true, Some("today")) => format!("Order {} today", qty(unit, r.order_quantity)),
+                                (true, Some(day)) => format!("Order {} by {day}", qty(unit, r.order_quantity)),
+                                (true, None) => format!("Order {}", qty(unit, r.order_quantity)),
+                                (false, _) => "Nothing to order yet".to_string(),
+                            }}</h2>
                             <p>{r.reason.clone()}</p>
                             <dl class="facts">
                                 <div><dt>"On hand"</dt><dd>{qty(unit, r.on_hand)}</dd></div>
@@ -502,7 +523,7 @@ pub fn ProductForecastPage() -> impl IntoView {
                                 <div><dt>"Safety stock"</dt><dd>{qty(unit, r.safety_stock)}</dd></div>
                                 <div><dt>"Reorder point"</dt><dd>{qty(unit, r.reorder_point)}</dd></div>
                                 <div><dt>"Order up to"</dt><dd>{qty(unit, r.max_stock)}</dd></div>
-                                {r.runs_out.clone().map(|d| view! { <div><dt>"Runs out around"</dt><dd>{d}</dd></div> })}
+                                {r.runs_out_label.clone().map(|d| view! { <div><dt>"Runs out"</dt><dd>{d}</dd></div> })}
                             </dl>
                         </section>
                     })}
@@ -513,7 +534,7 @@ pub fn ProductForecastPage() -> impl IntoView {
                         <ChartKey />
                         {v.model_label.clone().map(|m| view! {
                             <p class="muted">{format!(
-                                "{m}, chosen from {} models by how each did on the last {} weeks it had not seen. {} days of history, {} of them out of stock. Made {}.",
+                                "{m}, chosen from {} models by how well each forecast recent weeks from the days before them ({} tries). {} days of history, {} of them out of stock. Made {}.",
                                 v.models.iter().filter(|t| t.accuracy.is_some()).count(),
                                 v.accuracy.map_or(0, |a| a.windows),
                                 v.history_days,
