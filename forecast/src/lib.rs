@@ -14,7 +14,8 @@
 //!    `cross_validation`).
 //! 3. The model with the smallest scaled error wins; the score adds the
 //!    absolute bias to the mean absolute error, so a forecast of nothing
-//!    never wins on occasional demand by being right on the zero days.
+//!    never wins on occasional demand by being right on the zero days. The
+//!    average of the three best is scored too, and wins when it is better.
 //! 4. Intervals are conformal: quantiles of the winner's backtest errors,
 //!    which makes no assumption about the shape of the demand. Their
 //!    coverage is measured honestly, each window against intervals built
@@ -101,6 +102,8 @@ pub struct Candidate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Forecast {
     pub model: Model,
+    /// The models averaged, when `model` is [`Model::Combination`].
+    pub members: Vec<Model>,
     pub points: Vec<Point>,
     pub accuracy: Accuracy,
     pub candidates: Vec<Candidate>,
@@ -155,20 +158,21 @@ pub fn run(demand: &[f64], censored: &[bool], settings: &Settings) -> Result<For
     let scale = seasonal_naive_mae(&y[..plan.origins[0]], settings.season);
 
     let mut candidates = Vec::new();
+    // Each model that could be backtested: its forecasts per window.
     let mut tried: Vec<(Model, Vec<Vec<f64>>, Accuracy)> = Vec::new();
     for model in Model::ALL {
         if !model.fits(&y[..plan.origins[0]], settings.season) {
             continue;
         }
-        match plan.errors(model, &y, &actual, &censored, settings.season) {
-            Ok(errors) => {
-                let accuracy = accuracy(&errors, scale);
+        match plan.forecasts(model, &y, settings.season) {
+            Ok(means) => {
+                let accuracy = accuracy(&plan.errors_of(&means, &actual, &censored), scale);
                 candidates.push(Candidate {
                     model,
                     accuracy: Some(accuracy),
                     failure: None,
                 });
-                tried.push((model, errors, accuracy));
+                tried.push((model, means, accuracy));
             }
             Err(e) => candidates.push(Candidate {
                 model,
@@ -180,25 +184,57 @@ pub fn run(demand: &[f64], censored: &[bool], settings: &Settings) -> Result<For
     // Best first; on a tie the simpler model (earlier in `Model::ALL`),
     // which a stable sort keeps first.
     tried.sort_by(|a, b| score(&a.2).total_cmp(&score(&b.2)));
-    for (model, errors, accuracy) in tried {
+
+    // Averaging a few good forecasts is usually better than the best of
+    // them (the lesson of the M competitions), and costs nothing to try:
+    // the members' backtest forecasts are at hand. It is chosen only when
+    // it scores better than the best single model on the same windows.
+    if tried.len() >= 3 {
+        let members = &tried[..3];
+        let means: Vec<Vec<f64>> = (0..plan.origins.len())
+            .map(|w| {
+                (0..plan.length)
+                    .map(|h| members.iter().map(|m| m.1[w][h]).sum::<f64>() / 3.0)
+                    .collect()
+            })
+            .collect();
+        let errors = plan.errors_of(&means, &actual, &censored);
+        let combined = accuracy(&errors, scale);
+        candidates.push(Candidate {
+            model: Model::Combination,
+            accuracy: Some(combined),
+            failure: None,
+        });
+        if score(&combined) < score(&tried[0].2) {
+            let finals: Result<Vec<Vec<f64>>, _> = members
+                .iter()
+                .map(|m| m.0.predict(&y, settings.horizon, settings.season))
+                .collect();
+            if let Ok(finals) = finals {
+                let means: Vec<f64> = (0..settings.horizon)
+                    .map(|h| finals.iter().map(|f| f[h]).sum::<f64>() / 3.0)
+                    .collect();
+                return Ok(Forecast {
+                    model: Model::Combination,
+                    members: members.iter().map(|m| m.0).collect(),
+                    points: with_intervals(&means, &errors),
+                    accuracy: combined,
+                    candidates,
+                    history: n,
+                    censored: censored.iter().filter(|c| **c).count(),
+                });
+            }
+        }
+    }
+    for (model, window_means, accuracy) in tried {
         let Ok(means) = model.predict(&y, settings.horizon, settings.season) else {
             continue;
         };
-        let pooled: Vec<f64> = errors.iter().flatten().copied().collect();
-        let points = means
-            .iter()
-            .map(|m| Point {
-                mean: *m,
-                lo80: m + quantile_low(&pooled, 0.8),
-                hi80: m + quantile_high(&pooled, 0.8),
-                lo95: m + quantile_low(&pooled, 0.95),
-                hi95: m + quantile_high(&pooled, 0.95),
-            })
-            .map(tidy)
-            .collect();
+        let errors = plan.errors_of(&window_means, &actual, &censored);
         return Ok(Forecast {
             model,
-            points,
+            members: Vec::new(),
+            points: with_intervals(&means, &errors),
             accuracy,
             candidates,
             history: n,
@@ -211,6 +247,24 @@ pub fn run(demand: &[f64], censored: &[bool], settings: &Settings) -> Result<For
         needs: settings.min_history(),
         has: n,
     })
+}
+
+/// Point forecasts with conformal bounds from the backtest errors, pooled.
+fn with_intervals(means: &[f64], errors: &[Vec<f64>]) -> Vec<Point> {
+    let pooled: Vec<f64> = errors.iter().flatten().copied().collect();
+    let (lo80, hi80) = (quantile_low(&pooled, 0.8), quantile_high(&pooled, 0.8));
+    let (lo95, hi95) = (quantile_low(&pooled, 0.95), quantile_high(&pooled, 0.95));
+    means
+        .iter()
+        .map(|m| Point {
+            mean: *m,
+            lo80: m + lo80,
+            hi80: m + hi80,
+            lo95: m + lo95,
+            hi95: m + hi95,
+        })
+        .map(tidy)
+        .collect()
 }
 
 /// What selection minimises: scaled absolute error plus absolute bias.
@@ -308,8 +362,35 @@ impl Backtest {
         Backtest { origins, length }
     }
 
-    /// The model's errors (actual − forecast) per window, censored days
+    /// The model's forecasts for each window.
+    fn forecasts(
+        &self,
+        model: Model,
+        y: &[f64],
+        season: usize,
+    ) -> Result<Vec<Vec<f64>>, ModelError> {
+        self.origins
+            .iter()
+            .map(|&origin| model.predict(&y[..origin], self.length, season))
+            .collect()
+    }
+
+    /// Errors (actual − forecast) of forecasts per window, censored days
     /// left out.
+    fn errors_of(&self, means: &[Vec<f64>], actual: &[f64], censored: &[bool]) -> Vec<Vec<f64>> {
+        self.origins
+            .iter()
+            .zip(means)
+            .map(|(&origin, means)| {
+                (0..self.length)
+                    .filter(|h| !censored[origin + h])
+                    .map(|h| actual[origin + h] - means[h])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[cfg(test)]
     fn errors(
         &self,
         model: Model,
@@ -318,16 +399,7 @@ impl Backtest {
         censored: &[bool],
         season: usize,
     ) -> Result<Vec<Vec<f64>>, ModelError> {
-        self.origins
-            .iter()
-            .map(|&origin| {
-                let means = model.predict(&y[..origin], self.length, season)?;
-                Ok((0..self.length)
-                    .filter(|h| !censored[origin + h])
-                    .map(|h| actual[origin + h] - means[h])
-                    .collect())
-            })
-            .collect()
+        Ok(self.errors_of(&self.forecasts(model, y, season)?, actual, censored))
     }
 }
 

@@ -48,6 +48,9 @@ pub enum Model {
     /// Teunter–Syntetos–Babai: demand size and the chance of demand,
     /// smoothed apart, so obsolescence shows.
     Tsb,
+    /// The mean of the three best models' forecasts. Not fitted on its
+    /// own: [`crate::run`] makes it from its members when it beats them.
+    Combination,
 }
 
 impl Model {
@@ -77,11 +80,15 @@ impl Model {
             Model::Croston => "croston",
             Model::Sba => "sba",
             Model::Tsb => "tsb",
+            Model::Combination => "combination",
         }
     }
 
     pub fn from_code(code: &str) -> Option<Model> {
-        Model::ALL.into_iter().find(|m| m.code() == code)
+        Model::ALL
+            .into_iter()
+            .chain([Model::Combination])
+            .find(|m| m.code() == code)
     }
 
     /// What people read.
@@ -97,6 +104,7 @@ impl Model {
             Model::Croston => "Croston (occasional demand)",
             Model::Sba => "Croston–SBA (occasional demand)",
             Model::Tsb => "TSB (occasional, fading demand)",
+            Model::Combination => "Average of the three best models",
         }
     }
 
@@ -116,6 +124,7 @@ impl Model {
             Model::MstlYearly if season == WEEK => 2 * YEAR + WEEK,
             Model::MstlYearly => usize::MAX,
             Model::Croston | Model::Sba | Model::Tsb => season,
+            Model::Combination => usize::MAX,
         }
     }
 
@@ -172,6 +181,7 @@ impl Model {
             Model::Croston => vec![croston(y, CROSTON_ALPHA); horizon],
             Model::Sba => vec![croston(y, CROSTON_ALPHA) * (1.0 - CROSTON_ALPHA / 2.0); horizon],
             Model::Tsb => vec![tsb_optimized(y); horizon],
+            Model::Combination => return Err(ModelError::TooShort),
         };
         if out.len() != horizon || out.iter().any(|v| !v.is_finite()) {
             return Err(ModelError::NotFinite);

@@ -533,6 +533,30 @@ fn models_of(s: &Stored) -> Vec<ModelTried> {
         .collect()
 }
 
+/// The chosen model in words; a combination names its members, the three
+/// best single models of the backtest (by the score the choice uses).
+fn label_of(s: &Stored) -> Option<String> {
+    let model = s.model?;
+    let mut singles: Vec<(f64, forecast::Model)> = s
+        .candidates
+        .iter()
+        .filter(|c| c.model != forecast::Model::Combination)
+        .filter_map(|c| c.accuracy.map(|a| (a.mae + a.bias.abs(), c.model)))
+        .collect();
+    singles.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let members: Vec<forecast::Model> = singles.into_iter().take(3).map(|(_, m)| m).collect();
+    Some(combination_label(model, &members))
+}
+
+fn combination_label(model: forecast::Model, members: &[forecast::Model]) -> String {
+    if model == forecast::Model::Combination && !members.is_empty() {
+        let names: Vec<&str> = members.iter().map(|m| m.label()).collect();
+        format!("Average of {}", names.join(", "))
+    } else {
+        model.label().into()
+    }
+}
+
 pub(super) fn accuracy_of(a: forecast::Accuracy) -> Accuracy {
     Accuracy {
         mae: a.mae,
@@ -587,7 +611,7 @@ pub async fn product_forecast(
         generated: s.map(|s| zone.format(s.generated_at)),
         first_day: ok.map(|_| iso(today)),
         model: ok.and_then(|s| s.model).map(|m| m.code().into()),
-        model_label: ok.and_then(|s| s.model).map(|m| m.label().into()),
+        model_label: ok.and_then(label_of),
         history_days: s.map_or(0, |s| s.history_days),
         out_of_stock_days: s.map_or(0, |s| s.censored_days),
         accuracy: ok.and_then(|s| s.accuracy),
@@ -639,7 +663,7 @@ pub async fn summary(
                 unit: *unit,
                 status: s.status.clone(),
                 message: (!ok).then(|| no_forecast_message(Some(s))),
-                model_label: s.model.filter(|_| ok).map(|m| m.label().into()),
+                model_label: if ok { label_of(s) } else { None },
                 horizon_total: points.iter().map(|p| p.mean).sum(),
                 accuracy: s.accuracy.filter(|_| ok),
                 history: series
@@ -828,7 +852,7 @@ pub async fn scope_forecast(
     Ok(match result {
         Ok(f) => ScopeForecast {
             model: Some(f.model.code().into()),
-            model_label: Some(f.model.label().into()),
+            model_label: Some(combination_label(f.model, &f.members)),
             accuracy: Some(accuracy_of(f.accuracy)),
             models: f
                 .candidates
