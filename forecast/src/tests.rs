@@ -298,3 +298,24 @@ fn exponential_smoothing_agrees_with_statsforecast() {
         );
     }
 }
+
+/// With two years of history the yearly pattern (a college's terms and
+/// breaks) is learnt too: MSTL takes out the week and the year.
+#[test]
+fn two_years_of_history_bring_the_yearly_pattern() {
+    let week = [2.0, 10.0, 12.0, 11.0, 14.0, 20.0, 3.0];
+    let at = |t: usize| {
+        let year = 8.0 * (2.0 * std::f64::consts::PI * t as f64 / 365.0).sin();
+        20.0 + year + week[t % 7]
+    };
+    let y: Vec<f64> = (0..800).map(at).collect();
+    assert!(Model::MstlYearly.fits(&y, 7) && !Model::MstlYearly.fits(&y[..700], 7));
+    let f = Model::MstlYearly.predict(&y, 28, 7).unwrap();
+    for (h, v) in f.iter().enumerate() {
+        assert!(
+            close(*v, at(800 + h), 1.5),
+            "day {h}: {v} against {}",
+            at(800 + h)
+        );
+    }
+}
