@@ -145,7 +145,10 @@ async fn an_import_brings_forecasts_and_what_to_order(backend: Backend) {
         (total - truth).abs() < truth * 0.1,
         "forecast {total}, truth {truth}"
     );
-    assert_eq!(f["history"].as_array().unwrap().len(), 56);
+    // The chart's history: the last 56 days as imported, oldest first.
+    let history: Vec<f64> = f["history"].as_array().unwrap().iter().map(|d| d["quantity"].as_f64().unwrap()).collect();
+    let imported: Vec<f64> = (64..120).map(|t| rice_on(t) as f64).collect();
+    assert_eq!(history, imported);
 
     // How it was chosen: every model's backtest, the winner marked.
     let (status, a) = get(
