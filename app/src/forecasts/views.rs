@@ -54,7 +54,7 @@ pub fn ForecastChart(
     let (left, right, top, bottom) = if compact {
         (2.0, 2.0, 4.0, 4.0)
     } else {
-        (44.0, 12.0, 16.0, 28.0)
+        (4.0, 4.0, 8.0, 8.0)
     };
     let n_h = history.len();
     let total = (n_h + points.len()).max(2);
