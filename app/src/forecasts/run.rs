@@ -308,8 +308,20 @@ pub const NIGHTLY: Periodic = Periodic {
     lease: Duration::from_secs(300),
 };
 
-/// Queues tonight's runs; returns how many were queued.
+/// Finished runs are kept this long (the run a stored forecast came from
+/// is kept as long as the forecast).
+const KEEP_RUNS: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Queues tonight's runs; returns how many were queued. Forgets finished
+/// runs older than [`KEEP_RUNS`] that no forecast points to.
 pub async fn queue_nightly(db: &Db, now: i64) -> AppResult<usize> {
+    sqlx::query(
+        "delete from forecast_runs where status in ('done', 'failed') and finished_at < $1 \
+         and not exists (select 1 from forecasts f where f.run_id = forecast_runs.id)",
+    )
+    .bind(now - KEEP_RUNS.as_millis() as i64)
+    .execute(db.pool())
+    .await?;
     let pantries: Vec<(String, String, Option<String>, String)> = sqlx::query_as(
         "select p.id, p.organization_id, p.time_zone, o.time_zone from pantries p \
          join organizations o on o.id = p.organization_id where p.archived_at is null and o.archived_at is null",

@@ -146,7 +146,12 @@ async fn an_import_brings_forecasts_and_what_to_order(backend: Backend) {
         "forecast {total}, truth {truth}"
     );
     // The chart's history: the last 56 days as imported, oldest first.
-    let history: Vec<f64> = f["history"].as_array().unwrap().iter().map(|d| d["quantity"].as_f64().unwrap()).collect();
+    let history: Vec<f64> = f["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["quantity"].as_f64().unwrap())
+        .collect();
     let imported: Vec<f64> = (64..120).map(|t| rice_on(t) as f64).collect();
     assert_eq!(history, imported);
 
@@ -433,6 +438,28 @@ async fn forecasts_are_made_nightly_once_and_a_stopped_run_is_taken_over(backend
     wake.notify_one();
     finished_run(&app, &admin, &p.main).await;
     finished_run(&app, &admin, &p.library).await;
+
+    // Finished runs are forgotten after thirty days, unless a forecast
+    // came from them.
+    app.sql(&format!(
+        "insert into forecast_runs (id, organization_id, pantry_id, reason, status, created_at, finished_at) \
+         values ('0190a000-0000-7000-8000-0000000000aa', '{}', '{}', 'scheduled', 'done', 0, 0)",
+        p.org, p.main
+    ))
+    .await;
+    let runs = app.count("select count(*) from forecast_runs").await;
+    queue_nightly(db, two + DAY + 3_600_000).await.unwrap();
+    assert_eq!(
+        app.count("select count(*) from forecast_runs").await,
+        runs - 1
+    );
+    assert_eq!(
+        app.count(
+            "select count(*) from forecast_runs where id = '0190a000-0000-7000-8000-0000000000aa'"
+        )
+        .await,
+        0
+    );
 
     // A run whose worker stopped (no heartbeat for ten minutes) is taken
     // over and finished.
