@@ -232,3 +232,23 @@ pub struct ScopeForecast {
     pub history: Vec<HistoryDay>,
     pub points: Vec<ForecastDay>,
 }
+
+/// A quantity in the product's unit, as people say it.
+pub fn amount(unit: Unit, v: f64) -> String {
+    let v = if v.is_finite() { v.max(0.0) } else { 0.0 };
+    let number = match unit {
+        Unit::Each | Unit::Pack if v >= 10.0 => format!("{v:.0}"),
+        Unit::Each | Unit::Pack => trim(format!("{v:.1}")),
+        _ if v >= 100.0 => format!("{v:.0}"),
+        _ => trim(format!("{v:.1}")),
+    };
+    match unit {
+        Unit::Each => number,
+        Unit::Pack => format!("{number} pack"),
+        other => format!("{number} {}", other.as_str()),
+    }
+}
+
+fn trim(s: String) -> String {
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}

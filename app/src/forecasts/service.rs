@@ -344,26 +344,6 @@ fn month(d: Date) -> String {
     format!("{}", d.month())
 }
 
-/// A quantity in the product's unit, as people say it.
-pub fn amount(unit: Unit, v: f64) -> String {
-    let v = if v.is_finite() { v.max(0.0) } else { 0.0 };
-    let number = match unit {
-        Unit::Each | Unit::Pack if v >= 10.0 => format!("{v:.0}"),
-        Unit::Each | Unit::Pack => trim(format!("{v:.1}")),
-        _ if v >= 100.0 => format!("{v:.0}"),
-        _ => trim(format!("{v:.1}")),
-    };
-    match unit {
-        Unit::Each => number,
-        Unit::Pack => format!("{number} pack"),
-        other => format!("{number} {}", other.as_str()),
-    }
-}
-
-fn trim(s: String) -> String {
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
-}
-
 /// What to order of one product: the plan of the `forecast` crate on
 /// today's stock, rounded up to whole units, with its reason in words.
 pub(super) fn recommend(
@@ -493,7 +473,12 @@ fn no_forecast_message(s: Option<&Stored>) -> String {
 
 /// The forecast from today on; offsets count from today.
 fn days_of(s: &Stored, today: Date) -> Vec<ForecastDay> {
-    from_today(s, today)
+    days_from(from_today(s, today))
+}
+
+/// Forecast points as shown, the first at offset 0.
+fn days_from(points: &[forecast::Point]) -> Vec<ForecastDay> {
+    points
         .iter()
         .enumerate()
         .map(|(i, p)| ForecastDay {
@@ -520,13 +505,17 @@ fn history_of(s: &series::Series, last: usize) -> Vec<HistoryDay> {
         .collect()
 }
 
-fn models_of(s: &Stored) -> Vec<ModelTried> {
-    s.candidates
+/// Every model tried, the chosen one marked.
+fn models_of(
+    candidates: &[forecast::Candidate],
+    chosen: Option<forecast::Model>,
+) -> Vec<ModelTried> {
+    candidates
         .iter()
         .map(|c| ModelTried {
             model: c.model.code().into(),
             label: c.model.label().into(),
-            chosen: Some(c.model) == s.model,
+            chosen: Some(c.model) == chosen,
             accuracy: c.accuracy.map(accuracy_of),
             failure: c.failure.clone(),
         })
@@ -615,7 +604,9 @@ pub async fn product_forecast(
         history_days: s.map_or(0, |s| s.history_days),
         out_of_stock_days: s.map_or(0, |s| s.censored_days),
         accuracy: ok.and_then(|s| s.accuracy),
-        models: ok.map(models_of).unwrap_or_default(),
+        models: ok
+            .map(|s| models_of(&s.candidates, s.model))
+            .unwrap_or_default(),
         history: series
             .first()
             .map(|s| history_of(s, CHART_HISTORY_DAYS))
@@ -854,30 +845,8 @@ pub async fn scope_forecast(
             model: Some(f.model.code().into()),
             model_label: Some(combination_label(f.model, &f.members)),
             accuracy: Some(accuracy_of(f.accuracy)),
-            models: f
-                .candidates
-                .iter()
-                .map(|c| ModelTried {
-                    model: c.model.code().into(),
-                    label: c.model.label().into(),
-                    chosen: c.model == f.model,
-                    accuracy: c.accuracy.map(accuracy_of),
-                    failure: c.failure.clone(),
-                })
-                .collect(),
-            points: f
-                .points
-                .iter()
-                .enumerate()
-                .map(|(i, p)| ForecastDay {
-                    offset: i as i64,
-                    mean: p.mean,
-                    lo80: p.lo80,
-                    hi80: p.hi80,
-                    lo95: p.lo95,
-                    hi95: p.hi95,
-                })
-                .collect(),
+            models: models_of(&f.candidates, Some(f.model)),
+            points: days_from(&f.points),
             ..base
         },
         Err(forecast::Refusal::NotEnoughHistory { needs, has }) => ScopeForecast {

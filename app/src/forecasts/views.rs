@@ -14,21 +14,6 @@ use crate::ids::{PantryId, ProductId};
 use crate::inventory::views::pantry_trail;
 use crate::ui::*;
 
-/// A quantity in the product's unit, short.
-fn qty(unit: Unit, v: f64) -> String {
-    let v = if v.is_finite() { v.max(0.0) } else { 0.0 };
-    let n = if v >= 10.0 || v == v.round() {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
-    };
-    match unit {
-        Unit::Each => n,
-        Unit::Pack => format!("{n} pack"),
-        other => format!("{n} {}", other.as_str()),
-    }
-}
-
 fn percent(v: Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{:.0}%", v * 100.0))
 }
@@ -93,11 +78,11 @@ pub fn ForecastChart(
     let label = format!(
         "Last {} days: {} went out. Next {} days: {} forecast, 95% of days between {} and {} a day.",
         n_h,
-        qty(unit, went),
+        amount(unit, went),
         points.len(),
-        qty(unit, coming),
-        qty(unit, points.iter().map(|p| p.lo95).fold(f64::INFINITY, f64::min).min(1e12)),
-        qty(unit, points.iter().map(|p| p.hi95).fold(0.0, f64::max)),
+        amount(unit, coming),
+        amount(unit, points.iter().map(|p| p.lo95).fold(f64::INFINITY, f64::min).min(1e12)),
+        amount(unit, points.iter().map(|p| p.hi95).fold(0.0, f64::max)),
     );
     let bar_w = (step * 0.7).max(1.0);
     let bars = history
@@ -109,7 +94,7 @@ pub fn ForecastChart(
             view! {
                 <rect class=class x=format!("{x0:.1}") y=format!("{y0:.1}") width=format!("{bar_w:.1}")
                     height=format!("{:.1}", (h - bottom - y0).max(0.0))>
-                    <title>{format!("{}: {}{}", d.day, qty(unit, d.quantity), if d.out_of_stock { " (out of stock)" } else { "" })}</title>
+                    <title>{format!("{}: {}{}", d.day, amount(unit, d.quantity), if d.out_of_stock { " (out of stock)" } else { "" })}</title>
                 </rect>
                 {d.out_of_stock.then(|| view! {
                     <rect class="stockout" x=format!("{x0:.1}") y=format!("{:.1}", h - bottom + 1.0) width=format!("{bar_w:.1}") height="3" />
@@ -128,7 +113,7 @@ pub fn ForecastChart(
     });
     let first = history.first().map(|d| d.day.clone()).unwrap_or_default();
     let today_at = format!("{:.1}%", 100.0 * today_x / w);
-    let scale = format!("{} a day", qty(unit, max / 1.1));
+    let scale = format!("{} a day", amount(unit, max / 1.1));
     let ahead = points.len();
     let labels = (!compact).then(move || {
         view! {
@@ -360,7 +345,7 @@ pub fn ForecastSummaryPage() -> impl IntoView {
                                                         {ok.then(|| view! { <ForecastChart history=r.history.clone() points=r.points.clone() unit=r.unit compact=true /> })}
                                                         {r.message.clone().map(|m| view! { <span class="muted">{m}</span> })}
                                                     </td>
-                                                    <td class="num">{ok.then(|| qty(r.unit, r.horizon_total))}</td>
+                                                    <td class="num">{ok.then(|| amount(r.unit, r.horizon_total))}</td>
                                                     <td>{r.model_label.clone()}</td>
                                                     <td class="num">{r.accuracy.map(|a| number(a.mase))}</td>
                                                     <td class="num">{r.accuracy.map(|a| format!("{} / {}", percent(a.coverage80), percent(a.coverage95)))}</td>
@@ -385,10 +370,10 @@ fn RecommendationRow(r: Recommendation, pantry: PantryId) -> impl IntoView {
     view! {
         <tr class:urgent=r.urgent>
             <th scope="row"><a href=format!("/pantries/{pantry}/forecasts/{}", r.product_id)>{r.product_name.clone()}</a></th>
-            <td class="num strong">{(r.order_quantity > 0.0).then(|| qty(unit, r.order_quantity))}</td>
+            <td class="num strong">{(r.order_quantity > 0.0).then(|| amount(unit, r.order_quantity))}</td>
             <td>{r.order_by_label.clone()}</td>
-            <td class="num">{qty(unit, r.on_hand)}</td>
-            <td class="num">{qty(unit, r.weekly_use)}</td>
+            <td class="num">{amount(unit, r.on_hand)}</td>
+            <td class="num">{amount(unit, r.weekly_use)}</td>
             <td class="reason">{r.urgent.then(|| view! { <span class="badge danger">"Urgent"</span> " " })}{r.reason.clone()}</td>
         </tr>
     }
@@ -511,18 +496,18 @@ pub fn ProductForecastPage() -> impl IntoView {
                     {v.recommendation.clone().map(|r| view! {
                         <section class="card order-line" class:urgent=r.urgent>
                             <h2>{match (r.order_quantity > 0.0, r.order_by_label.as_deref()) {
-                                (true, Some("today")) => format!("Order {} today", qty(unit, r.order_quantity)),
-                                (true, Some(day)) => format!("Order {} by {day}", qty(unit, r.order_quantity)),
-                                (true, None) => format!("Order {}", qty(unit, r.order_quantity)),
+                                (true, Some("today")) => format!("Order {} today", amount(unit, r.order_quantity)),
+                                (true, Some(day)) => format!("Order {} by {day}", amount(unit, r.order_quantity)),
+                                (true, None) => format!("Order {}", amount(unit, r.order_quantity)),
                                 (false, _) => "Nothing to order yet".to_string(),
                             }}</h2>
                             <p>{r.reason.clone()}</p>
                             <dl class="facts">
-                                <div><dt>"On hand"</dt><dd>{qty(unit, r.on_hand)}</dd></div>
-                                {(r.expiring > 0.0).then(|| view! { <div><dt>"Will expire first"</dt><dd>{qty(unit, r.expiring)}</dd></div> })}
-                                <div><dt>"Safety stock"</dt><dd>{qty(unit, r.safety_stock)}</dd></div>
-                                <div><dt>"Reorder point"</dt><dd>{qty(unit, r.reorder_point)}</dd></div>
-                                <div><dt>"Order up to"</dt><dd>{qty(unit, r.max_stock)}</dd></div>
+                                <div><dt>"On hand"</dt><dd>{amount(unit, r.on_hand)}</dd></div>
+                                {(r.expiring > 0.0).then(|| view! { <div><dt>"Will expire first"</dt><dd>{amount(unit, r.expiring)}</dd></div> })}
+                                <div><dt>"Safety stock"</dt><dd>{amount(unit, r.safety_stock)}</dd></div>
+                                <div><dt>"Reorder point"</dt><dd>{amount(unit, r.reorder_point)}</dd></div>
+                                <div><dt>"Order up to"</dt><dd>{amount(unit, r.max_stock)}</dd></div>
                                 {r.runs_out_label.clone().map(|d| view! { <div><dt>"Runs out"</dt><dd>{d}</dd></div> })}
                             </dl>
                         </section>
@@ -547,7 +532,7 @@ pub fn ProductForecastPage() -> impl IntoView {
                         <section class="card">
                             <h2>"How sure"</h2>
                             <dl class="facts">
-                                <div><dt>"Typical daily error (MAE)"</dt><dd>{qty(unit, a.mae)}</dd></div>
+                                <div><dt>"Typical daily error (MAE)"</dt><dd>{amount(unit, a.mae)}</dd></div>
                                 <div><dt>"RMSE"</dt><dd>{format!("{:.2}", a.rmse)}</dd></div>
                                 <div><dt><abbr title="Below 1: better than repeating last week">"MASE"</abbr></dt><dd>{number(a.mase)}</dd></div>
                                 <div><dt>"Bias (per day)"</dt><dd>{format!("{:+.2}", a.bias)}</dd></div>

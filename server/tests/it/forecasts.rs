@@ -28,8 +28,9 @@ fn rice_on(t: i64) -> i64 {
     WEEK[t as usize % 7] + (t * 7919 % 5) - 2
 }
 
-async fn get(app: &TestApp, c: &Client, path: &str) -> (StatusCode, Value) {
-    let res = c.get(format!("{}{path}", app.base)).send().await.unwrap();
+/// Sends a request; its status and its body (JSON, or the text).
+async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let res = request.send().await.unwrap();
     let status = res.status();
     let text = res.text().await.unwrap();
     (
@@ -38,14 +39,12 @@ async fn get(app: &TestApp, c: &Client, path: &str) -> (StatusCode, Value) {
     )
 }
 
+async fn get(app: &TestApp, c: &Client, path: &str) -> (StatusCode, Value) {
+    send(c.get(format!("{}{path}", app.base))).await
+}
+
 async fn post(app: &TestApp, c: &Client, path: &str) -> (StatusCode, Value) {
-    let res = c.post(format!("{}{path}", app.base)).send().await.unwrap();
-    let status = res.status();
-    let text = res.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    send(c.post(format!("{}{path}", app.base))).await
 }
 
 /// Waits for the pantry's latest run to finish; returns it.
