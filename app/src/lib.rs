@@ -12,6 +12,7 @@ pub mod forecasts;
 pub mod ids;
 pub mod input;
 pub mod inventory;
+pub mod nav;
 pub mod org;
 pub mod photos;
 pub mod ui;
@@ -59,6 +60,7 @@ use catalog::views::*;
 use events::views::*;
 use forecasts::views::*;
 use inventory::views::*;
+use nav::views::*;
 use org::views::*;
 use photos::views::*;
 use usage::views::*;
@@ -135,6 +137,7 @@ pub fn App() -> impl IntoView {
             <div class="routing-bar" class:active=move || routing.get() aria-hidden="true"></div>
             <a class="skip" href="#main" on:click=skip>"Skip to content"</a>
             <Header />
+            <NavBar />
             <main id="main" class="container" tabindex="-1" node_ref=main_ref>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async />
@@ -164,6 +167,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/pantries/:id/forecasts") view={Lazy::<ForecastSummaryRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:pantry/forecasts/:product") view={Lazy::<ProductForecastRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:id/recommendations") view={Lazy::<RecommendationsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/settings") view={Lazy::<PantrySettingsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/intake") view={Lazy::<PantryIntakeRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/search") view={Lazy::<SearchRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/help") view={Lazy::<HelpRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/help/:topic") view={Lazy::<HelpRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
@@ -233,6 +241,8 @@ lazy_pages! {
         OrganizationRoute(organization_page) => OrganizationPage,
         CampusRoute(campus_page) => CampusPage,
         PantryRoute(pantry_page) => PantryPage,
+        PantrySettingsRoute(pantry_settings_page) => PantrySettingsPage,
+        HelpRoute(help_page) => HelpPage,
     }
     auth_pages {
         SetupRoute(setup_page) => SetupPage,
@@ -252,6 +262,7 @@ lazy_pages! {
         InventoryRoute(inventory_page) => InventoryPage,
         QuickDistributeRoute(quick_distribute_page) => QuickDistributePage,
         ProductStockRoute(product_stock_page) => ProductStockPage,
+        SearchRoute(search_page) => SearchPage,
     }
     usage_pages {
         VisitCounterRoute(visit_counter_page) => VisitCounterPage,
@@ -264,6 +275,7 @@ lazy_pages! {
     }
     photos_pages {
         IntakeRoute(intake_page) => IntakePage,
+        PantryIntakeRoute(pantry_intake_page) => PantryIntakePage,
     }
     forecasts_pages {
         ForecastSummaryRoute(forecast_summary_page) => ForecastSummaryPage,

@@ -59,6 +59,14 @@ pub async fn get_stock_overview(
     super::service::overview(&state, &caller, &scope, days).await
 }
 
+/// Where a product is held, across every pantry the caller can see.
+#[server(prefix = "/api", endpoint = "search_stock")]
+pub async fn search_stock(#[server(default)] q: String) -> Result<StockSearch, AppError> {
+    let (state, caller) = context().await?;
+    let q = SearchText::parse(&q, "q")?;
+    super::service::search_stock(&state, &caller, &q).await
+}
+
 #[server(prefix = "/api", endpoint = "receive")]
 #[allow(clippy::too_many_arguments)]
 pub async fn receive(
@@ -171,9 +179,55 @@ pub async fn set_minimum(
     super::service::set_minimum(&state, &caller, &pantry, &product, &minimum).await
 }
 
-/// The inventory's routes besides its server functions: the live stream.
+/// `GET /pantries/{id}/inventory.csv?q=&category=&filter=&sort=`: the
+/// inventory list the page shows with the same settings, every page of it.
+#[cfg(feature = "ssr")]
+pub async fn inventory_csv_handler(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+    let result = async {
+        let caller = crate::auth::service::caller_from_headers(&state, &headers).await?;
+        let pantry: PantryId = id.parse()?;
+        let query = StockQuery {
+            q: SearchText::parse(&get("q"), "q")?,
+            category: SearchText::parse(&get("category"), "category")?,
+            filter: StockFilter::parse(&get("filter")),
+            sort: StockSort::parse(&get("sort")),
+            page: PageNumber::default(),
+        };
+        super::service::stock_csv(&state, &caller, &pantry, &query).await
+    }
+    .await;
+    match result {
+        Ok((name, body)) => (
+            [
+                (
+                    http::header::CONTENT_TYPE,
+                    "text/csv; charset=utf-8".to_string(),
+                ),
+                (
+                    http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The inventory's routes besides its server functions: the live stream
+/// and the CSV export.
 #[cfg(feature = "ssr")]
 pub fn routes() -> axum::Router<crate::state::AppState> {
     use axum::routing::get;
-    axum::Router::new().route("/live/pantries/{id}", get(super::live::pantry_stream))
+    axum::Router::new()
+        .route("/live/pantries/{id}", get(super::live::pantry_stream))
+        .route("/pantries/{id}/inventory.csv", get(inventory_csv_handler))
 }

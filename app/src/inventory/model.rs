@@ -184,8 +184,9 @@ pub struct PantryHeader {
 #[serde(rename_all = "snake_case")]
 pub enum StockFilter {
     /// Every product of the catalog, with what this pantry holds.
-    #[default]
     All,
+    /// What the pantry holds: products with no stock hidden.
+    #[default]
     InStock,
     Low,
     Expiring,
@@ -194,10 +195,10 @@ pub enum StockFilter {
 impl StockFilter {
     pub fn parse(s: &str) -> Self {
         match s {
-            "in_stock" => Self::InStock,
+            "all" => Self::All,
             "low" => Self::Low,
             "expiring" => Self::Expiring,
-            _ => Self::All,
+            _ => Self::InStock,
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -257,6 +258,8 @@ pub struct StockRow {
     pub category: String,
     pub unit: Unit,
     pub on_hand: i64,
+    /// The weight on hand, in grams, when the weight of one unit is known.
+    pub weight_g: Option<i64>,
     pub minimum: i64,
     /// Below its minimum.
     pub low: bool,
@@ -337,6 +340,46 @@ pub struct ProductStockView {
     pub transfer_to: Vec<(PantryId, String)>,
     pub can_move: bool,
     pub can_manage: bool,
+}
+
+/// A search across every pantry the person can see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StockSearch {
+    pub q: String,
+    pub products: Vec<ProductAcross>,
+    /// More products matched than are shown.
+    pub more: bool,
+}
+
+/// A product found by a search, with its stock at each pantry that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductAcross {
+    pub product_id: ProductId,
+    pub name: String,
+    pub category: String,
+    pub unit: Unit,
+    pub organization_name: String,
+    /// Pantries holding some, most first.
+    pub pantries: Vec<PantryHolding>,
+}
+
+impl ProductAcross {
+    pub fn total(&self) -> i64 {
+        self.pantries.iter().map(|p| p.on_hand).sum()
+    }
+}
+
+/// One pantry's stock of a product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PantryHolding {
+    pub pantry_id: PantryId,
+    pub pantry_name: String,
+    pub campus_name: String,
+    pub on_hand: i64,
+    /// The earliest best-before date among its lots.
+    pub next_best_before: Option<String>,
+    /// The person may move stock out of this pantry.
+    pub can_move: bool,
 }
 
 /// What a recorded movement left behind, for the confirmation.

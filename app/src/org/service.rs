@@ -102,7 +102,7 @@ fn place_committed(state: &AppState) {
     state.bus.committed();
 }
 
-fn org_place(id: &str) -> Place {
+pub(crate) fn org_place(id: &str) -> Place {
     Place {
         organization_id: id.into(),
         campus_id: None,
@@ -118,7 +118,7 @@ fn campus_place(c: &Campus) -> Place {
     }
 }
 
-fn pantry_place(p: &Pantry) -> Place {
+pub(crate) fn pantry_place(p: &Pantry) -> Place {
     Place {
         organization_id: p.organization_id.to_string(),
         campus_id: Some(p.campus_id.to_string()),
@@ -126,7 +126,7 @@ fn pantry_place(p: &Pantry) -> Place {
     }
 }
 
-fn abilities(role: Option<Role>) -> Abilities {
+pub(crate) fn abilities(role: Option<Role>) -> Abilities {
     Abilities {
         view: role.is_some(),
         record: role >= Some(Role::Staff),

@@ -50,6 +50,7 @@ fn Overview(name: String) -> impl IntoView {
     let overview = Resource::new(|| (), |_| get_overview());
     view! {
         <h1>{format!("Hello, {name}")}</h1>
+        <crate::nav::views::Checklists />
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
                 let o = match overview.await {
@@ -133,8 +134,22 @@ pub fn NewOrganizationPage() -> impl IntoView {
             navigate(&format!("/organizations/{id}"), Default::default());
         }
     });
+    // Only those who may create one are offered the form.
+    let allowed = OnceResource::new(get_overview());
     view! {
         <Title text="New organization" />
+        <Suspense fallback=Loading>
+        {move || Suspend::new(async move {
+        match allowed.await {
+            Ok(o) if o.can_create_organization => {}
+            Ok(_) => return view! {
+                <ErrorPanel error=crate::error::AppError::Forbidden(
+                    "Only a site admin can create an organization. Ask yours, or an admin of your organization for an invitation.".into()
+                ) />
+            }.into_any(),
+            Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+        }
+        view! {
         <section class="narrow">
             <div class="card">
                 <h1>"New organization"</h1>
@@ -146,6 +161,9 @@ pub fn NewOrganizationPage() -> impl IntoView {
                 </ActionForm>
             </div>
         </section>
+        }.into_any()
+        })}
+        </Suspense>
     }
 }
 
@@ -157,9 +175,12 @@ fn PlaceSettings(
     rename: AnyView,
     archive: Option<AnyView>,
     #[prop(optional)] zone: Option<AnyView>,
+    /// Unfolded, on a page of its own.
+    #[prop(optional)]
+    open: bool,
 ) -> impl IntoView {
     view! {
-        <details class="card settings">
+        <details class="card settings" open=open>
             <summary>{format!("{what} settings")}</summary>
             <p class="muted">{format!("Currently called “{current}”.")}</p>
             {rename}
@@ -256,7 +277,7 @@ pub fn OrganizationPage() -> impl IntoView {
                     {v.abilities.view.then(|| view! {
                         <p class="actions">
                             <a class="button" href=format!("/reports?scope=organization:{org_id_4}")>"Usage report"</a>
-                            <a class="button" href=format!("/organizations/{org_id_4}/import")>"Import usage history"</a>
+                            {v.abilities.manage.then(|| view! { <a class="button" href=format!("/organizations/{org_id_4}/import")>"Import usage history"</a> })}
                             <a class="button" href=format!("/organizations/{org_id_4}/donors")>"Donors"</a>
                         </p>
                         <StockOverviewCard scope=format!("organization:{org_id_4}") />
@@ -443,22 +464,7 @@ pub fn CampusPage() -> impl IntoView {
 pub fn PantryPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || PantryId::from_stored(params.read().get("id").unwrap_or_default());
-    let rename = ServerAction::<RenamePantry>::new();
-    let archive = ServerAction::<ArchivePantry>::new();
-    let set_zone = ServerAction::<SetPantryTimeZone>::new();
-    let data = Resource::new(
-        move || (id(), rename.version().get(), set_zone.version().get()),
-        |(id, _, _)| get_pantry(id),
-    );
-    let zone_error = last_error(set_zone.value());
-    let rename_error = last_error(rename.value());
-    let archive_error = last_error(archive.value());
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(campus)) = archive.value().get() {
-            navigate(&format!("/campuses/{campus}"), Default::default());
-        }
-    });
+    let data = Resource::new(id, get_pantry);
     view! {
         <Title text="Pantry" />
         <Transition fallback=Loading>
@@ -467,12 +473,41 @@ pub fn PantryPage() -> impl IntoView {
                     Ok(v) => v,
                     Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
                 };
-                let pantry_id = v.pantry.id.to_string();
-                let pantry_id_1 = pantry_id.clone();
-                let pantry_id_2 = pantry_id.clone();
-                let pantry_id_3 = pantry_id.clone();
-                let pantry_id_4 = pantry_id.clone();
-                let pantry_id_5 = pantry_id.clone();
+                let pid = v.pantry.id.to_string();
+                let pantry = PantryId::from_stored(pid.clone());
+                let a = v.abilities;
+                // One clear thing to do first: a coordinator sees what needs
+                // attention, a volunteer starts a visit; the rest is in the
+                // navigation.
+                let primary = if a.manage {
+                    view! {
+                        <section class="primary-task">
+                            <h2>"What needs attention"</h2>
+                            <p class="actions">
+                                <a class="button primary" href=format!("/pantries/{pid}/recommendations")>"What to order"</a>
+                                {a.record.then(|| view! { <a class="button" href=format!("/pantries/{pid}/visit")>"Start a visit"</a> })}
+                            </p>
+                        </section>
+                    }.into_any()
+                } else if a.record {
+                    view! {
+                        <section class="primary-task">
+                            <a class="button primary big" href=format!("/pantries/{pid}/visit")>"Start a visit"</a>
+                        </section>
+                    }.into_any()
+                } else {
+                    ().into_any()
+                };
+                let mut more: Vec<(&'static str, String)> = Vec::new();
+                if a.record {
+                    more.push(("Visits", format!("/pantries/{pid}/visits")));
+                    more.push(("Quick distribute", format!("/pantries/{pid}/distribute")));
+                    more.push(("Receive a donation", format!("/pantries/{pid}/intake")));
+                }
+                more.push(("Forecasts", format!("/pantries/{pid}/forecasts")));
+                if !a.manage {
+                    more.push(("What to order", format!("/pantries/{pid}/recommendations")));
+                }
                 view! {
                     <Title text=v.pantry.name.clone() />
                     <Breadcrumbs trail=vec![
@@ -482,28 +517,16 @@ pub fn PantryPage() -> impl IntoView {
                     ] />
                     <div class="page-head">
                         <h1>{v.pantry.name.clone()}</h1>
-                        {v.abilities.administer.then(|| view! {
-                            <a class="button" href=format!("/organizations/{}/people", v.pantry.organization_id)>"Invite people"</a>
-                        })}
                     </div>
-                    <nav class="actions pantry-actions" aria-label="Stock">
-                        {v.abilities.record.then(|| {
-                            let (visit, visits) = (format!("/pantries/{pantry_id_3}/visit"), format!("/pantries/{pantry_id_3}/visits"));
-                            view! {
-                                <a class="button primary" href=visit>"New visit"</a>
-                                <a class="button" href=format!("/pantries/{pantry_id_3}/distribute")>"Quick distribute"</a>
-                                <a class="button" href=visits>"Visits"</a>
-                                <crate::photos::views::NewIntakeButton pantry=PantryId::from_stored(pantry_id_3.clone()) />
-                            }
-                        })}
-                        <a class="button" href=format!("/pantries/{pantry_id_4}/inventory")>"Inventory"</a>
-                        <a class="button" href=format!("/reports?scope=pantry:{pantry_id_4}")>"Report"</a>
-                        <a class="button" href=format!("/pantries/{pantry_id_4}/recommendations")>"What to order"</a>
-                        <a class="button" href=format!("/pantries/{pantry_id_4}/forecasts")>"Forecasts"</a>
-                        <a class="button" href=format!("/organizations/{}/catalog", v.pantry.organization_id)>"Catalog"</a>
+                    {primary}
+                    <StockOverviewCard scope=format!("pantry:{pid}") />
+                    {a.record.then(|| view! { <crate::photos::views::RecentIntakes pantry=pantry.clone() /> })}
+                    <nav class="card link-list" aria-label="More in this pantry">
+                        <h2>"Also here"</h2>
+                        <ul>
+                            {more.into_iter().map(|(label, href)| view! { <li><a href=href>{label}</a></li> }).collect_view()}
+                        </ul>
                     </nav>
-                    <StockOverviewCard scope=format!("pantry:{pantry_id_5}") />
-                    {v.abilities.record.then(|| view! { <crate::photos::views::RecentIntakes pantry=PantryId::from_stored(pantry_id_5.clone()) /> })}
                     <section class="card">
                         <dl class="facts">
                             <div><dt>"Campus"</dt><dd>{v.campus_name.clone()}</dd></div>
@@ -526,44 +549,93 @@ pub fn PantryPage() -> impl IntoView {
                                     </li>
                                 }).collect_view()}
                             </ul>
+                            <p><a href=format!("/organizations/{}/people?where=pantry:{pid}", v.pantry.organization_id)>"Invite people to this pantry"</a></p>
                         </section>
                     })}
-                    {v.abilities.manage.then(|| view! {
-                        <PlaceSettings
-                            what="Pantry"
-                            current=v.pantry.name.clone()
-                            rename=view! {
-                                <ActionForm action=rename attr:class="row-form">
-                                    <input type="hidden" name="id" value=pantry_id_1 />
-                                    <TextField form="rename-pantry" label="New name" name="name" error=rename_error />
-                                    <FormError error=rename_error fields=&["name"] />
-                                    <SubmitButton label="Rename" busy_label="Renaming…" pending=rename.pending() class="button" />
-                                </ActionForm>
-                            }.into_any()
-                            zone=view! {
-                                <ActionForm action=set_zone attr:class="stack">
-                                    <input type="hidden" name="id" value=pantry_id.clone() />
-                                    <p class="muted">{format!(
-                                        "Visits, movements and reports count this pantry’s days from midnight in its time zone. Leave it empty to use the organization’s ({}).",
-                                        v.organization_time_zone
-                                    )}</p>
-                                    <TextField form="pantry-zone" label="Time zone" name="time_zone" list="time-zones"
-                                        value=v.pantry.time_zone.clone().unwrap_or_default() error=zone_error />
-                                    <FormError error=zone_error fields=&["time_zone"] />
-                                    <SubmitButton label="Set time zone" busy_label="Saving…" pending=set_zone.pending() class="button" />
-                                    <TimeZoneOptions />
-                                </ActionForm>
-                            }.into_any()
-                            archive=Some(view! {
-                                <ActionForm action=archive attr:class="stack danger-zone">
-                                    <input type="hidden" name="id" value=pantry_id_2 />
-                                    <p>"Archiving hides the pantry from lists and stops new work there. Its history stays."</p>
-                                    <FormError error=archive_error fields=&[] />
-                                    <SubmitButton label="Archive pantry" busy_label="Archiving…" pending=archive.pending() class="button danger" />
-                                </ActionForm>
-                            }.into_any())
-                        />
-                    })}
+                }.into_any()
+            })}
+        </Transition>
+    }
+}
+
+/// `/pantries/:id/settings`: rename, time zone and archive, for managers.
+#[component]
+pub fn PantrySettingsPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || PantryId::from_stored(params.read().get("id").unwrap_or_default());
+    let rename = ServerAction::<RenamePantry>::new();
+    let archive = ServerAction::<ArchivePantry>::new();
+    let set_zone = ServerAction::<SetPantryTimeZone>::new();
+    let data = Resource::new(
+        move || (id(), rename.version().get(), set_zone.version().get()),
+        |(id, _, _)| get_pantry(id),
+    );
+    let zone_error = last_error(set_zone.value());
+    let rename_error = last_error(rename.value());
+    let archive_error = last_error(archive.value());
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(campus)) = archive.value().get() {
+            navigate(&format!("/campuses/{campus}"), Default::default());
+        }
+    });
+    view! {
+        <Title text="Pantry settings" />
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let v = match data.await {
+                    Ok(v) => v,
+                    Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                };
+                if !v.abilities.manage {
+                    return view! { <ErrorPanel error=crate::error::AppError::forbidden() /> }.into_any();
+                }
+                let pantry_id = v.pantry.id.to_string();
+                let (id_1, id_2, id_3) = (pantry_id.clone(), pantry_id.clone(), pantry_id.clone());
+                view! {
+                    <Title text=format!("Settings · {}", v.pantry.name) />
+                    <Breadcrumbs trail=vec![
+                        (v.organization_name.clone(), Some(format!("/organizations/{}", v.pantry.organization_id))),
+                        (v.campus_name.clone(), Some(format!("/campuses/{}", v.pantry.campus_id))),
+                        (v.pantry.name.clone(), Some(format!("/pantries/{pantry_id}"))),
+                        ("Settings".into(), None),
+                    ] />
+                    <div class="page-head"><h1>"Pantry settings"</h1></div>
+                    <PlaceSettings
+                        what="Pantry"
+                        open=true
+                        current=v.pantry.name.clone()
+                        rename=view! {
+                            <ActionForm action=rename attr:class="row-form">
+                                <input type="hidden" name="id" value=id_1 />
+                                <TextField form="rename-pantry" label="New name" name="name" error=rename_error />
+                                <FormError error=rename_error fields=&["name"] />
+                                <SubmitButton label="Rename" busy_label="Renaming…" pending=rename.pending() class="button" />
+                            </ActionForm>
+                        }.into_any()
+                        zone=view! {
+                            <ActionForm action=set_zone attr:class="stack">
+                                <input type="hidden" name="id" value=id_2 />
+                                <p class="muted">{format!(
+                                    "Visits, movements and reports count this pantry’s days from midnight in its time zone. Leave it empty to use the organization’s ({}).",
+                                    v.organization_time_zone
+                                )}</p>
+                                <TextField form="pantry-zone" label="Time zone" name="time_zone" list="time-zones"
+                                    value=v.pantry.time_zone.clone().unwrap_or_default() error=zone_error />
+                                <FormError error=zone_error fields=&["time_zone"] />
+                                <SubmitButton label="Set time zone" busy_label="Saving…" pending=set_zone.pending() class="button" />
+                                <TimeZoneOptions />
+                            </ActionForm>
+                        }.into_any()
+                        archive=Some(view! {
+                            <ActionForm action=archive attr:class="stack danger-zone">
+                                <input type="hidden" name="id" value=id_3 />
+                                <p>"Archiving hides the pantry from lists and stops new work there. Its history stays."</p>
+                                <FormError error=archive_error fields=&[] />
+                                <SubmitButton label="Archive pantry" busy_label="Archiving…" pending=archive.pending() class="button danger" />
+                            </ActionForm>
+                        }.into_any())
+                    />
                 }.into_any()
             })}
         </Transition>

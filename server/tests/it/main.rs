@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod binary;
 mod crash;
+mod essentials;
 mod forecasts;
 mod hostile;
 mod inventory;

@@ -12,17 +12,23 @@
 //! records, the events' payloads and the pantry lookup they share are here.
 
 mod commands;
+mod export;
 mod overview;
 mod posting;
 mod queries;
+mod search;
 
 pub(crate) use commands::positive;
 pub use commands::{adjust, discard, distribute, receive, set_minimum, transfer, MovementFields};
+pub use export::stock_csv;
 pub use overview::{overview, Scope};
 pub(crate) use posting::lot_date;
 pub(super) use posting::{moved_event, not_enough, Command, PendingEvent, Written};
 pub use posting::{post_group, taken_by_visit, Attachment, Change, MovementContext, Posted};
-pub use queries::{product_stock, stock_page, EXPIRING_DAYS, HISTORY_PAGE, STOCK_PAGE};
+pub use queries::{
+    product_stock, stock_page, stock_weight_g, EXPIRING_DAYS, HISTORY_PAGE, STOCK_PAGE,
+};
+pub use search::{search_stock, SEARCH_PRODUCTS};
 
 use serde::{Deserialize, Serialize};
 

@@ -67,7 +67,7 @@ async fn load_stock_page(
     let horizon = days_after(day, EXPIRING_DAYS);
     let pantry = header.id.as_str();
     let mut sql = Sql::default();
-    sql.push("select * from (select p.id, p.name, p.name_key, p.category, p.category_key, p.unit, \
+    sql.push("select * from (select p.id, p.name, p.name_key, p.category, p.category_key, p.unit, p.unit_weight_g, \
               coalesce(s.on_hand, 0) as on_hand, coalesce(s.minimum, 0) as minimum, \
               (select min(l.best_before) from lots l where l.pantry_id = ")
         .text(pantry)
@@ -159,11 +159,14 @@ async fn load_stock_page(
         .map(|r| -> AppResult<StockRow> {
             let on_hand: i64 = r.try_get("on_hand")?;
             let minimum: i64 = r.try_get("minimum")?;
+            let unit = Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?;
+            let per_unit: Option<i64> = r.try_get("unit_weight_g")?;
             Ok(StockRow {
                 product_id: ProductId::from_stored(r.try_get("id")?),
                 name: r.try_get("name")?,
                 category: r.try_get("category")?,
-                unit: Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?,
+                unit,
+                weight_g: stock_weight_g(unit, per_unit, on_hand),
                 on_hand,
                 minimum,
                 low: minimum > 0 && on_hand < minimum,
@@ -185,6 +188,13 @@ async fn load_stock_page(
         can_move: false,
         as_of: 0,
     })
+}
+
+/// The weight of `on_hand` (in the unit's parts) when the weight of one
+/// unit is known, from the product or the unit itself.
+pub fn stock_weight_g(unit: Unit, per_unit_g: Option<i64>, on_hand: i64) -> Option<i64> {
+    let per_unit = per_unit_g.or(unit.intrinsic_weight_g())?;
+    Some((i128::from(on_hand) * i128::from(per_unit) / i128::from(unit.scale())) as i64)
 }
 
 /// A product at a pantry: stock, lots, and a page of its history.

@@ -29,7 +29,7 @@ fn list_href(
     if !category.is_empty() {
         parts.push(format!("category={}", encode(category)));
     }
-    if filter != StockFilter::All {
+    if filter != StockFilter::InStock {
         parts.push(format!("filter={}", filter.as_str()));
     }
     if sort != StockSort::Name {
@@ -44,6 +44,11 @@ fn list_href(
         format!("?{}", parts.join("&"))
     };
     format!("/pantries/{pantry}/inventory{query}")
+}
+
+/// The CSV of the list with these settings (every page of it).
+fn csv_href(pantry: &str, q: &str, category: &str, filter: StockFilter, sort: StockSort) -> String {
+    list_href(pantry, q, category, filter, sort, 1).replacen("/inventory", "/inventory.csv", 1)
 }
 
 /// The badges a stock line wears: low, expiring, expired.
@@ -165,20 +170,32 @@ pub fn InventoryPage() -> impl IntoView {
                         <button class="button" type="submit">"Search"</button>
                     </form>
                     <nav class="chips" aria-label="Show">
-                        {chip(StockFilter::All, "All products")}
                         {chip(StockFilter::InStock, "In stock")}
                         {chip(StockFilter::Low, "Low stock")}
                         {chip(StockFilter::Expiring, "Expiring")}
+                        {chip(StockFilter::All, "Show products with no stock")}
                     </nav>
                     <div class="list-head">
                         <p class="muted" aria-live="polite">{format!("{} product{}", v.total, if v.total == 1 { "" } else { "s" })}</p>
                         <LiveUpdates pantry=pantry tick=tick />
                     </div>
+                    <p class="downloads">
+                        <span class="muted">"Download CSV: "</span>
+                        <a href=csv_href(&pid, &q, &category, filter, sort) download="" data-testid="csv-this">"this list"</a>
+                        " · "
+                        <a href=csv_href(&pid, "", "", StockFilter::InStock, StockSort::Name) download="">"whole inventory"</a>
+                        " · "
+                        <a href=csv_href(&pid, "", "", StockFilter::Low, StockSort::Name) download="">"low stock"</a>
+                        " · "
+                        <a href=csv_href(&pid, "", "", StockFilter::Expiring, StockSort::BestBefore) download="">"expiring"</a>
+                    </p>
                     {if v.rows.is_empty() {
                         view! {
                             <EmptyState title="Nothing here">
                                 <p>{if v.total == 0 && q.is_empty() && filter == StockFilter::All {
                                     "The catalog has no products yet. Add them in the organization's catalog."
+                                } else if q.is_empty() && filter == StockFilter::InStock {
+                                    "Nothing is in stock here. Receive a donation, or show products with no stock."
                                 } else {
                                     "No products match. Try another search or filter."
                                 }}</p>
@@ -186,17 +203,31 @@ pub fn InventoryPage() -> impl IntoView {
                         }.into_any()
                     } else {
                         view! {
-                            <ul class="stock-list" data-testid="stock-list">
+                            <ul class="stock-list inventory-list" data-testid="stock-list">
+                                <li class="stock-row stock-head" aria-hidden="true">
+                                    <span class="stock-name">"Product"</span>
+                                    <span class="stock-category">"Category"</span>
+                                    <span class="stock-qty">"On hand"</span>
+                                    <span class="stock-bb">"Best before"</span>
+                                    <span class="stock-weight">"Weight"</span>
+                                    <span class="badges"></span>
+                                </li>
                                 {v.rows.into_iter().map(|row| {
                                     let href = format!("/pantries/{pid}/products/{}", row.product_id);
                                     let on_hand = row.on_hand_text();
                                     let empty = row.on_hand == 0;
                                     let product_id = row.product_id.to_string();
+                                    let best_before = row.next_best_before.clone();
+                                    let weight = row.weight_g.filter(|_| !empty).map(format_weight);
                                     view! {
                                         <li class="stock-row" data-product=product_id>
                                             <a class="stock-name" href=href>{row.name.clone()}</a>
                                             <span class="stock-category muted">{row.category.clone()}</span>
                                             <span class="stock-qty" class:stock-zero=empty data-testid="on-hand">{on_hand}</span>
+                                            <span class="stock-bb" data-testid="best-before">
+                                                {best_before}
+                                            </span>
+                                            <span class="stock-weight muted" data-testid="weight">{weight}</span>
                                             <StockBadges row=row expiring_days=days />
                                         </li>
                                     }

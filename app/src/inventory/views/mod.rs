@@ -12,12 +12,14 @@ mod live;
 mod overview_card;
 mod product_page;
 mod quick_distribute;
+mod search_page;
 
 pub use inventory_page::InventoryPage;
 pub use live::LiveUpdates;
 pub use overview_card::StockOverviewCard;
 pub use product_page::ProductStockPage;
 pub use quick_distribute::QuickDistributePage;
+pub use search_page::SearchPage;
 
 use super::model::*;
 

@@ -15,7 +15,7 @@ mod pantry;
 mod photo_grid;
 
 pub use intake_page::IntakePage;
-pub use pantry::{NewIntakeButton, RecentIntakes};
+pub use pantry::{NewIntakeButton, PantryIntakePage, RecentIntakes};
 
 use leptos::prelude::*;
 

@@ -52,3 +52,58 @@ pub fn RecentIntakes(pantry: PantryId) -> impl IntoView {
         </Transition>
     }
 }
+
+/// `/pantries/:id/intake`: everything that comes in at a pantry: a donation
+/// by photo, one product at a time from the inventory, the donors.
+#[component]
+pub fn PantryIntakePage() -> impl IntoView {
+    let params = leptos_router::hooks::use_params_map();
+    let id = move || PantryId::from_stored(params.read().get("id").unwrap_or_default());
+    let data = Resource::new(id, crate::org::api::get_pantry);
+    view! {
+        <leptos_meta::Title text="Intake" />
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let v = match data.await {
+                    Ok(v) => v,
+                    Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                };
+                if !v.abilities.record {
+                    return view! { <ErrorPanel error=crate::error::AppError::forbidden() /> }.into_any();
+                }
+                let pid = v.pantry.id.clone();
+                let org = v.pantry.organization_id.clone();
+                view! {
+                    <leptos_meta::Title text=format!("Intake · {}", v.pantry.name) />
+                    <Breadcrumbs trail=vec![
+                        (v.organization_name.clone(), Some(format!("/organizations/{org}"))),
+                        (v.campus_name.clone(), Some(format!("/campuses/{}", v.pantry.campus_id))),
+                        (v.pantry.name.clone(), Some(format!("/pantries/{pid}"))),
+                        ("Intake".into(), None),
+                    ] />
+                    <div class="page-head">
+                        <h1>"Intake"</h1>
+                        <a class="button" href=format!("/organizations/{org}/donors")>"Donors"</a>
+                    </div>
+                    <section class="card">
+                        <h2>"A donation by photo"</h2>
+                        <p class="muted">"Photograph the donation; Larder reads barcodes and dates and suggests the lines to receive."</p>
+                        <NewIntakeButton pantry=pid.clone() />
+                    </section>
+                    <section class="card">
+                        <h2>"One product"</h2>
+                        <form method="get" action=format!("/pantries/{pid}/inventory") class="search-bar" role="search">
+                            <input type="hidden" name="filter" value="all" />
+                            <div class="field grow">
+                                <label for="intake-q">"Find the product to receive"</label>
+                                <input id="intake-q" name="q" type="search" autocomplete="off" />
+                            </div>
+                            <button class="button" type="submit">"Find"</button>
+                        </form>
+                    </section>
+                    <RecentIntakes pantry=pid />
+                }.into_any()
+            })}
+        </Transition>
+    }
+}

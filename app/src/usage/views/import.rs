@@ -114,8 +114,26 @@ pub fn ImportHistoryPage() -> impl IntoView {
             ImportPhase::Uploading(_) | ImportPhase::Importing(_)
         )
     };
+    // Only those who may import are offered the form; others learn why.
+    let place = Resource::new(
+        move || organization.get(),
+        |id| crate::org::api::get_organization(crate::ids::OrganizationId::from_stored(id)),
+    );
     view! {
         <Title text="Import usage history" />
+        <Transition fallback=Loading>
+        {move || Suspend::new(async move {
+        let org = match place.await {
+            Ok(v) if v.abilities.manage => v.organization,
+            Ok(_) => return view! { <ErrorPanel error=crate::error::AppError::forbidden() /> }.into_any(),
+            Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+        };
+        view! {
+        <Breadcrumbs trail=vec![
+            (org.name.clone(), Some(format!("/organizations/{}", org.id))),
+            ("Reports".into(), Some(format!("/reports?scope=organization:{}", org.id))),
+            ("Import usage history".into(), None),
+        ] />
         <div class="page-head">
             <h1>"Import usage history"</h1>
         </div>
@@ -158,7 +176,7 @@ pub fn ImportHistoryPage() -> impl IntoView {
                                 _ => format!("Nothing was imported from {}.", s.file_name),
                             }}</p>
                             {(s.rows_duplicate > 0).then(|| view! { <p>{format!("{} row(s) were imported before and were not counted again.", s.rows_duplicate)}</p> })}
-                            {(s.rows_bad > 0).then(|| view! { <p>{format!("{} row(s) have problems{}.", s.rows_bad, if s.status == "done" { " and were skipped" } else { "" })}</p> })}
+                            {(s.rows_bad > 0 && s.status == "done").then(|| view! { <p>{format!("{} row(s) have problems and were skipped.", s.rows_bad)}</p> })}
                             {s.message.clone().map(|m| view! { <p>{m}</p> })}
                             {s.errors_url.clone().map(|u| view! { <p><a class="button" href=u download="">"Download the problem rows"</a></p> })}
                         </div>
@@ -167,5 +185,8 @@ pub fn ImportHistoryPage() -> impl IntoView {
                 }}
             </div>
         </section>
+        }.into_any()
+        })}
+        </Transition>
     }
 }
