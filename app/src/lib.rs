@@ -162,6 +162,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reports") view={Lazy::<ReportRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/import") view={Lazy::<ImportHistoryRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/donors") view={Lazy::<DonorsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/donor") view={Lazy::<DonorRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/donor/statement") view={Lazy::<DonorStatementRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/donations/:id") view={Lazy::<DonationReceiptRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/intakes/:id") view={Lazy::<IntakeRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:id/forecasts") view={Lazy::<ForecastSummaryRoute>::new()} ssr=SsrMode::Async />
@@ -272,6 +274,8 @@ lazy_pages! {
         ImportHistoryRoute(import_history_page) => ImportHistoryPage,
         DonorsRoute(donors_page) => DonorsPage,
         DonationReceiptRoute(donation_receipt_page) => DonationReceiptPage,
+        DonorRoute(donor_page) => DonorPage,
+        DonorStatementRoute(donor_statement_page) => DonorStatementPage,
     }
     photos_pages {
         IntakeRoute(intake_page) => IntakePage,

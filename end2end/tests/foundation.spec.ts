@@ -136,7 +136,7 @@ test('the admin invites a staff member to one pantry', async ({ page }, info) =>
 
 test('the invited person accepts and sees only their pantry', async ({ page }, info) => {
   await open(page, invitation);
-  await expect(page.getByText(`${admin.name} invited you to North Campus · Main Pantry as a staff.`)).toBeVisible();
+  await expect(page.getByText(`${admin.name} invited you to North Campus · Main Pantry as staff.`)).toBeVisible();
   await expect(page.getByLabel('Email')).toHaveValue(staff.email);
   await accessible(page, 'invitation');
   await shoot(page, info, 'invitation');

@@ -136,11 +136,16 @@ test('a photographed donation is received in a few taps', async ({ page }, info)
   await open(page, `/pantries/${pantry}`);
   expect(wasm).toEqual(expect.arrayContaining(['/pkg/larder_bg.wasm', '/pkg/split_org_pages.wasm']));
   expect(wasm).not.toContain('/pkg/split_photos_pages.wasm');
+  // Intake, from the navigation, asks who the donation is from.
+  await page.getByRole('navigation', { name: 'Pantry' }).getByRole('link', { name: 'Intake' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Intake' })).toBeVisible();
+  expect(wasm).toContain('/pkg/split_photos_pages.wasm');
+  await hydrated(page);
+  await page.getByLabel('Donor').fill('Campus Garden Club');
   await page.getByRole('button', { name: 'Photograph a donation' }).click();
   await expect(page).toHaveURL(/\/intakes\/[0-9a-f-]{36}$/);
   await hydrated(page);
-  await expect(page.getByRole('heading', { level: 1, name: 'Donation photos' })).toBeVisible();
-  expect(wasm).toContain('/pkg/split_photos_pages.wasm');
+  await expect(page.getByRole('heading', { level: 1, name: 'Donation from Campus Garden Club' })).toBeVisible();
   await expect(page.getByText('Take photos')).toBeVisible();
 
   const original = withGps(await bigPhoto(page, ean13(BEANS)));
@@ -200,12 +205,14 @@ test('a photographed donation is received in a few taps', async ({ page }, info)
   await shoot(page, info, 'intake-confirmed');
   const stock = await post(page, 'product_stock', { pantry, product: beans });
   expect(stock.on_hand).toBe(6);
+  // Received from the donor the intake asked for, not anonymously.
+  expect(stock.movements[0].donor).toBe('Campus Garden Club');
   expect(errors).toEqual([]);
 });
 
 test('a file that is not a photo is refused in the browser, clearly', async ({ page }) => {
   await post(page, 'sign_in', { email: admin.email, password: admin.password });
-  await open(page, `/pantries/${ids.pantry}`);
+  await open(page, `/pantries/${ids.pantry}/intake`);
   await page.getByRole('button', { name: 'Photograph a donation' }).click();
   await expect(page).toHaveURL(/\/intakes\//);
   await hydrated(page);
@@ -222,7 +229,7 @@ test('a file that is not a photo is refused in the browser, clearly', async ({ p
 
 test('photos taken offline wait on the phone and go when the connection is back', async ({ page, context }, info) => {
   await post(page, 'sign_in', { email: admin.email, password: admin.password });
-  await open(page, `/pantries/${ids.pantry}`);
+  await open(page, `/pantries/${ids.pantry}/intake`);
   await page.getByRole('button', { name: 'Photograph a donation' }).click();
   await expect(page).toHaveURL(/\/intakes\//);
   await hydrated(page);
@@ -327,7 +334,7 @@ test('an item without a barcode is added by hand once, and recognised the next t
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const photograph = async (photo: Buffer) => {
-    await open(page, `/pantries/${ids.pantry}`);
+    await open(page, `/pantries/${ids.pantry}/intake`);
     await page.getByRole('button', { name: 'Photograph a donation' }).click();
     await expect(page).toHaveURL(/\/intakes\//);
     await hydrated(page);
@@ -373,7 +380,7 @@ test('a wrong photo is removed from the intake', async ({ page }, info) => {
   await post(page, 'sign_in', { email: admin.email, password: admin.password });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await open(page, `/pantries/${ids.pantry}`);
+  await open(page, `/pantries/${ids.pantry}/intake`);
   await page.getByRole('button', { name: 'Photograph a donation' }).click();
   await expect(page).toHaveURL(/\/intakes\//);
   await hydrated(page);

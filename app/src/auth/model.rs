@@ -149,6 +149,27 @@ impl Role {
         }
     }
 
+    /// The role after "as": "as an admin", "as a manager", "as staff"
+    /// (staff is a group, not one person's title).
+    pub fn as_phrase(self) -> &'static str {
+        match self {
+            Role::Admin => "an admin",
+            Role::Manager => "a manager",
+            Role::Staff => "staff",
+            Role::Viewer => "a viewer",
+        }
+    }
+
+    /// The people holding the role: "Admins", "Staff".
+    pub fn plural(self) -> &'static str {
+        match self {
+            Role::Admin => "Admins",
+            Role::Manager => "Managers",
+            Role::Staff => "Staff",
+            Role::Viewer => "Viewers",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Role::Admin => "Admin",

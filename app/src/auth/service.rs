@@ -910,10 +910,7 @@ pub async fn create_invitation(
 }
 
 fn article(role: Role) -> String {
-    match role {
-        Role::Admin => "an admin".into(),
-        other => format!("a {}", other.as_str()),
-    }
+    role.as_phrase().into()
 }
 
 struct InvitationRow {

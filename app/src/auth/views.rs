@@ -197,11 +197,10 @@ pub fn InvitationPage() -> impl IntoView {
                     let token = token();
                     let next = format!("/sign-in?next=/invitations/{token}");
                     let what = format!(
-                        "{} invited you to {} as {} {}.",
+                        "{} invited you to {} as {}.",
                         offer.invited_by,
                         offer.scope_name,
-                        if offer.role == Role::Admin { "an" } else { "a" },
-                        offer.role.as_str()
+                        offer.role.as_phrase()
                     );
                     let body = if offer.signed_in_as_invitee {
                         view! {
@@ -233,7 +232,7 @@ pub fn InvitationPage() -> impl IntoView {
                             <p class="eyebrow">{offer.organization_name.clone()}</p>
                             <h1>"You are invited"</h1>
                             <p class="lead">{what}</p>
-                            <p class="muted">{format!("{}s can: {}.", offer.role.label(), offer.role.describe())}</p>
+                            <p class="muted">{format!("{} can: {}.", offer.role.plural(), offer.role.describe())}</p>
                             {body}
                         </div>
                     }.into_any()
@@ -255,6 +254,8 @@ pub fn PeoplePage() -> impl IntoView {
     );
     let error = last_error(invite.value());
     let created = move || invite.value().get().and_then(Result::ok);
+    let query = leptos_router::hooks::use_query_map();
+    let start_from = move || query.read().get("where");
     view! {
         <Title text="People" />
         <Transition fallback=Loading>
@@ -264,6 +265,7 @@ pub fn PeoplePage() -> impl IntoView {
                     Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
                 };
                 let org_id = org();
+                let start_from = start_from();
                 view! {
                     <Breadcrumbs trail=vec![
                         (view.organization_name.clone(), Some(format!("/organizations/{org_id}"))),
@@ -291,8 +293,11 @@ pub fn PeoplePage() -> impl IntoView {
                                 <div class="field">
                                     <label for="invite-scope">"Where"</label>
                                     <select id="invite-scope" name="scope">
-                                        {view.places.iter().map(|p| view! {
-                                            <option value=format!("{}:{}", p.scope_kind.as_str(), p.scope_id)>{p.label.clone()}</option>
+                                        {view.places.iter().map(|p| {
+                                            let value = format!("{}:{}", p.scope_kind.as_str(), p.scope_id);
+                                            // The place the invitation was started from.
+                                            let selected = start_from.as_deref() == Some(value.as_str());
+                                            view! { <option value=value selected=selected>{p.label.clone()}</option> }
                                         }).collect_view()}
                                     </select>
                                 </div>
@@ -301,7 +306,7 @@ pub fn PeoplePage() -> impl IntoView {
                             </ActionForm>
                             {move || created().map(|c| view! {
                                 <div class="notice" role="status">
-                                    <p>{format!("Invitation for {} as {} at {}. Send them this link; it works once, for 7 days.", c.email, c.role.as_str(), c.scope_name)}</p>
+                                    <p>{format!("Invitation for {} as {} at {}. Send them this link; it works once, for 7 days.", c.email, c.role.as_phrase(), c.scope_name)}</p>
                                     <label for="invite-link">"Invitation link"</label>
                                     <input id="invite-link" class="copy" readonly value=c.link.clone() />
                                 </div>

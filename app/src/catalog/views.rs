@@ -315,7 +315,8 @@ fn ImportCard(organization: String, action: ServerAction<ImportProducts>) -> imp
                 <SubmitButton label="Import" busy_label="Importing…" pending=action.pending() class="button" />
             </form>
             {move || report.get().and_then(Result::ok).map(|r| view! {
-                <div class="notice" role="status">
+                // A refused import is an error, not a success.
+                <div class=if r.rejected { "warning" } else { "notice" } role=if r.rejected { "alert" } else { "status" }>
                     {if r.rejected {
                         format!("Nothing was imported: {} row{} need fixing.", r.errors.len(), if r.errors.len() == 1 { "" } else { "s" })
                     } else {
@@ -381,9 +382,11 @@ pub fn ProductPage() -> impl IntoView {
                         <h1>{p.name.clone()}</h1>
                         {p.archived.then(|| view! { <span class="badge badge-ok">"Archived"</span> })}
                     </div>
+                    <crate::inventory::views::ProductEverywhereCard product=p.id.clone() />
                     {if can_edit && !p.archived {
                         view! {
                             <section class="card">
+                                <h2>"Details"</h2>
                                 <ActionForm action=update attr:class="stack">
                                     <input type="hidden" name="id" value=pid />
                                     <ProductFormFields form="edit-product" f=p.fields() categories=vec![] error=update_error />

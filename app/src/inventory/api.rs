@@ -67,6 +67,14 @@ pub async fn search_stock(#[server(default)] q: String) -> Result<StockSearch, A
     super::service::search_stock(&state, &caller, &q).await
 }
 
+/// One product across every pantry the caller can see: stock, lots,
+/// latest movements and imported history.
+#[server(prefix = "/api", endpoint = "product_everywhere")]
+pub async fn get_product_everywhere(product: ProductId) -> Result<ProductEverywhere, AppError> {
+    let (state, caller) = context().await?;
+    super::service::product_everywhere(&state, &caller, &product).await
+}
+
 #[server(prefix = "/api", endpoint = "receive")]
 #[allow(clippy::too_many_arguments)]
 pub async fn receive(

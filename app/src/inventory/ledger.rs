@@ -121,6 +121,22 @@ pub async fn latest_donations(db: &Db, organization: &str, limit: i64) -> AppRes
     .collect()
 }
 
+/// Every donation one donor gave an organization, oldest first; `donor`
+/// "" for donations recorded without one.
+pub async fn donor_lines(db: &Db, organization: &str, donor: &str) -> AppResult<Vec<Line>> {
+    sqlx::query(&format!(
+        "select {LINE_COLUMNS} where m.organization_id = $1 and m.kind = 'received' and m.source = 'donation' \
+         and coalesce(m.donor, '') = $2 order by m.occurred_at, m.id"
+    ))
+    .bind(organization)
+    .bind(donor)
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| Ok(line_from(r)?))
+    .collect()
+}
+
 /// What one donor gave an organization in all.
 #[derive(Debug, Clone)]
 pub struct DonorSum {

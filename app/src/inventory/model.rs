@@ -322,6 +322,50 @@ pub struct MovementView {
     pub weight_g: Option<i64>,
     pub counterpart: Option<String>,
     pub note: Option<String>,
+    /// The visit it went out with (or came back from).
+    #[serde(default)]
+    pub visit_id: Option<String>,
+}
+
+/// The notes a visit's compensating movements carry (see
+/// `usage::service::compensations`).
+pub const VISIT_VOIDED_NOTE: &str = "Visit voided";
+pub const VISIT_CORRECTED_NOTE: &str = "Visit corrected";
+
+impl MovementView {
+    /// What happened, in the words people use at a pantry: "Given out",
+    /// "Returned (visit voided)", "Moved to Library Pantry".
+    pub fn what_happened(&self) -> String {
+        let up = self.quantity > 0;
+        match self.kind {
+            MovementKind::Received if self.source.as_deref() == Some("purchase") => "Bought".into(),
+            MovementKind::Received if self.source.as_deref() == Some("donation") => {
+                "Donated".into()
+            }
+            MovementKind::Received => "Received".into(),
+            MovementKind::Distributed if !up && self.visit_id.is_some() => {
+                "Given out at a visit".into()
+            }
+            MovementKind::Distributed if !up => "Given out".into(),
+            MovementKind::Distributed => match self.note.as_deref() {
+                Some(VISIT_VOIDED_NOTE) => "Returned (visit voided)".into(),
+                Some(VISIT_CORRECTED_NOTE) => "Returned (visit corrected)".into(),
+                _ => "Returned".into(),
+            },
+            MovementKind::Adjusted if up => "Counted more".into(),
+            MovementKind::Adjusted => "Counted less".into(),
+            MovementKind::Transferred => match (&self.counterpart, up) {
+                (Some(c), true) => format!("Moved here from {c}"),
+                (Some(c), false) => format!("Moved to {c}"),
+                (None, true) => "Moved here".into(),
+                (None, false) => "Moved away".into(),
+            },
+            MovementKind::Discarded => match self.reason.as_deref() {
+                Some(r) => format!("Thrown away ({})", r.to_lowercase()),
+                None => "Thrown away".into(),
+            },
+        }
+    }
 }
 
 /// A product at one pantry: its stock, lots and history.
@@ -380,6 +424,35 @@ pub struct PantryHolding {
     pub next_best_before: Option<String>,
     /// The person may move stock out of this pantry.
     pub can_move: bool,
+}
+
+/// A product across every pantry the person can see, for its page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductEverywhere {
+    pub unit: Unit,
+    /// Pantries holding some, most first.
+    pub holdings: Vec<PantryHolding>,
+    /// Lots with stock, soonest best-before first.
+    pub lots: Vec<PantryLot>,
+    /// The latest movements anywhere, newest first.
+    pub movements: Vec<PantryMovement>,
+    /// Imported history (before Larder), `YYYY-MM` and quantity, newest first.
+    pub imported_by_month: Vec<(String, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PantryLot {
+    pub pantry_id: PantryId,
+    pub pantry_name: String,
+    pub best_before: Option<String>,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PantryMovement {
+    pub pantry_id: PantryId,
+    pub pantry_name: String,
+    pub movement: MovementView,
 }
 
 /// What a recorded movement left behind, for the confirmation.

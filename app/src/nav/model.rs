@@ -115,7 +115,7 @@ impl Section {
             Self::Intake => format!("/pantries/{p}/intake"),
             Self::Reports => format!("/reports?scope=pantry:{p}"),
             Self::Catalog => format!("/organizations/{o}/catalog"),
-            Self::People => format!("/organizations/{o}/people"),
+            Self::People => format!("/organizations/{o}/people?where=pantry:{p}"),
             Self::Settings => format!("/pantries/{p}/settings"),
         }
     }
@@ -145,7 +145,7 @@ impl Section {
             | ["intakes", ..]
             | ["donations", ..]
             | ["donors", ..]
-            | ["organizations", _, "donors"] => Self::Intake,
+            | ["organizations", _, "donors" | "donor", ..] => Self::Intake,
             ["reports"]
             | ["pantries", _, "forecasts", ..]
             | ["pantries", _, "recommendations"]

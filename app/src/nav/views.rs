@@ -33,6 +33,9 @@ pub fn NavBar() -> impl IntoView {
     }
 }
 
+/// Sections a phone's bottom bar shows before "More".
+const PHONE_SECTIONS: usize = 4;
+
 #[component]
 fn PantryBar(nav: Navigation, section: Memo<Option<Section>>) -> impl IntoView {
     let Some(current) = nav.current.clone() else {
@@ -51,6 +54,7 @@ fn PantryBar(nav: Navigation, section: Memo<Option<Section>>) -> impl IntoView {
         .into_iter()
         .filter(|s| s.offered(nav.abilities, nav.administer_organization))
         .collect();
+    let overflow = sections.len() > PHONE_SECTIONS + 1;
     let others: Vec<_> = nav
         .pantries
         .iter()
@@ -96,10 +100,12 @@ fn PantryBar(nav: Navigation, section: Memo<Option<Section>>) -> impl IntoView {
                     }.into_any()
                 }}
                 <ul class="sections">
-                    {sections.into_iter().map(|s| {
+                    {sections.iter().enumerate().map(|(i, s)| {
+                        let s = *s;
                         let href = s.href(&current);
+                        let hidden_on_phone = i >= PHONE_SECTIONS && overflow;
                         view! {
-                            <li>
+                            <li class:overflow=hidden_on_phone>
                                 <a href=href class=format!("section-{}", s.help_topic())
                                     aria-current=move || (section.get() == Some(s)).then_some("page")>
                                     <span class="section-label">{s.label()}</span>
@@ -107,6 +113,19 @@ fn PantryBar(nav: Navigation, section: Memo<Option<Section>>) -> impl IntoView {
                             </li>
                         }
                     }).collect_view()}
+                    // On a phone the bar holds four sections and "More".
+                    {overflow.then(|| view! {
+                        <li class="more-item">
+                            <details class="more">
+                                <summary>"More"</summary>
+                                <ul class="more-menu">
+                                    {sections[PHONE_SECTIONS..].iter().map(|s| view! {
+                                        <li><a href=s.href(&current)>{s.label()}</a></li>
+                                    }).collect_view()}
+                                </ul>
+                            </details>
+                        </li>
+                    })}
                 </ul>
                 <div class="appnav-tools">
                     <a class="tool" href="/search" aria-label="Search every pantry">"Search"</a>

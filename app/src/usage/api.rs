@@ -326,6 +326,89 @@ pub async fn get_donation_receipt(id: String) -> Result<DonationReceipt, AppErro
     super::donations::receipt(&state, &caller, &id).await
 }
 
+/// One donor's giving, year by year, and one year's donations (their
+/// year-end statement); `year` 0 is the latest year they gave in.
+#[server(prefix = "/api", endpoint = "donor")]
+pub async fn get_donor(
+    organization: crate::ids::OrganizationId,
+    name: String,
+    #[server(default)] year: i32,
+) -> Result<DonorPage, AppError> {
+    let (state, caller) = context().await?;
+    super::donations::donor_page(
+        &state,
+        &caller,
+        &organization,
+        &name,
+        (year != 0).then_some(year),
+    )
+    .await
+}
+
+/// `GET /organizations/{id}/donor/statement.csv?name=&year=`: a donor's
+/// year-end statement as CSV.
+#[cfg(feature = "ssr")]
+pub async fn statement_csv_handler(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let result = async {
+        let caller = crate::auth::service::caller_from_headers(&state, &headers).await?;
+        let organization: crate::ids::OrganizationId = id.parse()?;
+        let year = match q.get("year").map(|y| y.trim()).filter(|y| !y.is_empty()) {
+            None => None,
+            Some(y) => Some(
+                y.parse::<i32>()
+                    .ok()
+                    .filter(|y| (2000..=2100).contains(y))
+                    .ok_or_else(|| {
+                        AppError::invalid("year", "Give the year as four digits, such as 2026.")
+                    })?,
+            ),
+        };
+        let name = q.get("name").cloned().unwrap_or_default();
+        super::donations::donor_page(&state, &caller, &organization, &name, year).await
+    }
+    .await;
+    match result {
+        Ok(page) => {
+            let slug: String = page
+                .donor
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            (
+                [
+                    (
+                        http::header::CONTENT_TYPE,
+                        "text/csv; charset=utf-8".to_string(),
+                    ),
+                    (
+                        http::header::CONTENT_DISPOSITION,
+                        format!(
+                            "attachment; filename=\"donations-{}-{}.csv\"",
+                            slug.trim_matches('-'),
+                            page.year
+                        ),
+                    ),
+                ],
+                super::donations::statement_csv(&page),
+            )
+                .into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
 /// The organization's donors with their totals, and its latest donations.
 #[server(prefix = "/api", endpoint = "donors")]
 pub async fn get_donors(organization: crate::ids::OrganizationId) -> Result<Donors, AppError> {
@@ -345,6 +428,10 @@ pub fn routes() -> axum::Router<crate::state::AppState> {
             post(import_upload_handler),
         )
         .route("/imports/{id}/errors.csv", get(import_errors_handler))
+        .route(
+            "/organizations/{id}/donor/statement.csv",
+            get(statement_csv_handler),
+        )
         .route("/api/v1/usage/import", post(api_import_handler))
         .route("/api/v1/usage/summary", get(api_usage_summary_handler))
         .route("/api/v1/usage/{product_id}", get(api_product_usage_handler))

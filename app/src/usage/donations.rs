@@ -2,7 +2,9 @@
 //! receipt per donation (a `received` movement whose source is a
 //! donation). Both read the ledger, so they always agree with reports.
 
-use super::model::{DonationLine, DonationReceipt, DonorTotal, Donors};
+use super::model::{
+    DonationLine, DonationReceipt, DonorPage, DonorTotal, DonorYear, Donors, StatementLine,
+};
 use crate::auth::model::Role;
 use crate::auth::service::Caller;
 use crate::catalog::model::Unit;
@@ -110,4 +112,158 @@ pub async fn donors(
         donors,
         recent,
     })
+}
+
+/// One donor's page: their giving year by year and the donations of `year`
+/// (the latest year they gave in when `None`), counted in the
+/// organization's time zone. Also their year-end statement.
+pub async fn donor_page(
+    state: &AppState,
+    caller: &Caller,
+    organization: &OrganizationId,
+    donor: &str,
+    year: Option<i32>,
+) -> AppResult<DonorPage> {
+    let (o, place) =
+        crate::org::service::organization_with_place(&state.db, organization.as_str()).await?;
+    caller.require(&place, Role::Viewer, "organization")?;
+    let donor = donor.trim();
+    let stored = if donor == ANONYMOUS { "" } else { donor };
+    let lines = ledger::donor_lines(&state.db, o.id.as_str(), stored).await?;
+    if lines.is_empty() {
+        return Err(AppError::NotFound(format!(
+            "No donations from “{}” are recorded here.",
+            donor.chars().take(80).collect::<String>()
+        )));
+    }
+    let zone = crate::zones::Zone::stored(&o.time_zone);
+    let mut years: Vec<DonorYear> = Vec::new();
+    let mut dated = Vec::with_capacity(lines.len());
+    for l in lines {
+        let day = zone.day_of(l.occurred_at);
+        let y = day.year();
+        match years.iter_mut().find(|t| t.year == y) {
+            Some(t) => add(t, l.weight_g),
+            None => {
+                let mut t = DonorYear {
+                    year: y,
+                    donations: 0,
+                    weight_g: 0,
+                    unweighed: 0,
+                };
+                add(&mut t, l.weight_g);
+                years.push(t);
+            }
+        }
+        dated.push((day, l));
+    }
+    years.sort_by(|a, b| b.year.cmp(&a.year));
+    let year = year
+        .filter(|y| years.iter().any(|t| t.year == *y))
+        .unwrap_or(years[0].year);
+    let total = years
+        .iter()
+        .find(|t| t.year == year)
+        .cloned()
+        .unwrap_or(DonorYear {
+            year,
+            donations: 0,
+            weight_g: 0,
+            unweighed: 0,
+        });
+    let mut out = Vec::new();
+    for (day, l) in dated.into_iter().filter(|(d, _)| d.year() == year) {
+        let unit = Unit::parse(&l.unit, "unit")?;
+        out.push(StatementLine {
+            receipt_no: l.id,
+            date: crate::dates::iso(day),
+            pantry_name: l.pantry_name,
+            product_name: l.product_name,
+            quantity_text: unit.format(l.quantity),
+            weight_g: l.weight_g,
+        });
+    }
+    Ok(DonorPage {
+        organization_id: o.id.clone(),
+        organization_name: o.name.clone(),
+        donor: donor_name(Some(stored.to_string())),
+        years,
+        year,
+        lines: out,
+        total,
+    })
+}
+
+fn add(t: &mut DonorYear, weight_g: Option<i64>) {
+    t.donations += 1;
+    match weight_g {
+        Some(w) => t.weight_g += w,
+        None => t.unweighed += 1,
+    }
+}
+
+/// A donor's year-end statement as CSV: one line per donation, then the
+/// year's totals.
+pub fn statement_csv(page: &DonorPage) -> String {
+    let mut out = Vec::new();
+    {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .flexible(true)
+            .from_writer(&mut out);
+        let cell = |s: &str| crate::spreadsheet::cell(s).into_owned();
+        // Writing to memory cannot fail.
+        let _ = w.write_record([
+            cell(&format!(
+                "Donations from {} to {}",
+                page.donor, page.organization_name
+            )),
+            page.year.to_string(),
+        ]);
+        let _ = w.write_record([
+            "Date",
+            "Receipt",
+            "Pantry",
+            "Item",
+            "Quantity",
+            "Weight (kg)",
+        ]);
+        for l in &page.lines {
+            let _ = w.write_record([
+                l.date.clone(),
+                l.receipt_no.clone(),
+                cell(&l.pantry_name),
+                cell(&l.product_name),
+                cell(&l.quantity_text),
+                l.weight_g.map(kilograms).unwrap_or_default(),
+            ]);
+        }
+        let _ = w.write_record([
+            "Total".to_string(),
+            format!("{} donations", page.total.donations),
+            String::new(),
+            String::new(),
+            String::new(),
+            kilograms(page.total.weight_g),
+        ]);
+        let _ = w.flush();
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Grams as kilograms with three decimals, exact (`1234` is `1.234`).
+fn kilograms(grams: i64) -> String {
+    let sign = if grams < 0 { "-" } else { "" };
+    let g = grams.unsigned_abs();
+    format!("{sign}{}.{:03}", g / 1000, g % 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kilograms_are_exact() {
+        assert_eq!(super::kilograms(1234), "1.234");
+        assert_eq!(super::kilograms(5), "0.005");
+        assert_eq!(super::kilograms(12_000), "12.000");
+    }
 }

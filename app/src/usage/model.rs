@@ -113,6 +113,24 @@ pub fn parse_client_ref(input: &str) -> Result<Option<String>, AppError> {
     Ok(Some(cleaned))
 }
 
+/// The characters a stored client reference may carry besides letters and
+/// digits; the same card written with or without them is one household.
+pub const CLIENT_REF_SEPARATORS: [char; 4] = ['-', '_', '/', '.'];
+
+/// What two client references are compared by: the stored (normalized)
+/// reference without separators, so "card 104", "CARD-104" and "Card.104"
+/// are one household in counts and visit rules.
+pub fn client_key(stored: &str) -> String {
+    stored
+        .chars()
+        .filter(|c| !CLIENT_REF_SEPARATORS.contains(c))
+        .collect()
+}
+
+/// The same key computed in SQL from a stored `client_ref` column.
+pub const CLIENT_KEY_SQL: &str =
+    "replace(replace(replace(replace(client_ref, '-', ''), '_', ''), '/', ''), '.', '')";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VisitStatus {
@@ -259,6 +277,19 @@ pub struct PeriodFigures {
     pub items: i64,
     /// Grams handed out, of every product whose weight is known.
     pub weight_g: i64,
+    /// From imported history (what went out before Larder): units of
+    /// counted products.
+    #[serde(default)]
+    pub imported_items: i64,
+    /// From imported history: grams, where the weight is known.
+    #[serde(default)]
+    pub imported_weight_g: i64,
+}
+
+impl PeriodFigures {
+    pub fn has_imported(&self) -> bool {
+        self.imported_items != 0 || self.imported_weight_g != 0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -276,6 +307,11 @@ pub struct ProductFigures {
     pub quantity: i64,
     pub quantity_text: String,
     pub weight_g: i64,
+    /// From imported history, in the product's smallest unit.
+    #[serde(default)]
+    pub imported: i64,
+    #[serde(default)]
+    pub imported_text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,6 +347,14 @@ pub struct UsageReport {
     pub waste: Vec<WasteFigures>,
     /// Visits whose household size was not recorded (not in individuals).
     pub visits_without_size: i64,
+    /// The way up from the scope to its organization, for breadcrumbs:
+    /// (label, address).
+    #[serde(default)]
+    pub trail: Vec<(String, String)>,
+    /// The first and last day of imported history in the scope, whatever
+    /// the report's dates.
+    #[serde(default)]
+    pub imported_span: Option<(String, String)>,
 }
 
 /// An import's progress and outcome.
@@ -345,6 +389,14 @@ mod tests {
         assert_eq!(parse_client_ref("   ").unwrap(), None);
         assert!(parse_client_ref("María").is_err());
         assert!(parse_client_ref(&"1".repeat(41)).is_err());
+    }
+
+    #[test]
+    fn one_card_written_three_ways_is_one_household() {
+        let key = |s: &str| client_key(&parse_client_ref(s).unwrap().unwrap());
+        assert_eq!(key("card 104"), key("CARD-104"));
+        assert_eq!(key("Card.104"), key("card_104"));
+        assert_ne!(key("card 104"), key("card 1040"));
     }
 
     #[test]
@@ -418,4 +470,52 @@ pub struct Donors {
     pub organization_name: String,
     pub donors: Vec<DonorTotal>,
     pub recent: Vec<DonationLine>,
+}
+
+/// One year of a donor's giving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DonorYear {
+    pub year: i32,
+    pub donations: i64,
+    /// Recorded weights only.
+    pub weight_g: i64,
+    /// Donations with no recorded weight.
+    pub unweighed: i64,
+}
+
+/// One donation on a donor's page or statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementLine {
+    pub receipt_no: String,
+    /// The local day it was received, `YYYY-MM-DD`.
+    pub date: String,
+    pub pantry_name: String,
+    pub product_name: String,
+    pub quantity_text: String,
+    pub weight_g: Option<i64>,
+}
+
+/// A donor: their giving year by year, and one year's donations, which is
+/// also their year-end statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DonorPage {
+    pub organization_id: OrganizationId,
+    pub organization_name: String,
+    /// As recorded; "Anonymous donor" for donations with none.
+    pub donor: String,
+    /// Newest first.
+    pub years: Vec<DonorYear>,
+    /// The year shown.
+    pub year: i32,
+    pub lines: Vec<StatementLine>,
+    /// The shown year's totals.
+    pub total: DonorYear,
+}
+
+/// Where a donor's page is.
+pub fn donor_href(organization: &str, donor: &str) -> String {
+    format!(
+        "/organizations/{organization}/donor?name={}",
+        crate::inventory::views::encode(donor)
+    )
 }

@@ -43,6 +43,8 @@ struct ReportScope {
     condition: fn(&str) -> String,
     /// The pantries in scope, as a condition on `pantries p`.
     pantries: &'static str,
+    /// From the organization down to the scope: (label, address).
+    trail: Vec<(String, String)>,
 }
 
 async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<ReportScope> {
@@ -60,6 +62,14 @@ async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<
                 id: h.id.to_string(),
                 condition: |a| format!("{a}.pantry_id = $1"),
                 pantries: "p.id = $1",
+                trail: vec![
+                    (
+                        h.organization_name.clone(),
+                        format!("/organizations/{}", h.organization_id),
+                    ),
+                    (h.campus_name.clone(), format!("/campuses/{}", h.campus_id)),
+                    (h.name.clone(), format!("/pantries/{}", h.id)),
+                ],
             })
         }
         Scope::Campus(id) => {
@@ -74,6 +84,14 @@ async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<
                     format!("{a}.pantry_id in (select id from pantries where campus_id = $1)")
                 },
                 pantries: "p.campus_id = $1",
+                trail: vec![
+                    (
+                        crate::org::service::organization_name(db, c.organization_id.as_str())
+                            .await?,
+                        format!("/organizations/{}", c.organization_id),
+                    ),
+                    (c.name.clone(), format!("/campuses/{}", c.id)),
+                ],
             })
         }
         Scope::Organization(id) => {
@@ -86,6 +104,7 @@ async fn resolve(state: &AppState, caller: &Caller, scope: &Scope) -> AppResult<
                 id: o.id.to_string(),
                 condition: |a| format!("{a}.organization_id = $1"),
                 pantries: "p.organization_id = $1",
+                trail: vec![(o.name.clone(), format!("/organizations/{}", o.id))],
             })
         }
     }
@@ -281,11 +300,33 @@ pub async fn usage_report(
     // Donations in: a recorded weight wins over the catalog's.
     let donated = ledger::donated(&state.db, &filter, &days).await?;
     let wasted = ledger::discarded(&state.db, &filter, &days).await?;
+    // Imported history (what went out before Larder), per product and day,
+    // from finished imports; and the days it covers at all.
+    let imported: Vec<(String, String, i64)> = sqlx::query_as(&format!(
+        "select h.product_id, h.day, cast(sum(h.quantity) as bigint) from usage_history h \
+         join usage_imports i on i.id = h.import_id \
+         where {} and i.status = 'done' and h.day >= $2 and h.day <= $3 group by h.product_id, h.day",
+        (scope.condition)("h")
+    ))
+    .bind(&scope.id)
+    .bind(iso(from))
+    .bind(iso(to))
+    .fetch_all(db)
+    .await?;
+    let span: (Option<String>, Option<String>) = sqlx::query_as(&format!(
+        "select min(h.day), max(h.day) from usage_history h join usage_imports i on i.id = h.import_id \
+         where {} and i.status = 'done'",
+        (scope.condition)("h")
+    ))
+    .bind(&scope.id)
+    .fetch_one(db)
+    .await?;
 
     let mut ids = BTreeSet::new();
     ids.extend(out.iter().map(|(_, id, _)| id.clone()));
     ids.extend(donated.iter().map(|d| d.product_id.clone()));
     ids.extend(wasted.iter().map(|(_, id, _)| id.clone()));
+    ids.extend(imported.iter().map(|(id, _, _)| id.clone()));
     let products = product_info(state, &ids).await?;
     let info = |id: &str| {
         products.get(id).ok_or_else(|| {
@@ -361,7 +402,10 @@ pub async fn usage_report(
         let Some(day) = days.day_of(&v.try_get::<String, _>("pantry_id")?, at) else {
             continue;
         };
-        let client: Option<String> = v.try_get("client_ref")?;
+        // One card written several ways is one household.
+        let client: Option<String> = v
+            .try_get::<Option<String>, _>("client_ref")?
+            .map(|c| super::model::client_key(&c));
         let h = Household {
             adults: v.try_get("adults")?,
             children: v.try_get("children")?,
@@ -388,7 +432,20 @@ pub async fn usage_report(
     totals.individuals = served_total.people();
 
     let mut categories: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    let mut by_product: BTreeMap<String, i64> = BTreeMap::new();
+    // Per product: handed out in Larder, and from imported history.
+    let mut by_product: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (id, day, quantity) in imported {
+        let p = info(&id)?;
+        let day = day_number(parse_date(&day, "day")?);
+        let (items, weight) = (p.items(quantity), p.weight_g(quantity));
+        if let Some(f) = periods.get_mut(&period_start(day, group)) {
+            f.imported_items += items;
+            f.imported_weight_g += weight;
+        }
+        totals.imported_items += items;
+        totals.imported_weight_g += weight;
+        by_product.entry(id).or_default().1 += quantity;
+    }
     for (day, id, quantity) in out {
         let p = info(&id)?;
         let (items, weight) = (p.items(quantity), p.weight_g(quantity));
@@ -401,7 +458,7 @@ pub async fn usage_report(
         let c = categories.entry(p.category.clone()).or_default();
         c.0 += items;
         c.1 += weight;
-        *by_product.entry(id).or_default() += quantity;
+        by_product.entry(id).or_default().0 += quantity;
     }
     let mut by_category: Vec<CategoryFigures> = categories
         .into_iter()
@@ -416,8 +473,8 @@ pub async fn usage_report(
     });
     let mut top_products: Vec<ProductFigures> = by_product
         .into_iter()
-        .filter(|(_, q)| *q != 0)
-        .map(|(id, quantity)| {
+        .filter(|(_, (q, i))| *q != 0 || *i != 0)
+        .map(|(id, (quantity, imported))| {
             let p = info(&id)?;
             Ok(ProductFigures {
                 product_id: ProductId::from_stored(id.clone()),
@@ -426,11 +483,22 @@ pub async fn usage_report(
                 quantity,
                 quantity_text: p.unit.format(quantity),
                 weight_g: p.weight_g(quantity),
+                imported,
+                imported_text: p.unit.format(imported),
             })
         })
         .collect::<AppResult<_>>()?;
-    top_products
-        .sort_by(|a, b| (b.weight_g, b.quantity, &a.name).cmp(&(a.weight_g, a.quantity, &b.name)));
+    // Most first, counting imported history with what went out in Larder.
+    let key = |p: &ProductFigures| {
+        (
+            p.weight_g
+                + info(p.product_id.as_str())
+                    .map(|i| i.weight_g(p.imported))
+                    .unwrap_or(0),
+            p.quantity + p.imported,
+        )
+    };
+    top_products.sort_by(|a, b| (key(b), &a.name).cmp(&(key(a), &b.name)));
     top_products.truncate(TOP_PRODUCTS);
 
     let mut donors: BTreeMap<String, DonorFigures> = BTreeMap::new();
@@ -487,6 +555,11 @@ pub async fn usage_report(
         donations,
         waste,
         visits_without_size: served_total.no_size(),
+        trail: scope.trail,
+        imported_span: match span {
+            (Some(first), Some(last)) => Some((first, last)),
+            _ => None,
+        },
     })
 }
 
@@ -532,6 +605,8 @@ pub fn to_csv(r: &UsageReport) -> String {
             "individuals",
             "items",
             "weight_kg",
+            "imported_items",
+            "imported_weight_kg",
         ]
         .map(String::from)
         .to_vec(),
@@ -545,6 +620,8 @@ pub fn to_csv(r: &UsageReport) -> String {
             p.individuals.to_string(),
             p.items.to_string(),
             kg(p.weight_g),
+            p.imported_items.to_string(),
+            kg(p.imported_weight_g),
         ]);
     }
     line(vec![]);
@@ -672,6 +749,8 @@ mod tests {
             }],
             waste: vec![],
             visits_without_size: 0,
+            trail: vec![],
+            imported_span: None,
         };
         let csv = to_csv(&report);
         let lines: Vec<&str> = csv.split("\r\n").collect();
@@ -680,7 +759,7 @@ mod tests {
             "Usage report,\"Main, \"\"the\"\" pantry\",2026-03-01,2026-03-31,by month"
         );
         assert_eq!(lines[1], "");
-        assert!(lines.contains(&"Total,,0,0,0,0,1.500"), "{csv}");
+        assert!(lines.contains(&"Total,,0,0,0,0,1.500,0,0.000"), "{csv}");
         assert!(
             lines.contains(&"\"'=HYPERLINK(\"\"http://evil\"\")\",1,2,0.250"),
             "{csv}"

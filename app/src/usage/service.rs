@@ -170,12 +170,13 @@ async fn rule_warning(
         return Ok(None);
     };
     let since = now - days * 86_400_000;
-    let last: Option<i64> = sqlx::query_scalar(
-        "select max(occurred_at) from visits where pantry_id = $1 and client_ref = $2 \
+    let last: Option<i64> = sqlx::query_scalar(&format!(
+        "select max(occurred_at) from visits where pantry_id = $1 and {} = $2 \
          and status = 'recorded' and occurred_at > $3",
-    )
+        super::model::CLIENT_KEY_SQL
+    ))
     .bind(pantry.id.as_str())
-    .bind(client)
+    .bind(super::model::client_key(client))
     .bind(since)
     .fetch_one(db.pool())
     .await?;
@@ -610,7 +611,15 @@ pub async fn correct(
     ids.extend(new.iter().map(|(p, _)| &p.id));
     let known =
         catalog::products_with_ids(&state.db, pantry.organization_id.as_str(), &ids).await?;
-    let changes = compensations(&state.db, id, &current, &new, &known, "Visit corrected").await?;
+    let changes = compensations(
+        &state.db,
+        id,
+        &current,
+        &new,
+        &known,
+        crate::inventory::model::VISIT_CORRECTED_NOTE,
+    )
+    .await?;
     if changes.is_empty() {
         return Err(AppError::invalid(
             "lines",
@@ -663,7 +672,15 @@ pub async fn void(
     let ids: Vec<&ProductId> = current.keys().collect();
     let known =
         catalog::products_with_ids(&state.db, pantry.organization_id.as_str(), &ids).await?;
-    let changes = compensations(&state.db, id, &current, &[], &known, "Visit voided").await?;
+    let changes = compensations(
+        &state.db,
+        id,
+        &current,
+        &[],
+        &known,
+        crate::inventory::model::VISIT_VOIDED_NOTE,
+    )
+    .await?;
     let change = VisitChange {
         id: id.clone(),
         expected_version,

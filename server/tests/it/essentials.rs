@@ -14,6 +14,9 @@ on_both_databases!(
     a_new_organization_checklist_ticks_off_each_step,
     a_search_finds_stock_in_every_pantry_one_can_see,
     the_inventory_csv_is_the_list_the_page_shows,
+    a_donor_statement_adds_up_to_the_ledger,
+    a_product_page_sees_every_pantry_in_words,
+    imported_history_is_its_own_series_in_reports,
 );
 
 async fn nav(app: &TestApp, c: &Client, pantry: &str) -> Value {
@@ -314,6 +317,7 @@ async fn a_search_finds_stock_in_every_pantry_one_can_see(backend: Backend) {
 fn records(body: &str) -> Vec<Vec<String>> {
     csv::ReaderBuilder::new()
         .has_headers(false)
+        .flexible(true)
         .from_reader(body.as_bytes())
         .records()
         .map(|r| r.unwrap().iter().map(String::from).collect())
@@ -494,4 +498,425 @@ async fn the_inventory_csv_is_the_list_the_page_shows(backend: Backend) {
         .get(&client(), &format!("/pantries/{}/inventory.csv", p.main))
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn a_donor_statement_adds_up_to_the_ledger(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let beans = product(
+        &app,
+        &admin,
+        &p.org,
+        "Black beans",
+        &[("unit_weight_g", "425")],
+    )
+    .await;
+    let rice = product(&app, &admin, &p.org, "Rice", &[("unit", "kg")]).await;
+    let oats = product(&app, &admin, &p.org, "Oats", &[]).await;
+    let give = |pantry: &str, product: &str, q: &str, extra: Vec<(&'static str, &'static str)>| {
+        let (app, admin, pantry, product, q) = (
+            &app,
+            &admin,
+            pantry.to_string(),
+            product.to_string(),
+            q.to_string(),
+        );
+        async move {
+            let mut form = vec![("source", "donation")];
+            form.extend(extra);
+            ok_movement(app, admin, "receive", &pantry, &product, &q, &form).await["movement_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let last_year = give(
+        &p.main,
+        &beans,
+        "10",
+        vec![("donor", "Corner Grocer"), ("weight_g", "4250")],
+    )
+    .await;
+    give(
+        &p.main,
+        &beans,
+        "4",
+        vec![("donor", "Corner Grocer"), ("weight_g", "1700")],
+    )
+    .await;
+    give(&p.library, &rice, "2.5", vec![("donor", "Corner Grocer")]).await;
+    give(&p.library, &oats, "6", vec![("donor", "Corner Grocer")]).await;
+    give(&p.main, &oats, "3", vec![("donor", "Food Drive")]).await;
+    give(&p.main, &oats, "1", vec![]).await;
+    // One of the grocer's donations was in the year before.
+    app.sql(&format!(
+        "update movements set occurred_at = occurred_at - {} where id = '{last_year}'",
+        400_i64 * 86_400_000
+    ))
+    .await;
+
+    let donor = |name: &'static str, year: &'static str| {
+        let (app, admin, org) = (&app, &admin, p.org.clone());
+        async move {
+            app.call(
+                admin,
+                "donor",
+                &[("organization", &org), ("name", name), ("year", year)],
+            )
+            .await
+        }
+    };
+    let r = donor("Corner Grocer", "0").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let page = r.body;
+    let years: Vec<i64> = page["years"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|y| y["year"].as_i64().unwrap())
+        .collect();
+    assert_eq!(years.len(), 2);
+    assert!(years[0] > years[1], "newest first: {years:?}");
+    assert_eq!(page["year"].as_i64(), Some(years[0]));
+    // The independent sum: the ledger's donations from the grocer this
+    // year, straight from the table.
+    let this_year = page["year"].as_i64().unwrap();
+    let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "select occurred_at, weight_g from movements where donor = 'Corner Grocer' and source = 'donation' and kind = 'received'",
+    )
+    .fetch_all(app.server.state.db.pool())
+    .await
+    .unwrap();
+    let in_year: Vec<&(i64, Option<i64>)> = rows
+        .iter()
+        .filter(|(at, _)| {
+            time::OffsetDateTime::from_unix_timestamp(at / 1000)
+                .unwrap()
+                .year() as i64
+                == this_year
+        })
+        .collect();
+    let grams: i64 = in_year.iter().filter_map(|r| r.1).sum();
+    let unweighed = in_year.iter().filter(|r| r.1.is_none()).count() as i64;
+    assert_eq!(page["lines"].as_array().unwrap().len(), in_year.len());
+    assert_eq!(
+        (
+            page["total"]["donations"].as_i64(),
+            page["total"]["weight_g"].as_i64(),
+            page["total"]["unweighed"].as_i64()
+        ),
+        (Some(in_year.len() as i64), Some(grams), Some(unweighed))
+    );
+    // The earlier year on its own.
+    let before = donor(
+        "Corner Grocer",
+        Box::leak(years[1].to_string().into_boxed_str()),
+    )
+    .await
+    .body;
+    assert_eq!(before["lines"].as_array().unwrap().len(), 1);
+    assert_eq!(before["total"]["weight_g"], 4250);
+
+    // The CSV statement: one line per donation, and the total in kg.
+    let (status, csv) = app
+        .get(
+            &admin,
+            &format!(
+                "/organizations/{}/donor/statement.csv?name=Corner%20Grocer&year={this_year}",
+                p.org
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    let lines = records(&csv);
+    assert_eq!(lines.len(), 2 + in_year.len() + 1, "{csv}");
+    let total = lines.last().unwrap();
+    assert_eq!(total[0], "Total");
+    assert_eq!(total[1], format!("{} donations", in_year.len()));
+    assert_eq!(total[5], format!("{}.{:03}", grams / 1000, grams % 1000));
+    let line_grams: i64 = lines[2..lines.len() - 1]
+        .iter()
+        .filter(|l| !l[5].is_empty())
+        .map(|l| (l[5].parse::<f64>().unwrap() * 1000.0).round() as i64)
+        .sum();
+    assert_eq!(line_grams, grams);
+
+    // Donations without a donor are the anonymous donor's.
+    let anonymous = donor("Anonymous donor", "0").await;
+    assert_eq!(
+        anonymous.body["total"]["donations"], 1,
+        "{:?}",
+        anonymous.body
+    );
+    // Bad input: a donor with no donations, a year that is not one.
+    assert_eq!(donor("Nobody", "0").await.status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .get(
+            &admin,
+            &format!(
+                "/organizations/{}/donor/statement.csv?name=Food%20Drive&year=20x6",
+                p.org
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Another organization's admin learns nothing.
+    let elsewhere = app
+        .create(&admin, "create_organization", &[("name", "Elsewhere")])
+        .await;
+    let outsider = app
+        .join(
+            &admin,
+            "x@elsewhere.example",
+            "admin",
+            &format!("organization:{elsewhere}"),
+        )
+        .await;
+    let r = app
+        .call(
+            &outsider,
+            "donor",
+            &[
+                ("organization", &p.org),
+                ("name", "Corner Grocer"),
+                ("year", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+async fn a_product_page_sees_every_pantry_in_words(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let beans = product(&app, &admin, &p.org, "Black beans", &[]).await;
+    ok_movement(
+        &app,
+        &admin,
+        "receive",
+        &p.main,
+        &beans,
+        "10",
+        &[("best_before", "2027-05-01")],
+    )
+    .await;
+    ok_movement(
+        &app,
+        &admin,
+        "receive",
+        &p.library,
+        &beans,
+        "4",
+        &[("best_before", "2027-03-01")],
+    )
+    .await;
+    ok_movement(
+        &app,
+        &admin,
+        "transfer",
+        &p.library,
+        &beans,
+        "1",
+        &[("to", &p.main)],
+    )
+    .await;
+    let visit =
+        json!({ "visit": { "pantry": p.main, "lines": [{ "product": beans, "quantity": "2" }] } });
+    let r = app.call_json(&admin, "record_visit", &visit).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let visit_id = r.body["id"].as_str().unwrap().to_string();
+    let r = app
+        .call(
+            &admin,
+            "void_visit",
+            &[
+                ("id", &visit_id),
+                ("version", "1"),
+                ("reason", "entered twice"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    let r = app
+        .call(&admin, "product_everywhere", &[("product", &beans)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let held: Vec<(&str, i64)> = r.body["holdings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["pantry_name"].as_str().unwrap(),
+                h["on_hand"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(held, [("Main Pantry", 11), ("Library Pantry", 3)]);
+    let lots: Vec<(&str, &str, i64)> = r.body["lots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["pantry_name"].as_str().unwrap(),
+                l["best_before"].as_str().unwrap(),
+                l["quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(lots[0], ("Library Pantry", "2027-03-01", 3));
+    assert_eq!(lots.iter().map(|l| l.2).sum::<i64>(), 14);
+    // The history in words, newest first, both pantries.
+    let words: Vec<String> = r.body["movements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let view: app::inventory::model::MovementView =
+                serde_json::from_value(m["movement"].clone()).unwrap();
+            format!(
+                "{}: {}",
+                m["pantry_name"].as_str().unwrap(),
+                view.what_happened()
+            )
+        })
+        .collect();
+    assert_eq!(
+        words,
+        [
+            // The visit took from two lots (the moved cans go first), and
+            // each comes back to its own.
+            "Main Pantry: Returned (visit voided)",
+            "Main Pantry: Returned (visit voided)",
+            "Main Pantry: Given out at a visit",
+            "Main Pantry: Moved here from Library Pantry",
+            "Library Pantry: Moved to Main Pantry",
+            "Library Pantry: Donated",
+            "Main Pantry: Donated",
+        ]
+    );
+
+    // Someone at one pantry sees only that pantry.
+    let staff = app
+        .join(
+            &admin,
+            "s@college.example",
+            "staff",
+            &format!("pantry:{}", p.main),
+        )
+        .await;
+    let r = app
+        .call(&staff, "product_everywhere", &[("product", &beans)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(r.body["movements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["pantry_name"] == "Main Pantry"));
+    assert_eq!(r.body["holdings"].as_array().unwrap().len(), 1);
+}
+
+async fn imported_history_is_its_own_series_in_reports(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let beans = product(
+        &app,
+        &admin,
+        &p.org,
+        "Black beans",
+        &[("unit_weight_g", "400")],
+    )
+    .await;
+    product(&app, &admin, &p.org, "Rice", &[("unit", "kg")]).await;
+    let csv = "date,product,quantity,pantry\n\
+               2025-03-03,Black beans,5,Main Pantry\n\
+               2025-03-20,Black beans,7,Main Pantry\n\
+               2025-04-02,Rice,2.5,Main Pantry\n\
+               2025-04-02,Black beans,9,Library Pantry\n";
+    let res = admin
+        .post(format!(
+            "{}/api/v1/usage/import?organization={}&name=2025.csv",
+            app.base, p.org
+        ))
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let report = |scope: String, from: &'static str, to: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let r = app
+                .call(
+                    admin,
+                    "usage_report",
+                    &[
+                        ("scope", &scope),
+                        ("from", from),
+                        ("to", to),
+                        ("group", "month"),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            r.body
+        }
+    };
+    let r = report(format!("pantry:{}", p.main), "2025-01-01", "2025-12-31").await;
+    // Nothing was handed out in Larder in 2025, but the imported history
+    // shows as its own series: 12 cans (4.8 kg) and 2.5 kg of rice.
+    assert_eq!(r["totals"]["items"], 0);
+    assert_eq!(r["totals"]["imported_items"], 12);
+    assert_eq!(r["totals"]["imported_weight_g"], 12 * 400 + 2500);
+    let march = r["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["start"] == "2025-03-01")
+        .unwrap();
+    assert_eq!(
+        (
+            march["imported_items"].as_i64(),
+            march["imported_weight_g"].as_i64()
+        ),
+        (Some(12), Some(4800))
+    );
+    let beans_row = r["top_products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product_id"] == beans.as_str())
+        .unwrap();
+    assert_eq!(beans_row["imported"], 12);
+    assert_eq!(r["imported_span"], json!(["2025-03-03", "2025-04-02"]));
+    assert_eq!(r["trail"][2][0], "Main Pantry");
+    // The organization counts both pantries; the CSV carries the series.
+    let r = report(
+        format!("organization:{}", p.org),
+        "2025-01-01",
+        "2025-12-31",
+    )
+    .await;
+    assert_eq!(r["totals"]["imported_items"], 21);
+    let (status, body) = app
+        .get(&admin, &format!("/reports/usage.csv?scope=organization:{}&from=2025-01-01&to=2025-12-31&group=month", p.org))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("imported_items,imported_weight_kg"), "{body}");
+    // A window that misses the history still says where it is.
+    let r = report(format!("pantry:{}", p.main), "2026-01-01", "2026-01-31").await;
+    assert_eq!(r["totals"]["imported_items"], 0);
+    assert_eq!(r["imported_span"], json!(["2025-03-03", "2025-04-02"]));
 }

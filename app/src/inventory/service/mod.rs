@@ -12,6 +12,7 @@
 //! records, the events' payloads and the pantry lookup they share are here.
 
 mod commands;
+mod everywhere;
 mod export;
 mod overview;
 mod posting;
@@ -20,6 +21,7 @@ mod search;
 
 pub(crate) use commands::positive;
 pub use commands::{adjust, discard, distribute, receive, set_minimum, transfer, MovementFields};
+pub use everywhere::product_everywhere;
 pub use export::stock_csv;
 pub use overview::{overview, Scope};
 pub(crate) use posting::lot_date;

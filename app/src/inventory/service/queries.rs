@@ -257,7 +257,7 @@ pub async fn product_stock(
     .await?;
     let movements = sqlx::query(
         "select m.id, m.kind, m.quantity, m.occurred_at, m.reason, m.source, m.donor, m.weight_g, m.note, \
-         u.display_name, cp.name as counterpart from movements m join users u on u.id = m.actor_id \
+         m.visit_id, u.display_name, cp.name as counterpart from movements m join users u on u.id = m.actor_id \
          left join pantries cp on cp.id = m.counterpart_pantry_id \
          where m.pantry_id = $1 and m.product_id = $2 order by m.occurred_at desc, m.id desc limit $3 offset $4",
     )
@@ -283,6 +283,7 @@ pub async fn product_stock(
             weight_g: r.try_get("weight_g")?,
             counterpart: r.try_get("counterpart")?,
             note: r.try_get("note")?,
+            visit_id: r.try_get("visit_id")?,
         })
     })
     .collect::<AppResult<Vec<_>>>()?;

@@ -7,6 +7,7 @@
 //! live updates every page follows ([`live`]); the small helpers they share
 //! are here.
 
+mod everywhere;
 mod inventory_page;
 mod live;
 mod overview_card;
@@ -14,6 +15,7 @@ mod product_page;
 mod quick_distribute;
 mod search_page;
 
+pub use everywhere::ProductEverywhereCard;
 pub use inventory_page::InventoryPage;
 pub use live::LiveUpdates;
 pub use overview_card::StockOverviewCard;

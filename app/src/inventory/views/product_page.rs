@@ -182,6 +182,7 @@ pub fn ProductStockPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let Ok(v) = data.await else { return ().into_any() };
                 let unit = v.product.unit;
+                let org = v.pantry.organization_id.to_string();
                 let pages = ((v.movements_total + v.per_page - 1) / v.per_page).max(1);
                 view! {
                     <section class="card">
@@ -216,20 +217,22 @@ pub fn ProductStockPage() -> impl IntoView {
                             view! {
                                 <ol class="history">
                                     {v.movements.iter().map(|m| {
+                                        // The label already says the discard reason, the
+                                        // pantry it moved to and why it came back.
+                                        let said_by_label = matches!(m.note.as_deref(), Some(VISIT_VOIDED_NOTE | VISIT_CORRECTED_NOTE));
                                         let detail = [
-                                            m.reason.clone(),
-                                            m.donor.clone().map(|d| format!("from {d}")),
-                                            m.source.clone().filter(|s| s == "purchase").map(|_| "purchase".to_string()),
-                                            m.counterpart.clone().map(|c| if m.quantity < 0 { format!("to {c}") } else { format!("from {c}") }),
+                                            m.reason.clone().filter(|_| m.kind != MovementKind::Discarded),
                                             m.weight_g.map(format_weight),
-                                            m.note.clone(),
+                                            m.note.clone().filter(|_| !said_by_label),
                                         ].into_iter().flatten().collect::<Vec<_>>().join(" · ");
                                         let sign = if m.quantity > 0 { "+" } else { "" };
                                         view! {
                                             <li>
-                                                <span class=format!("kind kind-{}", m.kind.as_str())>{m.kind.label()}</span>
+                                                <span class=format!("kind kind-{}", m.kind.as_str()) data-testid="what-happened">{m.what_happened()}</span>
                                                 <span class="qty">{format!("{sign}{}", unit.format(m.quantity))}</span>
                                                 <span class="muted">{format!("{} · {}", m.occurred_at, m.actor)}</span>
+                                                {m.donor.clone().map(|d| view! { <span class="detail">"from " <a href=crate::usage::model::donor_href(&org, &d)>{d.clone()}</a></span> })}
+                                                {m.visit_id.clone().map(|v| view! { <a class="detail" href=format!("/visits/{v}")>"The visit"</a> })}
                                                 {(!detail.is_empty()).then(|| view! { <span class="detail">{detail}</span> })}
                                                 {(m.kind == MovementKind::Received && m.source.as_deref() == Some("donation")).then(|| view! {
                                                     <a class="detail" href=format!("/donations/{}", m.id)>"Donation receipt"</a>

@@ -8,10 +8,11 @@ use crate::ids::PantryId;
 use crate::photos::api::*;
 use crate::ui::*;
 
-/// A "Photograph a donation" button: opens an intake and goes to it.
+/// Opens an intake for a donation (asking who it is from) and goes to it.
 #[component]
 pub fn NewIntakeButton(pantry: PantryId) -> impl IntoView {
     let create = ServerAction::<CreateIntake>::new();
+    let error = last_error(create.value());
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(id)) = create.value().get() {
@@ -19,9 +20,12 @@ pub fn NewIntakeButton(pantry: PantryId) -> impl IntoView {
         }
     });
     view! {
-        <ActionForm action=create attr:class="inline-form" attr:aria-label="Photograph a donation">
+        <ActionForm action=create attr:class="row-form" attr:aria-label="Photograph a donation">
             <input type="hidden" name="pantry" value=pantry.to_string() />
-            <SubmitButton label="Photograph a donation" busy_label="Opening…" pending=create.pending() class="button" />
+            <TextField form="intake" label="Donor" name="donor" error=error autocomplete="organization"
+                hint="Who it is from: a person, a shop, a food drive. Leave empty for an anonymous donation." />
+            <FormError error=error fields=&["donor"] />
+            <SubmitButton label="Photograph a donation" busy_label="Opening…" pending=create.pending() class="button primary" />
         </ActionForm>
     }
 }

@@ -41,7 +41,7 @@ pub fn DonorsPage() -> impl IntoView {
                                         <tbody>
                                             {d.donors.iter().map(|t| view! {
                                                 <tr>
-                                                    <th scope="row">{t.donor.clone()}</th>
+                                                    <th scope="row"><a href=donor_href(d.organization_id.as_str(), &t.donor)>{t.donor.clone()}</a></th>
                                                     <td class="num">{t.donations}</td>
                                                     <td class="num">
                                                         {format_weight(t.weight_g)}
@@ -105,7 +105,7 @@ pub fn DonationReceiptPage() -> impl IntoView {
                             <p>{format!("{} · {}, {}", r.organization_name, r.pantry_name, r.campus_name)}</p>
                         </header>
                         <dl class="facts">
-                            <div><dt>"Received from"</dt><dd>{r.donor.clone()}</dd></div>
+                            <div><dt>"Received from"</dt><dd><a href=donor_href(r.organization_id.as_str(), &r.donor)>{r.donor.clone()}</a></dd></div>
                             <div><dt>"Received on"</dt><dd>{r.received_at.clone()}</dd></div>
                             <div><dt>"Item"</dt><dd>{r.product_name.clone()}</dd></div>
                             <div><dt>"Quantity"</dt><dd>{r.quantity_text.clone()}</dd></div>
@@ -119,6 +119,181 @@ pub fn DonationReceiptPage() -> impl IntoView {
                     </article>
                     <p class="actions no-print">
                         <button type="button" class="button" on:click=move |_| print_page()>"Print receipt"</button>
+                    </p>
+                }.into_any()
+            })}
+        </Transition>
+    }
+}
+
+/// The donor named in the address (`?name=`) and the year asked for.
+fn donor_resource() -> Resource<Result<DonorPage, crate::error::AppError>> {
+    let params = use_params_map();
+    let query = use_query_map();
+    Resource::new(
+        move || {
+            (
+                params.read().get("id").unwrap_or_default(),
+                query.read().get("name").unwrap_or_default(),
+                query
+                    .read()
+                    .get("year")
+                    .and_then(|y| y.parse::<i32>().ok())
+                    .unwrap_or(0),
+            )
+        },
+        |(id, name, year)| async move {
+            get_donor(crate::ids::OrganizationId::from_stored(id), name, year).await
+        },
+    )
+}
+
+/// Where a donor's statement for a year is, as a page or as CSV.
+fn statement_href(d: &DonorPage, year: i32, csv: bool) -> String {
+    format!(
+        "/organizations/{}/donor/{}?name={}&year={year}",
+        d.organization_id,
+        if csv { "statement.csv" } else { "statement" },
+        encode(&d.donor)
+    )
+}
+
+/// Weight with the donations nobody weighed, as the donor list says it.
+fn weight_text(t: &DonorYear) -> String {
+    let mut s = format_weight(t.weight_g);
+    if t.unweighed > 0 {
+        s.push_str(&format!(" ({} unweighed)", t.unweighed));
+    }
+    s
+}
+
+/// `/organizations/:id/donor?name=&year=`: a donor's giving over time, one
+/// year's donations, and their year-end statement.
+#[component]
+pub fn DonorPage() -> impl IntoView {
+    let data = donor_resource();
+    view! {
+        <Title text="Donor" />
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let d = match data.await {
+                    Ok(d) => d,
+                    Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                };
+                let base = donor_href(d.organization_id.as_str(), &d.donor);
+                view! {
+                    <Title text=d.donor.clone() />
+                    <Breadcrumbs trail=vec![
+                        (d.organization_name.clone(), Some(format!("/organizations/{}", d.organization_id))),
+                        ("Donors".to_string(), Some(format!("/organizations/{}/donors", d.organization_id))),
+                        (d.donor.clone(), None),
+                    ] />
+                    <div class="page-head">
+                        <h1>{d.donor.clone()}</h1>
+                        <div class="actions">
+                            <a class="button primary" href=statement_href(&d, d.year, false)>{format!("{} statement", d.year)}</a>
+                            <a class="button" href=statement_href(&d, d.year, true) download="">"CSV"</a>
+                        </div>
+                    </div>
+                    <section class="card">
+                        <h2>"Year by year"</h2>
+                        <div class="table-scroll">
+                            <table class="table">
+                                <thead><tr><th scope="col">"Year"</th><th scope="col" class="num">"Donations"</th><th scope="col" class="num">"Weight"</th></tr></thead>
+                                <tbody>
+                                    {d.years.iter().map(|t| {
+                                        let current = t.year == d.year;
+                                        view! {
+                                            <tr class:current=current>
+                                                <th scope="row"><a href=format!("{base}&year={}", t.year) aria-current=current.then_some("page")>{t.year}</a></th>
+                                                <td class="num">{t.donations}</td>
+                                                <td class="num">{weight_text(t)}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    </section>
+                    <section class="card">
+                        <h2>{format!("Donations in {}", d.year)}</h2>
+                        <StatementTable d=d.clone() />
+                    </section>
+                }.into_any()
+            })}
+        </Transition>
+    }
+}
+
+/// The donations of a year with their total line.
+#[component]
+fn StatementTable(d: DonorPage) -> impl IntoView {
+    view! {
+        <div class="table-scroll">
+            <table class="table statement" data-testid="statement">
+                <thead><tr>
+                    <th scope="col">"Date"</th><th scope="col">"Item"</th><th scope="col">"Pantry"</th>
+                    <th scope="col" class="num">"Quantity"</th><th scope="col" class="num">"Weight"</th>
+                </tr></thead>
+                <tbody>
+                    {d.lines.iter().map(|l| view! {
+                        <tr>
+                            <td><a href=format!("/donations/{}", l.receipt_no)>{l.date.clone()}</a></td>
+                            <td>{l.product_name.clone()}</td>
+                            <td>{l.pantry_name.clone()}</td>
+                            <td class="num">{l.quantity_text.clone()}</td>
+                            <td class="num" data-grams=l.weight_g.map(|g| g.to_string())>{l.weight_g.map(format_weight).unwrap_or_else(|| "—".into())}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+                <tfoot><tr>
+                    <th scope="row" colspan="3">{format!("{} donation{}", d.total.donations, if d.total.donations == 1 { "" } else { "s" })}</th>
+                    <td></td>
+                    <td class="num" data-testid="total-weight">{weight_text(&d.total)}</td>
+                </tr></tfoot>
+            </table>
+        </div>
+    }
+}
+
+/// `/organizations/:id/donor/statement?name=&year=`: a donor's year-end
+/// statement, made to be printed and handed over.
+#[component]
+pub fn DonorStatementPage() -> impl IntoView {
+    let data = donor_resource();
+    view! {
+        <Title text="Donation statement" />
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let d = match data.await {
+                    Ok(d) => d,
+                    Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                };
+                view! {
+                    <Title text=format!("{} · {} statement", d.donor, d.year) />
+                    <Breadcrumbs trail=vec![
+                        (d.organization_name.clone(), Some(format!("/organizations/{}", d.organization_id))),
+                        ("Donors".to_string(), Some(format!("/organizations/{}/donors", d.organization_id))),
+                        (d.donor.clone(), Some(donor_href(d.organization_id.as_str(), &d.donor))),
+                        (format!("{} statement", d.year), None),
+                    ] />
+                    <article class="card receipt">
+                        <header>
+                            <h1>{format!("Statement of donations, {}", d.year)}</h1>
+                            <p>{d.organization_name.clone()}</p>
+                        </header>
+                        <dl class="facts">
+                            <div><dt>"Donor"</dt><dd>{d.donor.clone()}</dd></div>
+                            <div><dt>"Period"</dt><dd>{format!("1 January to 31 December {}", d.year)}</dd></div>
+                            <div><dt>"Donations"</dt><dd>{d.total.donations}</dd></div>
+                            <div><dt>"Total weight"</dt><dd>{weight_text(&d.total)}</dd></div>
+                        </dl>
+                        <StatementTable d=d.clone() />
+                        <p class="receipt-thanks">"Thank you for your donations. No goods or services were provided in exchange for them."</p>
+                    </article>
+                    <p class="actions no-print">
+                        <button type="button" class="button primary" on:click=move |_| print_page()>"Print statement"</button>
+                        <a class="button" href=statement_href(&d, d.year, true) download="">"Download CSV"</a>
                     </p>
                 }.into_any()
             })}

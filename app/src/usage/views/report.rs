@@ -120,8 +120,25 @@ pub fn ReportPage() -> impl IntoView {
                 };
                 let csv = format!("/reports/usage.csv?scope={}&from={}&to={}&group={}", encode(&r.scope), r.from, r.to, r.group.as_str());
                 let weights: Vec<(String, i64)> = r.periods.iter().map(|p| (p.label.clone(), p.weight_g)).collect();
+                let any_imported = r.totals.has_imported();
+                let imported_weights: Vec<(String, i64)> = r.periods.iter().map(|p| (p.label.clone(), p.imported_weight_g)).collect();
+                let trail: Vec<(String, Option<String>)> = r.trail.iter().cloned().map(|(l, h)| (l, Some(h))).chain([("Usage report".to_string(), None)]).collect();
+                // Say where imported history is when these dates miss it.
+                let span_note = r.imported_span.clone().map(|(first, last)| {
+                    let outside = last < r.from || first > r.to;
+                    let href = format!("/reports?scope={}&from={first}&to={last}&group=month", encode(&r.scope));
+                    view! {
+                        <p class="notice no-print" data-testid="imported-span">
+                            {format!("Imported history covers {first} to {last}.")}
+                            {outside.then(|| " None of it falls in these dates. ")}
+                            " "<a href=href>"Show that period"</a>
+                        </p>
+                    }
+                });
                 let visits: Vec<(String, i64)> = r.periods.iter().map(|p| (p.label.clone(), p.visits)).collect();
                 view! {
+                    <Breadcrumbs trail=trail />
+                    {span_note}
                     <section class="report">
                         <header class="report-head">
                             <h2>{r.scope_label.clone()}</h2>
@@ -137,6 +154,10 @@ pub fn ReportPage() -> impl IntoView {
                             <div><dt>"Individuals"</dt><dd>{r.totals.individuals}</dd></div>
                             <div><dt>"Items out"</dt><dd data-testid="total-items">{r.totals.items}</dd></div>
                             <div><dt>"Weight out"</dt><dd>{format_weight(r.totals.weight_g)}</dd></div>
+                            {any_imported.then(|| view! {
+                                <div class="kpi-imported"><dt>"Imported history: items"</dt><dd data-testid="imported-items">{r.totals.imported_items}</dd></div>
+                                <div class="kpi-imported"><dt>"Imported history: weight"</dt><dd data-testid="imported-weight">{format_weight(r.totals.imported_weight_g)}</dd></div>
+                            })}
                         </dl>
                         {(r.visits_without_size > 0).then(|| view! {
                             <p class="muted small">{format!("{} visit(s) without a household size are not counted in individuals.", r.visits_without_size)}</p>
@@ -144,6 +165,7 @@ pub fn ReportPage() -> impl IntoView {
                         <div class="charts">
                             <BarChart title="Visits" bars=visits format=count_text />
                             <BarChart title="Weight handed out" bars=weights format=kg_text />
+                            {any_imported.then(|| view! { <BarChart title="Imported history (weight)" bars=imported_weights format=kg_text /> })}
                         </div>
                         <div class="table-scroll" tabindex="0" role="region" aria-label="Figures by period">
                             <table class="table">
@@ -155,9 +177,13 @@ pub fn ReportPage() -> impl IntoView {
                                     <th scope="col" class="num">"Individuals"</th>
                                     <th scope="col" class="num">"Items"</th>
                                     <th scope="col" class="num">"Weight"</th>
+                                    {any_imported.then(|| view! {
+                                        <th scope="col" class="num imported">"Imported items"</th>
+                                        <th scope="col" class="num imported">"Imported weight"</th>
+                                    })}
                                 </tr></thead>
                                 <tbody>
-                                    {r.periods.iter().filter(|p| p.visits > 0 || p.items > 0 || p.weight_g != 0).map(|p| view! {
+                                    {r.periods.iter().filter(|p| p.visits > 0 || p.items > 0 || p.weight_g != 0 || p.has_imported()).map(|p| view! {
                                         <tr>
                                             <th scope="row">{p.label.clone()}</th>
                                             <td class="num">{p.visits}</td>
@@ -165,6 +191,10 @@ pub fn ReportPage() -> impl IntoView {
                                             <td class="num">{p.individuals}</td>
                                             <td class="num">{p.items}</td>
                                             <td class="num">{format_weight(p.weight_g)}</td>
+                                            {any_imported.then(|| view! {
+                                                <td class="num imported">{p.imported_items}</td>
+                                                <td class="num imported">{format_weight(p.imported_weight_g)}</td>
+                                            })}
                                         </tr>
                                     }).collect_view()}
                                 </tbody>
@@ -175,6 +205,10 @@ pub fn ReportPage() -> impl IntoView {
                                     <td class="num">{r.totals.individuals}</td>
                                     <td class="num">{r.totals.items}</td>
                                     <td class="num">{format_weight(r.totals.weight_g)}</td>
+                                    {any_imported.then(|| view! {
+                                        <td class="num imported">{r.totals.imported_items}</td>
+                                        <td class="num imported">{format_weight(r.totals.imported_weight_g)}</td>
+                                    })}
                                 </tr></tfoot>
                             </table>
                         </div>
@@ -191,10 +225,16 @@ pub fn ReportPage() -> impl IntoView {
                             </table>
                             <table class="table">
                                 <caption>"Top products"</caption>
-                                <thead><tr><th scope="col">"Product"</th><th scope="col" class="num">"Quantity"</th><th scope="col" class="num">"Weight"</th></tr></thead>
+                                <thead><tr>
+                                    <th scope="col">"Product"</th><th scope="col" class="num">"Quantity"</th><th scope="col" class="num">"Weight"</th>
+                                    {any_imported.then(|| view! { <th scope="col" class="num imported">"Imported"</th> })}
+                                </tr></thead>
                                 <tbody>
                                     {r.top_products.iter().map(|p| view! {
-                                        <tr><th scope="row">{p.name.clone()}</th><td class="num">{p.quantity_text.clone()}</td><td class="num">{format_weight(p.weight_g)}</td></tr>
+                                        <tr>
+                                            <th scope="row">{p.name.clone()}</th><td class="num">{p.quantity_text.clone()}</td><td class="num">{format_weight(p.weight_g)}</td>
+                                            {any_imported.then(|| view! { <td class="num imported">{p.imported_text.clone()}</td> })}
+                                        </tr>
                                     }).collect_view()}
                                 </tbody>
                             </table>

@@ -134,7 +134,8 @@ async fn report_totals_equal_sums_computed_from_the_movements(backend: Backend) 
             &admin,
             &main,
             &[(&s.beans, "1")],
-            json!({"client_ref": "A1", "adults": "3"}),
+            // The same card written another way: one household.
+            json!({"client_ref": "a-1", "adults": "3"}),
         )
         .await),
         "2026-04-15",
@@ -403,7 +404,9 @@ async fn report_totals_equal_sums_computed_from_the_movements(backend: Backend) 
                 for acc in [per_period.entry(key(*at)).or_default(), &mut whole] {
                     match client {
                         Some(cl) => {
-                            let e = acc.0.entry(cl.clone()).or_insert((*at, size));
+                            let card: String =
+                                cl.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+                            let e = acc.0.entry(card).or_insert((*at, size));
                             if size.is_some() && (e.1.is_none() || *at >= e.0) {
                                 *e = (*at, size);
                             }
@@ -591,7 +594,7 @@ async fn report_totals_equal_sums_computed_from_the_movements(backend: Backend) 
         .await;
     assert_eq!(status, StatusCode::OK);
     for needle in [
-        "period,start,visits,households,individuals,items,weight_kg",
+        "period,start,visits,households,individuals,items,weight_kg,imported_items,imported_weight_kg",
         "category,items,weight_kg",
         "donor,donations,items,weight_kg",
         "City Food Bank",
