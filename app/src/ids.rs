@@ -95,6 +95,8 @@ id_type!(
     IntakeId,
     /// A photo of an intake.
     PhotoId,
+    /// A donation of one or more products, received in one form.
+    DonationId,
 );
 
 /// Whether `s` has the form of an id (any of the types above).

@@ -128,7 +128,7 @@ test('a coordinator finds every section in one tap, on any page', async ({ page 
 
 test('staff are offered only what they can use', async ({ page }) => {
   await signIn(page);
-  const invite = await post(page.request, 'create_invitation', { email: 'sam@college.example', role: 'staff', scope: `pantry:${ids.main}` });
+  const invite = await post(page.request, 'invite', { email: 'sam@college.example', role: 'staff', scope: `pantry:${ids.main}` });
   await page.context().clearCookies();
   await post(page.request, 'accept_invitation', { token: invite.link.split('/').pop(), name: 'Sam Staff', password: 'staple lantern river' });
   await open(page, `/pantries/${ids.main}`);
@@ -256,4 +256,60 @@ test('a donor gets a year-end statement whose totals add up', async ({ page }, i
   const total = csv.find((r) => r[0] === 'Total')!;
   expect(total[1]).toBe(`${count} donations`);
   expect(Number(total[5])).toBeCloseTo(grams / 1000, 3);
+});
+
+test('a donation of several products is received in one form, with one receipt', async ({ page }, info) => {
+  await signIn(page);
+  await open(page, `/pantries/${ids.main}/intake`);
+  const form = page.getByRole('form', { name: 'Receive a donation' });
+  await form.getByLabel('Donor').fill('Campus Garden Club');
+  const find = form.getByLabel('Add a product');
+  await find.fill('beans');
+  await form.getByRole('button', { name: 'Add Black beans' }).click();
+  await find.fill('rice');
+  await form.getByRole('button', { name: 'Add Long grain rice' }).click();
+  const lines = form.getByTestId('donation-lines').locator('li');
+  await expect(lines).toHaveCount(2);
+  await lines.nth(0).getByLabel('Quantity (each)').fill('6');
+  await lines.nth(0).getByLabel(/Best before/).fill('2028-02-01');
+  await lines.nth(1).getByLabel('Quantity (kg)').fill('2.5');
+  await lines.nth(1).getByLabel('Weight in grams (if weighed)').fill('2520');
+  await accessible(page, 'donation form');
+  await shoot(page, info, 'donation-form');
+  await form.getByRole('button', { name: 'Receive 2 products' }).click();
+  await expect(page).toHaveURL(/\/donations\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Donation receipt' })).toBeVisible();
+  const receipt = page.getByTestId('receipt-lines');
+  await expect(receipt.locator('tbody tr')).toHaveCount(2);
+  await expect(receipt.locator('tbody tr').nth(0)).toContainText('Black beans');
+  await expect(receipt.locator('tbody tr').nth(1)).toContainText('2.5 kg');
+  // Six cans at 425 g from the catalog, and the rice as weighed.
+  await expect(page.getByTestId('receipt-weight')).toHaveText(`${((6 * 425 + 2520) / 1000).toFixed(1)} kg`);
+  await expect(page.locator('.receipt dl')).toContainText('Campus Garden Club');
+  await accessible(page, 'donation receipt');
+  await shoot(page, info, 'donation-receipt-many');
+  const stock = await post(page.request, 'product_stock', { pantry: ids.main, product: ids.beans });
+  expect(stock.on_hand).toBe(12 + 6);
+});
+
+test('imported history shows in a report as its own series', async ({ page }, info) => {
+  await signIn(page);
+  const csv = 'date,product,quantity,pantry\n2025-03-03,Black beans,5,Main Pantry\n2025-03-20,Black beans,7,Main Pantry\n2025-06-02,Long grain rice,2.5,Main Pantry\n';
+  const res = await page.request.post(`/api/v1/usage/import?organization=${ids.org}&name=2025.csv`, { data: csv, headers: { 'content-type': 'text/csv' } });
+  expect(res.ok(), await res.text()).toBeTruthy();
+  // Today's report misses it, and says where it is.
+  await open(page, `/reports?scope=pantry:${ids.main}`);
+  const note = page.getByTestId('imported-span');
+  await expect(note).toContainText('Imported history covers 2025-03-03 to 2025-06-02.');
+  await note.getByRole('link', { name: 'Show that period' }).click();
+  await expect(page.getByTestId('imported-items')).toHaveText('12');
+  // 12 cans at 425 g and 2.5 kg of rice.
+  await expect(page.getByTestId('imported-weight')).toHaveText(`${((12 * 425 + 2500) / 1000).toFixed(1)} kg`);
+  await expect(page.getByRole('columnheader', { name: 'Imported items' })).toBeVisible();
+  await expect(page.getByRole('row', { name: /March 2025/ })).toContainText('12');
+  await accessible(page, 'report with imported history');
+  await shoot(page, info, 'report-imported');
+  // And on the product's page.
+  await open(page, `/products/${ids.beans}`);
+  await expect(page.getByTestId('imported-history')).toContainText('2025-03');
 });

@@ -51,7 +51,7 @@ test('a volunteer records a visit with three items on a phone, and the report sh
   await post(page.request, 'accept_invitation', { token: ids.invite, name: volunteer.name, password: volunteer.password })
     .catch(async () => post(page.request, 'sign_in', { email: volunteer.email, password: volunteer.password }));
   await open(page, `/pantries/${ids.main}`);
-  await page.getByRole('link', { name: 'New visit' }).click();
+  await page.getByRole('link', { name: 'Start a visit' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Visit' })).toBeVisible();
   await hydrated(page);
   await accessible(page, 'visit counter');
@@ -110,7 +110,7 @@ test('a volunteer records a visit with three items on a phone, and the report sh
 
   // Today's report for the pantry shows the visit and what went out.
   await open(page, `/pantries/${ids.main}`);
-  await page.getByRole('link', { name: 'Report' }).click();
+  await page.getByRole('navigation', { name: 'Pantry' }).getByRole('link', { name: 'Reports', exact: true }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Usage report' })).toBeVisible();
   await hydrated(page);
   await expect(page.getByTestId('total-visits')).toHaveText('1');

@@ -213,6 +213,43 @@ impl Unit {
     }
 }
 
+/// Quantities of several products of mixed units, said the way people
+/// count them: counted products as items, the others in their own unit
+/// ("12 items · 10 l · 2.5 kg"), never litres of milk as "0 items".
+pub fn mixed_quantity(items: i64, measured: &[(Unit, i64)]) -> String {
+    let mut parts = Vec::new();
+    if items != 0 || measured.iter().all(|(_, q)| *q == 0) {
+        parts.push(if items == 1 {
+            "1 item".to_string()
+        } else {
+            format!("{items} items")
+        });
+    }
+    for (unit, q) in measured {
+        if *q != 0 {
+            parts.push(unit.format(*q));
+        }
+    }
+    parts.join(" · ")
+}
+
+/// Adds `quantity` of a product counted in `unit` to a running
+/// [`mixed_quantity`]: items for counted units, the unit's own total for
+/// the others.
+pub fn add_quantity(items: &mut i64, measured: &mut Vec<(Unit, i64)>, unit: Unit, quantity: i64) {
+    if unit.scale() == 1 {
+        *items += quantity;
+    } else {
+        match measured.iter_mut().find(|(u, _)| *u == unit) {
+            Some((_, q)) => *q += quantity,
+            None => {
+                measured.push((unit, quantity));
+                measured.sort_by_key(|(u, _)| u.as_str());
+            }
+        }
+    }
+}
+
 impl fmt::Display for Unit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -659,6 +696,28 @@ pub struct RowError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mixed_units_are_counted_the_way_people_count_them() {
+        let mut items = 0;
+        let mut measured = Vec::new();
+        for (unit, q) in [
+            (Unit::L, 10_000),
+            (Unit::Each, 12),
+            (Unit::Kg, 2_500),
+            (Unit::L, 500),
+            (Unit::Pack, 1),
+        ] {
+            add_quantity(&mut items, &mut measured, unit, q);
+        }
+        assert_eq!(
+            mixed_quantity(items, &measured),
+            "13 items · 2.5 kg · 10.5 l"
+        );
+        assert_eq!(mixed_quantity(0, &[(Unit::L, 10_000)]), "10 l");
+        assert_eq!(mixed_quantity(0, &[]), "0 items");
+        assert_eq!(mixed_quantity(1, &[]), "1 item");
+    }
+
     use super::*;
 
     #[test]

@@ -477,6 +477,16 @@ pub struct CategoryTotals {
     pub weight_g: i64,
     /// Products in stock whose weight is unknown (not in `weight_g`).
     pub unweighed: i64,
+    /// Products sold by weight or volume, in their own unit (kg, lb, l).
+    #[serde(default)]
+    pub measured: Vec<(Unit, i64)>,
+}
+
+impl CategoryTotals {
+    /// "12 items · 10 l".
+    pub fn quantity_text(&self) -> String {
+        crate::catalog::model::mixed_quantity(self.units, &self.measured)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

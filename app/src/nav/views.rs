@@ -20,6 +20,22 @@ pub fn NavBar() -> impl IntoView {
     });
     let nav = Resource::new(move || hint.get(), get_navigation);
     let section = Memo::new(move |_| Section::of_path(&location.pathname.get()));
+    // A menu opened on one page is closed on the next.
+    Effect::new(move |_| {
+        location.pathname.track();
+        location.search.track();
+        #[cfg(feature = "hydrate")]
+        if let Ok(open) = document().query_selector_all(".appnav details[open]") {
+            for i in 0..open.length() {
+                if let Some(el) = open
+                    .item(i)
+                    .and_then(|n| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(n).ok())
+                {
+                    let _ = el.remove_attribute("open");
+                }
+            }
+        }
+    });
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

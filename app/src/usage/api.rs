@@ -326,6 +326,14 @@ pub async fn get_donation_receipt(id: String) -> Result<DonationReceipt, AppErro
     super::donations::receipt(&state, &caller, &id).await
 }
 
+/// Receives a donation of several products in one form; its id is the
+/// receipt's.
+#[server(prefix = "/api", endpoint = "receive_donation", input = Json)]
+pub async fn receive_donation(donation: DonationInput) -> Result<crate::ids::DonationId, AppError> {
+    let (state, caller) = context().await?;
+    super::donations::receive_donation(&state, &caller, &donation).await
+}
+
 /// One donor's giving, year by year, and one year's donations (their
 /// year-end statement); `year` 0 is the latest year they gave in.
 #[server(prefix = "/api", endpoint = "donor")]

@@ -3,16 +3,23 @@
 //! donation). Both read the ledger, so they always agree with reports.
 
 use super::model::{
-    DonationLine, DonationReceipt, DonorPage, DonorTotal, DonorYear, Donors, StatementLine,
+    DonationInput, DonationLine, DonationReceipt, DonorPage, DonorTotal, DonorYear, Donors,
+    ReceiptLine, StatementLine,
 };
 use crate::auth::model::Role;
 use crate::auth::service::Caller;
 use crate::catalog::model::Unit;
+use crate::db::{Backend, Conn};
 use crate::error::{AppError, AppResult};
+use crate::events::bus::BoxFuture;
+use crate::events::domain::DomainEvent;
+use crate::ids::{DonationId, ProductId};
 use crate::ids::{OrganizationId, PantryId};
 use crate::inventory::ledger;
 use crate::inventory::model::format_weight;
+use crate::inventory::model::parse_text;
 use crate::inventory::service as inventory;
+use crate::inventory::service::{Actor, Attachment, Change, Posted};
 use crate::state::AppState;
 
 /// What a donation with no donor recorded is listed as.
@@ -28,22 +35,84 @@ fn donor_name(donor: Option<String>) -> String {
     }
 }
 
-/// The receipt of one donation, for anyone who may see its pantry.
+/// The receipt of one donation, for anyone who may see its pantry: a
+/// donation received in one form (all its products), or one `received`
+/// movement from a donor.
 pub async fn receipt(state: &AppState, caller: &Caller, id: &str) -> AppResult<DonationReceipt> {
     let not_found = || AppError::not_found("donation");
     // Ids are UUIDs; anything else cannot be one.
     if uuid::Uuid::parse_str(id).is_err() {
         return Err(not_found());
     }
+    let movements: Vec<String> = sqlx::query_scalar(
+        "select movement_id from donation_lines where donation_id = $1 order by position",
+    )
+    .bind(id)
+    .fetch_all(state.db.pool())
+    .await?;
+    if !movements.is_empty() {
+        let mut lines = Vec::new();
+        for m in &movements {
+            lines.push(ledger::line(&state.db, m).await?.ok_or_else(not_found)?);
+        }
+        let note: Option<String> = sqlx::query_scalar("select note from donations where id = $1")
+            .bind(id)
+            .fetch_one(state.db.pool())
+            .await?;
+        let mut r = receipt_of(state, caller, lines).await?;
+        r.receipt_no = id.to_string();
+        r.note = note;
+        return Ok(r);
+    }
+    // A line of a donation received in one form: the whole donation's
+    // receipt.
+    let donation: Option<String> =
+        sqlx::query_scalar("select donation_id from donation_lines where movement_id = $1")
+            .bind(id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    if let Some(donation) = donation {
+        return Box::pin(receipt(state, caller, &donation)).await;
+    }
     let line = ledger::line(&state.db, id).await?.ok_or_else(not_found)?;
+    receipt_of(state, caller, vec![line]).await
+}
+
+/// The receipt of these `received` lines (one pantry, one donor), the
+/// first line's id its number.
+async fn receipt_of(
+    state: &AppState,
+    caller: &Caller,
+    all: Vec<ledger::Line>,
+) -> AppResult<DonationReceipt> {
+    let not_found = || AppError::not_found("donation");
+    let line = all.first().cloned().ok_or_else(not_found)?;
+    let id = line.id.clone();
     let pantry = PantryId::from_stored(line.pantry_id.clone());
     let (header, place) = inventory::pantry_header(&state.db, &pantry).await?;
     caller.require(&place, Role::Viewer, "donation")?;
     if line.kind != "received" || line.source.as_deref() != Some("donation") {
         return Err(not_found());
     }
+    let mut lines = Vec::with_capacity(all.len());
+    for l in &all {
+        if l.kind != "received"
+            || l.source.as_deref() != Some("donation")
+            || l.pantry_id != line.pantry_id
+        {
+            return Err(not_found());
+        }
+        let unit = Unit::parse(&l.unit, "unit")?;
+        lines.push(ReceiptLine {
+            product_name: l.product_name.clone(),
+            quantity_text: unit.format(l.quantity),
+            weight_g: l.weight_g,
+            best_before: ledger::lot_dates(&state.db, &l.id).await?,
+        });
+    }
+    let total_weight_g = lines.iter().filter_map(|l| l.weight_g).sum();
     let unit = Unit::parse(&line.unit, "unit")?;
-    let best_before = ledger::lot_dates(&state.db, id).await?;
+    let best_before = ledger::lot_dates(&state.db, &id).await?;
     Ok(DonationReceipt {
         receipt_no: line.id,
         organization_id: header.organization_id.clone(),
@@ -59,7 +128,158 @@ pub async fn receipt(state: &AppState, caller: &Caller, id: &str) -> AppResult<D
         best_before,
         note: line.note,
         recorded_by: line.actor_name,
+        lines,
+        total_weight_g,
     })
+}
+
+/// Products one donation form may receive.
+pub const MAX_DONATION_LINES: usize = 100;
+
+/// The donation's rows, written in the transaction that posts its lines.
+#[derive(Debug)]
+struct NewDonation {
+    id: DonationId,
+    organization_id: String,
+    pantry_id: String,
+    donor: Option<String>,
+    note: Option<String>,
+    actor_id: String,
+}
+
+impl Attachment for NewDonation {
+    fn check<'a>(&'a self, _conn: &'a mut Conn, _backend: Backend) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn write<'a>(
+        &'a self,
+        conn: &'a mut Conn,
+        _backend: Backend,
+        posted: &'a [Posted],
+        now: i64,
+    ) -> BoxFuture<'a, AppResult<Vec<DomainEvent>>> {
+        Box::pin(async move {
+            sqlx::query(
+                "insert into donations (id, organization_id, pantry_id, donor, note, received_at, recorded_by) \
+                 values ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(self.id.as_str())
+            .bind(self.organization_id.as_str())
+            .bind(self.pantry_id.as_str())
+            .bind(self.donor.clone())
+            .bind(self.note.clone())
+            .bind(now)
+            .bind(self.actor_id.as_str())
+            .execute(&mut *conn)
+            .await?;
+            for (i, p) in posted.iter().enumerate() {
+                sqlx::query(
+                    "insert into donation_lines (donation_id, movement_id, position) values ($1, $2, $3)",
+                )
+                .bind(self.id.as_str())
+                .bind(p.movement_id.as_str())
+                .bind(i as i64)
+                .execute(&mut *conn)
+                .await?;
+            }
+            // Each line's movement carries its own event; the donation
+            // only groups them for the receipt.
+            Ok(vec![])
+        })
+    }
+}
+
+/// Receives a donation of several products in one go: every line or (when
+/// any is wrong) none, with one receipt. Errors name the line.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn receive_donation(
+    state: &AppState,
+    caller: &Caller,
+    input: &DonationInput,
+) -> AppResult<DonationId> {
+    let (pantry, place) = inventory::pantry_header(&state.db, &input.pantry).await?;
+    caller.require(&place, Role::Staff, "pantry")?;
+    if input.lines.is_empty() {
+        return Err(AppError::invalid(
+            "lines",
+            "Add at least one product to the donation.",
+        ));
+    }
+    if input.lines.len() > MAX_DONATION_LINES {
+        return Err(AppError::invalid(
+            "lines",
+            format!("One donation takes at most {MAX_DONATION_LINES} lines; receive the rest as another."),
+        ));
+    }
+    let donor = parse_text(&input.donor, "donor", 120)?;
+    let note = parse_text(&input.note, "note", 500)?;
+    let ids: Vec<&ProductId> = input.lines.iter().map(|l| &l.product).collect();
+    let known = crate::catalog::service::products_with_ids(
+        &state.db,
+        pantry.organization_id.as_str(),
+        &ids,
+    )
+    .await?;
+    let today = crate::dates::today(state.clock.as_ref());
+    let mut changes = Vec::with_capacity(input.lines.len());
+    for (i, line) in input.lines.iter().enumerate() {
+        let n = i + 1;
+        let Some(product) = known.get(&line.product) else {
+            return Err(AppError::invalid(
+                "lines",
+                format!("Line {n} is not a product of this organization's catalog."),
+            ));
+        };
+        let on_line =
+            |e: AppError| AppError::invalid("lines", format!("Line {n} ({}): {e}", product.name));
+        if product.archived {
+            return Err(on_line(AppError::invalid("lines", "it is archived.")));
+        }
+        let quantity = inventory::positive(product.unit, &line.quantity).map_err(on_line)?;
+        let best_before = inventory::lot_date(today, product, &line.best_before, "best_before")
+            .map_err(on_line)?;
+        let weight_g = match crate::catalog::model::parse_optional_count(
+            &line.weight_g,
+            "weight_g",
+            crate::catalog::model::MAX_WEIGHT_G,
+            "the weight in grams",
+        )
+        .map_err(on_line)?
+        {
+            Some(w) => Some(w),
+            None => product.weight_of(quantity, "quantity").map_err(on_line)?,
+        };
+        changes.push((
+            product.clone(),
+            Change::Received {
+                quantity,
+                best_before,
+                source: "donation".into(),
+                donor: donor.clone(),
+                weight_g,
+                note: None,
+            },
+        ));
+    }
+    let id = DonationId::new();
+    let donation = NewDonation {
+        id: id.clone(),
+        organization_id: pantry.organization_id.to_string(),
+        pantry_id: pantry.id.to_string(),
+        donor,
+        note,
+        actor_id: caller.me.id.to_string(),
+    };
+    inventory::post_group(
+        state,
+        &pantry,
+        changes,
+        std::sync::Arc::new(donation),
+        &Actor::of(caller),
+    )
+    .await?;
+    Ok(id)
 }
 
 /// Every donor of the organization with their totals (heaviest first),

@@ -297,6 +297,16 @@ pub struct CategoryFigures {
     pub category: String,
     pub items: i64,
     pub weight_g: i64,
+    /// Products handed out by weight or volume, in their own unit.
+    #[serde(default)]
+    pub measured: Vec<(Unit, i64)>,
+}
+
+impl CategoryFigures {
+    /// "12 items · 10 l".
+    pub fn quantity_text(&self) -> String {
+        crate::catalog::model::mixed_quantity(self.items, &self.measured)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -418,8 +428,41 @@ mod tests {
     }
 }
 
-/// A donation's receipt: one `received` movement from a donor, printable
-/// for the donor's records.
+/// A donation as entered in the intake form: who it is from and one line
+/// per product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DonationInput {
+    pub pantry: PantryId,
+    #[serde(default)]
+    pub donor: String,
+    #[serde(default)]
+    pub note: String,
+    pub lines: Vec<DonationLineInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DonationLineInput {
+    pub product: ProductId,
+    /// In the product's unit, as typed ("12", "2.5").
+    pub quantity: String,
+    #[serde(default)]
+    pub best_before: String,
+    /// Grams, when weighed; otherwise the catalog's weight is used.
+    #[serde(default)]
+    pub weight_g: String,
+}
+
+/// One product of a donation's receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptLine {
+    pub product_name: String,
+    pub quantity_text: String,
+    pub weight_g: Option<i64>,
+    pub best_before: Vec<String>,
+}
+
+/// A donation's receipt, printable for the donor's records: one donation
+/// received in one form (several products), or one `received` movement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DonationReceipt {
     /// The movement's id: unique, and what the pantry can look it up by.
@@ -438,6 +481,12 @@ pub struct DonationReceipt {
     pub best_before: Vec<String>,
     pub note: Option<String>,
     pub recorded_by: String,
+    /// Every product received (the fields above are the first one's).
+    #[serde(default)]
+    pub lines: Vec<ReceiptLine>,
+    /// The weight of the lines whose weight is known.
+    #[serde(default)]
+    pub total_weight_g: i64,
 }
 
 /// One donor's donations, all time.

@@ -431,7 +431,7 @@ pub async fn usage_report(
     totals.households = served_total.households();
     totals.individuals = served_total.people();
 
-    let mut categories: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut categories: BTreeMap<String, (i64, i64, Vec<(Unit, i64)>)> = BTreeMap::new();
     // Per product: handed out in Larder, and from imported history.
     let mut by_product: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for (id, day, quantity) in imported {
@@ -456,16 +456,19 @@ pub async fn usage_report(
         totals.items += items;
         totals.weight_g += weight;
         let c = categories.entry(p.category.clone()).or_default();
+        let mut counted = 0;
+        crate::catalog::model::add_quantity(&mut counted, &mut c.2, p.unit, quantity);
         c.0 += items;
         c.1 += weight;
         by_product.entry(id).or_default().0 += quantity;
     }
     let mut by_category: Vec<CategoryFigures> = categories
         .into_iter()
-        .map(|(category, (items, weight_g))| CategoryFigures {
+        .map(|(category, (items, weight_g, measured))| CategoryFigures {
             category,
             items,
             weight_g,
+            measured: measured.into_iter().filter(|(_, q)| *q != 0).collect(),
         })
         .collect();
     by_category.sort_by(|a, b| {

@@ -17,6 +17,7 @@ on_both_databases!(
     a_donor_statement_adds_up_to_the_ledger,
     a_product_page_sees_every_pantry_in_words,
     imported_history_is_its_own_series_in_reports,
+    a_donation_of_several_products_is_one_receipt,
 );
 
 async fn nav(app: &TestApp, c: &Client, pantry: &str) -> Value {
@@ -446,6 +447,28 @@ async fn the_inventory_csv_is_the_list_the_page_shows(backend: Backend) {
         ),
         ("10 l", "l", "10 kg", "yes")
     );
+    // The overview counts litres as litres, not as "0 items".
+    let r = app
+        .call(
+            &admin,
+            "stock_overview",
+            &[("scope", &format!("pantry:{}", p.main))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let dairy = r.body["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["category"] == "Dairy")
+        .unwrap();
+    assert_eq!(
+        (dairy["units"].as_i64(), dairy["measured"].clone()),
+        (Some(0), json!([["l", 10_000]]))
+    );
+    let dairy: app::inventory::model::CategoryTotals =
+        serde_json::from_value(dairy.clone()).unwrap();
+    assert_eq!(dairy.quantity_text(), "10 l");
     // Items at 250 g each: the weight is the count times 250 g.
     let item = csv.iter().find(|l| l[0] == "Item 05").unwrap();
     assert_eq!((item[2].as_str(), item[5].as_str()), ("6", "1.5 kg"));
@@ -919,4 +942,142 @@ async fn imported_history_is_its_own_series_in_reports(backend: Backend) {
     let r = report(format!("pantry:{}", p.main), "2026-01-01", "2026-01-31").await;
     assert_eq!(r["totals"]["imported_items"], 0);
     assert_eq!(r["imported_span"], json!(["2025-03-03", "2025-04-02"]));
+}
+
+async fn a_donation_of_several_products_is_one_receipt(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let beans = product(
+        &app,
+        &admin,
+        &p.org,
+        "Black beans",
+        &[("unit_weight_g", "425")],
+    )
+    .await;
+    let rice = product(&app, &admin, &p.org, "Rice", &[("unit", "kg")]).await;
+    let milk = product(
+        &app,
+        &admin,
+        &p.org,
+        "Milk",
+        &[("unit", "l"), ("perishable", "on")],
+    )
+    .await;
+    let receive = |lines: Value, donor: &'static str| {
+        let (app, admin, pantry) = (&app, &admin, p.main.clone());
+        async move {
+            app.call_json(
+                admin,
+                "receive_donation",
+                &json!({ "donation": { "pantry": pantry, "donor": donor, "note": "Spring drive", "lines": lines } }),
+            )
+            .await
+        }
+    };
+    let stock = || async {
+        app.count("select cast(coalesce(sum(on_hand), 0) as bigint) from stock_levels")
+            .await
+    };
+    // A bad line refuses the whole donation, naming the line.
+    let r = receive(
+        json!([
+            { "product": beans, "quantity": "12", "best_before": "2028-01-15" },
+            { "product": milk, "quantity": "4" },
+        ]),
+        "Corner Grocer",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert!(
+        r.message().starts_with("Line 2 (Milk): "),
+        "{}",
+        r.message()
+    );
+    assert_eq!(stock().await, 0);
+    assert_eq!(app.count("select count(*) from donations").await, 0);
+    let r = receive(json!([{ "product": rice, "quantity": "lots" }]), "X").await;
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "lines")
+    );
+    let r = receive(json!([]), "X").await;
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "lines")
+    );
+
+    let r = receive(
+        json!([
+            { "product": beans, "quantity": "12", "best_before": "2028-01-15" },
+            { "product": rice, "quantity": "2.5", "weight_g": "2600" },
+            { "product": milk, "quantity": "4", "best_before": "2027-01-10" },
+        ]),
+        "Corner Grocer",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let id = r.body.as_str().unwrap().to_string();
+    assert_eq!(stock().await, 12 + 2500 + 4000);
+    // One receipt for the three, by the donation's id and by any of its lines.
+    let receipt = app.call(&admin, "donation_receipt", &[("id", &id)]).await;
+    assert_eq!(receipt.status, StatusCode::OK, "{:?}", receipt.body);
+    let lines: Vec<(&str, &str)> = receipt.body["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["product_name"].as_str().unwrap(),
+                l["quantity_text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [("Black beans", "12"), ("Rice", "2.5 kg"), ("Milk", "4 l")]
+    );
+    assert_eq!(receipt.body["donor"], "Corner Grocer");
+    assert_eq!(receipt.body["note"], "Spring drive");
+    // Beans weigh what the catalog says, the rice what was weighed, milk a
+    // kilogram a litre.
+    assert_eq!(receipt.body["total_weight_g"], 12 * 425 + 2600 + 4000);
+    let movement: String = sqlx::query_scalar(
+        "select movement_id from donation_lines where donation_id = $1 and position = 1",
+    )
+    .bind(&id)
+    .fetch_one(app.server.state.db.pool())
+    .await
+    .unwrap();
+    let by_line = app
+        .call(&admin, "donation_receipt", &[("id", &movement)])
+        .await;
+    assert_eq!(by_line.body["receipt_no"], id.as_str());
+    // The donor's page counts three donations.
+    let donor = app
+        .call(
+            &admin,
+            "donor",
+            &[
+                ("organization", &p.org),
+                ("name", "Corner Grocer"),
+                ("year", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(donor.body["total"]["donations"], 3);
+    // Only staff and above at the pantry may receive.
+    let viewer = app
+        .join(
+            &admin,
+            "v@college.example",
+            "viewer",
+            &format!("pantry:{}", p.main),
+        )
+        .await;
+    let r = app
+        .call_json(&viewer, "receive_donation", &json!({ "donation": { "pantry": p.main, "lines": [{ "product": beans, "quantity": "1" }] } }))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
 }

@@ -165,7 +165,10 @@ async fn load_overview(
         "select min(p.category) as category, count(*) as products, \
          cast(sum(case when p.unit in ('each', 'pack') then t.on_hand else 0 end) as bigint) as units, \
          cast(sum(case when {WEIGHT_PER_UNIT} is null then 0 else t.on_hand * {WEIGHT_PER_UNIT} / {UNIT_SCALE} end) as bigint) as weight_g, \
-         count(case when {WEIGHT_PER_UNIT} is null then 1 end) as unweighed \
+         count(case when {WEIGHT_PER_UNIT} is null then 1 end) as unweighed, \
+         cast(sum(case when p.unit = 'kg' then t.on_hand else 0 end) as bigint) as kg_parts, \
+         cast(sum(case when p.unit = 'lb' then t.on_hand else 0 end) as bigint) as lb_parts, \
+         cast(sum(case when p.unit = 'l' then t.on_hand else 0 end) as bigint) as l_parts \
          from ({per_product}) t \
          join products p on p.id = t.product_id \
          where p.archived_at is null group by p.category_key order by p.category_key"
@@ -225,6 +228,17 @@ async fn load_overview(
                 units: r.try_get("units")?,
                 weight_g: r.try_get("weight_g")?,
                 unweighed: r.try_get("unweighed")?,
+                measured: [
+                    (Unit::Kg, "kg_parts"),
+                    (Unit::L, "l_parts"),
+                    (Unit::Lb, "lb_parts"),
+                ]
+                .into_iter()
+                .map(|(u, col)| Ok((u, r.try_get::<i64, _>(col)?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()?
+                .into_iter()
+                .filter(|(_, q)| *q != 0)
+                .collect(),
             })
         })
         .collect::<AppResult<Vec<_>>>()?;

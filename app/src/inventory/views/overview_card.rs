@@ -30,7 +30,7 @@ pub fn StockOverviewCard(scope: String) -> impl IntoView {
                                     <thead><tr>
                                         <th scope="col">"Category"</th>
                                         <th scope="col" class="num">"Products"</th>
-                                        <th scope="col" class="num">"Items"</th>
+                                        <th scope="col" class="num">"Quantity"</th>
                                         <th scope="col" class="num">"Weight"</th>
                                     </tr></thead>
                                     <tbody>
@@ -38,7 +38,7 @@ pub fn StockOverviewCard(scope: String) -> impl IntoView {
                                             <tr>
                                                 <td>{c.category.clone()}</td>
                                                 <td class="num">{c.products}</td>
-                                                <td class="num">{c.units}</td>
+                                                <td class="num">{c.quantity_text()}</td>
                                                 <td class="num">{if c.unweighed == c.products {
                                                     "—".to_string()
                                                 } else if c.unweighed > 0 {

@@ -90,20 +90,13 @@ pub fn PantryIntakePage() -> impl IntoView {
                         <a class="button" href=format!("/organizations/{org}/donors")>"Donors"</a>
                     </div>
                     <section class="card">
+                        <h2>"Receive a donation"</h2>
+                        <crate::usage::views::DonationForm pantry=pid.clone() />
+                    </section>
+                    <section class="card">
                         <h2>"A donation by photo"</h2>
                         <p class="muted">"Photograph the donation; Larder reads barcodes and dates and suggests the lines to receive."</p>
                         <NewIntakeButton pantry=pid.clone() />
-                    </section>
-                    <section class="card">
-                        <h2>"One product"</h2>
-                        <form method="get" action=format!("/pantries/{pid}/inventory") class="search-bar" role="search">
-                            <input type="hidden" name="filter" value="all" />
-                            <div class="field grow">
-                                <label for="intake-q">"Find the product to receive"</label>
-                                <input id="intake-q" name="q" type="search" autocomplete="off" />
-                            </div>
-                            <button class="button" type="submit">"Find"</button>
-                        </form>
                     </section>
                     <RecentIntakes pantry=pid />
                 }.into_any()

@@ -107,14 +107,40 @@ pub fn DonationReceiptPage() -> impl IntoView {
                         <dl class="facts">
                             <div><dt>"Received from"</dt><dd><a href=donor_href(r.organization_id.as_str(), &r.donor)>{r.donor.clone()}</a></dd></div>
                             <div><dt>"Received on"</dt><dd>{r.received_at.clone()}</dd></div>
-                            <div><dt>"Item"</dt><dd>{r.product_name.clone()}</dd></div>
-                            <div><dt>"Quantity"</dt><dd>{r.quantity_text.clone()}</dd></div>
-                            {r.weight_text.clone().map(|w| view! { <div><dt>"Weight"</dt><dd>{w}</dd></div> })}
-                            {(!r.best_before.is_empty()).then(|| view! { <div><dt>"Best before"</dt><dd>{r.best_before.join(", ")}</dd></div> })}
+                            {if r.lines.len() > 1 {
+                                ().into_any()
+                            } else {
+                                view! {
+                                    <div><dt>"Item"</dt><dd>{r.product_name.clone()}</dd></div>
+                                    <div><dt>"Quantity"</dt><dd>{r.quantity_text.clone()}</dd></div>
+                                    {r.weight_text.clone().map(|w| view! { <div><dt>"Weight"</dt><dd>{w}</dd></div> })}
+                                    {(!r.best_before.is_empty()).then(|| view! { <div><dt>"Best before"</dt><dd>{r.best_before.join(", ")}</dd></div> })}
+                                }.into_any()
+                            }}
                             {r.note.clone().map(|n| view! { <div><dt>"Note"</dt><dd>{n}</dd></div> })}
                             <div><dt>"Recorded by"</dt><dd>{r.recorded_by.clone()}</dd></div>
                             <div><dt>"Receipt number"</dt><dd class="mono">{r.receipt_no.clone()}</dd></div>
                         </dl>
+                        {(r.lines.len() > 1).then(|| view! {
+                            <table class="table" data-testid="receipt-lines">
+                                <thead><tr><th scope="col">"Item"</th><th scope="col" class="num">"Quantity"</th><th scope="col">"Best before"</th><th scope="col" class="num">"Weight"</th></tr></thead>
+                                <tbody>
+                                    {r.lines.iter().map(|l| view! {
+                                        <tr>
+                                            <th scope="row">{l.product_name.clone()}</th>
+                                            <td class="num">{l.quantity_text.clone()}</td>
+                                            <td>{l.best_before.join(", ")}</td>
+                                            <td class="num">{l.weight_g.map(format_weight).unwrap_or_else(|| "—".into())}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                                <tfoot><tr>
+                                    <th scope="row">{format!("{} items", r.lines.len())}</th>
+                                    <td></td><td></td>
+                                    <td class="num" data-testid="receipt-weight">{format_weight(r.total_weight_g)}</td>
+                                </tr></tfoot>
+                            </table>
+                        })}
                         <p class="receipt-thanks">"Thank you for your donation. No goods or services were provided in exchange for it."</p>
                     </article>
                     <p class="actions no-print">
@@ -298,5 +324,173 @@ pub fn DonorStatementPage() -> impl IntoView {
                 }.into_any()
             })}
         </Transition>
+    }
+}
+
+/// A line of the donation form, as typed.
+#[derive(Debug, Clone, PartialEq)]
+struct DonationDraftLine {
+    key: u64,
+    product_id: ProductId,
+    name: String,
+    unit: Unit,
+    perishable_hint: bool,
+    quantity: RwSignal<String>,
+    best_before: RwSignal<String>,
+    weight_g: RwSignal<String>,
+}
+
+/// Receives one donation of several products in one form: find each
+/// product, give its quantity (and date, and weight if weighed), name the
+/// donor, receive, and go to the one receipt.
+#[component]
+pub fn DonationForm(pantry: PantryId) -> impl IntoView {
+    let search = RwSignal::new(String::new());
+    let lines = RwSignal::new(Vec::<DonationDraftLine>::new());
+    let next_key = RwSignal::new(0u64);
+    let donor = RwSignal::new(String::new());
+    let note = RwSignal::new(String::new());
+    let save = ServerAction::<ReceiveDonation>::new();
+    let error = last_error(save.value());
+    let pantry_for_search = pantry.clone();
+    let found = Resource::new(
+        move || search.get(),
+        move |q| {
+            let pantry = pantry_for_search.clone();
+            async move {
+                if q.trim().is_empty() {
+                    return Ok(Vec::new());
+                }
+                get_stock(pantry, q, String::new(), "all".into(), "name".into(), 1)
+                    .await
+                    .map(|p| p.rows.into_iter().take(6).collect::<Vec<_>>())
+            }
+        },
+    );
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = save.value().get() {
+            navigate(&format!("/donations/{id}"), Default::default());
+        }
+    });
+    let add = move |row: crate::inventory::model::StockRow| {
+        if lines.with_untracked(|l| l.iter().any(|d| d.product_id == row.product_id)) {
+            search.set(String::new());
+            return;
+        }
+        let key = next_key.get_untracked();
+        next_key.set(key + 1);
+        lines.update(|l| {
+            l.push(DonationDraftLine {
+                key,
+                product_id: row.product_id.clone(),
+                name: row.name.clone(),
+                unit: row.unit,
+                perishable_hint: row.next_best_before.is_some(),
+                quantity: RwSignal::new(String::new()),
+                best_before: RwSignal::new(String::new()),
+                weight_g: RwSignal::new(String::new()),
+            })
+        });
+        search.set(String::new());
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let input = DonationInput {
+            pantry: pantry.clone(),
+            donor: donor.get_untracked(),
+            note: note.get_untracked(),
+            lines: lines
+                .get_untracked()
+                .iter()
+                .map(|l| DonationLineInput {
+                    product: l.product_id.clone(),
+                    quantity: l.quantity.get_untracked(),
+                    best_before: l.best_before.get_untracked(),
+                    weight_g: l.weight_g.get_untracked(),
+                })
+                .collect(),
+        };
+        save.dispatch(ReceiveDonation { donation: input });
+    };
+    view! {
+        <form class="stack donation-form" on:submit=submit aria-label="Receive a donation">
+            <div class="field">
+                <label for="donation-donor">"Donor"</label>
+                <p class="hint" id="donation-donor-hint">"A person, a shop or a food drive. Leave empty for an anonymous donation."</p>
+                <input id="donation-donor" autocomplete="organization" aria-describedby="donation-donor-hint"
+                    prop:value=move || donor.get() on:input=move |ev| donor.set(event_target_value(&ev)) />
+            </div>
+            <div class="field">
+                <label for="donation-find">"Add a product"</label>
+                <input id="donation-find" type="search" autocomplete="off" placeholder="Name or barcode"
+                    prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev)) />
+            </div>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let rows = found.await.unwrap_or_default();
+                    (!rows.is_empty()).then(|| view! {
+                        <ul class="picks" aria-label="Matching products">
+                            {rows.into_iter().map(|row| {
+                                let label = format!("Add {}", row.name);
+                                let r = row.clone();
+                                view! { <li><button type="button" class="button small" on:click=move |_| add(r.clone())>{label}</button></li> }
+                            }).collect_view()}
+                        </ul>
+                    })
+                })}
+            </Transition>
+            <ol class="donation-lines" data-testid="donation-lines">
+                <For each=move || lines.get() key=|l| l.key let:line>
+                    {
+                        let key = line.key;
+                        let unit = line.unit;
+                        let id = format!("donation-{key}");
+                        view! {
+                            <li class="donation-line card">
+                                <div class="section-head">
+                                    <strong>{line.name.clone()}</strong>
+                                    <button type="button" class="button small link"
+                                        aria-label=format!("Remove {}", line.name)
+                                        on:click=move |_| lines.update(|l| l.retain(|d| d.key != key))>"Remove"</button>
+                                </div>
+                                <div class="row-form">
+                                    <div class="field small">
+                                        <label for=format!("{id}-q")>{format!("Quantity ({})", unit.as_str())}</label>
+                                        <input id=format!("{id}-q") inputmode="decimal" required=true
+                                            prop:value=move || line.quantity.get() on:input=move |ev| line.quantity.set(event_target_value(&ev)) />
+                                    </div>
+                                    <div class="field small">
+                                        <label for=format!("{id}-bb")>{if line.perishable_hint { "Best before" } else { "Best before (if any)" }}</label>
+                                        <input id=format!("{id}-bb") type="date"
+                                            prop:value=move || line.best_before.get() on:input=move |ev| line.best_before.set(event_target_value(&ev)) />
+                                    </div>
+                                    <div class="field small">
+                                        <label for=format!("{id}-w")>"Weight in grams (if weighed)"</label>
+                                        <input id=format!("{id}-w") inputmode="numeric"
+                                            prop:value=move || line.weight_g.get() on:input=move |ev| line.weight_g.set(event_target_value(&ev)) />
+                                    </div>
+                                </div>
+                            </li>
+                        }
+                    }
+                </For>
+            </ol>
+            {move || lines.with(|l| l.is_empty()).then(|| view! { <p class="muted">"No products yet: find each one above."</p> })}
+            <div class="field">
+                <label for="donation-note">"Note (optional)"</label>
+                <input id="donation-note" prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev)) />
+            </div>
+            <FormError error=error fields=&[] />
+            <button type="submit" class="button primary" disabled=move || save.pending().get() || lines.with(|l| l.is_empty())>
+                {move || if save.pending().get() { "Receiving…".to_string() } else {
+                    match lines.with(|l| l.len()) {
+                        0 => "Receive".to_string(),
+                        1 => "Receive 1 product".to_string(),
+                        n => format!("Receive {n} products"),
+                    }
+                }}
+            </button>
+        </form>
     }
 }

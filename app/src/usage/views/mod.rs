@@ -22,7 +22,7 @@ mod report;
 mod visits;
 
 pub use counter::VisitCounterPage;
-pub use donors::{DonationReceiptPage, DonorPage, DonorStatementPage, DonorsPage};
+pub use donors::{DonationForm, DonationReceiptPage, DonorPage, DonorStatementPage, DonorsPage};
 pub use import::ImportHistoryPage;
 pub use report::ReportPage;
 pub use visits::{VisitPage, VisitsPage};

@@ -216,10 +216,10 @@ pub fn ReportPage() -> impl IntoView {
                         <div class="columns">
                             <table class="table">
                                 <caption>"By category"</caption>
-                                <thead><tr><th scope="col">"Category"</th><th scope="col" class="num">"Items"</th><th scope="col" class="num">"Weight"</th></tr></thead>
+                                <thead><tr><th scope="col">"Category"</th><th scope="col" class="num">"Quantity"</th><th scope="col" class="num">"Weight"</th></tr></thead>
                                 <tbody>
                                     {r.by_category.iter().map(|c| view! {
-                                        <tr><th scope="row">{c.category.clone()}</th><td class="num">{c.items}</td><td class="num">{format_weight(c.weight_g)}</td></tr>
+                                        <tr><th scope="row">{c.category.clone()}</th><td class="num">{c.quantity_text()}</td><td class="num">{format_weight(c.weight_g)}</td></tr>
                                     }).collect_view()}
                                 </tbody>
                             </table>
