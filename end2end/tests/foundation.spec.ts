@@ -98,7 +98,7 @@ test('the admin creates an organization, a campus and two pantries', async ({ pa
   await expect(page.getByText('“Mars/Olympus_Mons” is not a time zone we know')).toBeVisible();
   await page.getByLabel('Time zone').fill('america/chicago');
   await page.getByRole('button', { name: 'Set time zone' }).click();
-  await expect(page.getByLabel('Time zone')).toHaveValue('America/Chicago');
+  await expect(page.getByRole('button', { name: 'Set time zone' })).toBeEnabled();
   await open(page, `/pantries/${ids.main}`);
   await expect(page.locator('.facts').getByText('America/Chicago', { exact: true })).toBeVisible();
   await accessible(page, 'pantry settings');
@@ -168,7 +168,7 @@ test('the invited person accepts and sees only their pantry', async ({ page }, i
   await signIn(page, staff);
 
   await open(page, `/campuses/${ids.campus}`);
-  await expect(page.getByRole('link', { name: 'Main Pantry' })).toBeVisible();
+  await expect(page.getByRole('main').getByRole('link', { name: 'Main Pantry' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'Library Pantry' })).toHaveCount(0);
   await expect(page.getByRole('heading', { name: 'Add a pantry' })).toHaveCount(0);
   await open(page, `/pantries/${ids.main}`);

@@ -81,6 +81,10 @@ test('every main page fits the screen and runs under its CSP without a violation
     `/intakes/${ids.intake}`,
     `/reports?scope=organization:${ids.org}`,
     `/donations/${ids.donation}`,
+    `/pantries/${ids.main}/intake`,
+    `/pantries/${ids.main}/settings`,
+    `/search?q=a`,
+    `/help/inventory`,
   ];
   const overflowing: string[] = [];
   for (const path of pages) {

@@ -73,6 +73,9 @@ test('stock is received with best-before dates and refused when short', async ({
   await signIn(page);
   await open(page, `/pantries/${ids.main}/inventory`);
   await expect(page.getByRole('heading', { level: 1, name: 'Inventory' })).toBeVisible();
+  // Nothing is held yet: the list shows the catalog when asked.
+  await expect(page.getByText('Nothing is in stock here.')).toBeVisible();
+  await page.getByRole('link', { name: 'Show products with no stock' }).click();
   await page.getByRole('link', { name: 'Black beans' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Black beans' })).toBeVisible();
   await hydrated(page);
@@ -161,7 +164,7 @@ test('a volunteer hands items out at the counter in a few taps', async ({ page }
 
   await open(page, `/pantries/${ids.main}/products/${ids.beans}`);
   await expect(page.getByTestId('on-hand')).toHaveText('8');
-  await expect(page.locator('.history li').first()).toContainText('Distributed');
+  await expect(page.locator('.history li').first()).toContainText('Given out');
 });
 
 test('overviews and the event log show the pantry at a glance', async ({ page }, info) => {

@@ -141,7 +141,7 @@ test('a photographed donation is received in a few taps', async ({ page }, info)
   await expect(page.getByRole('heading', { level: 1, name: 'Intake' })).toBeVisible();
   expect(wasm).toContain('/pkg/split_photos_pages.wasm');
   await hydrated(page);
-  await page.getByLabel('Donor').fill('Campus Garden Club');
+  await page.getByRole('form', { name: 'Photograph a donation' }).getByLabel('Donor').fill('Campus Garden Club');
   await page.getByRole('button', { name: 'Photograph a donation' }).click();
   await expect(page).toHaveURL(/\/intakes\/[0-9a-f-]{36}$/);
   await hydrated(page);

@@ -26,6 +26,7 @@ pub fn StockOverviewCard(scope: String) -> impl IntoView {
                             view! { <p class="muted">"No stock yet."</p> }.into_any()
                         } else {
                             view! {
+                                <div class="table-scroll">
                                 <table class="table">
                                     <thead><tr>
                                         <th scope="col">"Category"</th>
@@ -51,6 +52,7 @@ pub fn StockOverviewCard(scope: String) -> impl IntoView {
                                     </tbody>
                                     <tfoot><tr><th scope="row" colspan="3">"Total weight"</th><td class="num">{format_weight(total_weight)}</td></tr></tfoot>
                                 </table>
+                                </div>
                             }.into_any()
                         }}
                         <div class="columns">

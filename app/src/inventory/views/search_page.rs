@@ -73,38 +73,29 @@ pub fn SearchPage() -> impl IntoView {
                                     </div>
                                     <p class="muted">{format!("{} · {}", p.category, p.organization_name)}</p>
                                     {(!p.pantries.is_empty()).then(|| view! {
-                                        <div class="table-scroll">
-                                            <table class="table">
-                                                <caption class="visually-hidden">{format!("Stock of {} by pantry", p.name)}</caption>
-                                                <thead><tr>
-                                                    <th scope="col">"Pantry"</th>
-                                                    <th scope="col" class="num">"On hand"</th>
-                                                    <th scope="col">"Best before"</th>
-                                                    {target.is_some().then(|| view! { <th scope="col"><span class="visually-hidden">"Move"</span></th> })}
-                                                </tr></thead>
-                                                <tbody>
-                                                    {p.pantries.into_iter().map(|h| {
-                                                        let to = target.clone().filter(|t| t.id != h.pantry_id && h.can_move);
-                                                        let show_col = target.is_some();
-                                                        view! {
-                                                            <tr data-pantry=h.pantry_id.to_string()>
-                                                                <th scope="row">
-                                                                    <a href=format!("/pantries/{}/products/{}", h.pantry_id, product)>{h.pantry_name.clone()}</a>
-                                                                    <span class="muted small">{format!(" {}", h.campus_name)}</span>
-                                                                </th>
-                                                                <td class="num" data-testid="on-hand">{unit.format(h.on_hand)}</td>
-                                                                <td data-testid="best-before">{h.next_best_before.clone().unwrap_or_else(|| "—".into())}</td>
-                                                                {show_col.then(|| view! {
-                                                                    <td>{to.map(|to| view! {
-                                                                        <MoveHere action=transfer from=h.pantry_id.clone() product=product.clone() to=to.id name=to.name unit=unit />
-                                                                    })}</td>
-                                                                })}
-                                                            </tr>
-                                                        }
-                                                    }).collect_view()}
-                                                </tbody>
-                                            </table>
-                                        </div>
+                                        <ul class="holdings" aria-label=format!("Stock of {} by pantry", p.name)>
+                                            {p.pantries.into_iter().map(|h| {
+                                                let to = target.clone().filter(|t| t.id != h.pantry_id && h.can_move);
+                                                view! {
+                                                    <li class="holding" data-pantry=h.pantry_id.to_string()>
+                                                        <div class="holding-head">
+                                                            <span>
+                                                                <a href=format!("/pantries/{}/products/{}", h.pantry_id, product)>{h.pantry_name.clone()}</a>
+                                                                <span class="muted small">{format!(" · {}", h.campus_name)}</span>
+                                                            </span>
+                                                            <span class="holding-qty" data-testid="on-hand">{unit.format(h.on_hand)}</span>
+                                                        </div>
+                                                        <div class="small">
+                                                            <span class="muted">"Best before "</span>
+                                                            <span class="nowrap" data-testid="best-before">{h.next_best_before.clone().unwrap_or_else(|| "—".into())}</span>
+                                                        </div>
+                                                        {to.map(|to| view! {
+                                                            <MoveHere action=transfer from=h.pantry_id.clone() product=product.clone() to=to.id name=to.name unit=unit />
+                                                        })}
+                                                    </li>
+                                                }
+                                            }).collect_view()}
+                                        </ul>
                                     })}
                                 </li>
                             }
