@@ -26,7 +26,7 @@ pub fn StockOverviewCard(scope: String) -> impl IntoView {
                             view! { <p class="muted">"No stock yet."</p> }.into_any()
                         } else {
                             view! {
-                                <div class="table-scroll">
+                                <div class="table-scroll" tabindex="0" role="region" aria-label="Stock by category">
                                 <table class="table">
                                     <thead><tr>
                                         <th scope="col">"Category"</th>
