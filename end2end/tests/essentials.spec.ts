@@ -261,6 +261,9 @@ test('a donor gets a year-end statement whose totals add up', async ({ page }, i
 
 test('a donation of several products is received in one form, with one receipt', async ({ page }, info) => {
   await signIn(page);
+  // A panic in the WASM would stop the page for good.
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
   await open(page, `/pantries/${ids.main}/intake`);
   const form = page.getByRole('form', { name: 'Receive a donation' });
   await form.getByLabel('Donor').fill('Campus Garden Club');
@@ -291,6 +294,7 @@ test('a donation of several products is received in one form, with one receipt',
   await shoot(page, info, 'donation-receipt-many');
   const stock = await post(page.request, 'product_stock', { pantry: ids.main, product: ids.beans });
   expect(stock.on_hand).toBe(12 + 6);
+  expect(errors).toEqual([]);
 });
 
 test('imported history shows in a report as its own series', async ({ page }, info) => {

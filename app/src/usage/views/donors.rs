@@ -373,6 +373,9 @@ pub fn DonationForm(pantry: PantryId) -> impl IntoView {
             navigate(&format!("/donations/{id}"), Default::default());
         }
     });
+    // A line's signals belong to the form, not to the search result whose
+    // button added it: that result is gone as soon as the search clears.
+    let owner = StoredValue::new(Owner::current().unwrap_or_default());
     let add = move |row: crate::inventory::model::StockRow| {
         if lines.with_untracked(|l| l.iter().any(|d| d.product_id == row.product_id)) {
             search.set(String::new());
@@ -380,18 +383,17 @@ pub fn DonationForm(pantry: PantryId) -> impl IntoView {
         }
         let key = next_key.get_untracked();
         next_key.set(key + 1);
-        lines.update(|l| {
-            l.push(DonationDraftLine {
-                key,
-                product_id: row.product_id.clone(),
-                name: row.name.clone(),
-                unit: row.unit,
-                perishable_hint: row.next_best_before.is_some(),
-                quantity: RwSignal::new(String::new()),
-                best_before: RwSignal::new(String::new()),
-                weight_g: RwSignal::new(String::new()),
-            })
+        let line = owner.with_value(|o| o.clone()).with(|| DonationDraftLine {
+            key,
+            product_id: row.product_id.clone(),
+            name: row.name.clone(),
+            unit: row.unit,
+            perishable_hint: row.next_best_before.is_some(),
+            quantity: RwSignal::new(String::new()),
+            best_before: RwSignal::new(String::new()),
+            weight_g: RwSignal::new(String::new()),
         });
+        lines.update(|l| l.push(line));
         search.set(String::new());
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
