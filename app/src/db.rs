@@ -234,6 +234,17 @@ impl Sql {
         self.text.push_str(&format!("${n}"));
         self
     }
+    /// Appends `($1, $2, …)`, one bound text per item, for `in` lists.
+    pub fn text_list<S: AsRef<str>>(&mut self, items: &[S]) -> &mut Self {
+        self.push("(");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.text(item.as_ref());
+        }
+        self.push(")")
+    }
     /// Appends `(a, b, …), (…)`: one parenthesized group per row, each
     /// filled by `row`, for a multi-row insert.
     pub fn rows<T>(

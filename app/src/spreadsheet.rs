@@ -15,9 +15,31 @@ pub fn cell(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// A name as part of a download's file name: lowercase ASCII letters and
+/// digits, anything else a dash ("Main Pantry" → `main-pantry`).
+pub fn file_slug(name: &str) -> String {
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    slug.trim_matches('-').to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_slugs_are_plain() {
+        assert_eq!(file_slug("Main Pantry"), "main-pantry");
+        assert_eq!(file_slug("  Café \"Nord\" "), "caf---nord");
+    }
 
     #[test]
     fn formulas_become_text_and_the_rest_is_untouched() {

@@ -275,6 +275,14 @@ impl StockRow {
     pub fn on_hand_text(&self) -> String {
         self.unit.format(self.on_hand)
     }
+
+    /// The weight on hand as the list and its CSV show it: none for
+    /// nothing held or an unknown weight.
+    pub fn weight_text(&self) -> Option<String> {
+        self.weight_g
+            .filter(|_| self.on_hand > 0)
+            .map(format_weight)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -129,6 +129,27 @@ pub struct PantryView {
     pub people: Vec<crate::auth::model::PersonWithRole>,
 }
 
+impl PantryView {
+    /// The breadcrumbs from the organization down to a page of this pantry
+    /// called `page` (`None`: the pantry's own page).
+    pub fn trail(&self, page: Option<&str>) -> Vec<(String, Option<String>)> {
+        let p = &self.pantry;
+        let mut trail = vec![
+            (
+                self.organization_name.clone(),
+                Some(format!("/organizations/{}", p.organization_id)),
+            ),
+            (
+                self.campus_name.clone(),
+                Some(format!("/campuses/{}", p.campus_id)),
+            ),
+            (p.name.clone(), page.map(|_| format!("/pantries/{}", p.id))),
+        ];
+        trail.extend(page.map(|label| (label.to_string(), None)));
+        trail
+    }
+}
+
 /// Everything the caller can see, for the home page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Overview {

@@ -1078,15 +1078,9 @@ pub async fn pantry_zones<'e>(
     let mut sql = db::Sql::default();
     sql.push(
         "select p.id, coalesce(p.time_zone, o.time_zone) as time_zone from pantries p \
-         join organizations o on o.id = p.organization_id where p.id in (",
-    );
-    for (i, id) in pantries.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.text(id.as_str());
-    }
-    sql.push(")");
+         join organizations o on o.id = p.organization_id where p.id in ",
+    )
+    .text_list(pantries);
     let mut names: std::collections::HashMap<String, crate::zones::Zone> =
         std::collections::HashMap::new();
     for r in sql.query().fetch_all(db).await? {

@@ -510,11 +510,7 @@ pub fn PantryPage() -> impl IntoView {
                 }
                 view! {
                     <Title text=v.pantry.name.clone() />
-                    <Breadcrumbs trail=vec![
-                        (v.organization_name.clone(), Some(format!("/organizations/{}", v.pantry.organization_id))),
-                        (v.campus_name.clone(), Some(format!("/campuses/{}", v.pantry.campus_id))),
-                        (v.pantry.name.clone(), None),
-                    ] />
+                    <Breadcrumbs trail=v.trail(None) />
                     <div class="page-head">
                         <h1>{v.pantry.name.clone()}</h1>
                     </div>
@@ -594,12 +590,7 @@ pub fn PantrySettingsPage() -> impl IntoView {
                 let (id_1, id_2, id_3) = (pantry_id.clone(), pantry_id.clone(), pantry_id.clone());
                 view! {
                     <Title text=format!("Settings · {}", v.pantry.name) />
-                    <Breadcrumbs trail=vec![
-                        (v.organization_name.clone(), Some(format!("/organizations/{}", v.pantry.organization_id))),
-                        (v.campus_name.clone(), Some(format!("/campuses/{}", v.pantry.campus_id))),
-                        (v.pantry.name.clone(), Some(format!("/pantries/{pantry_id}"))),
-                        ("Settings".into(), None),
-                    ] />
+                    <Breadcrumbs trail=v.trail(Some("Settings")) />
                     <div class="page-head"><h1>"Pantry settings"</h1></div>
                     <PlaceSettings
                         what="Pantry"

@@ -382,37 +382,24 @@ pub async fn statement_csv_handler(
     }
     .await;
     match result {
-        Ok(page) => {
-            let slug: String = page
-                .donor
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            (
-                [
-                    (
-                        http::header::CONTENT_TYPE,
-                        "text/csv; charset=utf-8".to_string(),
+        Ok(page) => (
+            [
+                (
+                    http::header::CONTENT_TYPE,
+                    "text/csv; charset=utf-8".to_string(),
+                ),
+                (
+                    http::header::CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"donations-{}-{}.csv\"",
+                        crate::spreadsheet::file_slug(&page.donor),
+                        page.year
                     ),
-                    (
-                        http::header::CONTENT_DISPOSITION,
-                        format!(
-                            "attachment; filename=\"donations-{}-{}.csv\"",
-                            slug.trim_matches('-'),
-                            page.year
-                        ),
-                    ),
-                ],
-                super::donations::statement_csv(&page),
-            )
-                .into_response()
-        }
+                ),
+            ],
+            super::donations::statement_csv(&page),
+        )
+            .into_response(),
         Err(e) => e.into_response(),
     }
 }

@@ -109,14 +109,9 @@ pub async fn product_everywhere(
              left join pantries cp on cp.id = m.counterpart_pantry_id where m.product_id = ",
         )
         .text(product.id.as_str())
-        .push(" and m.pantry_id in (");
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.text(id.clone());
-        }
-        sql.push(") order by m.occurred_at desc, m.id desc limit ")
+        .push(" and m.pantry_id in ")
+        .text_list(&ids)
+        .push(" order by m.occurred_at desc, m.id desc limit ")
             .int(LATEST_MOVEMENTS);
         for r in sql.query().fetch_all(db.pool()).await? {
             let pantry: String = r.try_get("pantry_id")?;

@@ -66,10 +66,7 @@ pub async fn stock_csv(
                 r.on_hand_text(),
                 unit.as_str().to_string(),
                 r.next_best_before.clone().unwrap_or_default(),
-                r.weight_g
-                    .filter(|_| r.on_hand > 0)
-                    .map(format_weight)
-                    .unwrap_or_default(),
+                r.weight_text().unwrap_or_default(),
                 if r.low { "yes".into() } else { String::new() },
                 amount(r.expiring),
                 amount(r.expired),
@@ -82,20 +79,9 @@ pub async fn stock_csv(
         }
         let _ = w.flush();
     }
-    let slug: String = header
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
     let name = format!(
         "inventory-{}-{}.csv",
-        slug.trim_matches('-'),
+        crate::spreadsheet::file_slug(&header.name),
         query.filter.as_str().replace('_', "-")
     );
     Ok((name, String::from_utf8_lossy(&out).into_owned()))

@@ -50,19 +50,9 @@ pub async fn search_stock(
     if organizations.is_empty() {
         return Ok(out);
     }
-    let in_list = |sql: &mut Sql, items: &[String]| {
-        sql.push("(");
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.text(item.clone());
-        }
-        sql.push(")");
-    };
     let mut sql = Sql::default();
     sql.push("select p.id, p.name, p.category, p.unit, p.organization_id from products p where p.archived_at is null and p.organization_id in ");
-    in_list(&mut sql, &organizations);
+    sql.text_list(&organizations);
     sql.push(" and (p.name_key like ")
         .text(contains_pattern(q.as_str()))
         .push(" escape '\\'");
@@ -106,7 +96,7 @@ pub async fn search_stock(
             and l.product_id = s.product_id and l.quantity > 0) as next_best_before \
          from stock_levels s where s.on_hand > 0 and s.product_id in ",
     );
-    in_list(&mut sql, &ids);
+    sql.text_list(&ids);
     let mut held: HashMap<String, Vec<PantryHolding>> = HashMap::new();
     for r in sql.query().fetch_all(db.pool()).await? {
         let pantry: String = r.try_get("pantry_id")?;

@@ -218,7 +218,7 @@ pub fn InventoryPage() -> impl IntoView {
                                     let empty = row.on_hand == 0;
                                     let product_id = row.product_id.to_string();
                                     let best_before = row.next_best_before.clone();
-                                    let weight = row.weight_g.filter(|_| !empty).map(format_weight);
+                                    let weight = row.weight_text();
                                     view! {
                                         <li class="stock-row" data-product=product_id>
                                             <a class="stock-name" href=href>{row.name.clone()}</a>

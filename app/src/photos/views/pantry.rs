@@ -79,12 +79,7 @@ pub fn PantryIntakePage() -> impl IntoView {
                 let org = v.pantry.organization_id.clone();
                 view! {
                     <leptos_meta::Title text=format!("Intake · {}", v.pantry.name) />
-                    <Breadcrumbs trail=vec![
-                        (v.organization_name.clone(), Some(format!("/organizations/{org}"))),
-                        (v.campus_name.clone(), Some(format!("/campuses/{}", v.pantry.campus_id))),
-                        (v.pantry.name.clone(), Some(format!("/pantries/{pid}"))),
-                        ("Intake".into(), None),
-                    ] />
+                    <Breadcrumbs trail=v.trail(Some("Intake")) />
                     <div class="page-head">
                         <h1>"Intake"</h1>
                         <a class="button" href=format!("/organizations/{org}/donors")>"Donors"</a>
