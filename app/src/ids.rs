@@ -97,6 +97,8 @@ id_type!(
     PhotoId,
     /// A donation of one or more products, received in one form.
     DonationId,
+    /// An API key: a script's access to an organization or a pantry.
+    ApiKeyId,
 );
 
 /// Whether `s` has the form of an id (any of the types above).

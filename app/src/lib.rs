@@ -148,6 +148,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/organizations/new") view={Lazy::<NewOrganizationRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id") view={Lazy::<OrganizationRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/people") view={Lazy::<PeopleRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/api-keys") view={Lazy::<ApiKeysRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/campuses/:id") view={Lazy::<CampusRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/catalog") view={Lazy::<CatalogRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/events") view={Lazy::<EventsAdminRoute>::new()} ssr=SsrMode::Async />
@@ -252,6 +253,7 @@ lazy_pages! {
         SignUpRoute(sign_up_page) => SignUpPage,
         InvitationRoute(invitation_page) => InvitationPage,
         PeopleRoute(people_page) => PeoplePage,
+        ApiKeysRoute(api_keys_page) => ApiKeysPage,
     }
     catalog_pages {
         CatalogRoute(catalog_page) => CatalogPage,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::*;
 use crate::error::AppError;
-use crate::ids::{InvitationId, OrganizationId};
+use crate::ids::{ApiKeyId, InvitationId, MembershipId, OrganizationId};
 
 /// Who is signed in, and whether the instance still waits for its setup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,7 +91,7 @@ pub async fn get_invitation(token: String) -> Result<InvitationOffer, AppError> 
     use crate::{auth::service, state::AppState};
     let state = AppState::current()?;
     let caller = service::optional_caller(&state).await?;
-    service::invitation_offer(&state, &token, caller.as_ref()).await
+    crate::auth::invitations::invitation_offer(&state, &token, caller.as_ref()).await
 }
 
 /// Accepts an invitation by creating the invited account.
@@ -103,7 +103,8 @@ pub async fn accept_invitation(
 ) -> Result<(), AppError> {
     use crate::{auth::service, request, state::AppState};
     let state = AppState::current()?;
-    let session = service::accept_with_new_account(&state, &token, &name, &password).await?;
+    let session =
+        crate::auth::invitations::accept_with_new_account(&state, &token, &name, &password).await?;
     request::append_response_header(
         http::header::SET_COOKIE,
         &service::session_cookie(&session, &state.settings),
@@ -117,7 +118,7 @@ pub async fn join_with_invitation(token: String) -> Result<(), AppError> {
     use crate::{auth::service, state::AppState};
     let state = AppState::current()?;
     let caller = service::require_caller(&state).await?;
-    service::accept_as_caller(&state, &caller, &token).await
+    crate::auth::invitations::accept_as_caller(&state, &caller, &token).await
 }
 
 /// `scope` is `kind:id`, as the place picker on the people page sends it.
@@ -133,7 +134,7 @@ pub async fn create_invitation(
     let (kind, id) = scope
         .split_once(':')
         .ok_or_else(|| AppError::invalid("scope", "Choose the place the invitation is for."))?;
-    service::create_invitation(&state, &caller, &email, &role, kind, id).await
+    crate::auth::invitations::create_invitation(&state, &caller, &email, &role, kind, id).await
 }
 
 #[server(prefix = "/api", endpoint = "revoke_invitation")]
@@ -141,7 +142,7 @@ pub async fn revoke_invitation(id: InvitationId) -> Result<(), AppError> {
     use crate::{auth::service, state::AppState};
     let state = AppState::current()?;
     let caller = service::require_caller(&state).await?;
-    service::revoke_invitation(&state, &caller, &id).await
+    crate::auth::invitations::revoke_invitation(&state, &caller, &id).await
 }
 
 #[server(prefix = "/api", endpoint = "people")]
@@ -149,5 +150,58 @@ pub async fn get_people(organization: OrganizationId) -> Result<PeopleView, AppE
     use crate::{auth::service, state::AppState};
     let state = AppState::current()?;
     let caller = service::require_caller(&state).await?;
-    service::people_view(&state, &caller, &organization).await
+    crate::auth::members::people_view(&state, &caller, &organization).await
+}
+
+#[server(prefix = "/api", endpoint = "change_member_role")]
+pub async fn change_member_role(membership: MembershipId, role: String) -> Result<(), AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    crate::auth::members::change_role(&state, &caller, &membership, &role).await
+}
+
+#[server(prefix = "/api", endpoint = "remove_member")]
+pub async fn remove_member(membership: MembershipId) -> Result<(), AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    crate::auth::members::remove_member(&state, &caller, &membership).await
+}
+
+#[server(prefix = "/api", endpoint = "leave_organization")]
+pub async fn leave_organization(organization: OrganizationId) -> Result<(), AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    crate::auth::members::leave_organization(&state, &caller, &organization).await
+}
+
+#[server(prefix = "/api", endpoint = "api_keys")]
+pub async fn get_api_keys(organization: OrganizationId) -> Result<ApiKeysView, AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    crate::auth::keys::keys_view(&state, &caller, &organization).await
+}
+
+/// `scope` is `kind:id`, as the place picker sends it.
+#[server(prefix = "/api", endpoint = "create_api_key")]
+pub async fn create_api_key(
+    scope: String,
+    name: String,
+    access: String,
+) -> Result<CreatedApiKey, AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    crate::auth::keys::create_key(&state, &caller, &scope, &name, &access).await
+}
+
+#[server(prefix = "/api", endpoint = "revoke_api_key")]
+pub async fn revoke_api_key(id: ApiKeyId) -> Result<(), AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    crate::auth::keys::revoke_key(&state, &caller, &id).await
 }

@@ -92,6 +92,7 @@ mod tests {
                 is_site_admin: false,
             },
             grants: Vec::new(),
+            key: None,
         }
     }
 

@@ -4,6 +4,12 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod callers;
+#[cfg(feature = "ssr")]
+pub mod invitations;
+#[cfg(feature = "ssr")]
+pub mod keys;
+#[cfg(feature = "ssr")]
+pub mod members;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod service;

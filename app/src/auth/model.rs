@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use crate::error::AppError;
-use crate::ids::{InvitationId, UserId};
+use crate::ids::{ApiKeyId, InvitationId, MembershipId, UserId};
 
 /// An email address, trimmed; compared case-insensitively through
 /// [`Email::normalized`].
@@ -245,6 +245,7 @@ pub struct Me {
 /// A person with the role they hold at a place, and where it was granted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonWithRole {
+    pub membership_id: MembershipId,
     pub user_id: UserId,
     pub display_name: String,
     pub email: String,
@@ -323,6 +324,84 @@ pub struct PeopleView {
     pub organization_name: String,
     pub people: Vec<PersonWithRole>,
     pub invitations: Vec<InvitationSummary>,
+    pub places: Vec<InvitablePlace>,
+}
+
+/// What an API key may do: read, or read and write (post movements, import
+/// history). Neither manages people or keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyAccess {
+    Read,
+    ReadWrite,
+}
+
+impl KeyAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::ReadWrite => "read_write",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Read => "Read only",
+            Self::ReadWrite => "Read and write",
+        }
+    }
+
+    pub fn parse(input: &str, field: &str) -> Result<Self, AppError> {
+        match input.trim() {
+            "read" => Ok(Self::Read),
+            "read_write" => Ok(Self::ReadWrite),
+            other => Err(AppError::invalid(
+                field,
+                format!("“{other}” is not an access; choose read or read_write."),
+            )),
+        }
+    }
+
+    /// The role the key acts with at its place.
+    pub fn role(self) -> Role {
+        match self {
+            Self::Read => Role::Viewer,
+            Self::ReadWrite => Role::Manager,
+        }
+    }
+}
+
+/// An API key as its organization's admins see it (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeySummary {
+    pub id: ApiKeyId,
+    pub name: String,
+    /// The key's first characters, to tell keys apart: `lk_AbCdEf…`.
+    pub prefix: String,
+    pub access: KeyAccess,
+    pub place: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// A key just made: the only time the whole key is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    pub id: ApiKeyId,
+    pub key: String,
+    pub name: String,
+    pub access: KeyAccess,
+    pub place: String,
+}
+
+/// The API keys page of an organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeysView {
+    pub organization_name: String,
+    pub keys: Vec<ApiKeySummary>,
+    /// The organization and its pantries, for the place picker.
     pub places: Vec<InvitablePlace>,
 }
 

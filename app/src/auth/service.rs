@@ -21,8 +21,7 @@ use sqlx::Row as _;
 use super::model::*;
 use crate::db::{self, now_ms, Db};
 use crate::error::{AppError, AppResult};
-use crate::ids::{InvitationId, MembershipId, OrganizationId, UserId};
-use crate::org::service as places;
+use crate::ids::{OrganizationId, UserId};
 use crate::state::{AppState, Settings};
 
 pub const SESSION_COOKIE: &str = "larder_session";
@@ -30,14 +29,14 @@ pub const SESSION_COOKIE: &str = "larder_session";
 // ---------------------------------------------------------------- secrets
 
 /// 256 random bits, URL-safe: session tokens and invitation links.
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// What the database keeps of a token.
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -258,7 +257,7 @@ pub async fn create_first_admin(
     Ok(id)
 }
 
-async fn insert_user(
+pub(crate) async fn insert_user(
     tx: &mut db::Tx,
     id: &UserId,
     name: &DisplayName,
@@ -636,8 +635,11 @@ pub struct Place {
 /// The signed-in person and their memberships, loaded once per request.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The person; for an API key, the admin who made it.
     pub me: Me,
     pub grants: Vec<Grant>,
+    /// Set when the request came with an API key rather than a session.
+    pub key: Option<crate::ids::ApiKeyId>,
 }
 
 impl Caller {
@@ -765,7 +767,11 @@ pub async fn session_state_for_token(state: &AppState, token: &str) -> AppResult
         is_site_admin: row.try_get::<i64, _>("is_site_admin")? != 0,
     };
     let grants = load_grants(&state.db, &me.id).await?;
-    let caller = Caller { me, grants };
+    let caller = Caller {
+        me,
+        grants,
+        key: None,
+    };
     state.callers.keep(&hash, &caller, expires_at, generation);
     Ok(SessionState::Active(caller))
 }
@@ -811,10 +817,13 @@ pub async fn require_caller(state: &AppState) -> AppResult<Caller> {
     }
 }
 
-/// The caller of a plain Axum handler (outside server functions), from the
-/// request's session cookie.
+/// The caller of a plain Axum handler (outside server functions): an API
+/// key sent as `Authorization: Bearer`, else the session cookie.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn caller_from_headers(state: &AppState, headers: &http::HeaderMap) -> AppResult<Caller> {
+    if let Some(key) = super::keys::bearer(headers) {
+        return super::keys::caller_for_key(state, key).await;
+    }
     let token = crate::request::cookie_from_headers(headers, SESSION_COOKIE)
         .ok_or_else(AppError::sign_in_required)?;
     match session_state_for_token(state, &token).await? {
@@ -831,440 +840,6 @@ pub async fn optional_caller(state: &AppState) -> AppResult<Option<Caller>> {
     Ok(match session_state(state).await? {
         SessionState::Active(c) => Some(c),
         _ => None,
-    })
-}
-
-// ------------------------------------------------------------ invitations
-
-/// Creates an invitation to `scope` with `role`; the caller must be an
-/// admin there. Returns the link to pass on, shown once.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn create_invitation(
-    state: &AppState,
-    caller: &Caller,
-    email: &str,
-    role: &str,
-    scope_kind: &str,
-    scope_id: &str,
-) -> AppResult<CreatedInvitation> {
-    let email = Email::parse(email, "email")?;
-    let role = Role::parse(role, "role")?;
-    let scope_kind = ScopeKind::parse(scope_kind, "scope")?;
-    let (place, scope_name) = places::resolve_scope(&state.db, scope_kind, scope_id).await?;
-    caller.require(&place, Role::Viewer, "place")?;
-    if caller.role_at(&place) != Some(Role::Admin) {
-        return Err(AppError::Forbidden(
-            "Only an admin of this place can invite people to it.".into(),
-        ));
-    }
-    let already: i64 = sqlx::query_scalar(
-        "select count(*) from memberships m join users u on u.id = m.user_id \
-         where u.email_key = $1 and m.scope_kind = $2 and m.scope_id = $3 and m.role = $4",
-    )
-    .bind(email.normalized())
-    .bind(scope_kind.as_str())
-    .bind(scope_id)
-    .bind(role.as_str())
-    .fetch_one(state.db.pool())
-    .await?;
-    if already > 0 {
-        return Err(AppError::conflict(
-            "email",
-            format!(
-                "{} is already {} of {scope_name}.",
-                email.as_str(),
-                article(role)
-            ),
-        ));
-    }
-    let token = random_token();
-    let now = state.clock.now_ms();
-    let expires = now + state.settings.invitation_ttl.as_millis() as i64;
-    sqlx::query(
-        "insert into invitations (id, token_hash, organization_id, scope_kind, scope_id, role, email, email_key, created_by, created_at, expires_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(InvitationId::new().as_str())
-    .bind(token_hash(&token))
-    .bind(&place.organization_id)
-    .bind(scope_kind.as_str())
-    .bind(scope_id)
-    .bind(role.as_str())
-    .bind(email.as_str())
-    .bind(email.normalized())
-    .bind(caller.me.id.as_str())
-    .bind(now)
-    .bind(expires)
-    .execute(state.db.pool())
-    .await?;
-    tracing::info!(scope = scope_kind.as_str(), %scope_id, role = role.as_str(), "invitation created");
-    Ok(CreatedInvitation {
-        link: format!(
-            "{}/invitations/{token}",
-            state.settings.public_url.trim_end_matches('/')
-        ),
-        email: email.as_str().to_string(),
-        role,
-        scope_name,
-    })
-}
-
-fn article(role: Role) -> String {
-    role.as_phrase().into()
-}
-
-struct InvitationRow {
-    id: String,
-    organization_id: String,
-    scope_kind: ScopeKind,
-    scope_id: String,
-    role: Role,
-    email: String,
-    email_key: String,
-    created_by: String,
-}
-
-/// A usable invitation by its link token, or a message saying why not.
-async fn usable_invitation(db: &Db, token: &str, now: i64) -> AppResult<InvitationRow> {
-    let row = sqlx::query(
-        "select id, organization_id, scope_kind, scope_id, role, email, email_key, created_by, \
-         expires_at, accepted_at, revoked_at from invitations where token_hash = $1",
-    )
-    .bind(token_hash(token))
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or_else(|| {
-        AppError::NotFound(
-            "This invitation link is not valid. Check that you copied all of it.".into(),
-        )
-    })?;
-    if row.try_get::<Option<i64>, _>("accepted_at")?.is_some() {
-        return Err(AppError::conflict(
-            "token",
-            "This invitation has already been used. Sign in instead.",
-        ));
-    }
-    if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
-        return Err(AppError::Forbidden(
-            "This invitation was withdrawn. Ask for a new one.".into(),
-        ));
-    }
-    if row.try_get::<i64, _>("expires_at")? <= now {
-        return Err(AppError::Forbidden(
-            "This invitation has expired. Ask for a new one.".into(),
-        ));
-    }
-    Ok(InvitationRow {
-        id: row.try_get("id")?,
-        organization_id: row.try_get("organization_id")?,
-        scope_kind: ScopeKind::parse(&row.try_get::<String, _>("scope_kind")?, "scope")?,
-        scope_id: row.try_get("scope_id")?,
-        role: Role::parse(&row.try_get::<String, _>("role")?, "role")?,
-        email: row.try_get("email")?,
-        email_key: row.try_get("email_key")?,
-        created_by: row.try_get("created_by")?,
-    })
-}
-
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn invitation_offer(
-    state: &AppState,
-    token: &str,
-    caller: Option<&Caller>,
-) -> AppResult<InvitationOffer> {
-    let inv = usable_invitation(&state.db, token, state.clock.now_ms()).await?;
-    let (place, scope_name) =
-        places::resolve_scope(&state.db, inv.scope_kind, &inv.scope_id).await?;
-    let organization_name = places::organization_name(&state.db, &place.organization_id).await?;
-    let invited_by: String = sqlx::query_scalar("select display_name from users where id = $1")
-        .bind(&inv.created_by)
-        .fetch_one(state.db.pool())
-        .await?;
-    let account_exists: i64 = sqlx::query_scalar("select count(*) from users where email_key = $1")
-        .bind(&inv.email_key)
-        .fetch_one(state.db.pool())
-        .await?;
-    Ok(InvitationOffer {
-        email: inv.email,
-        role: inv.role,
-        scope_kind: inv.scope_kind,
-        scope_name,
-        organization_name,
-        invited_by,
-        account_exists: account_exists > 0,
-        signed_in_as_invitee: caller.is_some_and(|c| c.me.email.to_lowercase() == inv.email_key),
-    })
-}
-
-/// Accepts an invitation by creating the invited account; returns a
-/// session token for it.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn accept_with_new_account(
-    state: &AppState,
-    token: &str,
-    name: &str,
-    password: &str,
-) -> AppResult<String> {
-    let name = DisplayName::parse(name, "name")?;
-    let password = NewPassword::parse(password, "password")?;
-    let inv = usable_invitation(&state.db, token, state.clock.now_ms()).await?;
-    // The place may have been archived since the invitation was made.
-    places::resolve_scope(&state.db, inv.scope_kind, &inv.scope_id).await?;
-    let email = Email::parse(&inv.email, "email")?;
-    let hash = hash_password(&password).await?;
-    let mut tx = state.db.begin().await?;
-    let user = UserId::new();
-    insert_user(&mut tx, &user, &name, &email, &hash, false).await?;
-    redeem(
-        &mut tx,
-        state.db.backend(),
-        &inv,
-        &user,
-        state.clock.now_ms(),
-    )
-    .await?;
-    tx.commit().await?;
-    state.bus.committed();
-    tracing::info!(user_id = %user, "invitation accepted with a new account");
-    create_session(&state.db, &user, &state.settings).await
-}
-
-/// Accepts an invitation for the signed-in caller, whose email it names.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn accept_as_caller(state: &AppState, caller: &Caller, token: &str) -> AppResult<()> {
-    let inv = usable_invitation(&state.db, token, state.clock.now_ms()).await?;
-    places::resolve_scope(&state.db, inv.scope_kind, &inv.scope_id).await?;
-    if caller.me.email.to_lowercase() != inv.email_key {
-        return Err(AppError::Forbidden(format!(
-            "This invitation is for {}, but you are signed in as {}. Sign out and sign in as {} to accept it.",
-            inv.email, caller.me.email, inv.email
-        )));
-    }
-    let mut tx = state.db.begin().await?;
-    redeem(
-        &mut tx,
-        state.db.backend(),
-        &inv,
-        &caller.me.id,
-        state.clock.now_ms(),
-    )
-    .await?;
-    tx.commit().await?;
-    state.callers.forget_all();
-    state.bus.committed();
-    Ok(())
-}
-
-/// The payload of `MemberJoined`, version 1: someone holds a role at a
-/// place (a new membership, or a higher role than they held).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct MemberJoined {
-    pub user_id: String,
-    pub organization_id: String,
-    /// `organization`, `campus` or `pantry`.
-    pub scope_kind: String,
-    pub scope_id: String,
-    pub role: String,
-}
-
-/// Marks the invitation used and grants its membership, once: of two
-/// concurrent acceptances only one finds the row still open.
-async fn redeem(
-    tx: &mut db::Tx,
-    backend: db::Backend,
-    inv: &InvitationRow,
-    user: &UserId,
-    now: i64,
-) -> AppResult<()> {
-    let used = sqlx::query(
-        "update invitations set accepted_at = $1, accepted_by = $2 \
-         where id = $3 and accepted_at is null and revoked_at is null and expires_at > $1",
-    )
-    .bind(now)
-    .bind(user.as_str())
-    .bind(&inv.id)
-    .execute(&mut **tx)
-    .await?;
-    if used.rows_affected() != 1 {
-        return Err(AppError::conflict(
-            "token",
-            "This invitation has already been used. Sign in instead.",
-        ));
-    }
-    // An invitation never lowers a role the person already holds there.
-    let held: Option<String> = sqlx::query_scalar(
-        "select role from memberships where user_id = $1 and scope_kind = $2 and scope_id = $3",
-    )
-    .bind(user.as_str())
-    .bind(inv.scope_kind.as_str())
-    .bind(&inv.scope_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let held = held.map(|r| Role::parse(&r, "role")).transpose()?;
-    if held.is_some_and(|r| r >= inv.role) {
-        return Ok(());
-    }
-    sqlx::query(
-        "insert into memberships (id, user_id, organization_id, scope_kind, scope_id, role, granted_by, created_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8) \
-         on conflict (user_id, scope_kind, scope_id) do update set role = excluded.role",
-    )
-    .bind(MembershipId::new().as_str())
-    .bind(user.as_str())
-    .bind(&inv.organization_id)
-    .bind(inv.scope_kind.as_str())
-    .bind(&inv.scope_id)
-    .bind(inv.role.as_str())
-    .bind(&inv.created_by)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    let pantry = (inv.scope_kind == ScopeKind::Pantry).then_some(inv.scope_id.as_str());
-    crate::events::store::append(
-        tx,
-        backend,
-        &crate::events::store::NewEvent {
-            event: &crate::events::domain::DomainEvent::MemberJoined(MemberJoined {
-                user_id: user.to_string(),
-                organization_id: inv.organization_id.clone(),
-                scope_kind: inv.scope_kind.as_str().into(),
-                scope_id: inv.scope_id.clone(),
-                role: inv.role.as_str().into(),
-            }),
-            organization_id: &inv.organization_id,
-            pantry_id: pantry,
-            actor_id: Some(user.as_str()),
-            correlation_id: &crate::request::current_request_id(),
-            occurred_at: now,
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn revoke_invitation(
-    state: &AppState,
-    caller: &Caller,
-    id: &InvitationId,
-) -> AppResult<()> {
-    let row = sqlx::query(
-        "select scope_kind, scope_id from invitations where id = $1 and accepted_at is null",
-    )
-    .bind(id.as_str())
-    .fetch_optional(state.db.pool())
-    .await?
-    .ok_or_else(|| AppError::not_found("pending invitation"))?;
-    let kind = ScopeKind::parse(&row.try_get::<String, _>("scope_kind")?, "scope")?;
-    let (place, _) =
-        places::resolve_scope(&state.db, kind, &row.try_get::<String, _>("scope_id")?).await?;
-    caller.require(&place, Role::Admin, "pending invitation")?;
-    sqlx::query("update invitations set revoked_at = $1 where id = $2 and accepted_at is null and revoked_at is null")
-        .bind(state.clock.now_ms())
-        .bind(id.as_str())
-        .execute(state.db.pool())
-        .await?;
-    Ok(())
-}
-
-/// The people page of an organization: the memberships and invitations at
-/// the places the caller administers, and those places.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn people_view(
-    state: &AppState,
-    caller: &Caller,
-    organization: &OrganizationId,
-) -> AppResult<PeopleView> {
-    let tree = places::organization_tree(&state.db, organization).await?;
-    if !caller.belongs_to(organization.as_str()) {
-        return Err(AppError::not_found("organization"));
-    }
-    let admin_places: Vec<(ScopeKind, String, Place, String)> = tree
-        .places()
-        .into_iter()
-        .filter(|(_, _, place, _)| caller.role_at(place) == Some(Role::Admin))
-        .collect();
-    if admin_places.is_empty() {
-        return Err(AppError::Forbidden(
-            "Only admins can see and invite people.".into(),
-        ));
-    }
-    let find = |kind: ScopeKind, id: &str| {
-        admin_places
-            .iter()
-            .find(|(k, i, _, _)| *k == kind && i == id)
-    };
-
-    let rows = sqlx::query(
-        "select m.user_id, u.display_name, u.email, m.role, m.scope_kind, m.scope_id from memberships m \
-         join users u on u.id = m.user_id where m.organization_id = $1 order by u.display_name, m.created_at",
-    )
-    .bind(organization.as_str())
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut people = Vec::new();
-    for r in &rows {
-        let kind = ScopeKind::parse(&r.try_get::<String, _>("scope_kind")?, "scope")?;
-        let scope_id: String = r.try_get("scope_id")?;
-        if let Some((_, _, _, label)) = find(kind, &scope_id) {
-            people.push(PersonWithRole {
-                user_id: UserId::from_stored(r.try_get("user_id")?),
-                display_name: r.try_get("display_name")?,
-                email: r.try_get("email")?,
-                role: Role::parse(&r.try_get::<String, _>("role")?, "role")?,
-                scope_kind: kind,
-                scope_name: label.clone(),
-            });
-        }
-    }
-
-    let now = state.clock.now_ms();
-    let rows = sqlx::query(
-        "select id, email, role, scope_kind, scope_id, expires_at, accepted_at, revoked_at from invitations \
-         where organization_id = $1 order by created_at desc limit 200",
-    )
-    .bind(organization.as_str())
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut invitations = Vec::new();
-    for r in &rows {
-        let kind = ScopeKind::parse(&r.try_get::<String, _>("scope_kind")?, "scope")?;
-        let scope_id: String = r.try_get("scope_id")?;
-        let Some((_, _, _, label)) = find(kind, &scope_id) else {
-            continue;
-        };
-        let expires_at: i64 = r.try_get("expires_at")?;
-        let status = if r.try_get::<Option<i64>, _>("accepted_at")?.is_some() {
-            InvitationStatus::Accepted
-        } else if r.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
-            InvitationStatus::Revoked
-        } else if expires_at <= now {
-            InvitationStatus::Expired
-        } else {
-            InvitationStatus::Pending
-        };
-        invitations.push(InvitationSummary {
-            id: InvitationId::from_stored(r.try_get("id")?),
-            email: r.try_get("email")?,
-            role: Role::parse(&r.try_get::<String, _>("role")?, "role")?,
-            scope_kind: kind,
-            scope_name: label.clone(),
-            status,
-            expires_at: db::format_time(expires_at),
-        });
-    }
-    Ok(PeopleView {
-        organization_name: tree.organization.name.clone(),
-        people,
-        invitations,
-        places: admin_places
-            .into_iter()
-            .map(|(kind, id, _, label)| InvitablePlace {
-                scope_kind: kind,
-                scope_id: id,
-                label,
-            })
-            .collect(),
     })
 }
 
@@ -1291,6 +866,7 @@ mod tests {
                 is_site_admin: false,
             },
             grants,
+            key: None,
         }
     }
 

@@ -248,11 +248,34 @@ pub fn PeoplePage() -> impl IntoView {
     let org = move || OrganizationId::from_stored(params.read().get("id").unwrap_or_default());
     let invite = ServerAction::<CreateInvitation>::new();
     let revoke = ServerAction::<RevokeInvitation>::new();
+    let change_role = ServerAction::<ChangeMemberRole>::new();
+    let remove = ServerAction::<RemoveMember>::new();
     let people = Resource::new(
-        move || (org(), invite.version().get(), revoke.version().get()),
-        |(org, _, _)| get_people(org),
+        move || {
+            (
+                org(),
+                invite.version().get(),
+                revoke.version().get(),
+                change_role.version().get(),
+                remove.version().get(),
+            )
+        },
+        |(org, ..)| get_people(org),
     );
     let error = last_error(invite.value());
+    // The refusal of the last change to a member (the last admin, say),
+    // whichever form it came from.
+    let member_error = RwSignal::new(None::<crate::error::AppError>);
+    Effect::new(move |_| {
+        if let Some(r) = change_role.value().get() {
+            member_error.set(r.err());
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(r) = remove.value().get() {
+            member_error.set(r.err());
+        }
+    });
     let created = move || invite.value().get().and_then(Result::ok);
     let query = leptos_router::hooks::use_query_map();
     let start_from = move || query.read().get("where");
@@ -314,13 +337,41 @@ pub fn PeoplePage() -> impl IntoView {
                         </section>
                         <section class="card">
                             <h2>"Members"</h2>
-                            <ul class="list">
-                                {view.people.iter().map(|p| view! {
-                                    <li>
-                                        <span class="primary-text">{p.display_name.clone()}</span>
-                                        <span class="muted">{p.email.clone()}</span>
-                                        <span class="badge">{format!("{} · {}", p.role.label(), p.scope_name)}</span>
-                                    </li>
+                            <FormError error=member_error fields=&[] />
+                            <ul class="list members">
+                                {view.people.iter().map(|p| {
+                                    let id = p.membership_id.to_string();
+                                    let id_2 = id.clone();
+                                    let select_id = format!("role-{id}");
+                                    let current = p.role;
+                                    let who = format!("{} at {}", p.display_name, p.scope_name);
+                                    let role_label = format!("Role of {who}");
+                                    let confirm = format!("Remove {who}? They lose access at once.");
+                                    view! {
+                                        <li>
+                                            <span class="primary-text">{p.display_name.clone()}</span>
+                                            <span class="muted">{p.email.clone()}</span>
+                                            <span class="badge">{format!("{} · {}", p.role.label(), p.scope_name)}</span>
+                                            <ActionForm action=change_role attr:class="inline">
+                                                <input type="hidden" name="membership" value=id />
+                                                <label class="visually-hidden" for=select_id.clone()>{role_label}</label>
+                                                <select id=select_id name="role">
+                                                    {Role::ALL.iter().map(|r| view! {
+                                                        <option value=r.as_str() selected=*r == current>{r.label()}</option>
+                                                    }).collect_view()}
+                                                </select>
+                                                <button type="submit" class="button small">"Change role"</button>
+                                            </ActionForm>
+                                            <details class="confirm">
+                                                <summary class="button small">"Remove…"</summary>
+                                                <ActionForm action=remove attr:class="inline">
+                                                    <input type="hidden" name="membership" value=id_2 />
+                                                    <span>{confirm}</span>
+                                                    <button type="submit" class="button small danger">"Remove"</button>
+                                                </ActionForm>
+                                            </details>
+                                        </li>
+                                    }
                                 }).collect_view()}
                             </ul>
                         </section>
@@ -353,6 +404,113 @@ pub fn PeoplePage() -> impl IntoView {
                             }.into_any()
                         }}
                     </section>
+                }.into_any()
+            })}
+        </Transition>
+    }
+}
+
+/// An organization's API keys: make one (shown once), see when each was
+/// last used, revoke.
+#[component]
+pub fn ApiKeysPage() -> impl IntoView {
+    let params = use_params_map();
+    let org = move || OrganizationId::from_stored(params.read().get("id").unwrap_or_default());
+    let create = ServerAction::<CreateApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    let keys = Resource::new(
+        move || (org(), create.version().get(), revoke.version().get()),
+        |(org, ..)| get_api_keys(org),
+    );
+    let error = last_error(create.value());
+    let revoke_error = last_error(revoke.value());
+    let created = move || create.value().get().and_then(Result::ok);
+    view! {
+        <Title text="API keys" />
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let view = match keys.await {
+                    Ok(v) => v,
+                    Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                };
+                let org_id = org();
+                view! {
+                    <Breadcrumbs trail=vec![
+                        (view.organization_name.clone(), Some(format!("/organizations/{org_id}"))),
+                        ("API keys".into(), None),
+                    ] />
+                    <h1>"API keys"</h1>
+                    <p class="muted">
+                        "A key lets a script, a till or a spreadsheet use the "
+                        <a href="/api">"Larder API"</a>
+                        " for one organization or pantry. Send it as "
+                        <code>"Authorization: Bearer lk_…"</code>"."
+                    </p>
+                    <div class="columns">
+                        <section class="card">
+                            <h2>"Make a key"</h2>
+                            <ActionForm action=create attr:class="stack">
+                                <TextField form="key" label="Name" name="name" hint="What uses it, like “Till export”." error=error autocomplete="off" />
+                                <div class="field">
+                                    <label for="key-scope">"For"</label>
+                                    <select id="key-scope" name="scope">
+                                        {view.places.iter().map(|p| {
+                                            let value = format!("{}:{}", p.scope_kind.as_str(), p.scope_id);
+                                            view! { <option value=value>{p.label.clone()}</option> }
+                                        }).collect_view()}
+                                    </select>
+                                </div>
+                                <fieldset class="field">
+                                    <legend>"Access"</legend>
+                                    <label><input type="radio" name="access" value="read" checked=true />" Read only: stock, movements, visits, reports"</label>
+                                    <label><input type="radio" name="access" value="read_write" />" Read and write: also post movements and import history"</label>
+                                </fieldset>
+                                <FormError error=error fields=&["name"] />
+                                <SubmitButton label="Make key" busy_label="Making…" pending=create.pending() />
+                            </ActionForm>
+                            {move || created().map(|c| view! {
+                                <div class="notice" role="status">
+                                    <p>{format!("“{}” ({}, {}). Copy it now: it is not shown again.", c.name, c.access.label(), c.place)}</p>
+                                    <label for="new-key">"API key"</label>
+                                    <input id="new-key" class="copy" readonly value=c.key.clone() />
+                                </div>
+                            })}
+                        </section>
+                        <section class="card">
+                            <h2>"Keys"</h2>
+                            <FormError error=revoke_error fields=&[] />
+                            {if view.keys.is_empty() {
+                                view! { <EmptyState title="No keys yet"><p>"Make one for each script, so each can be revoked alone."</p></EmptyState> }.into_any()
+                            } else {
+                                view! {
+                                    <ul class="list">
+                                        {view.keys.iter().map(|k| {
+                                            let active = k.revoked_at.is_none();
+                                            let id = k.id.to_string();
+                                            let used = k.last_used_at.clone().map_or_else(|| "never used".to_string(), |t| format!("last used {t}"));
+                                            view! {
+                                                <li>
+                                                    <span class="primary-text">{k.name.clone()}</span>
+                                                    <code class="muted">{format!("{}…", k.prefix)}</code>
+                                                    <span class="muted">{format!("{} · {} · made by {} on {} · {used}", k.access.label(), k.place, k.created_by, k.created_at)}</span>
+                                                    {match k.revoked_at.clone() {
+                                                        Some(t) => view! { <span class="badge">{format!("Revoked {t}")}</span> }.into_any(),
+                                                        None => view! { <span class="badge badge-ok">"Active"</span> }.into_any(),
+                                                    }}
+                                                    {active.then(|| view! {
+                                                        <ActionForm action=revoke attr:class="inline">
+                                                            <input type="hidden" name="id" value=id.clone() />
+                                                            <button type="submit" class="button small danger">"Revoke"</button>
+                                                        </ActionForm>
+                                                    })}
+                                                </li>
+                                            }
+                                        }).collect_view()}
+                                    </ul>
+                                }.into_any()
+                            }}
+                        </section>
+                    </div>
                 }.into_any()
             })}
         </Transition>

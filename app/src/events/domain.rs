@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::auth::service::MemberJoined;
+use crate::auth::members::{MemberChanged, MemberJoined};
 use crate::catalog::model::Product;
 use crate::forecasts::run::ForecastsGenerated;
 use crate::inventory::service::{MinimumSet, StockMoved};
@@ -60,6 +60,8 @@ pub enum DomainEvent {
     OrganizationTimeZoneSet(PlaceChanged),
     PantryTimeZoneSet(PlaceChanged),
     MemberJoined(MemberJoined),
+    MemberRoleChanged(MemberChanged),
+    MemberRemoved(MemberChanged),
     // History and forecasts.
     HistoryImported(HistoryImported),
     ForecastsGenerated(ForecastsGenerated),
@@ -99,6 +101,8 @@ impl DomainEvent {
             OrganizationTimeZoneSet(_) => "OrganizationTimeZoneSet",
             PantryTimeZoneSet(_) => "PantryTimeZoneSet",
             MemberJoined(_) => "MemberJoined",
+            MemberRoleChanged(_) => "MemberRoleChanged",
+            MemberRemoved(_) => "MemberRemoved",
             HistoryImported(_) => "HistoryImported",
             ForecastsGenerated(_) => "ForecastsGenerated",
         }

@@ -47,7 +47,9 @@ impl Consumer for PlaceCaches {
                 | PantryArchived(_)
                 | OrganizationTimeZoneSet(_)
                 | PantryTimeZoneSet(_)
-                | MemberJoined(_) => {
+                | MemberJoined(_)
+                | MemberRoleChanged(_)
+                | MemberRemoved(_) => {
                     self.callers.forget_all();
                     self.contexts.forget_all();
                 }

@@ -490,7 +490,7 @@ async fn people_at(
     organization_name: &str,
 ) -> AppResult<Vec<PersonWithRole>> {
     let rows = sqlx::query(
-        "select m.user_id, u.display_name, u.email, m.role, m.scope_kind from memberships m \
+        "select m.id, m.user_id, u.display_name, u.email, m.role, m.scope_kind from memberships m \
          join users u on u.id = m.user_id \
          where u.disabled_at is null and ((m.scope_kind = 'organization' and m.scope_id = $1) \
             or (m.scope_kind = 'campus' and m.scope_id = $2) or (m.scope_kind = 'pantry' and m.scope_id = $3)) \
@@ -505,6 +505,7 @@ async fn people_at(
         .map(|r| {
             let kind = ScopeKind::parse(&r.try_get::<String, _>("scope_kind")?, "scope")?;
             Ok(PersonWithRole {
+                membership_id: MembershipId::from_stored(r.try_get("id")?),
                 user_id: UserId::from_stored(r.try_get("user_id")?),
                 display_name: r.try_get("display_name")?,
                 email: r.try_get("email")?,
@@ -700,7 +701,7 @@ pub async fn create_organization(
         None,
     )
     .await?;
-    let member = crate::auth::service::MemberJoined {
+    let member = crate::auth::members::MemberJoined {
         user_id: caller.me.id.to_string(),
         organization_id: id.to_string(),
         scope_kind: "organization".into(),

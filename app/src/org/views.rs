@@ -219,6 +219,13 @@ pub fn OrganizationPage() -> impl IntoView {
     let rename = ServerAction::<RenameOrganization>::new();
     let archive = ServerAction::<ArchiveOrganization>::new();
     let set_zone = ServerAction::<SetOrganizationTimeZone>::new();
+    let leave = ServerAction::<crate::auth::api::LeaveOrganization>::new();
+    let leave_error = last_error(leave.value());
+    Effect::new(move |_| {
+        if let Some(Ok(())) = leave.value().get() {
+            crate::auth::views::reload_to("/");
+        }
+    });
     let data = Resource::new(
         move || {
             (
@@ -261,6 +268,8 @@ pub fn OrganizationPage() -> impl IntoView {
                 let org_id_2 = org_id.clone();
                 let org_id_3 = org_id.clone();
                 let org_id_4 = org_id.clone();
+                let org_id_5 = org_id.clone();
+                let org_name = v.organization.name.clone();
                 view! {
                     <Title text=v.organization.name.clone() />
                     <Breadcrumbs trail=vec![(v.organization.name.clone(), None)] />
@@ -270,6 +279,7 @@ pub fn OrganizationPage() -> impl IntoView {
                             <a class="button" href=format!("/organizations/{org_id}/catalog")>"Catalog"</a>
                             {v.abilities.administer.then(|| view! {
                                 <a class="button" href=format!("/organizations/{org_id}/people")>"People"</a>
+                                <a class="button" href=format!("/organizations/{org_id}/api-keys")>"API keys"</a>
                                 <a class="button" href=format!("/organizations/{org_id}/events")>"Events"</a>
                             })}
                         </div>
@@ -347,6 +357,15 @@ pub fn OrganizationPage() -> impl IntoView {
                             }.into_any())
                         />
                     })}
+                    <details class="card confirm-card">
+                        <summary>"Leave this organization"</summary>
+                        <ActionForm action=leave attr:class="stack">
+                            <input type="hidden" name="organization" value=org_id_5 />
+                            <p>{format!("You will lose access to {org_name} and every campus and pantry in it. An admin can invite you again.")}</p>
+                            <FormError error=leave_error fields=&[] />
+                            <SubmitButton label="Leave organization" busy_label="Leaving…" pending=leave.pending() class="button danger" />
+                        </ActionForm>
+                    </details>
                 }.into_any()
             })}
         </Transition>

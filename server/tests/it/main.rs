@@ -9,6 +9,7 @@ mod crash;
 mod essentials;
 mod forecasts;
 mod hostile;
+mod identity;
 mod inventory;
 mod llm;
 mod matching;

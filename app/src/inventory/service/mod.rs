@@ -14,6 +14,7 @@
 mod commands;
 mod everywhere;
 mod export;
+mod feed;
 mod overview;
 mod posting;
 mod queries;
@@ -23,6 +24,7 @@ pub(crate) use commands::positive;
 pub use commands::{adjust, discard, distribute, receive, set_minimum, transfer, MovementFields};
 pub use everywhere::product_everywhere;
 pub use export::stock_csv;
+pub use feed::{movement_feed, parse_rfc3339, rfc3339, FeedFilter, MovementRecord};
 pub use overview::{overview, Scope};
 pub(crate) use posting::lot_date;
 pub(super) use posting::{moved_event, not_enough, Command, PendingEvent, Written};

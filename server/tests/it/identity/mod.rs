@@ -1,0 +1,4 @@
+//! Identity: who belongs where and what they may change, API keys and the
+//! public REST API.
+
+mod members;
