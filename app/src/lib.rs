@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod nav;
 pub mod org;
 pub mod photos;
+pub mod rest;
 pub mod ui;
 pub mod usage;
 
@@ -47,6 +48,7 @@ pub fn routes() -> axum::Router<state::AppState> {
         .merge(usage::api::routes())
         .merge(photos::api::routes())
         .merge(forecasts::api::routes())
+        .merge(rest::routes())
 }
 
 use leptos::prelude::*;
@@ -54,6 +56,7 @@ use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title}
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, Lazy, LazyRoute, SsrMode};
 
+use auth::account_views::*;
 use auth::api::get_session;
 use auth::views::*;
 use catalog::views::*;
@@ -63,6 +66,7 @@ use inventory::views::*;
 use nav::views::*;
 use org::views::*;
 use photos::views::*;
+use rest::views::*;
 use usage::views::*;
 
 /// The Content-Security-Policy of a page: scripts only from this origin or
@@ -149,6 +153,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/organizations/:id") view={Lazy::<OrganizationRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/people") view={Lazy::<PeopleRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/api-keys") view={Lazy::<ApiKeysRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/reset/:token") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/developers") view={Lazy::<ApiReferenceRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/campuses/:id") view={Lazy::<CampusRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/catalog") view={Lazy::<CatalogRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/events") view={Lazy::<EventsAdminRoute>::new()} ssr=SsrMode::Async />
@@ -254,6 +261,9 @@ lazy_pages! {
         InvitationRoute(invitation_page) => InvitationPage,
         PeopleRoute(people_page) => PeoplePage,
         ApiKeysRoute(api_keys_page) => ApiKeysPage,
+        ApiReferenceRoute(api_reference_page) => ApiReferencePage,
+        AccountRoute(account_page) => AccountPage,
+        ResetPasswordRoute(reset_password_page) => ResetPasswordPage,
     }
     catalog_pages {
         CatalogRoute(catalog_page) => CatalogPage,
@@ -306,7 +316,7 @@ fn Header() -> impl IntoView {
                             match session.await {
                                 Ok(s) => match s.me {
                                     Some(me) => view! {
-                                        <span class="who" title=me.email.clone()>{me.display_name}</span>
+                                        <a class="who" href="/account" title=format!("{} · your account", me.email)>{me.display_name}</a>
                                         <SignOutButton />
                                     }.into_any(),
                                     None => view! { <a href="/sign-in">"Sign in"</a> }.into_any(),

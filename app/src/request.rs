@@ -67,6 +67,13 @@ pub fn client_ip_from(peer: IpAddr, headers: &http::HeaderMap, trusted: &[ipnet:
     client
 }
 
+/// The request's `User-Agent`, cut to 300 characters, for the session list.
+pub fn user_agent() -> Option<String> {
+    let parts = parts()?;
+    let ua = parts.headers.get(http::header::USER_AGENT)?.to_str().ok()?;
+    Some(ua.chars().take(300).collect())
+}
+
 /// The value of a cookie sent with the request.
 pub fn cookie(name: &str) -> Option<String> {
     let parts = parts()?;

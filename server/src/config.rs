@@ -68,6 +68,8 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How often scheduled jobs look whether they are due.
     pub job_check: Duration,
+    /// Requests per minute per API key and per client address.
+    pub rate_limits: app::rest::limits::RateLimitSettings,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -113,6 +115,8 @@ struct FileConfig {
     metrics_token: Option<String>,
     trusted_proxies: Option<String>,
     job_check_seconds: Option<u64>,
+    rate_limit_per_key: Option<u64>,
+    rate_limit_per_address: Option<u64>,
     first_admin: Option<FileFirstAdmin>,
 }
 
@@ -182,6 +186,23 @@ impl Config {
         let trusted_proxies = trusted_proxies(
             &pick("LARDER_TRUSTED_PROXIES", file.trusted_proxies).unwrap_or_default(),
         )?;
+        // Requests per minute; 0 turns the limit off.
+        let rate_limits = app::rest::limits::RateLimitSettings {
+            per_key: std::num::NonZeroU32::new(bounded(
+                "LARDER_RATE_LIMIT_PER_KEY",
+                env("LARDER_RATE_LIMIT_PER_KEY"),
+                file.rate_limit_per_key,
+                0..=1_000_000,
+                600,
+            )? as u32),
+            per_address: std::num::NonZeroU32::new(bounded(
+                "LARDER_RATE_LIMIT_PER_ADDRESS",
+                env("LARDER_RATE_LIMIT_PER_ADDRESS"),
+                file.rate_limit_per_address,
+                0..=1_000_000,
+                1200,
+            )? as u32),
+        };
         let job_check_seconds = bounded(
             "LARDER_JOB_CHECK_SECONDS",
             env("LARDER_JOB_CHECK_SECONDS"),
@@ -380,6 +401,7 @@ impl Config {
             metrics_token,
             trusted_proxies,
             job_check: Duration::from_secs(job_check_seconds),
+            rate_limits,
         })
     }
 }

@@ -381,6 +381,11 @@ pub fn router(config: &Config, state: AppState, metrics: Arc<metrics::Metrics>) 
             Arc::new(http::public_origin(&config.public_url)),
             http::csrf_guard,
         ))
+        // Before the CSRF check and any handler: a flood is refused cheaply.
+        .layer(axum::middleware::from_fn_with_state(
+            app::rest::limits::RateLimits::new(config.rate_limits, config.trusted_proxies.clone()),
+            app::rest::limits::enforce,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::track,

@@ -205,3 +205,66 @@ pub async fn revoke_api_key(id: ApiKeyId) -> Result<(), AppError> {
     let caller = service::require_caller(&state).await?;
     crate::auth::keys::revoke_key(&state, &caller, &id).await
 }
+
+#[server(prefix = "/api", endpoint = "account")]
+pub async fn get_account() -> Result<AccountView, AppError> {
+    use crate::{auth::service, request, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    let token = request::cookie(service::SESSION_COOKIE);
+    crate::auth::account::account_view(&state, &caller, token.as_deref()).await
+}
+
+#[server(prefix = "/api", endpoint = "rename_me")]
+pub async fn rename_me(name: String) -> Result<(), AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    crate::auth::account::rename(&state, &caller, &name).await
+}
+
+#[server(prefix = "/api", endpoint = "change_password")]
+pub async fn change_password(current: String, password: String) -> Result<(), AppError> {
+    use crate::{auth::service, request, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    let token = request::cookie(service::SESSION_COOKIE).unwrap_or_default();
+    crate::auth::account::change_password(&state, &caller, &token, &current, &password).await
+}
+
+/// Signs out every other browser; answers how many sessions ended.
+#[server(prefix = "/api", endpoint = "sign_out_elsewhere")]
+pub async fn sign_out_elsewhere() -> Result<u64, AppError> {
+    use crate::{auth::service, request, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    let token = request::cookie(service::SESSION_COOKIE).unwrap_or_default();
+    crate::auth::account::end_other_sessions(&state, &caller, &token).await
+}
+
+#[server(prefix = "/api", endpoint = "create_reset_link")]
+pub async fn create_reset_link(membership: MembershipId) -> Result<CreatedResetLink, AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    crate::auth::account::create_reset_link(&state, &caller, &membership).await
+}
+
+#[server(prefix = "/api", endpoint = "password_reset")]
+pub async fn get_password_reset(token: String) -> Result<ResetOffer, AppError> {
+    use crate::state::AppState;
+    let state = AppState::current()?;
+    crate::auth::account::reset_offer(&state, &token).await
+}
+
+#[server(prefix = "/api", endpoint = "reset_password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    use crate::{auth::service, request, state::AppState};
+    let state = AppState::current()?;
+    let session = crate::auth::account::reset_password(&state, &token, &password).await?;
+    request::append_response_header(
+        http::header::SET_COOKIE,
+        &service::session_cookie(&session, &state.settings),
+    );
+    Ok(())
+}

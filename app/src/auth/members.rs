@@ -159,6 +159,30 @@ async fn administered(
     let m = membership(tx, id.as_str())
         .await?
         .ok_or_else(|| AppError::not_found("member"))?;
+    admin_of(state, caller, &m).await?;
+    Ok(m)
+}
+
+/// A membership the caller administers, for the account module's reset
+/// links: its person's id.
+pub(crate) struct AdministeredMembership {
+    pub user_id: String,
+}
+
+pub(crate) async fn administered_membership(
+    state: &AppState,
+    caller: &Caller,
+    id: &MembershipId,
+) -> AppResult<AdministeredMembership> {
+    let mut conn = state.db.connect_one().await?;
+    let m = membership(&mut conn, id.as_str())
+        .await?
+        .ok_or_else(|| AppError::not_found("member"))?;
+    admin_of(state, caller, &m).await?;
+    Ok(AdministeredMembership { user_id: m.user_id })
+}
+
+async fn admin_of(state: &AppState, caller: &Caller, m: &Membership) -> AppResult<()> {
     let (place, _) = places::resolve_scope(&state.db, m.scope_kind, &m.scope_id).await?;
     caller.require(&place, Role::Viewer, "member")?;
     if caller.role_at(&place) != Some(Role::Admin) {
@@ -166,7 +190,7 @@ async fn administered(
             "Only an admin of this place can change who belongs to it.".into(),
         ));
     }
-    Ok(m)
+    Ok(())
 }
 
 /// Sets a member's role at the place of their membership, up or down.

@@ -1,6 +1,9 @@
 //! Accounts and access: local sign-in, sessions, first-start setup, roles on
 //! organizations, campuses and pantries, and invitations.
 
+#[cfg(feature = "ssr")]
+pub mod account;
+pub mod account_views;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod callers;

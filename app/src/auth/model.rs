@@ -405,6 +405,51 @@ pub struct ApiKeysView {
     pub places: Vec<InvitablePlace>,
 }
 
+/// A session as its owner sees it on the account page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session this page was loaded with.
+    pub current: bool,
+}
+
+/// An organization the person belongs to, and what they are there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Belonging {
+    pub organization_id: String,
+    pub organization_name: String,
+    /// "Admin of State College", "Staff at North Campus · Main Pantry".
+    pub roles: Vec<String>,
+}
+
+/// The account page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub me: Me,
+    /// "Password", "Google (through Cognito)".
+    pub sign_in_methods: Vec<String>,
+    pub sessions: Vec<SessionSummary>,
+    pub organizations: Vec<Belonging>,
+}
+
+/// What the password reset page shows before the new password is chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetOffer {
+    pub email: String,
+    pub display_name: String,
+}
+
+/// A reset link just made, for the admin to pass on; shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedResetLink {
+    pub link: String,
+    pub display_name: String,
+    pub valid_hours: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

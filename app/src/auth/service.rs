@@ -78,7 +78,7 @@ pub async fn hash_password(password: &NewPassword) -> AppResult<String> {
 /// Checks a password against a stored hash. Unknown accounts are checked
 /// against a fixed hash so that a wrong email takes as long as a wrong
 /// password and does not reveal which accounts exist.
-async fn verify_password(stored: Option<String>, candidate: &str) -> bool {
+pub(crate) async fn verify_password(stored: Option<String>, candidate: &str) -> bool {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let known = stored.is_some();
     let candidate = candidate.to_owned();
@@ -497,6 +497,15 @@ pub async fn sign_in(
     };
     let Some(id) = id else {
         verify_password(None, password).await;
+        record_sign_in(
+            &state.db,
+            &state.settings,
+            None,
+            &account,
+            SignInMethod::Password,
+            false,
+        )
+        .await;
         tracing::info!(email = %email.normalized(), "failed sign-in: no such account");
         return Err(AppError::invalid(
             "password",
@@ -504,6 +513,15 @@ pub async fn sign_in(
         ));
     };
     if !verify_password(hash, password).await {
+        record_sign_in(
+            &state.db,
+            &state.settings,
+            Some(&id),
+            &account,
+            SignInMethod::Password,
+            false,
+        )
+        .await;
         tracing::info!(email = %email.normalized(), "failed sign-in");
         return Err(AppError::invalid(
             "password",
@@ -511,6 +529,15 @@ pub async fn sign_in(
         ));
     }
     state.throttle.succeeded(&account, address.as_deref());
+    record_sign_in(
+        &state.db,
+        &state.settings,
+        Some(&id),
+        &account,
+        SignInMethod::Password,
+        true,
+    )
+    .await;
     let id = UserId::from_stored(id);
     create_session(&state.db, &id, &state.settings).await
 }
@@ -563,15 +590,65 @@ pub async fn create_session(db: &Db, user: &UserId, settings: &Settings) -> AppR
     let token = random_token();
     let now = settings.clock.now_ms();
     sqlx::query(
-        "insert into sessions (token_hash, user_id, created_at, expires_at, last_seen_at) values ($1, $2, $3, $4, $3)",
+        "insert into sessions (token_hash, user_id, created_at, expires_at, last_seen_at, client_ip, user_agent) \
+         values ($1, $2, $3, $4, $3, $5, $6)",
     )
     .bind(token_hash(&token))
     .bind(user.as_str())
     .bind(now)
     .bind(now + settings.session_ttl.as_millis() as i64)
+    .bind(crate::request::client_ip(&settings.trusted_proxies).map(|ip| ip.to_string()))
+    .bind(crate::request::user_agent())
     .execute(db.pool())
     .await?;
     Ok(token)
+}
+
+/// How someone signed in, for the sign-in records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMethod {
+    Password,
+    Oidc,
+    ResetLink,
+}
+
+impl SignInMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Oidc => "oidc",
+            Self::ResetLink => "reset_link",
+        }
+    }
+}
+
+/// Records a sign-in attempt for the audit log. A failure to record is
+/// logged, never turned into a failed sign-in.
+pub async fn record_sign_in(
+    db: &Db,
+    settings: &Settings,
+    user: Option<&str>,
+    email: &str,
+    method: SignInMethod,
+    succeeded: bool,
+) {
+    let result = sqlx::query(
+        "insert into sign_ins (id, user_id, email, method, succeeded, client_ip, user_agent, at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(user)
+    .bind(email.chars().take(254).collect::<String>())
+    .bind(method.as_str())
+    .bind(i64::from(succeeded))
+    .bind(crate::request::client_ip(&settings.trusted_proxies).map(|ip| ip.to_string()))
+    .bind(crate::request::user_agent())
+    .bind(settings.clock.now_ms())
+    .execute(db.pool())
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not record a sign-in");
+    }
 }
 
 #[tracing::instrument(level = "debug", skip_all)]

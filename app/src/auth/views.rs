@@ -250,6 +250,8 @@ pub fn PeoplePage() -> impl IntoView {
     let revoke = ServerAction::<RevokeInvitation>::new();
     let change_role = ServerAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
+    let reset_link = ServerAction::<CreateResetLink>::new();
+    let reset_created = move || reset_link.value().get().and_then(Result::ok);
     let people = Resource::new(
         move || {
             (
@@ -273,6 +275,11 @@ pub fn PeoplePage() -> impl IntoView {
     });
     Effect::new(move |_| {
         if let Some(r) = remove.value().get() {
+            member_error.set(r.err());
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(r) = reset_link.value().get() {
             member_error.set(r.err());
         }
     });
@@ -338,10 +345,18 @@ pub fn PeoplePage() -> impl IntoView {
                         <section class="card">
                             <h2>"Members"</h2>
                             <FormError error=member_error fields=&[] />
+                            {move || reset_created().map(|c| view! {
+                                <div class="notice" role="status">
+                                    <p>{format!("A link for {} to choose a new password. Send it to them; it works once, for {} hours.", c.display_name, c.valid_hours)}</p>
+                                    <label for="reset-link">"Password link"</label>
+                                    <input id="reset-link" class="copy" readonly value=c.link.clone() />
+                                </div>
+                            })}
                             <ul class="list members">
                                 {view.people.iter().map(|p| {
                                     let id = p.membership_id.to_string();
                                     let id_2 = id.clone();
+                                    let id_3 = id.clone();
                                     let select_id = format!("role-{id}");
                                     let current = p.role;
                                     let who = format!("{} at {}", p.display_name, p.scope_name);
@@ -361,6 +376,10 @@ pub fn PeoplePage() -> impl IntoView {
                                                     }).collect_view()}
                                                 </select>
                                                 <button type="submit" class="button small">"Change role"</button>
+                                            </ActionForm>
+                                            <ActionForm action=reset_link attr:class="inline">
+                                                <input type="hidden" name="membership" value=id_3 />
+                                                <button type="submit" class="button small">"Password link"</button>
                                             </ActionForm>
                                             <details class="confirm">
                                                 <summary class="button small">"Remove…"</summary>
@@ -442,7 +461,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                     <h1>"API keys"</h1>
                     <p class="muted">
                         "A key lets a script, a till or a spreadsheet use the "
-                        <a href="/api">"Larder API"</a>
+                        <a href="/developers">"Larder API"</a>
                         " for one organization or pantry. Send it as "
                         <code>"Authorization: Bearer lk_…"</code>"."
                     </p>

@@ -128,6 +128,13 @@ pub const TOPICS: &[HelpTopic] = &[
             ("Invitations", &[
                 "Invite someone by email address, choose their role and where it applies. They open the link to create their account; an unused invitation can be revoked.",
             ]),
+            ("Changing and removing", &[
+                "On People, pick a member's new role and press Change role, or Remove… to take away their access to that place; it takes effect on their next click.",
+                "Anyone can leave an organization from the bottom of its page. The last admin of an organization has to make someone else an admin first.",
+            ]),
+            ("Scripts and the API", &[
+                "Admins make API keys on the organization's API keys page, for the organization or one pantry, read only or read and write. The key is shown once; revoke it when the script is retired. The API is described at /developers.",
+            ]),
         ],
     },
     HelpTopic {

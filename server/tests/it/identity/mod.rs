@@ -1,4 +1,6 @@
 //! Identity: who belongs where and what they may change, API keys and the
 //! public REST API.
 
+mod account;
+mod api;
 mod members;

@@ -1,0 +1,324 @@
+//! The handlers of `/api/v1` that are documented in its OpenAPI document.
+//! Each reads its caller (an API key, or a session), parses its parameters
+//! into the owning module's types with field-named errors, and hands over
+//! to that module's service, as the server functions do.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::cursor;
+use super::error::{ApiError, ErrorBody};
+use crate::auth::model::{Role, ScopeKind};
+use crate::auth::service::{caller_from_headers, Caller};
+use crate::error::AppError;
+use crate::ids::{OrganizationId, PantryId, ProductId};
+use crate::inventory::model::MovementKind;
+use crate::inventory::service::{self as stock, FeedFilter, MovementRecord};
+use crate::state::AppState;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// An organization the caller belongs to.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrganizationOut {
+    pub id: String,
+    pub name: String,
+    /// The IANA time zone its days are counted in.
+    pub time_zone: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrganizationList {
+    pub organizations: Vec<OrganizationOut>,
+}
+
+/// A campus or pantry of an organization the caller can see.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlaceOut {
+    pub id: String,
+    /// `campus` or `pantry`.
+    pub kind: String,
+    pub name: String,
+    /// The campus a pantry is on.
+    pub campus_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlaceList {
+    pub organization: OrganizationOut,
+    pub places: Vec<PlaceOut>,
+}
+
+/// A page of movements, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MovementPage {
+    pub movements: Vec<MovementRecord>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A movement to record. `quantity` is positive; `adjusted` takes a
+/// `direction` (`up` or `down`) and `discarded` a `reason`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewMovement {
+    pub product_id: String,
+    /// `received`, `distributed`, `adjusted` or `discarded`.
+    pub kind: String,
+    #[schema(minimum = 1)]
+    pub quantity: i64,
+    /// For `received`: the lot's best-before date, `YYYY-MM-DD`.
+    pub best_before: Option<String>,
+    /// For `received`: `donation`, `purchase` or `transfer`.
+    pub source: Option<String>,
+    pub donor: Option<String>,
+    pub weight_g: Option<i64>,
+    /// For `discarded`: `expired`, `damaged`, `recalled` or `other`; for
+    /// `adjusted`: why the count differs.
+    pub reason: Option<String>,
+    /// For `adjusted`: `up` or `down`.
+    pub direction: Option<String>,
+    pub note: Option<String>,
+}
+
+/// What a recorded movement left.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MovementCreated {
+    pub movement_id: String,
+    /// The product's stock at the pantry afterwards.
+    pub on_hand: i64,
+}
+
+fn organization_out(o: crate::org::model::Organization) -> OrganizationOut {
+    OrganizationOut {
+        id: o.id.to_string(),
+        name: o.name,
+        time_zone: o.time_zone,
+    }
+}
+
+/// The organizations the caller belongs to (for an API key, its own).
+#[utoipa::path(
+    get, path = "/api/v1/organizations", tag = "places",
+    responses(
+        (status = 200, body = OrganizationList),
+        (status = 401, body = ErrorBody, description = "No key, or a revoked one"),
+        (status = 429, body = ErrorBody, description = "Too many requests; see Retry-After"),
+    )
+)]
+pub async fn organizations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<OrganizationList>> {
+    let caller = caller_from_headers(&state, &headers).await?;
+    let mut ids: Vec<&str> = caller
+        .grants
+        .iter()
+        .map(|g| g.organization_id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut organizations = Vec::new();
+    for id in ids {
+        let (o, _) = crate::org::service::organization_with_place(&state.db, id).await?;
+        organizations.push(organization_out(o));
+    }
+    Ok(Json(OrganizationList { organizations }))
+}
+
+/// The campuses and pantries of an organization that the caller can see.
+#[utoipa::path(
+    get, path = "/api/v1/organizations/{organization_id}/places", tag = "places",
+    params(("organization_id" = String, Path, description = "The organization's id")),
+    responses(
+        (status = 200, body = PlaceList),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "No such organization, or not yours"),
+        (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn places(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<PlaceList>> {
+    let caller = caller_from_headers(&state, &headers).await?;
+    let id: OrganizationId = id.parse()?;
+    if !caller.belongs_to(id.as_str()) {
+        return Err(AppError::not_found("organization").into());
+    }
+    let tree = crate::org::service::organization_tree(&state.db, &id).await?;
+    let mut places = Vec::new();
+    for (kind, place_id, place, label) in tree.places() {
+        let visible = caller.role_at(&place).is_some()
+            || (kind == ScopeKind::Campus
+                && caller
+                    .grants
+                    .iter()
+                    .any(|g| g.campus_id.as_deref() == Some(place_id.as_str())));
+        if kind == ScopeKind::Organization || !visible {
+            continue;
+        }
+        places.push(PlaceOut {
+            id: place_id,
+            kind: kind.as_str().into(),
+            name: label,
+            campus_id: place.campus_id.filter(|_| kind == ScopeKind::Pantry),
+        });
+    }
+    Ok(Json(PlaceList {
+        organization: organization_out(tree.organization),
+        places,
+    }))
+}
+
+fn text<'a>(q: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
+    q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// A pantry's movements, oldest first, a page at a time. Distributions of a
+/// period: `kind=distributed&since=…&until=…`.
+#[utoipa::path(
+    get, path = "/api/v1/pantries/{pantry_id}/movements", tag = "stock",
+    params(
+        ("pantry_id" = String, Path, description = "The pantry's id"),
+        ("since" = Option<String>, Query, description = "From this time on (RFC 3339), inclusive"),
+        ("until" = Option<String>, Query, description = "Before this time (RFC 3339), exclusive"),
+        ("kind" = Option<String>, Query, description = "received, distributed, adjusted, transferred or discarded"),
+        ("product_id" = Option<String>, Query, description = "Only this product"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("limit" = Option<i64>, Query, description = "Movements per page, 1 to 500 (100 if not given)", minimum = 1, maximum = 500),
+    ),
+    responses(
+        (status = 200, body = MovementPage),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "No such pantry, or not yours"),
+        (status = 422, body = ErrorBody, description = "A parameter does not parse; `field` names it"),
+        (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn movements(
+    State(state): State<AppState>,
+    Path(pantry): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<MovementPage>> {
+    let caller = caller_from_headers(&state, &headers).await?;
+    let pantry: PantryId = pantry.parse()?;
+    let filter = FeedFilter {
+        since: text(&q, "since")
+            .map(|s| stock::parse_rfc3339(s, "since"))
+            .transpose()?,
+        until: text(&q, "until")
+            .map(|s| stock::parse_rfc3339(s, "until"))
+            .transpose()?,
+        kind: text(&q, "kind")
+            .map(|k| {
+                MovementKind::parse(k).ok_or_else(|| {
+                    AppError::invalid(
+                        "kind",
+                        format!("“{k}” is not a movement kind; use received, distributed, adjusted, transferred or discarded."),
+                    )
+                })
+            })
+            .transpose()?,
+        product: text(&q, "product_id")
+            .map(|p| p.parse::<ProductId>().map(|p| p.to_string()))
+            .transpose()?,
+        after: text(&q, "cursor").map(cursor::decode).transpose()?,
+    };
+    let limit = cursor::limit(q.get("limit"), 100, 500)?;
+    let (movements, more) = stock::movement_feed(&state, &caller, &pantry, &filter, limit).await?;
+    let next_cursor = more.then(|| movements.last()).flatten().and_then(|m| {
+        stock::parse_rfc3339(&m.occurred_at, "cursor")
+            .ok()
+            .map(|at| cursor::encode(at, &m.id))
+    });
+    Ok(Json(MovementPage {
+        movements,
+        next_cursor,
+    }))
+}
+
+/// Records a movement at a pantry: stock received, given out, counted or
+/// thrown away. Needs a read-write key (or staff in a session).
+#[utoipa::path(
+    post, path = "/api/v1/pantries/{pantry_id}/movements", tag = "stock",
+    params(("pantry_id" = String, Path, description = "The pantry's id")),
+    request_body = NewMovement,
+    responses(
+        (status = 201, body = MovementCreated),
+        (status = 400, body = ErrorBody, description = "The body is not JSON of this shape"),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "A read-only key, or a role that cannot record stock"),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Not enough stock to take"),
+        (status = 422, body = ErrorBody, description = "A field does not parse; `field` names it"),
+        (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn post_movement(
+    State(state): State<AppState>,
+    Path(pantry): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let caller = caller_from_headers(&state, &headers).await?;
+    let pantry: PantryId = pantry.parse()?;
+    let m: NewMovement = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("The body is not a movement: {e}.")))?;
+    refuse_read_only(&state, &caller, &pantry).await?;
+    let product: ProductId = m
+        .product_id
+        .parse()
+        .map_err(|_| AppError::invalid("product_id", "That is not a product id."))?;
+    let fields = stock::MovementFields {
+        quantity: m.quantity.to_string(),
+        best_before: m.best_before.unwrap_or_default(),
+        source: m.source.unwrap_or_else(|| "donation".into()),
+        donor: m.donor.unwrap_or_default(),
+        weight_g: m.weight_g.map(|w| w.to_string()).unwrap_or_default(),
+        reason: m.reason.unwrap_or_default(),
+        direction: m.direction.unwrap_or_default(),
+        note: m.note.unwrap_or_default(),
+        ..Default::default()
+    };
+    let receipt = match m.kind.trim() {
+        "received" => stock::receive(&state, &caller, &pantry, &product, &fields).await,
+        "distributed" => stock::distribute(&state, &caller, &pantry, &product, &fields).await,
+        "adjusted" => stock::adjust(&state, &caller, &pantry, &product, &fields).await,
+        "discarded" => stock::discard(&state, &caller, &pantry, &product, &fields).await,
+        other => Err(AppError::invalid(
+            "kind",
+            format!("“{other}” cannot be posted; use received, distributed, adjusted or discarded (transfers are made in Larder)."),
+        )),
+    }?;
+    Ok((
+        StatusCode::CREATED,
+        Json(MovementCreated {
+            movement_id: receipt.movement_id.to_string(),
+            on_hand: receipt.on_hand,
+        }),
+    ))
+}
+
+/// A read-only key is told so, rather than the generic "not allowed".
+async fn refuse_read_only(state: &AppState, caller: &Caller, pantry: &PantryId) -> ApiResult<()> {
+    if caller.key.is_none() {
+        return Ok(());
+    }
+    let (_, place) = stock::pantry_header(&state.db, pantry).await?;
+    if caller.require(&place, Role::Viewer, "pantry")? < Role::Staff {
+        return Err(AppError::Forbidden(
+            "This API key can only read. An admin can make a read-write key on the API keys page."
+                .into(),
+        )
+        .into());
+    }
+    Ok(())
+}

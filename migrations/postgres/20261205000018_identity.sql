@@ -1,0 +1,53 @@
+-- Identity: API keys, where sessions come from, sign-in records and
+-- password reset links.
+
+-- API keys: a script's access to one organization or pantry, read-only or
+-- read-write. The key is shown once; the table keeps its SHA-256 and the
+-- first characters, so a list can tell keys apart.
+create table api_keys (
+    id text primary key,
+    organization_id text not null references organizations (id),
+    scope_kind text not null check (scope_kind in ('organization', 'pantry')),
+    scope_id text not null,
+    name text not null,
+    access text not null check (access in ('read', 'read_write')),
+    prefix text not null,
+    token_hash text not null unique,
+    created_by text not null references users (id),
+    created_at bigint not null,
+    last_used_at bigint,
+    revoked_at bigint
+);
+create index api_keys_organization on api_keys (organization_id, created_at);
+
+-- Where a session was opened, for the account page's session list and the
+-- audit log.
+alter table sessions add column client_ip text;
+alter table sessions add column user_agent text;
+
+-- Every sign-in attempt, kept for the audit log: who (when known), how,
+-- from where, and whether it worked.
+create table sign_ins (
+    id text primary key,
+    user_id text references users (id),
+    email text not null,
+    method text not null check (method in ('password', 'oidc', 'reset_link')),
+    succeeded bigint not null,
+    client_ip text,
+    user_agent text,
+    at bigint not null
+);
+create index sign_ins_user on sign_ins (user_id, at);
+create index sign_ins_at on sign_ins (at);
+
+-- One-time links an admin makes for a member who forgot their password.
+-- The table keeps the link's SHA-256.
+create table password_resets (
+    token_hash text primary key,
+    user_id text not null references users (id),
+    created_by text not null references users (id),
+    created_at bigint not null,
+    expires_at bigint not null,
+    used_at bigint
+);
+create index password_resets_user on password_resets (user_id);
