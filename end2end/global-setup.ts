@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { instances } from './playwright.config';
+import { instances, issuerPort } from './playwright.config';
 
 const root = path.resolve(__dirname, '..');
 export const runDir = path.join(__dirname, 'test-results', 'servers');
@@ -27,6 +27,26 @@ export default async function globalSetup() {
   if (!fs.existsSync(bin)) throw new Error(`no server binary at ${bin}: run scripts/build.sh first`);
   const pids: number[] = [];
   const dataDirs: string[] = [];
+  // The identity spec's instances sign in through a test OpenID Connect
+  // issuer, as a college's would through its Cognito pool.
+  const issuerLog = fs.openSync(path.join(runDir, 'oidc-issuer.log'), 'w');
+  const issuer = spawn(process.execPath, [path.join(__dirname, 'oidc-issuer.mjs'), String(issuerPort)], {
+    stdio: ['ignore', issuerLog, issuerLog],
+    detached: true,
+  });
+  issuer.unref();
+  pids.push(issuer.pid!);
+  await waitReady(`http://127.0.0.1:${issuerPort}/health`, Date.now() + 10_000);
+  const sso = (name: string) =>
+    name.endsWith('-identity')
+      ? {
+          LARDER_COGNITO_CLIENT_ID: 'larder-e2e-client',
+          LARDER_COGNITO_CLIENT_SECRET: 'larder-e2e-secret',
+          LARDER_COGNITO_DOMAIN: `http://127.0.0.1:${issuerPort}`,
+          LARDER_COGNITO_ISSUER: `http://127.0.0.1:${issuerPort}/pool`,
+          LARDER_PUBLIC_URL: `http://127.0.0.1:${instances.find((i) => i.name === name)!.port}`,
+        }
+      : {};
   for (const inst of instances) {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `larder-e2e-${inst.name}-`));
     dataDirs.push(dataDir);
@@ -42,6 +62,7 @@ export default async function globalSetup() {
         LARDER_LOG_FORMAT: 'pretty',
         NO_COLOR: '1',
         DATABASE_URL: '',
+        ...sso(inst.name),
       },
       stdio: ['ignore', log, log],
       detached: true,

@@ -49,6 +49,7 @@ pub fn routes() -> axum::Router<state::AppState> {
         .merge(photos::api::routes())
         .merge(forecasts::api::routes())
         .merge(rest::routes())
+        .merge(auth::routes::routes())
 }
 
 use leptos::prelude::*;

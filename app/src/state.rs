@@ -50,6 +50,8 @@ pub struct Settings {
     pub clock: Arc<dyn Clock>,
     /// How often scheduled jobs look whether they are due.
     pub job_check: Duration,
+    /// Single sign-on through a Cognito user pool, when configured.
+    pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
 }
 
 impl Default for Settings {
@@ -69,6 +71,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             clock: Arc::new(SystemClock),
             job_check: Duration::from_secs(60),
+            oidc: None,
         }
     }
 }

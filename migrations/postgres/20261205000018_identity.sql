@@ -51,3 +51,27 @@ create table password_resets (
     used_at bigint
 );
 create index password_resets_user on password_resets (user_id);
+
+-- Single sign-on (OpenID Connect through a Cognito user pool). A sign-in
+-- under way: its state (hashed; the browser holds it in a cookie too), the
+-- nonce the ID token must carry and the PKCE verifier. Used once.
+create table oidc_logins (
+    state_hash text primary key,
+    nonce text not null,
+    verifier text not null,
+    next text,
+    created_at bigint not null
+);
+-- Which account an identity provider's subject signs in to.
+create table oidc_identities (
+    issuer text not null,
+    subject text not null,
+    user_id text not null references users (id),
+    email text not null,
+    created_at bigint not null,
+    primary key (issuer, subject)
+);
+create index oidc_identities_user on oidc_identities (user_id);
+-- How a session was opened: 'password' or 'oidc' (signing out of an SSO
+-- session also ends the identity provider's).
+alter table sessions add column method text;

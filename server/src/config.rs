@@ -70,6 +70,8 @@ pub struct Config {
     pub job_check: Duration,
     /// Requests per minute per API key and per client address.
     pub rate_limits: app::rest::limits::RateLimitSettings,
+    /// Single sign-on through a Cognito user pool (`LARDER_COGNITO_*`).
+    pub oidc: Option<app::auth::oidc::OidcSettings>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -268,6 +270,8 @@ impl Config {
             });
         }
 
+        let oidc = cognito(&env, &public_url)?;
+
         let site_root = PathBuf::from(
             pick("LARDER_SITE_ROOT", file.site_root).unwrap_or_else(|| "target/site".into()),
         );
@@ -402,8 +406,83 @@ impl Config {
             trusted_proxies,
             job_check: Duration::from_secs(job_check_seconds),
             rate_limits,
+            oidc,
         })
     }
+}
+
+/// `LARDER_COGNITO_*`: single sign-on through a Cognito user pool's hosted
+/// UI. Off unless the app client id is set; then the pool (region and id,
+/// or the issuer itself) and the hosted UI domain are required.
+fn cognito(
+    env: &impl Fn(&str) -> Option<String>,
+    public_url: &str,
+) -> Result<Option<app::auth::oidc::OidcSettings>, ConfigError> {
+    let Some(client_id) = env("LARDER_COGNITO_CLIENT_ID") else {
+        return Ok(None);
+    };
+    let missing = |var: &'static str, what: &str| ConfigError::Missing {
+        var,
+        message: format!("{what} is needed when LARDER_COGNITO_CLIENT_ID is set"),
+    };
+    let issuer = match env("LARDER_COGNITO_ISSUER") {
+        Some(i) => i,
+        None => {
+            let region = env("LARDER_COGNITO_REGION")
+                .or_else(|| env("AWS_REGION"))
+                .ok_or_else(|| missing("LARDER_COGNITO_REGION", "the user pool's region"))?;
+            let pool = env("LARDER_COGNITO_USER_POOL_ID")
+                .ok_or_else(|| missing("LARDER_COGNITO_USER_POOL_ID", "the user pool id"))?;
+            format!("https://cognito-idp.{region}.amazonaws.com/{pool}")
+        }
+    };
+    let domain = env("LARDER_COGNITO_DOMAIN")
+        .ok_or_else(|| missing("LARDER_COGNITO_DOMAIN", "the hosted UI domain"))?;
+    // A bare domain name means https.
+    let hosted_ui = if domain.starts_with("http://") || domain.starts_with("https://") {
+        domain
+    } else {
+        format!("https://{domain}")
+    };
+    let base = public_url.trim_end_matches('/');
+    let identity_provider = match env("LARDER_COGNITO_IDENTITY_PROVIDER") {
+        Some(p) if p.eq_ignore_ascii_case("none") => None,
+        Some(p) => Some(p),
+        None => Some("Google".to_string()),
+    };
+    let group_roles = app::auth::oidc::GroupRole::parse_list(
+        &env("LARDER_COGNITO_GROUP_ROLES").unwrap_or_default(),
+    )
+    .map_err(|message| ConfigError::Invalid {
+        var: "LARDER_COGNITO_GROUP_ROLES",
+        expected: "group=kind:id:role, comma-separated".into(),
+        got: message,
+    })?;
+    let settings = app::auth::oidc::OidcSettings {
+        hosted_ui,
+        issuer,
+        client_id,
+        client_secret: env("LARDER_COGNITO_CLIENT_SECRET"),
+        redirect_url: env("LARDER_COGNITO_REDIRECT_URL")
+            .unwrap_or_else(|| format!("{base}/auth/callback")),
+        sign_out_url: env("LARDER_COGNITO_SIGN_OUT_URL")
+            .unwrap_or_else(|| format!("{base}/sign-in")),
+        button_label: env("LARDER_COGNITO_BUTTON_LABEL").unwrap_or_else(|| {
+            format!(
+                "Sign in with {}",
+                identity_provider.as_deref().unwrap_or("single sign-on")
+            )
+        }),
+        identity_provider,
+        group_roles,
+    };
+    // The URLs parse now rather than at the first sign-in.
+    app::auth::oidc::Oidc::new(settings.clone()).map_err(|message| ConfigError::Invalid {
+        var: "LARDER_COGNITO_DOMAIN",
+        expected: "a URL (https://<domain>.auth.<region>.amazoncognito.com)".into(),
+        got: message,
+    })?;
+    Ok(Some(settings))
 }
 
 /// `LARDER_TRUSTED_PROXIES`: addresses or networks, comma-separated

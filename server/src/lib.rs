@@ -140,6 +140,12 @@ pub async fn start_with_clock(
         trusted_proxies: config.trusted_proxies.clone(),
         clock,
         job_check: config.job_check,
+        oidc: match &config.oidc {
+            Some(o) => Some(Arc::new(
+                app::auth::oidc::Oidc::new(o.clone()).map_err(StartError::Other)?,
+            )),
+            None => None,
+        },
         ..Settings::default()
     };
     let state = AppState::new(db, settings, setup);

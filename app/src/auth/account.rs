@@ -84,7 +84,16 @@ pub async fn account_view(
             }),
         }
     }
-    let mut sign_in_methods = vec!["Email and password".to_string()];
+    let mut sign_in_methods = Vec::new();
+    // An account made by single sign-on has no password until a reset link
+    // gives it one ("!" is no argon2 hash).
+    let hash: Option<String> = sqlx::query_scalar("select password_hash from users where id = $1")
+        .bind(me.id.as_str())
+        .fetch_optional(state.db.pool())
+        .await?;
+    if hash.is_some_and(|h| h.starts_with("$argon2")) {
+        sign_in_methods.push("Email and password".to_string());
+    }
     let linked: i64 = sqlx::query_scalar(
         "select count(*) from sign_ins where user_id = $1 and method = 'oidc' and succeeded = 1",
     )

@@ -16,6 +16,8 @@ pub struct SessionInfo {
     pub setup_open: bool,
     /// Anyone may create an account (`LARDER_OPEN_SIGNUP`).
     pub open_signup: bool,
+    /// The single sign-on button's words, when single sign-on is set up.
+    pub sso_label: Option<String>,
 }
 
 #[server(prefix = "/api", endpoint = "session")]
@@ -27,6 +29,11 @@ pub async fn get_session() -> Result<SessionInfo, AppError> {
         me,
         setup_open: state.setup.is_open(),
         open_signup: state.settings.open_signup,
+        sso_label: state
+            .settings
+            .oidc
+            .as_ref()
+            .map(|o| o.settings.button_label.clone()),
     })
 }
 
@@ -72,18 +79,24 @@ pub async fn sign_up(name: String, email: String, password: String) -> Result<()
     Ok(())
 }
 
+/// Ends the session. A single sign-on session also ends at the identity
+/// provider: the answer is its logout address, for the browser to visit.
 #[server(prefix = "/api", endpoint = "sign_out")]
-pub async fn sign_out() -> Result<(), AppError> {
+pub async fn sign_out() -> Result<Option<String>, AppError> {
     use crate::{auth::service, request, state::AppState};
     let state = AppState::current()?;
+    let mut method = None;
     if let Some(token) = request::cookie(service::SESSION_COOKIE) {
-        service::end_session(&state, &token).await?;
+        method = service::end_session(&state, &token).await?;
     }
     request::append_response_header(
         http::header::SET_COOKIE,
         &service::clear_session_cookie(&state.settings),
     );
-    Ok(())
+    Ok(match (method.as_deref(), &state.settings.oidc) {
+        (Some("oidc"), Some(oidc)) => Some(oidc.logout_url()),
+        _ => None,
+    })
 }
 
 #[server(prefix = "/api", endpoint = "invitation")]

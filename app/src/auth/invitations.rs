@@ -333,3 +333,39 @@ pub async fn revoke_invitation(
         .await?;
     Ok(())
 }
+
+/// Accepts, for a person who just proved `email_key` is theirs (a verified
+/// email from single sign-on), every open invitation to that address.
+/// Returns how many there were.
+pub(crate) async fn accept_open_for_email(
+    tx: &mut db::Tx,
+    backend: db::Backend,
+    email_key: &str,
+    user: &UserId,
+    now: i64,
+) -> AppResult<usize> {
+    let rows = sqlx::query(
+        "select id, organization_id, scope_kind, scope_id, role, email, email_key, created_by from invitations \
+         where email_key = $1 and accepted_at is null and revoked_at is null and expires_at > $2",
+    )
+    .bind(email_key)
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut accepted = 0;
+    for r in &rows {
+        let inv = InvitationRow {
+            id: r.try_get("id")?,
+            organization_id: r.try_get("organization_id")?,
+            scope_kind: ScopeKind::parse(&r.try_get::<String, _>("scope_kind")?, "scope")?,
+            scope_id: r.try_get("scope_id")?,
+            role: Role::parse(&r.try_get::<String, _>("role")?, "role")?,
+            email: r.try_get("email")?,
+            email_key: r.try_get("email_key")?,
+            created_by: r.try_get("created_by")?,
+        };
+        redeem(tx, backend, &inv, user, now).await?;
+        accepted += 1;
+    }
+    Ok(accepted)
+}

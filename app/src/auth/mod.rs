@@ -15,5 +15,11 @@ pub mod keys;
 pub mod members;
 pub mod model;
 #[cfg(feature = "ssr")]
+pub mod oidc;
+#[cfg(feature = "ssr")]
+pub mod pool;
+#[cfg(feature = "ssr")]
+pub mod routes;
+#[cfg(feature = "ssr")]
 pub mod service;
 pub mod views;

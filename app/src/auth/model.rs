@@ -450,6 +450,45 @@ pub struct CreatedResetLink {
     pub valid_hours: i64,
 }
 
+/// What the sign-in page says for an error code (also used by tests).
+pub fn sso_message(code: &str) -> &'static str {
+    match code {
+        "state" => "That sign-in link was already used, had expired, or was started in another browser. Start again with the button below.",
+        "provider" => "The sign-in service refused the sign-in. Try again, or sign in with your email and password.",
+        "code" => "The sign-in service did not accept the sign-in code (it works once). Start again.",
+        "signature" => "The sign-in answer was not signed by the configured sign-in service, so it was refused.",
+        "audience" => "The sign-in answer was meant for another application, so it was refused.",
+        "issuer" => "The sign-in answer came from an unexpected sign-in service, so it was refused.",
+        "expired" => "The sign-in answer had expired. Start again.",
+        "token" => "The sign-in answer could not be checked, so it was refused. Start again.",
+        "unverified" => "Your email address is not verified with the sign-in service, so it cannot be matched to an account.",
+        "no_account" => "There is no Larder account or open invitation for that email address. Ask an admin of your pantry to invite you.",
+        "unreachable" => "The sign-in service could not be reached. Try again in a minute.",
+        _ => "Single sign-on did not work. Try again, or sign in with your email and password.",
+    }
+}
+
+/// A user of the Cognito user pool, for the site admin's pool page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolUser {
+    pub username: String,
+    pub email: String,
+    pub name: Option<String>,
+    /// Cognito's: `CONFIRMED`, `FORCE_CHANGE_PASSWORD`, `EXTERNAL_PROVIDER`, …
+    pub status: String,
+    pub enabled: bool,
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolView {
+    pub pool_id: String,
+    pub users: Vec<PoolUser>,
+    pub groups: Vec<String>,
+    /// Pass back for the next page of users.
+    pub next_page: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -587,11 +587,21 @@ pub fn purge_sessions_job(
 
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_session(db: &Db, user: &UserId, settings: &Settings) -> AppResult<String> {
+    create_session_via(db, user, settings, SignInMethod::Password).await
+}
+
+/// Opens a session that began with `method`.
+pub async fn create_session_via(
+    db: &Db,
+    user: &UserId,
+    settings: &Settings,
+    method: SignInMethod,
+) -> AppResult<String> {
     let token = random_token();
     let now = settings.clock.now_ms();
     sqlx::query(
-        "insert into sessions (token_hash, user_id, created_at, expires_at, last_seen_at, client_ip, user_agent) \
-         values ($1, $2, $3, $4, $3, $5, $6)",
+        "insert into sessions (token_hash, user_id, created_at, expires_at, last_seen_at, client_ip, user_agent, method) \
+         values ($1, $2, $3, $4, $3, $5, $6, $7)",
     )
     .bind(token_hash(&token))
     .bind(user.as_str())
@@ -599,6 +609,7 @@ pub async fn create_session(db: &Db, user: &UserId, settings: &Settings) -> AppR
     .bind(now + settings.session_ttl.as_millis() as i64)
     .bind(crate::request::client_ip(&settings.trusted_proxies).map(|ip| ip.to_string()))
     .bind(crate::request::user_agent())
+    .bind(method.as_str())
     .execute(db.pool())
     .await?;
     Ok(token)
@@ -652,14 +663,16 @@ pub async fn record_sign_in(
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn end_session(state: &AppState, token: &str) -> AppResult<()> {
+/// Ends a session; returns how it had been opened (`password`, `oidc`, …).
+pub async fn end_session(state: &AppState, token: &str) -> AppResult<Option<String>> {
     let hash = token_hash(token);
-    sqlx::query("delete from sessions where token_hash = $1")
-        .bind(&hash)
-        .execute(state.db.pool())
-        .await?;
+    let method: Option<Option<String>> =
+        sqlx::query_scalar("delete from sessions where token_hash = $1 returning method")
+            .bind(&hash)
+            .fetch_optional(state.db.pool())
+            .await?;
     state.callers.forget(&hash);
-    Ok(())
+    Ok(method.flatten())
 }
 
 /// The `Set-Cookie` value that carries a session.

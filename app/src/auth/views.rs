@@ -107,6 +107,24 @@ pub fn SignInPage() -> impl IntoView {
         <section class="narrow">
             <div class="card">
                 <h1>"Sign in"</h1>
+                {move || query.read().get("sso").map(|code| view! {
+                    <p class="form-error" role="alert">{super::model::sso_message(&code)}</p>
+                })}
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let next = query.read_untracked().get("next");
+                        session.await.ok().and_then(|s| s.sso_label).map(|label| {
+                            let href = match next.filter(|n| n.starts_with('/') && !n.starts_with("//")) {
+                                Some(n) => format!("/auth/sso?next={}", crate::inventory::views::encode(&n)),
+                                None => "/auth/sso".to_string(),
+                            };
+                            view! {
+                                <a class="button primary sso" href=href rel="external">{label}</a>
+                                <p class="or muted">"or with your email and password"</p>
+                            }
+                        })
+                    })}
+                </Suspense>
                 <ActionForm action=action attr:class="stack">
                     <TextField form="sign-in" label="Email" name="email" kind="email" error=error autocomplete="username" autofocus=true />
                     <TextField form="sign-in" label="Password" name="password" kind="password" error=error autocomplete="current-password" />
@@ -158,8 +176,8 @@ pub fn SignUpPage() -> impl IntoView {
 pub fn SignOutButton() -> impl IntoView {
     let action = ServerAction::<SignOut>::new();
     Effect::new(move |_| {
-        if let Some(Ok(())) = action.value().get() {
-            reload_to("/sign-in");
+        if let Some(Ok(logout)) = action.value().get() {
+            reload_to(logout.as_deref().unwrap_or("/sign-in"));
         }
     });
     view! {

@@ -3,4 +3,6 @@
 
 mod account;
 mod api;
+mod issuer;
 mod members;
+mod sso;

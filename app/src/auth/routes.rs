@@ -1,0 +1,94 @@
+//! The auth module's plain HTTP handlers: the two ends of single sign-on,
+//! which are browser redirects rather than server functions.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use http::HeaderMap;
+
+use super::oidc::{self, STATE_COOKIE};
+use super::service;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/sso", get(start))
+        .route("/auth/callback", get(callback))
+}
+
+/// The cookie holding a sign-in's state for the ten minutes it may take;
+/// `Lax`, so it comes back with the identity provider's redirect.
+fn state_cookie(value: &str, max_age: i64, secure: bool) -> String {
+    format!(
+        "{STATE_COOKIE}={value}; Path=/auth; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+fn back_to_sign_in(code: &str) -> String {
+    format!("/sign-in?sso={code}")
+}
+
+/// `GET /auth/sso?next=/path`: off to the pool's sign-in.
+async fn start(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(oidc) = oidc::configured(&state) else {
+        return Redirect::to("/sign-in").into_response();
+    };
+    match oidc::begin(&state, &oidc, q.get("next").map(String::as_str)).await {
+        Ok((url, csrf)) => (
+            [(
+                http::header::SET_COOKIE,
+                state_cookie(&csrf, 600, state.settings.secure_cookies),
+            )],
+            Redirect::to(&url),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not start single sign-on");
+            Redirect::to(&back_to_sign_in("internal")).into_response()
+        }
+    }
+}
+
+/// `GET /auth/callback?code=…&state=…`: signed in, or back to the sign-in
+/// page with the reason.
+async fn callback(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(oidc) = oidc::configured(&state) else {
+        return Redirect::to("/sign-in").into_response();
+    };
+    let cookie = crate::request::cookie_from_headers(&headers, STATE_COOKIE);
+    let clear = state_cookie("", 0, state.settings.secure_cookies);
+    match oidc::finish(&state, &oidc, &q, cookie.as_deref()).await {
+        Ok(done) => {
+            let mut res = Redirect::to(&done.next).into_response();
+            let h = res.headers_mut();
+            for c in [
+                service::session_cookie(&done.session, &state.settings),
+                clear,
+            ] {
+                if let Ok(v) = c.parse() {
+                    h.append(http::header::SET_COOKIE, v);
+                }
+            }
+            res
+        }
+        Err(e) => {
+            tracing::info!(reason = e.code(), "single sign-on refused");
+            (
+                [(http::header::SET_COOKIE, clear)],
+                Redirect::to(&back_to_sign_in(e.code())),
+            )
+                .into_response()
+        }
+    }
+}
