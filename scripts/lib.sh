@@ -68,3 +68,18 @@ fetch_models() {
     esac
   done
 }
+
+# The Python tools the tests run (scripts/test-tools.txt: moto, schemathesis)
+# in their own virtual environment, .venv-test; installed again when the
+# list changes.
+test_venv() {
+  local venv="$ROOT/.venv-test"
+  local stamp="$venv/.installed"
+  python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3 python3-venv
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  if [ ! -f "$stamp" ] || [ "$ROOT/scripts/test-tools.txt" -nt "$stamp" ]; then
+    say "installing the test tools from PyPI (moto, schemathesis)"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/test-tools.txt"
+    touch "$stamp"
+  fi
+}

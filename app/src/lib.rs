@@ -59,6 +59,7 @@ use leptos_router::{path, Lazy, LazyRoute, SsrMode};
 
 use auth::account_views::*;
 use auth::api::get_session;
+use auth::audit_views::*;
 use auth::views::*;
 use catalog::views::*;
 use events::views::*;
@@ -156,6 +157,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/organizations/:id/api-keys") view={Lazy::<ApiKeysRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/reset/:token") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/pool") view={Lazy::<PoolRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/developers") view={Lazy::<ApiReferenceRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/campuses/:id") view={Lazy::<CampusRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/catalog") view={Lazy::<CatalogRoute>::new()} ssr=SsrMode::Async />
@@ -265,6 +268,8 @@ lazy_pages! {
         ApiReferenceRoute(api_reference_page) => ApiReferencePage,
         AccountRoute(account_page) => AccountPage,
         ResetPasswordRoute(reset_password_page) => ResetPasswordPage,
+        PoolRoute(pool_page) => PoolPage,
+        AuditRoute(audit_page) => AuditPage,
     }
     catalog_pages {
         CatalogRoute(catalog_page) => CatalogPage,

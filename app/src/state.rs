@@ -52,6 +52,8 @@ pub struct Settings {
     pub job_check: Duration,
     /// Single sign-on through a Cognito user pool, when configured.
     pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
+    /// The pool's admin calls, when its id is configured.
+    pub pool: Option<Arc<crate::auth::pool::Pool>>,
 }
 
 impl Default for Settings {
@@ -72,6 +74,7 @@ impl Default for Settings {
             clock: Arc::new(SystemClock),
             job_check: Duration::from_secs(60),
             oidc: None,
+            pool: None,
         }
     }
 }

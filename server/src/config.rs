@@ -72,6 +72,8 @@ pub struct Config {
     pub rate_limits: app::rest::limits::RateLimitSettings,
     /// Single sign-on through a Cognito user pool (`LARDER_COGNITO_*`).
     pub oidc: Option<app::auth::oidc::OidcSettings>,
+    /// The pool's admin screens (`LARDER_COGNITO_USER_POOL_ID`).
+    pub pool: Option<app::auth::pool::PoolSettings>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -271,6 +273,7 @@ impl Config {
         }
 
         let oidc = cognito(&env, &public_url)?;
+        let pool = cognito_pool(&env)?;
 
         let site_root = PathBuf::from(
             pick("LARDER_SITE_ROOT", file.site_root).unwrap_or_else(|| "target/site".into()),
@@ -407,6 +410,7 @@ impl Config {
             job_check: Duration::from_secs(job_check_seconds),
             rate_limits,
             oidc,
+            pool,
         })
     }
 }
@@ -483,6 +487,43 @@ fn cognito(
         got: message,
     })?;
     Ok(Some(settings))
+}
+
+/// The pool's admin calls: on when `LARDER_COGNITO_USER_POOL_ID` is set.
+/// Credentials: `AWS_ACCESS_KEY_ID` and its secret from Larder's
+/// environment, else AWS's standard chain (profiles, roles).
+fn cognito_pool(
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<app::auth::pool::PoolSettings>, ConfigError> {
+    let Some(user_pool_id) = env("LARDER_COGNITO_USER_POOL_ID") else {
+        return Ok(None);
+    };
+    let region = env("LARDER_COGNITO_REGION")
+        .or_else(|| env("AWS_REGION"))
+        .ok_or_else(|| ConfigError::Missing {
+            var: "LARDER_COGNITO_REGION",
+            message: "the user pool's region is needed with LARDER_COGNITO_USER_POOL_ID".into(),
+        })?;
+    let keys = match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) => Some((id, secret, env("AWS_SESSION_TOKEN"))),
+        (None, None) => None,
+        (id, _) => {
+            return Err(ConfigError::Missing {
+                var: if id.is_some() {
+                    "AWS_SECRET_ACCESS_KEY"
+                } else {
+                    "AWS_ACCESS_KEY_ID"
+                },
+                message: "AWS keys come in pairs: the access key id and its secret".into(),
+            })
+        }
+    };
+    Ok(Some(app::auth::pool::PoolSettings {
+        region,
+        user_pool_id,
+        endpoint_url: env("LARDER_COGNITO_ENDPOINT_URL"),
+        keys,
+    }))
 }
 
 /// `LARDER_TRUSTED_PROXIES`: addresses or networks, comma-separated

@@ -146,6 +146,10 @@ pub async fn start_with_clock(
             )),
             None => None,
         },
+        pool: match &config.pool {
+            Some(p) => Some(Arc::new(app::auth::pool::Pool::new(p).await)),
+            None => None,
+        },
         ..Settings::default()
     };
     let state = AppState::new(db, settings, setup);
@@ -331,6 +335,19 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
         std::sync::OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
+/// Every page's path pattern (`/pantries/:id`), for the tests that walk
+/// all of them. Call it after a server has started (see [`route_list`]).
+pub fn page_paths() -> Vec<String> {
+    route_list().iter().map(|r| r.path().to_string()).collect()
+}
+
+/// Every server function's path (`/api/sign_in`), likewise.
+pub fn server_function_paths() -> Vec<String> {
+    leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_string())
+        .collect()
 }
 
 /// The whole HTTP stack: the Leptos pages and server functions, operations

@@ -49,6 +49,9 @@ pub fn AccountPage() -> impl IntoView {
                 let others = a.sessions.iter().filter(|s| !s.current).count();
                 view! {
                     <h1>"Your account"</h1>
+                    {a.me.is_site_admin.then(|| view! {
+                        <p class="actions"><a class="button" href="/admin/pool">"Sign-in pool (Cognito)"</a></p>
+                    })}
                     <div class="columns">
                         <section class="card">
                             <h2>"Profile"</h2>
@@ -215,5 +218,118 @@ mod tests {
             "Safari on macOS"
         );
         assert_eq!(browser_name("curl/8.5.0"), "A program");
+    }
+}
+
+/// `/admin/pool`: the site admin's view of the Cognito user pool.
+#[component]
+pub fn PoolPage() -> impl IntoView {
+    let group = ServerAction::<PoolGroup>::new();
+    let enabled = ServerAction::<PoolSetEnabled>::new();
+    let resend = ServerAction::<PoolResendInvitation>::new();
+    let query = leptos_router::hooks::use_query_map();
+    let pool = Resource::new(
+        move || {
+            (
+                query.read().get("page"),
+                group.version().get(),
+                enabled.version().get(),
+                resend.version().get(),
+            )
+        },
+        |(page, ..)| get_pool(page),
+    );
+    let error = RwSignal::new(None::<crate::error::AppError>);
+    let done = RwSignal::new(None::<&'static str>);
+    Effect::new(move |_| {
+        if let Some(r) = group.value().get() {
+            done.set(r.is_ok().then_some("Groups changed."));
+            error.set(r.err());
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(r) = enabled.value().get() {
+            done.set(r.is_ok().then_some("Account changed."));
+            error.set(r.err());
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(r) = resend.value().get() {
+            done.set(r.is_ok().then_some("Invitation email sent again."));
+            error.set(r.err());
+        }
+    });
+    view! {
+        <Title text="Sign-in pool" />
+        <h1>"Sign-in pool"</h1>
+        <p class="muted">"The people of the Cognito user pool that Google sign-in goes through. Groups can grant roles in Larder (LARDER_COGNITO_GROUP_ROLES); a disabled person cannot sign in through the pool."</p>
+        <FormError error=Signal::derive(move || error.get()) fields=&[] />
+        {move || done.get().map(|d| view! { <p class="notice" role="status">{d}</p> })}
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let v = match pool.await {
+                    Ok(v) => v,
+                    Err(e) => return view! { <ErrorPanel error=e /> }.into_any(),
+                };
+                let groups = v.groups.clone();
+                view! {
+                    <p class="muted">{format!("Pool {}", v.pool_id)}</p>
+                    {if v.users.is_empty() {
+                        view! { <EmptyState title="No one in the pool yet"><p>"People appear here after their first Google sign-in, or when added in AWS."</p></EmptyState> }.into_any()
+                    } else {
+                        view! {
+                            <ul class="list members">
+                                {v.users.into_iter().map(|u| {
+                                    let groups = groups.clone();
+                                    let name = u.username.clone();
+                                    let select_id = format!("group-{}", u.username);
+                                    let label = format!("Group to add {} to", u.email);
+                                    let (n1, n2, n3) = (name.clone(), name.clone(), name.clone());
+                                    view! {
+                                        <li>
+                                            <span class="primary-text">{u.email.clone()}</span>
+                                            <span class="muted">{format!("{} · {}", u.name.clone().unwrap_or_default(), u.status)}</span>
+                                            {(!u.enabled).then(|| view! { <span class="badge danger">"Disabled"</span> })}
+                                            {u.groups.clone().into_iter().map(|g| {
+                                                let (user, g2) = (name.clone(), g.clone());
+                                                view! {
+                                                    <ActionForm action=group attr:class="inline">
+                                                        <input type="hidden" name="username" value=user />
+                                                        <input type="hidden" name="group" value=g2 />
+                                                        <input type="hidden" name="add" value="false" />
+                                                        <button type="submit" class="button small" title="Remove from this group">{format!("{g} ×")}</button>
+                                                    </ActionForm>
+                                                }
+                                            }).collect_view()}
+                                            <ActionForm action=group attr:class="inline">
+                                                <input type="hidden" name="username" value=n1 />
+                                                <input type="hidden" name="add" value="true" />
+                                                <label class="visually-hidden" for=select_id.clone()>{label}</label>
+                                                <select id=select_id name="group">
+                                                    {groups.iter().map(|g| view! { <option value=g.clone()>{g.clone()}</option> }).collect_view()}
+                                                </select>
+                                                <button type="submit" class="button small">"Add to group"</button>
+                                            </ActionForm>
+                                            <ActionForm action=enabled attr:class="inline">
+                                                <input type="hidden" name="username" value=n2 />
+                                                <input type="hidden" name="enabled" value=(!u.enabled).to_string() />
+                                                <button type="submit" class="button small" class:danger=u.enabled>{if u.enabled { "Disable" } else { "Enable" }}</button>
+                                            </ActionForm>
+                                            {(u.status == "FORCE_CHANGE_PASSWORD").then(|| view! {
+                                                <ActionForm action=resend attr:class="inline">
+                                                    <input type="hidden" name="username" value=n3 />
+                                                    <button type="submit" class="button small">"Resend invitation"</button>
+                                                </ActionForm>
+                                            })}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                            {v.next_page.map(|p| view! { <a class="button" href=format!("/admin/pool?page={}", crate::inventory::views::encode(&p))>"Next page"</a> })}
+                        }.into_any()
+                    }}
+                }.into_any()
+            })}
+        </Transition>
     }
 }

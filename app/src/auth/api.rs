@@ -281,3 +281,74 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
     );
     Ok(())
 }
+
+/// The Cognito pool's admin calls: the site admin's, when a pool is set up.
+#[cfg(feature = "ssr")]
+async fn pool_admin() -> Result<std::sync::Arc<crate::auth::pool::Pool>, AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    if !caller.me.is_site_admin || caller.key.is_some() {
+        return Err(AppError::Forbidden(
+            "Only the site administrator manages the sign-in pool.".into(),
+        ));
+    }
+    state.settings.pool.clone().ok_or_else(|| {
+        AppError::NotFound("No Cognito user pool is set up (LARDER_COGNITO_USER_POOL_ID).".into())
+    })
+}
+
+#[server(prefix = "/api", endpoint = "pool")]
+pub async fn get_pool(page: Option<String>) -> Result<PoolView, AppError> {
+    pool_admin()
+        .await?
+        .view(page.filter(|p| !p.is_empty()))
+        .await
+}
+
+/// Adds (`add` true) or removes a pool user from a group.
+#[server(prefix = "/api", endpoint = "pool_group")]
+pub async fn pool_group(username: String, group: String, add: bool) -> Result<(), AppError> {
+    let pool = pool_admin().await?;
+    if group.trim().is_empty() {
+        return Err(AppError::invalid("group", "Choose a group."));
+    }
+    if add {
+        pool.add_to_group(&username, group.trim()).await
+    } else {
+        pool.remove_from_group(&username, group.trim()).await
+    }
+}
+
+#[server(prefix = "/api", endpoint = "pool_enabled")]
+pub async fn pool_set_enabled(username: String, enabled: bool) -> Result<(), AppError> {
+    pool_admin().await?.set_enabled(&username, enabled).await
+}
+
+#[server(prefix = "/api", endpoint = "pool_resend")]
+pub async fn pool_resend_invitation(username: String) -> Result<(), AppError> {
+    pool_admin().await?.resend_invitation(&username).await
+}
+
+#[server(prefix = "/api", endpoint = "audit")]
+pub async fn get_audit(
+    organization: OrganizationId,
+    from: String,
+    to: String,
+    kind: String,
+    person: String,
+    before: Option<i64>,
+) -> Result<AuditPage, AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let caller = service::require_caller(&state).await?;
+    let q = crate::auth::audit::AuditQuery {
+        from,
+        to,
+        kind,
+        person,
+        before,
+    };
+    crate::auth::audit::audit_page(&state, &caller, &organization, &q, crate::auth::audit::PAGE)
+        .await
+}

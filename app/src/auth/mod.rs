@@ -6,6 +6,9 @@ pub mod account;
 pub mod account_views;
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod audit;
+pub mod audit_views;
+#[cfg(feature = "ssr")]
 pub mod callers;
 #[cfg(feature = "ssr")]
 pub mod invitations;

@@ -489,6 +489,102 @@ pub struct PoolView {
     pub next_page: Option<String>,
 }
 
+/// One line of an organization's audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// In the organization's time zone: `2026-12-05 09:14 EST`.
+    pub at: String,
+    /// ms since the epoch, for "older" links.
+    pub at_ms: i64,
+    /// "Ada Admin (ada@college.example)", or the email tried at a failed sign-in.
+    pub who: String,
+    /// "Stock given out", "Signed in with Google", "Sign-in failed".
+    pub what: String,
+    /// The pantry, or the organization.
+    pub place: String,
+    /// The client's address (sign-ins; not yet recorded for other changes).
+    pub address: Option<String>,
+}
+
+/// What the audit log shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    All,
+    Changes,
+    SignIns,
+}
+
+impl AuditKind {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "changes" => Self::Changes,
+            "sign_ins" => Self::SignIns,
+            _ => Self::All,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Changes => "changes",
+            Self::SignIns => "sign_ins",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub organization_name: String,
+    pub entries: Vec<AuditEntry>,
+    /// The period shown, `YYYY-MM-DD`, both days included.
+    pub from: String,
+    pub to: String,
+    /// More entries older than the last one shown exist.
+    pub more: bool,
+}
+
+/// What an event type is, in the audit log's words.
+pub fn audit_label(type_name: &str) -> String {
+    let known = match type_name {
+        "StockReceived" => "Stock received",
+        "StockDistributed" => "Stock given out",
+        "StockAdjusted" => "Stock count corrected",
+        "StockTransferred" => "Stock moved between pantries",
+        "StockDiscarded" => "Stock thrown away",
+        "StockMinimumSet" => "Minimum stock set",
+        "ProductCreated" => "Product added",
+        "ProductUpdated" => "Product changed",
+        "ProductArchived" => "Product archived",
+        "VisitRecorded" => "Visit recorded",
+        "VisitCorrected" => "Visit corrected",
+        "VisitVoided" => "Visit voided",
+        "PhotoUploaded" => "Photo uploaded",
+        "PhotoRemoved" => "Photo removed",
+        "IntakeConfirmed" => "Photo intake confirmed",
+        "OrganizationCreated" => "Organization created",
+        "OrganizationRenamed" => "Organization renamed",
+        "OrganizationArchived" => "Organization archived",
+        "CampusCreated" => "Campus created",
+        "CampusRenamed" => "Campus renamed",
+        "CampusArchived" => "Campus archived",
+        "PantryCreated" => "Pantry created",
+        "PantryRenamed" => "Pantry renamed",
+        "PantryArchived" => "Pantry archived",
+        "OrganizationTimeZoneSet" | "PantryTimeZoneSet" => "Time zone set",
+        "MemberJoined" => "Member joined",
+        "MemberRoleChanged" => "Member's role changed",
+        "MemberRemoved" => "Member removed or left",
+        "HistoryImported" => "Usage history imported",
+        "ForecastsGenerated" => "Forecasts made",
+        _ => "",
+    };
+    if known.is_empty() {
+        type_name.to_string()
+    } else {
+        known.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,48 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/sso", get(start))
         .route("/auth/callback", get(callback))
+        .route("/organizations/{id}/audit.csv", get(audit_csv))
+}
+
+/// `GET /organizations/{id}/audit.csv?from=&to=&kind=&person=`: the audit
+/// log of that filter, for the organization's admins.
+async fn audit_csv(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let caller = service::caller_from_headers(&state, &headers).await?;
+        let org: crate::ids::OrganizationId = id.parse()?;
+        let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+        let query = super::audit::AuditQuery {
+            from: get("from"),
+            to: get("to"),
+            kind: get("kind"),
+            person: get("person"),
+            before: None,
+        };
+        super::audit::audit_csv(&state, &caller, &org, &query).await
+    }
+    .await;
+    match result {
+        Ok((name, body)) => (
+            [
+                (
+                    http::header::CONTENT_TYPE,
+                    "text/csv; charset=utf-8".to_string(),
+                ),
+                (
+                    http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// The cookie holding a sign-in's state for the ten minutes it may take;

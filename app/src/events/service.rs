@@ -119,3 +119,44 @@ pub async fn retry(
         }
     }
 }
+
+/// One event as the audit log reads it.
+#[derive(Debug, Clone)]
+pub struct LoggedEvent {
+    pub type_name: String,
+    pub actor_id: Option<String>,
+    pub pantry_id: Option<String>,
+    pub occurred_at: i64,
+}
+
+/// An organization's events in `[from, to)` (ms), newest first, at most
+/// `limit`. The caller has checked that the reader is an admin there.
+pub async fn organization_log(
+    db: &crate::db::Db,
+    organization: &OrganizationId,
+    from: i64,
+    to: i64,
+    limit: i64,
+) -> AppResult<Vec<LoggedEvent>> {
+    sqlx::query(
+        "select type, actor_id, pantry_id, occurred_at from events \
+         where organization_id = $1 and occurred_at >= $2 and occurred_at < $3 \
+         order by occurred_at desc, seq desc limit $4",
+    )
+    .bind(organization.as_str())
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(LoggedEvent {
+            type_name: r.try_get("type")?,
+            actor_id: r.try_get("actor_id")?,
+            pantry_id: r.try_get("pantry_id")?,
+            occurred_at: r.try_get("occurred_at")?,
+        })
+    })
+    .collect()
+}

@@ -280,6 +280,7 @@ pub fn OrganizationPage() -> impl IntoView {
                             {v.abilities.administer.then(|| view! {
                                 <a class="button" href=format!("/organizations/{org_id}/people")>"People"</a>
                                 <a class="button" href=format!("/organizations/{org_id}/api-keys")>"API keys"</a>
+                                <a class="button" href=format!("/organizations/{org_id}/audit")>"Audit log"</a>
                                 <a class="button" href=format!("/organizations/{org_id}/events")>"Events"</a>
                             })}
                         </div>

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -22,6 +23,26 @@ use crate::inventory::service::{self as stock, FeedFilter, MovementRecord};
 use crate::state::AppState;
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// A path segment, or the error shape when it does not decode.
+fn path(p: Result<Path<String>, PathRejection>) -> ApiResult<String> {
+    p.map(|Path(s)| s).map_err(|e| {
+        AppError::BadRequest(format!("The path could not be read: {}", e.body_text())).into()
+    })
+}
+
+/// The query string's parameters, or the error shape when it does not decode.
+fn query(
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<HashMap<String, String>> {
+    q.map(|Query(q)| q).map_err(|e| {
+        AppError::BadRequest(format!(
+            "The query string could not be read: {}",
+            e.body_text()
+        ))
+        .into()
+    })
+}
 
 /// An organization the caller belongs to.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -137,6 +158,7 @@ pub async fn organizations(
     params(("organization_id" = String, Path, description = "The organization's id")),
     responses(
         (status = 200, body = PlaceList),
+        (status = 400, body = ErrorBody, description = "The path does not decode"),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "No such organization, or not yours"),
         (status = 429, body = ErrorBody),
@@ -144,9 +166,10 @@ pub async fn organizations(
 )]
 pub async fn places(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> ApiResult<Json<PlaceList>> {
+    let id = path(id)?;
     let caller = caller_from_headers(&state, &headers).await?;
     let id: OrganizationId = id.parse()?;
     if !caller.belongs_to(id.as_str()) {
@@ -196,6 +219,7 @@ fn text<'a>(q: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
     ),
     responses(
         (status = 200, body = MovementPage),
+        (status = 400, body = ErrorBody, description = "The path or query string does not decode"),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "No such pantry, or not yours"),
         (status = 422, body = ErrorBody, description = "A parameter does not parse; `field` names it"),
@@ -204,10 +228,11 @@ fn text<'a>(q: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
 )]
 pub async fn movements(
     State(state): State<AppState>,
-    Path(pantry): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    pantry: Result<Path<String>, PathRejection>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
     headers: HeaderMap,
 ) -> ApiResult<Json<MovementPage>> {
+    let (pantry, q) = (path(pantry)?, query(q)?);
     let caller = caller_from_headers(&state, &headers).await?;
     let pantry: PantryId = pantry.parse()?;
     let filter = FeedFilter {
@@ -264,10 +289,11 @@ pub async fn movements(
 )]
 pub async fn post_movement(
     State(state): State<AppState>,
-    Path(pantry): Path<String>,
+    pantry: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<impl IntoResponse> {
+    let pantry = path(pantry)?;
     let caller = caller_from_headers(&state, &headers).await?;
     let pantry: PantryId = pantry.parse()?;
     let m: NewMovement = serde_json::from_slice(&body)

@@ -3,6 +3,10 @@
 
 mod account;
 mod api;
+mod audit;
+mod contract;
+mod isolation;
 mod issuer;
 mod members;
+mod pool;
 mod sso;
