@@ -123,7 +123,7 @@ test('the admin invites a staff member to one pantry', async ({ page }, info) =>
   await expect(page.getByText('“sam@college” is not an email address like name@example.org.')).toBeVisible();
 
   await page.getByLabel('Email').fill(staff.email);
-  await page.getByLabel('Role').selectOption('staff');
+  await page.getByLabel('Role', { exact: true }).selectOption('staff');
   await page.getByLabel('Where').selectOption({ label: 'North Campus · Main Pantry' });
   await page.getByRole('button', { name: 'Create invitation link' }).click();
   const link = page.getByLabel('Invitation link');

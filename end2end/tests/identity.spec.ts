@@ -78,7 +78,8 @@ test('a volunteer invited by email signs in with Google and out of both', async 
 test('an admin changes a volunteer’s role and removes them', async ({ page }, info) => {
   await signInAsAdmin(page);
   await open(page, `/organizations/${ids.org}/people`);
-  const members = page.getByRole('main').getByRole('listitem').filter({ hasText: 'gia@college.example' });
+  const memberList = page.locator('section', { has: page.getByRole('heading', { name: 'Members' }) });
+  const members = memberList.getByRole('listitem').filter({ hasText: 'gia@college.example' });
   await members.getByLabel(/Role of Gia Google/).selectOption('manager');
   await members.getByRole('button', { name: 'Change role' }).click();
   await expect(members.getByText('Manager · North Campus · Main Pantry')).toBeVisible();
@@ -86,14 +87,14 @@ test('an admin changes a volunteer’s role and removes them', async ({ page }, 
   await shoot(page, info, 'people-members');
 
   // The last admin cannot demote themself.
-  const me = page.getByRole('main').getByRole('listitem').filter({ hasText: admin.email });
+  const me = memberList.getByRole('listitem').filter({ hasText: admin.email });
   await me.getByLabel(/Role of Cora Coordinator/).selectOption('viewer');
   await me.getByRole('button', { name: 'Change role' }).click();
   await expect(page.getByRole('alert')).toContainText("organization's last admin");
 
   await members.getByText('Remove…').click();
   await members.getByRole('button', { name: 'Remove', exact: true }).click();
-  await expect(page.getByRole('main').getByText('gia@college.example')).toHaveCount(0);
+  await expect(memberList.getByText('gia@college.example')).toHaveCount(0);
 });
 
 test('an integrator reads the ledger with a key until it is revoked', async ({ page, playwright }, info) => {

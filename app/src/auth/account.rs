@@ -280,6 +280,7 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str) -> Ap
         &offer.email.to_lowercase(),
         SignInMethod::ResetLink,
         true,
+        &super::service::Origin::current(&state.settings),
     )
     .await;
     create_session(&state.db, &UserId::from_stored(user), &state.settings).await

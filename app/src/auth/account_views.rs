@@ -65,6 +65,8 @@ pub fn AccountPage() -> impl IntoView {
                                 <SubmitButton label="Save name" busy_label="Saving…" pending=rename.pending() class="button" />
                             </ActionForm>
                         </section>
+                        {if a.sign_in_methods.iter().any(|m| m.starts_with("Email and password")) {
+                            view! {
                         <section class="card">
                             <h2>"Change password"</h2>
                             <ActionForm action=change node_ref=form attr:class="stack">
@@ -75,6 +77,15 @@ pub fn AccountPage() -> impl IntoView {
                             </ActionForm>
                             {move || changed().then(|| view! { <p class="notice" role="status">"Password changed. Other browsers are signed out."</p> })}
                         </section>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <section class="card">
+                                    <h2>"Password"</h2>
+                                    <p>"You sign in with single sign-on and have no Larder password. An admin can make you a password link if you ever need one."</p>
+                                </section>
+                            }.into_any()
+                        }}
                     </div>
                     <section class="card">
                         <div class="list-head">

@@ -390,6 +390,7 @@ pub async fn finish(
     oidc: &Oidc,
     params: &std::collections::HashMap<String, String>,
     cookie_state: Option<&str>,
+    origin: &super::service::Origin,
 ) -> Result<Finished, SsoError> {
     let internal = |e: crate::error::AppError| {
         tracing::warn!(error = %e, "single sign-on failed on our side");
@@ -448,11 +449,18 @@ pub async fn finish(
         &email,
         SignInMethod::Oidc,
         true,
+        origin,
     )
     .await;
-    let session = create_session_via(&state.db, &user, &state.settings, SignInMethod::Oidc)
-        .await
-        .map_err(internal)?;
+    let session = create_session_via(
+        &state.db,
+        &user,
+        &state.settings,
+        SignInMethod::Oidc,
+        origin,
+    )
+    .await
+    .map_err(internal)?;
     Ok(Finished {
         session,
         next: next.unwrap_or_else(|| "/".into()),

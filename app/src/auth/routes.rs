@@ -103,6 +103,7 @@ async fn start(
 async fn callback(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
 ) -> Response {
     let Some(oidc) = oidc::configured(&state) else {
@@ -110,7 +111,8 @@ async fn callback(
     };
     let cookie = crate::request::cookie_from_headers(&headers, STATE_COOKIE);
     let clear = state_cookie("", 0, state.settings.secure_cookies);
-    match oidc::finish(&state, &oidc, &q, cookie.as_deref()).await {
+    let origin = service::Origin::of(peer.map(|p| p.0 .0.ip()), &headers, &state.settings);
+    match oidc::finish(&state, &oidc, &q, cookie.as_deref(), &origin).await {
         Ok(done) => {
             let mut res = Redirect::to(&done.next).into_response();
             let h = res.headers_mut();

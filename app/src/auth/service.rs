@@ -504,6 +504,7 @@ pub async fn sign_in(
             &account,
             SignInMethod::Password,
             false,
+            &Origin::current(&state.settings),
         )
         .await;
         tracing::info!(email = %email.normalized(), "failed sign-in: no such account");
@@ -520,6 +521,7 @@ pub async fn sign_in(
             &account,
             SignInMethod::Password,
             false,
+            &Origin::current(&state.settings),
         )
         .await;
         tracing::info!(email = %email.normalized(), "failed sign-in");
@@ -536,6 +538,7 @@ pub async fn sign_in(
         &account,
         SignInMethod::Password,
         true,
+        &Origin::current(&state.settings),
     )
     .await;
     let id = UserId::from_stored(id);
@@ -587,7 +590,14 @@ pub fn purge_sessions_job(
 
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_session(db: &Db, user: &UserId, settings: &Settings) -> AppResult<String> {
-    create_session_via(db, user, settings, SignInMethod::Password).await
+    create_session_via(
+        db,
+        user,
+        settings,
+        SignInMethod::Password,
+        &Origin::current(settings),
+    )
+    .await
 }
 
 /// Opens a session that began with `method`.
@@ -596,6 +606,7 @@ pub async fn create_session_via(
     user: &UserId,
     settings: &Settings,
     method: SignInMethod,
+    origin: &Origin,
 ) -> AppResult<String> {
     let token = random_token();
     let now = settings.clock.now_ms();
@@ -607,12 +618,48 @@ pub async fn create_session_via(
     .bind(user.as_str())
     .bind(now)
     .bind(now + settings.session_ttl.as_millis() as i64)
-    .bind(crate::request::client_ip(&settings.trusted_proxies).map(|ip| ip.to_string()))
-    .bind(crate::request::user_agent())
+    .bind(origin.ip.as_deref())
+    .bind(origin.user_agent.as_deref())
     .bind(method.as_str())
     .execute(db.pool())
     .await?;
     Ok(token)
+}
+
+/// Where a request came from, for the session list and the sign-in
+/// records: the client's address (through trusted proxies only) and its
+/// browser.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Origin {
+    /// The request a server function serves.
+    pub fn current(settings: &Settings) -> Self {
+        Self {
+            ip: crate::request::client_ip(&settings.trusted_proxies).map(|ip| ip.to_string()),
+            user_agent: crate::request::user_agent(),
+        }
+    }
+
+    /// A plain handler's request: its peer and headers.
+    pub fn of(
+        peer: Option<std::net::IpAddr>,
+        headers: &http::HeaderMap,
+        settings: &Settings,
+    ) -> Self {
+        Self {
+            ip: peer.map(|p| {
+                crate::request::client_ip_from(p, headers, &settings.trusted_proxies).to_string()
+            }),
+            user_agent: headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|ua| ua.chars().take(300).collect()),
+        }
+    }
 }
 
 /// How someone signed in, for the sign-in records.
@@ -642,6 +689,7 @@ pub async fn record_sign_in(
     email: &str,
     method: SignInMethod,
     succeeded: bool,
+    origin: &Origin,
 ) {
     let result = sqlx::query(
         "insert into sign_ins (id, user_id, email, method, succeeded, client_ip, user_agent, at) \
@@ -652,8 +700,8 @@ pub async fn record_sign_in(
     .bind(email.chars().take(254).collect::<String>())
     .bind(method.as_str())
     .bind(i64::from(succeeded))
-    .bind(crate::request::client_ip(&settings.trusted_proxies).map(|ip| ip.to_string()))
-    .bind(crate::request::user_agent())
+    .bind(origin.ip.as_deref())
+    .bind(origin.user_agent.as_deref())
     .bind(settings.clock.now_ms())
     .execute(db.pool())
     .await;
