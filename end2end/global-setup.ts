@@ -3,12 +3,30 @@
 // exactly as a person would.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { instances, issuerPort } from './playwright.config';
+import { instances, issuerPort, smtpPort } from './playwright.config';
 
 const root = path.resolve(__dirname, '..');
 export const runDir = path.join(__dirname, 'test-results', 'servers');
+/** Where the SMTP server keeps what it receives (a maildir: new/ holds one file per email). */
+export const mailDir = path.join(runDir, 'mail');
+
+async function waitListening(port: number, deadline: number) {
+  while (Date.now() < deadline) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.end();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`nothing listens on port ${port}`);
+}
 
 async function waitReady(url: string, deadline: number) {
   while (Date.now() < deadline) {
@@ -37,6 +55,18 @@ export default async function globalSetup() {
   issuer.unref();
   pids.push(issuer.pid!);
   await waitReady(`http://127.0.0.1:${issuerPort}/health`, Date.now() + 10_000);
+  // ... and mail password links through a real SMTP server.
+  fs.rmSync(mailDir, { recursive: true, force: true });
+  const aiosmtpd = path.join(root, '.venv-test', 'bin', 'aiosmtpd');
+  if (!fs.existsSync(aiosmtpd)) throw new Error(`no SMTP server at ${aiosmtpd}: run scripts/setup-test.sh first`);
+  const smtpLog = fs.openSync(path.join(runDir, 'smtp.log'), 'w');
+  const smtp = spawn(aiosmtpd, ['-n', '-l', `127.0.0.1:${smtpPort}`, '-c', 'aiosmtpd.handlers.Mailbox', mailDir], {
+    stdio: ['ignore', smtpLog, smtpLog],
+    detached: true,
+  });
+  smtp.unref();
+  pids.push(smtp.pid!);
+  await waitListening(smtpPort, Date.now() + 15_000);
   const sso = (name: string) =>
     name.endsWith('-identity')
       ? {
@@ -45,6 +75,8 @@ export default async function globalSetup() {
           LARDER_COGNITO_DOMAIN: `http://127.0.0.1:${issuerPort}`,
           LARDER_COGNITO_ISSUER: `http://127.0.0.1:${issuerPort}/pool`,
           LARDER_PUBLIC_URL: `http://127.0.0.1:${instances.find((i) => i.name === name)!.port}`,
+          LARDER_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+          LARDER_MAIL_FROM: 'Larder <larder@college.example>',
         }
       : {};
   for (const inst of instances) {

@@ -10,6 +10,8 @@ export const isolatedSpecs = ['inventory', 'usage', 'photos', 'scanner', 'harden
 
 /** The test OpenID Connect issuer (end2end/oidc-issuer.mjs) the identity instances sign in through. */
 export const issuerPort = base + 90;
+/** The SMTP server (aiosmtpd, from .venv-test) the identity instances mail password links to. */
+export const smtpPort = base + 91;
 
 export const instances = [
   { name: 'phone', port: base },

@@ -78,7 +78,7 @@ test_venv() {
   python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3 python3-venv
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   if [ ! -f "$stamp" ] || [ "$ROOT/scripts/test-tools.txt" -nt "$stamp" ]; then
-    say "installing the test tools from PyPI (moto, schemathesis)"
+    say "installing the test tools from PyPI (moto, schemathesis, aiosmtpd)"
     "$venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/test-tools.txt"
     touch "$stamp"
   fi

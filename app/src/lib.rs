@@ -26,6 +26,8 @@ pub mod dates;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
+pub mod mail;
+#[cfg(feature = "ssr")]
 pub mod recent;
 #[cfg(feature = "ssr")]
 pub mod request;
@@ -157,6 +159,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/organizations/:id/api-keys") view={Lazy::<ApiKeysRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/reset/:token") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/forgot") view={Lazy::<ForgotPasswordRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin/pool") view={Lazy::<PoolRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/developers") view={Lazy::<ApiReferenceRoute>::new()} ssr=SsrMode::Async />
@@ -268,6 +271,7 @@ lazy_pages! {
         ApiReferenceRoute(api_reference_page) => ApiReferencePage,
         AccountRoute(account_page) => AccountPage,
         ResetPasswordRoute(reset_password_page) => ResetPasswordPage,
+        ForgotPasswordRoute(forgot_password_page) => ForgotPasswordPage,
         PoolRoute(pool_page) => PoolPage,
         AuditRoute(audit_page) => AuditPage,
     }

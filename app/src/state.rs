@@ -54,6 +54,8 @@ pub struct Settings {
     pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
     /// The pool's admin calls, when its id is configured.
     pub pool: Option<Arc<crate::auth::pool::Pool>>,
+    /// Email through the operator's SMTP server, when configured.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 impl Default for Settings {
@@ -75,6 +77,7 @@ impl Default for Settings {
             job_check: Duration::from_secs(60),
             oidc: None,
             pool: None,
+            mailer: None,
         }
     }
 }

@@ -2,10 +2,14 @@
 // own that signs in through the test OpenID Connect issuer: a volunteer
 // invited by email signs in with "Google", sees their pantry, and signs out
 // of both; the admin changes the volunteer's role and removes them; an
-// integrator's key reads the ledger until it is revoked.
+// integrator's key reads the ledger until it is revoked; the admin, having
+// forgotten their password, gets a link by email and chooses a new one.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { APIRequestContext, expect, Page, test as base } from '@playwright/test';
 import { accessible, hydrated, open, setupCodeFromLog, shoot } from './helpers';
 import { instanceUrl, issuerPort } from '../playwright.config';
+import { mailDir } from '../global-setup';
 
 const test = base.extend({
   baseURL: async ({}, use, info) => use(instanceUrl(info.project.name, 'identity')),
@@ -126,4 +130,50 @@ test('an integrator reads the ledger with a key until it is revoked', async ({ p
   await accessible(page, 'API reference');
   await shoot(page, info, 'api-reference');
   await script.dispose();
+});
+
+/** The emails to `to` so far, decoded from quoted-printable. */
+function mailsTo(to: string): string[] {
+  const dir = path.join(mailDir, 'new');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .map((f) => fs.readFileSync(path.join(dir, f), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '='))
+    .filter((m) => m.includes(`X-RcptTo: ${to}`));
+}
+
+test('a coordinator who forgot their password gets a link by email', async ({ page }, info) => {
+  await open(page, '/sign-in');
+  await page.getByRole('link', { name: 'Forgot your password?' }).click();
+  await expect(page).toHaveURL(/\/forgot$/);
+  await hydrated(page);
+  const before = mailsTo(admin.email).length;
+  await page.getByLabel('Email').fill(admin.email);
+  await page.getByRole('button', { name: 'Email me a link' }).click();
+  await expect(page.getByRole('status')).toContainText('If an account uses that address, a link is on its way');
+  await accessible(page, 'forgot password');
+  await shoot(page, info, 'forgot-password');
+
+  // The email arrives (each viewport's instance mails the same inbox).
+  let link = '';
+  await expect(async () => {
+    const mails = mailsTo(admin.email);
+    expect(mails.length).toBeGreaterThan(before);
+    const found = mails
+      .map((m) => m.match(/http:\/\/127\.0\.0\.1:\d+\/reset\/[A-Za-z0-9_-]+/)?.[0] ?? '')
+      .filter((l) => l.startsWith(instanceUrl(info.project.name, 'identity')));
+    expect(found.length).toBeGreaterThan(0);
+    link = found[found.length - 1];
+  }).toPass({ timeout: 15_000 });
+
+  await page.goto(link);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible();
+  admin.password = 'a password chosen by email';
+  await page.getByLabel('New password').fill(admin.password);
+  await page.getByRole('button', { name: 'Set password and sign in' }).click();
+  await expect(page.getByRole('link', { name: admin.name })).toBeVisible();
+  // The link worked once.
+  await page.goto(link);
+  await expect(page.getByRole('main')).toContainText('has been used or has expired');
 });

@@ -74,6 +74,8 @@ pub struct Config {
     pub oidc: Option<app::auth::oidc::OidcSettings>,
     /// The pool's admin screens (`LARDER_COGNITO_USER_POOL_ID`).
     pub pool: Option<app::auth::pool::PoolSettings>,
+    /// Email through an SMTP server (`LARDER_SMTP_URL`, `LARDER_MAIL_FROM`).
+    pub mail: Option<app::mail::MailSettings>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -121,6 +123,8 @@ struct FileConfig {
     job_check_seconds: Option<u64>,
     rate_limit_per_key: Option<u64>,
     rate_limit_per_address: Option<u64>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
     first_admin: Option<FileFirstAdmin>,
 }
 
@@ -274,6 +278,10 @@ impl Config {
 
         let oidc = cognito(&env, &public_url)?;
         let pool = cognito_pool(&env)?;
+        let mail = mail(
+            pick("LARDER_SMTP_URL", file.smtp_url),
+            pick("LARDER_MAIL_FROM", file.mail_from),
+        )?;
 
         let site_root = PathBuf::from(
             pick("LARDER_SITE_ROOT", file.site_root).unwrap_or_else(|| "target/site".into()),
@@ -411,7 +419,40 @@ impl Config {
             rate_limits,
             oidc,
             pool,
+            mail,
         })
+    }
+}
+
+/// `LARDER_SMTP_URL` and `LARDER_MAIL_FROM`: email is off without the URL;
+/// with it, the sender is required and both are checked now.
+fn mail(
+    url: Option<String>,
+    from: Option<String>,
+) -> Result<Option<app::mail::MailSettings>, ConfigError> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let from = from.ok_or_else(|| ConfigError::Missing {
+        var: "LARDER_MAIL_FROM",
+        message: "the sender (Larder <larder@college.edu>) is needed when LARDER_SMTP_URL is set"
+            .into(),
+    })?;
+    let settings = app::mail::MailSettings { url, from };
+    match app::mail::Mailer::new(&settings) {
+        Ok(_) => Ok(Some(settings)),
+        Err(app::mail::MailConfigError::Url(e)) => Err(ConfigError::Invalid {
+            var: "LARDER_SMTP_URL",
+            expected: format!(
+                "smtps://user:password@host, smtp://user:password@host:587?tls=required or smtp://host:25 ({e})"
+            ),
+            got: redact_url(&settings.url),
+        }),
+        Err(app::mail::MailConfigError::From(e)) => Err(ConfigError::Invalid {
+            var: "LARDER_MAIL_FROM",
+            expected: format!("an address such as Larder <larder@college.edu> ({e})"),
+            got: settings.from,
+        }),
     }
 }
 
@@ -813,6 +854,42 @@ mod tests {
             "correct horse battery"
         );
         assert!(!format!("{c:?}").contains("correct horse"), "{c:?}");
+    }
+
+    #[test]
+    fn mail_needs_a_sender_and_keeps_the_relay_password_out_of_errors() {
+        assert!(load(&[]).unwrap().mail.is_none());
+        let c = load(&[
+            (
+                "LARDER_SMTP_URL",
+                "smtps://larder:hunter22@mail.college.example",
+            ),
+            ("LARDER_MAIL_FROM", "Larder <larder@college.example>"),
+        ])
+        .unwrap();
+        assert_eq!(c.mail.unwrap().from, "Larder <larder@college.example>");
+        let e = load(&[("LARDER_SMTP_URL", "smtp://127.0.0.1:25")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("LARDER_MAIL_FROM"), "{e}");
+        let e = load(&[
+            (
+                "LARDER_SMTP_URL",
+                "imap://larder:hunter22@mail.college.example",
+            ),
+            ("LARDER_MAIL_FROM", "larder@college.example"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("LARDER_SMTP_URL"), "{e}");
+        assert!(!e.contains("hunter22"), "{e}");
+        let e = load(&[
+            ("LARDER_SMTP_URL", "smtp://127.0.0.1:25"),
+            ("LARDER_MAIL_FROM", "the pantry"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("LARDER_MAIL_FROM"), "{e}");
     }
 
     #[test]

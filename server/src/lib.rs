@@ -150,6 +150,12 @@ pub async fn start_with_clock(
             Some(p) => Some(Arc::new(app::auth::pool::Pool::new(p).await)),
             None => None,
         },
+        mailer: match &config.mail {
+            Some(m) => Some(Arc::new(
+                app::mail::Mailer::new(m).map_err(|e| StartError::Other(e.to_string()))?,
+            )),
+            None => None,
+        },
         ..Settings::default()
     };
     let state = AppState::new(db, settings, setup);

@@ -207,19 +207,130 @@ pub async fn create_reset_link(
     .bind(now + RESET_VALID_HOURS * 3_600_000)
     .execute(state.db.pool())
     .await?;
-    let display_name: String = sqlx::query_scalar("select display_name from users where id = $1")
+    let row = sqlx::query("select display_name, email from users where id = $1")
         .bind(&m.user_id)
         .fetch_one(state.db.pool())
         .await?;
+    let (display_name, email): (String, String) =
+        (row.try_get("display_name")?, row.try_get("email")?);
     tracing::info!(user_id = %m.user_id, "password reset link made");
-    Ok(CreatedResetLink {
-        link: format!(
-            "{}/reset/{token}",
-            state.settings.public_url.trim_end_matches('/')
-        ),
-        display_name,
+    let link = reset_url(state, &token);
+    let mut created = CreatedResetLink {
+        link: link.clone(),
+        display_name: display_name.clone(),
         valid_hours: RESET_VALID_HOURS,
-    })
+        emailed_to: None,
+        mail_error: None,
+    };
+    // With mail set up the link also goes to the member; the admin sees it
+    // either way, so a mail server that is down costs nothing.
+    if let Some(mailer) = &state.settings.mailer {
+        let mail = crate::mail::Mail {
+            to_name: display_name.clone(),
+            to_email: email.clone(),
+            subject: "Choose a new Larder password".into(),
+            body: format!(
+                "Hello {display_name},\n\n{} made a link for you to choose a new password for Larder:\n\n{link}\n\n\
+                 It works once, for {RESET_VALID_HOURS} hours. If you did not expect it, ignore this email: \
+                 your password stays as it is.\n",
+                caller.me.display_name
+            ),
+        };
+        match mailer.send(&mail).await {
+            Ok(()) => created.emailed_to = Some(email),
+            Err(e) => created.mail_error = Some(e.to_string()),
+        }
+    }
+    Ok(created)
+}
+
+fn reset_url(state: &AppState, token: &str) -> String {
+    format!(
+        "{}/reset/{token}",
+        state.settings.public_url.trim_end_matches('/')
+    )
+}
+
+/// How many links one person may ask for by email in [`ASK_WINDOW_MINUTES`];
+/// more asks are answered alike and send nothing (no inbox flooding).
+const ASKS_PER_WINDOW: i64 = 3;
+const ASK_WINDOW_MINUTES: i64 = 60;
+
+/// "Forgot your password?": with mail set up, a link goes to the address if
+/// an account has it. The answer is the same whether or not one does, and
+/// the email leaves after the answer, so neither tells who has an account.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn request_reset(
+    state: &AppState,
+    email: &str,
+    origin: &super::service::Origin,
+) -> AppResult<()> {
+    let Some(mailer) = state.settings.mailer.clone() else {
+        return Err(AppError::NotFound(
+            "Password links by email are not set up here. Ask an admin of your pantry for a password link."
+                .into(),
+        ));
+    };
+    let email = Email::parse(email, "email")?;
+    let row = sqlx::query(
+        "select id, display_name, email from users where email_key = $1 and disabled_at is null",
+    )
+    .bind(email.normalized())
+    .fetch_optional(state.db.pool())
+    .await?;
+    let Some(row) = row else {
+        tracing::info!("password link asked for an address without an account");
+        return Ok(());
+    };
+    let (user, name, address): (String, String, String) = (
+        row.try_get("id")?,
+        row.try_get("display_name")?,
+        row.try_get("email")?,
+    );
+    let now = state.clock.now_ms();
+    let recent: i64 = sqlx::query_scalar(
+        "select count(*) from password_resets where user_id = $1 and created_by = $1 and created_at > $2",
+    )
+    .bind(&user)
+    .bind(now - ASK_WINDOW_MINUTES * 60_000)
+    .fetch_one(state.db.pool())
+    .await?;
+    if recent >= ASKS_PER_WINDOW {
+        tracing::warn!(user_id = %user, "password link asked for too often; none sent");
+        return Ok(());
+    }
+    let token = random_token();
+    sqlx::query(
+        "insert into password_resets (token_hash, user_id, created_by, created_at, expires_at) values ($1, $2, $2, $3, $4)",
+    )
+    .bind(token_hash(&token))
+    .bind(&user)
+    .bind(now)
+    .bind(now + RESET_VALID_HOURS * 3_600_000)
+    .execute(state.db.pool())
+    .await?;
+    let from = origin
+        .ip
+        .as_deref()
+        .map(|ip| format!(" from {ip}"))
+        .unwrap_or_default();
+    let mail = crate::mail::Mail {
+        to_name: name.clone(),
+        to_email: address,
+        subject: "Choose a new Larder password".into(),
+        body: format!(
+            "Hello {name},\n\nSomeone{from}, hopefully you, asked for a link to choose a new password for Larder:\n\n{}\n\n\
+             It works once, for {RESET_VALID_HOURS} hours. If it was not you, ignore this email: \
+             your password stays as it is.\n",
+            reset_url(state, &token)
+        ),
+    };
+    tracing::info!(user_id = %user, "password link asked for by email");
+    tokio::spawn(async move {
+        // A failure is logged by the mailer; the person can ask again.
+        let _ = mailer.send(&mail).await;
+    });
+    Ok(())
 }
 
 fn link_refused() -> AppError {

@@ -173,6 +173,50 @@ fn browser_name(ua: &str) -> String {
     format!("{browser}{system}")
 }
 
+/// `/forgot`: asks for a password link by email, where mail is set up.
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let session = Resource::new(|| (), |_| get_session());
+    let action = ServerAction::<RequestPasswordReset>::new();
+    let error = last_error(action.value());
+    let sent = move || matches!(action.value().get(), Some(Ok(())));
+    view! {
+        <Title text="Forgot your password?" />
+        <section class="narrow">
+            <div class="card">
+                <h1>"Forgot your password?"</h1>
+                <Suspense fallback=Loading>
+                    {move || Suspend::new(async move {
+                        match session.await {
+                            Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                            Ok(SessionInfo { password_email: false, .. }) => view! {
+                                <p>"Ask an admin of your pantry for a password link: they make one on the People page, and it works once, for a day."</p>
+                                <p><a href="/sign-in">"Back to sign in"</a></p>
+                            }.into_any(),
+                            Ok(_) => view! {
+                                <Show
+                                    when=sent
+                                    fallback=move || view! {
+                                        <p>"Enter the email address you sign in with. If an account has it, a link to choose a new password is emailed there; it works once, for a day."</p>
+                                        <ActionForm action=action attr:class="stack">
+                                            <TextField form="forgot" label="Email" name="email" kind="email" error=error autocomplete="username" autofocus=true />
+                                            <FormError error=error fields=&["email"] />
+                                            <SubmitButton label="Email me a link" busy_label="Sending…" pending=action.pending() />
+                                        </ActionForm>
+                                    }
+                                >
+                                    <p class="notice" role="status">"If an account uses that address, a link is on its way. Check your inbox (and its spam folder) in a minute or two."</p>
+                                </Show>
+                                <p><a href="/sign-in">"Back to sign in"</a></p>
+                            }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </section>
+    }
+}
+
 /// `/reset/:token`: the member an admin made the link for chooses a new
 /// password and is signed in.
 #[component]

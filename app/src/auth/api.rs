@@ -18,6 +18,8 @@ pub struct SessionInfo {
     pub open_signup: bool,
     /// The single sign-on button's words, when single sign-on is set up.
     pub sso_label: Option<String>,
+    /// Whether a forgotten password can be reset by an emailed link.
+    pub password_email: bool,
 }
 
 #[server(prefix = "/api", endpoint = "session")]
@@ -34,6 +36,7 @@ pub async fn get_session() -> Result<SessionInfo, AppError> {
             .oidc
             .as_ref()
             .map(|o| o.settings.button_label.clone()),
+        password_email: state.settings.mailer.is_some(),
     })
 }
 
@@ -261,6 +264,16 @@ pub async fn create_reset_link(membership: MembershipId) -> Result<CreatedResetL
     let state = AppState::current()?;
     let caller = service::require_caller(&state).await?;
     crate::auth::account::create_reset_link(&state, &caller, &membership).await
+}
+
+/// "Forgot your password?": emails a one-time link if an account has the
+/// address; answers alike either way.
+#[server(prefix = "/api", endpoint = "request_password_reset")]
+pub async fn request_password_reset(email: String) -> Result<(), AppError> {
+    use crate::{auth::service, state::AppState};
+    let state = AppState::current()?;
+    let origin = service::Origin::current(&state.settings);
+    crate::auth::account::request_reset(&state, &email, &origin).await
 }
 
 #[server(prefix = "/api", endpoint = "password_reset")]

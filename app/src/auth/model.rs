@@ -448,6 +448,10 @@ pub struct CreatedResetLink {
     pub link: String,
     pub display_name: String,
     pub valid_hours: i64,
+    /// The address the link was also emailed to, when mail is set up.
+    pub emailed_to: Option<String>,
+    /// Why the email could not be sent (the link above still works).
+    pub mail_error: Option<String>,
 }
 
 /// What the sign-in page says for an error code (also used by tests).

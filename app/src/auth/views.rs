@@ -131,6 +131,7 @@ pub fn SignInPage() -> impl IntoView {
                     <FormError error=error fields=&["email", "password"] />
                     <SubmitButton label="Sign in" busy_label="Signing in…" pending=action.pending() />
                 </ActionForm>
+                <p><a href="/forgot">"Forgot your password?"</a></p>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         if matches!(session.await, Ok(SessionInfo { open_signup: true, .. })) {
@@ -365,7 +366,11 @@ pub fn PeoplePage() -> impl IntoView {
                             <FormError error=member_error fields=&[] />
                             {move || reset_created().map(|c| view! {
                                 <div class="notice" role="status">
-                                    <p>{format!("A link for {} to choose a new password. Send it to them; it works once, for {} hours.", c.display_name, c.valid_hours)}</p>
+                                    <p>{match (&c.emailed_to, &c.mail_error) {
+                                        (Some(to), _) => format!("A link for {} to choose a new password, emailed to {to}. It works once, for {} hours.", c.display_name, c.valid_hours),
+                                        (None, Some(e)) => format!("A link for {} to choose a new password. {e} Send it to them yourself; it works once, for {} hours.", c.display_name, c.valid_hours),
+                                        (None, None) => format!("A link for {} to choose a new password. Send it to them; it works once, for {} hours.", c.display_name, c.valid_hours),
+                                    }}</p>
                                     <label for="reset-link">"Password link"</label>
                                     <input id="reset-link" class="copy" readonly value=c.link.clone() />
                                 </div>

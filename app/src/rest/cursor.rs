@@ -29,6 +29,30 @@ pub fn decode(cursor: &str) -> AppResult<(i64, String)> {
     Ok((at, id.to_string()))
 }
 
+/// A cursor into a list read page by page in a fixed order (the catalog,
+/// a pantry's stock): the page that comes next. Lists that only grow at
+/// the end (the ledger) use [`encode`] instead.
+pub fn encode_page(page: i64) -> String {
+    ENGINE.encode(format!("page.{page}"))
+}
+
+pub fn decode_page(cursor: &str) -> AppResult<crate::input::PageNumber> {
+    let refused = || {
+        AppError::invalid(
+            "cursor",
+            "That cursor was not given out by this API; pass back `next_cursor` exactly as received.",
+        )
+    };
+    let bytes = ENGINE.decode(cursor.trim()).map_err(|_| refused())?;
+    let text = String::from_utf8(bytes).map_err(|_| refused())?;
+    let page = text
+        .strip_prefix("page.")
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n >= 1)
+        .ok_or_else(refused)?;
+    crate::input::PageNumber::parse(page, "cursor")
+}
+
 /// The page size asked for: 1 to `max`, `default` when not given.
 pub fn limit(given: Option<&String>, default: i64, max: i64) -> AppResult<i64> {
     match given {
@@ -63,6 +87,14 @@ mod tests {
         ] {
             assert_eq!(decode(bad).unwrap_err().field(), Some("cursor"), "{bad}");
         }
+    }
+
+    #[test]
+    fn page_cursors_round_trip_and_are_not_ledger_cursors() {
+        assert_eq!(decode_page(&encode_page(3)).unwrap().get(), 3);
+        assert!(decode_page(&encode(1_764_921_600_000, "id")).is_err());
+        assert!(decode_page(&ENGINE.encode("page.0")).is_err());
+        assert!(decode(&encode_page(2)).is_err());
     }
 
     #[test]

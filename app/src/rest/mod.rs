@@ -36,15 +36,16 @@ mod ssr {
         info(
             title = "Larder API",
             version = "1",
-            description = "Stock, movements and places of a Larder organization, for scripts, tills and spreadsheets. Authenticate with an API key from the organization's API keys page, sent as `Authorization: Bearer lk_…`. Lists are paged with cursors: pass `next_cursor` back as `cursor`. Every error is `{\"error\": {\"code\", \"message\", \"field\"?}}`. Requests are rate limited per key and per address; a 429 carries `Retry-After` in seconds."
+            description = "Products, stock, movements and places of a Larder organization, for scripts, tills and spreadsheets. Authenticate with an API key from the organization's API keys page, sent as `Authorization: Bearer lk_…`. Lists are paged with cursors: pass `next_cursor` back as `cursor`. Every error is `{\"error\": {\"code\", \"message\", \"field\"?}}`. Requests are rate limited per key and per address; a 429 carries `Retry-After` in seconds."
         ),
-        paths(v1::organizations, v1::places, v1::movements, v1::post_movement),
+        paths(v1::organizations, v1::places, v1::products, v1::stock, v1::movements, v1::post_movement),
         components(schemas(ErrorBody, ErrorDetail)),
         modifiers(&BearerKey),
         security(("api_key" = [])),
         tags(
             (name = "places", description = "Organizations, campuses and pantries"),
-            (name = "stock", description = "The ledger of stock movements"),
+            (name = "products", description = "The organization's catalog"),
+            (name = "stock", description = "What pantries hold, and the ledger of stock movements"),
         )
     )]
     pub struct ApiDoc;
@@ -83,6 +84,11 @@ mod ssr {
                 "/api/v1/organizations/{organization_id}/places",
                 get(v1::places),
             )
+            .route(
+                "/api/v1/organizations/{organization_id}/products",
+                get(v1::products),
+            )
+            .route("/api/v1/pantries/{pantry_id}/stock", get(v1::stock))
             .route(
                 "/api/v1/pantries/{pantry_id}/movements",
                 get(v1::movements).post(v1::post_movement),

@@ -91,6 +91,7 @@ pub struct NewMovement {
     pub product_id: String,
     /// `received`, `distributed`, `adjusted` or `discarded`.
     pub kind: String,
+    /// In whole units of the product (5 means 5 kg for a product in kg).
     #[schema(minimum = 1)]
     pub quantity: i64,
     /// For `received`: the lot's best-before date, `YYYY-MM-DD`.
@@ -347,4 +348,233 @@ async fn refuse_read_only(state: &AppState, caller: &Caller, pantry: &PantryId) 
         .into());
     }
     Ok(())
+}
+
+/// A product of an organization's catalog.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProductOut {
+    pub id: String,
+    pub name: String,
+    pub sku: Option<String>,
+    pub category: String,
+    /// `each`, `pack`, `kg`, `lb` or `l`.
+    pub unit: String,
+    /// How many stored parts make one unit (quantities in the ledger and in
+    /// stock are in parts): 1000 for kg and l (grams, millilitres), 16 for
+    /// lb (ounces), 1 otherwise.
+    pub parts_per_unit: i64,
+    /// The weight of one unit in grams, when known.
+    pub unit_weight_g: Option<i64>,
+    /// GTIN barcodes (8, 12, 13 or 14 digits).
+    pub barcodes: Vec<String>,
+    pub perishable: bool,
+    pub shelf_life_days: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProductList {
+    pub products: Vec<ProductOut>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One product's stock at a pantry.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StockOut {
+    pub product_id: String,
+    pub name: String,
+    pub category: String,
+    /// `each`, `pack`, `kg`, `lb` or `l`.
+    pub unit: String,
+    /// How many stored parts make one unit (see the product).
+    pub parts_per_unit: i64,
+    /// On hand, in parts.
+    pub on_hand: i64,
+    /// On hand as people read it: `12`, `2.5 kg`, `3 pack`.
+    pub on_hand_text: String,
+    /// The weight on hand in grams, when the weight of one unit is known.
+    pub weight_g: Option<i64>,
+    /// The pantry's minimum for it, in parts (0: none set).
+    pub minimum: i64,
+    /// Below its minimum.
+    pub low: bool,
+    /// The earliest best-before date among lots with stock, `YYYY-MM-DD`.
+    pub next_best_before: Option<String>,
+    /// Parts whose best-before date is within the next `expiring_days`.
+    pub expiring: i64,
+    /// Parts already past their best-before date.
+    pub expired: i64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StockList {
+    pub pantry_id: String,
+    pub pantry_name: String,
+    /// What counts as expiring soon, in days.
+    pub expiring_days: i64,
+    pub stock: Vec<StockOut>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+fn search(q: &HashMap<String, String>, k: &str) -> ApiResult<crate::input::SearchText> {
+    Ok(crate::input::SearchText::parse(
+        q.get(k).map(String::as_str).unwrap_or(""),
+        k,
+    )?)
+}
+
+fn page_of(q: &HashMap<String, String>) -> ApiResult<crate::input::PageNumber> {
+    Ok(match text(q, "cursor") {
+        Some(c) => cursor::decode_page(c)?,
+        None => crate::input::PageNumber::default(),
+    })
+}
+
+/// The next page's cursor when rows lie beyond this one.
+fn next_page(page: i64, per_page: i64, total: i64) -> Option<String> {
+    (page * per_page < total).then(|| cursor::encode_page(page + 1))
+}
+
+/// An organization's catalog by name, a page at a time; `q` finds by name,
+/// SKU or barcode.
+#[utoipa::path(
+    get, path = "/api/v1/organizations/{organization_id}/products", tag = "products",
+    params(
+        ("organization_id" = String, Path, description = "The organization's id"),
+        ("q" = Option<String>, Query, description = "Part of the name, the SKU, or a barcode"),
+        ("category" = Option<String>, Query, description = "Only this category"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, body = ProductList),
+        (status = 400, body = ErrorBody, description = "The path or query string does not decode"),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "No such organization, or not yours"),
+        (status = 422, body = ErrorBody, description = "A parameter does not parse; `field` names it"),
+        (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn products(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    headers: HeaderMap,
+) -> ApiResult<Json<ProductList>> {
+    let (id, q) = (path(id)?, query(q)?);
+    let caller = caller_from_headers(&state, &headers).await?;
+    let id: OrganizationId = id.parse()?;
+    if !caller.belongs_to(id.as_str()) {
+        return Err(AppError::not_found("organization").into());
+    }
+    let (text_q, category, page) = (search(&q, "q")?, search(&q, "category")?, page_of(&q)?);
+    let page = crate::catalog::service::list(
+        &state.db,
+        &caller,
+        &id,
+        &text_q,
+        &category,
+        crate::catalog::model::ProductSort::Name,
+        page,
+    )
+    .await?;
+    Ok(Json(ProductList {
+        next_cursor: next_page(page.page, page.per_page, page.total),
+        products: page
+            .items
+            .into_iter()
+            .map(|p| ProductOut {
+                id: p.id.to_string(),
+                parts_per_unit: p.unit.scale(),
+                unit: p.unit.as_str().into(),
+                name: p.name,
+                sku: p.sku,
+                category: p.category,
+                unit_weight_g: p.unit_weight_g,
+                barcodes: p.barcodes.iter().map(|g| g.as_str().to_string()).collect(),
+                perishable: p.perishable,
+                shelf_life_days: p.shelf_life_days,
+            })
+            .collect(),
+    }))
+}
+
+/// What a pantry holds, by product name, a page at a time.
+#[utoipa::path(
+    get, path = "/api/v1/pantries/{pantry_id}/stock", tag = "stock",
+    params(
+        ("pantry_id" = String, Path, description = "The pantry's id"),
+        ("filter" = Option<String>, Query, description = "`in_stock` (the default), `all` (the whole catalog), `low` (below minimum) or `expiring`"),
+        ("q" = Option<String>, Query, description = "Part of the name, or a barcode"),
+        ("category" = Option<String>, Query, description = "Only this category"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, body = StockList),
+        (status = 400, body = ErrorBody, description = "The path or query string does not decode"),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "A pantry of the organization that the key is not for"),
+        (status = 404, body = ErrorBody, description = "No such pantry, or not yours"),
+        (status = 422, body = ErrorBody, description = "A parameter does not parse; `field` names it"),
+        (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn stock(
+    State(state): State<AppState>,
+    pantry: Result<Path<String>, PathRejection>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    headers: HeaderMap,
+) -> ApiResult<Json<StockList>> {
+    use crate::inventory::model::{StockFilter, StockQuery, StockSort};
+    let (pantry, q) = (path(pantry)?, query(q)?);
+    let caller = caller_from_headers(&state, &headers).await?;
+    let pantry: PantryId = pantry.parse()?;
+    let filter = match text(&q, "filter").unwrap_or("in_stock") {
+        "in_stock" => StockFilter::InStock,
+        "all" => StockFilter::All,
+        "low" => StockFilter::Low,
+        "expiring" => StockFilter::Expiring,
+        other => {
+            return Err(AppError::invalid(
+                "filter",
+                format!("“{other}” is not a filter; use in_stock, all, low or expiring."),
+            )
+            .into())
+        }
+    };
+    let query = StockQuery {
+        q: search(&q, "q")?,
+        category: search(&q, "category")?,
+        filter,
+        sort: StockSort::Name,
+        page: page_of(&q)?,
+    };
+    let page = stock::stock_page(&state, &caller, &pantry, &query).await?;
+    Ok(Json(StockList {
+        pantry_id: page.pantry.id.to_string(),
+        pantry_name: page.pantry.name.clone(),
+        expiring_days: page.expiring_days,
+        next_cursor: next_page(page.page, page.per_page, page.total),
+        stock: page
+            .rows
+            .into_iter()
+            .map(|r| StockOut {
+                product_id: r.product_id.to_string(),
+                on_hand_text: r.on_hand_text(),
+                parts_per_unit: r.unit.scale(),
+                unit: r.unit.as_str().into(),
+                name: r.name,
+                category: r.category,
+                on_hand: r.on_hand,
+                weight_g: r.weight_g,
+                minimum: r.minimum,
+                low: r.low,
+                next_best_before: r.next_best_before,
+                expiring: r.expiring,
+                expired: r.expired,
+            })
+            .collect(),
+    }))
 }

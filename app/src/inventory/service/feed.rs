@@ -23,9 +23,11 @@ pub struct MovementRecord {
     pub product_name: String,
     /// `received`, `distributed`, `adjusted`, `transferred` or `discarded`.
     pub kind: String,
-    /// Signed: what the movement added to (+) or took from (−) the stock.
+    /// Signed: what the movement added to (+) or took from (−) the stock,
+    /// in the unit's parts (grams for kg, millilitres for l, ounces for lb;
+    /// see a product's `parts_per_unit`).
     pub quantity: i64,
-    /// The product's unit: `item`, `kg`, `g`, `l` or `ml`.
+    /// The product's unit: `each`, `pack`, `kg`, `lb` or `l`.
     pub unit: String,
     /// When it happened, RFC 3339 in UTC.
     pub occurred_at: String,

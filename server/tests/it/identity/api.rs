@@ -13,6 +13,7 @@ use crate::on_both_databases;
 on_both_databases!(
     keys_read_and_write_only_their_place_and_stop_when_revoked,
     distributions_of_a_period_page_by_cursor,
+    the_catalog_and_a_pantrys_stock_read_page_by_page,
     bad_requests_get_one_error_shape_and_change_nothing,
     every_state_changing_request_is_limited_per_address,
 );
@@ -293,6 +294,164 @@ async fn distributions_of_a_period_page_by_cursor(backend: Backend) {
     .await;
     assert_eq!(body["movements"].as_array().unwrap().len(), 0);
     assert!(body.get("next_cursor").is_none());
+}
+
+/// Follows `next_cursor` from `first` to the end; every page's `field`.
+async fn all_pages(app: &TestApp, key: &str, first: &str, field: &str) -> (usize, Vec<Value>) {
+    let (mut pages, mut rows) = (0, Vec::new());
+    let mut path = first.to_string();
+    loop {
+        let (s, body) = get(app, key, &path).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {body:?}");
+        pages += 1;
+        rows.extend(body[field].as_array().unwrap().iter().cloned());
+        match body["next_cursor"].as_str() {
+            Some(c) => {
+                let sep = if first.contains('?') { '&' } else { '?' };
+                path = format!("{first}{sep}cursor={c}");
+            }
+            None => return (pages, rows),
+        }
+    }
+}
+
+async fn the_catalog_and_a_pantrys_stock_read_page_by_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let rice = product(&app, &admin, &p.org, "Rice", &[]).await;
+    let flour = product(
+        &app,
+        &admin,
+        &p.org,
+        "Flour",
+        &[("unit", "kg"), ("category", "Baking")],
+    )
+    .await;
+    for i in 0..53 {
+        product(&app, &admin, &p.org, &format!("Tin {i:02}"), &[]).await;
+    }
+    ok_movement(
+        &app,
+        &admin,
+        "receive",
+        &p.main,
+        &rice,
+        "10",
+        &[("best_before", "2027-03-01")],
+    )
+    .await;
+    ok_movement(
+        &app,
+        &admin,
+        "receive",
+        &p.main,
+        &flour,
+        "2.5",
+        &[("best_before", "2027-05-01")],
+    )
+    .await;
+    ok_movement(
+        &app,
+        &admin,
+        "receive",
+        &p.library,
+        &rice,
+        "4",
+        &[("best_before", "2027-03-01")],
+    )
+    .await;
+    let (key, _) = make_key(&app, &admin, &format!("pantry:{}", p.main), "read").await;
+
+    // The whole catalog, once each, over two pages of 50.
+    let (pages, products) = all_pages(
+        &app,
+        &key,
+        &format!("/api/v1/organizations/{}/products", p.org),
+        "products",
+    )
+    .await;
+    assert_eq!(pages, 2);
+    let mut ids: Vec<&str> = products.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 55, "each product once");
+    let f = products.iter().find(|p| p["id"] == flour.as_str()).unwrap();
+    assert_eq!(
+        (f["unit"].as_str(), f["parts_per_unit"].as_i64()),
+        (Some("kg"), Some(1000))
+    );
+    let (_, body) = get(
+        &app,
+        &key,
+        &format!("/api/v1/organizations/{}/products?q=flo", p.org),
+    )
+    .await;
+    assert_eq!(body["products"].as_array().unwrap().len(), 1);
+    assert!(body.get("next_cursor").is_none());
+
+    // What the pantry holds: its own stock only, in parts and as read.
+    let (pages, stock) = all_pages(
+        &app,
+        &key,
+        &format!("/api/v1/pantries/{}/stock", p.main),
+        "stock",
+    )
+    .await;
+    assert_eq!(pages, 1);
+    assert_eq!(stock.len(), 2, "{stock:?}");
+    let row = |id: &str| {
+        stock
+            .iter()
+            .find(|r| r["product_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row(&rice)["on_hand"], 10);
+    assert_eq!(row(&flour)["on_hand"], 2500);
+    assert_eq!(row(&flour)["on_hand_text"], "2.5 kg");
+    assert_eq!(row(&flour)["next_best_before"], "2027-05-01");
+    let (pages, all) = all_pages(
+        &app,
+        &key,
+        &format!("/api/v1/pantries/{}/stock?filter=all", p.main),
+        "stock",
+    )
+    .await;
+    assert_eq!((pages, all.len()), (2, 55));
+
+    // Wrong filters and cursors are named; another pantry is not the key's.
+    let (s, body) = get(
+        &app,
+        &key,
+        &format!("/api/v1/pantries/{}/stock?filter=most", p.main),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["field"], "filter");
+    let movement_cursor = {
+        let (_, b) = get(
+            &app,
+            &key,
+            &format!("/api/v1/pantries/{}/movements?limit=1", p.main),
+        )
+        .await;
+        b["next_cursor"].as_str().unwrap().to_string()
+    };
+    let (s, body) = get(
+        &app,
+        &key,
+        &format!("/api/v1/pantries/{}/stock?cursor={movement_cursor}", p.main),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["field"], "cursor");
+    let (s, body) = get(&app, &key, &format!("/api/v1/pantries/{}/stock", p.library)).await;
+    assert!(
+        matches!(s, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+        "{s} {body:?}"
+    );
+    assert!(!body.to_string().contains("\"on_hand\""));
 }
 
 async fn bad_requests_get_one_error_shape_and_change_nothing(backend: Backend) {

@@ -7,6 +7,7 @@ mod audit;
 mod contract;
 mod isolation;
 mod issuer;
+mod mail;
 mod members;
 mod pool;
 mod sso;
