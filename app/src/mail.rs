@@ -95,6 +95,22 @@ impl Mailer {
     }
 }
 
+/// Sends `mail` when mail is set up, for a notice that is also shown to
+/// the person who caused it: the address it went to, or why it did not go.
+/// Without a mailer, neither.
+pub async fn send_if_configured(
+    mailer: Option<&Mailer>,
+    mail: &Mail,
+) -> (Option<String>, Option<String>) {
+    match mailer {
+        None => (None, None),
+        Some(m) => match m.send(mail).await {
+            Ok(()) => (Some(mail.to_email.clone()), None),
+            Err(e) => (None, Some(e.to_string())),
+        },
+    }
+}
+
 fn unsent(why: &str) -> AppError {
     AppError::Busy {
         message: format!("The email was not sent: {why}. Try again later."),

@@ -215,33 +215,28 @@ pub async fn create_reset_link(
         (row.try_get("display_name")?, row.try_get("email")?);
     tracing::info!(user_id = %m.user_id, "password reset link made");
     let link = reset_url(state, &token);
-    let mut created = CreatedResetLink {
-        link: link.clone(),
-        display_name: display_name.clone(),
-        valid_hours: RESET_VALID_HOURS,
-        emailed_to: None,
-        mail_error: None,
-    };
     // With mail set up the link also goes to the member; the admin sees it
     // either way, so a mail server that is down costs nothing.
-    if let Some(mailer) = &state.settings.mailer {
-        let mail = crate::mail::Mail {
-            to_name: display_name.clone(),
-            to_email: email.clone(),
-            subject: "Choose a new Larder password".into(),
-            body: format!(
-                "Hello {display_name},\n\n{} made a link for you to choose a new password for Larder:\n\n{link}\n\n\
-                 It works once, for {RESET_VALID_HOURS} hours. If you did not expect it, ignore this email: \
-                 your password stays as it is.\n",
-                caller.me.display_name
-            ),
-        };
-        match mailer.send(&mail).await {
-            Ok(()) => created.emailed_to = Some(email),
-            Err(e) => created.mail_error = Some(e.to_string()),
-        }
-    }
-    Ok(created)
+    let mail = crate::mail::Mail {
+        to_name: display_name.clone(),
+        to_email: email,
+        subject: "Choose a new Larder password".into(),
+        body: format!(
+            "Hello {display_name},\n\n{} made a link for you to choose a new password for Larder:\n\n{link}\n\n\
+             It works once, for {RESET_VALID_HOURS} hours. If you did not expect it, ignore this email: \
+             your password stays as it is.\n",
+            caller.me.display_name
+        ),
+    };
+    let (emailed_to, mail_error) =
+        crate::mail::send_if_configured(state.settings.mailer.as_deref(), &mail).await;
+    Ok(CreatedResetLink {
+        link,
+        display_name,
+        valid_hours: RESET_VALID_HOURS,
+        emailed_to,
+        mail_error,
+    })
 }
 
 fn reset_url(state: &AppState, token: &str) -> String {

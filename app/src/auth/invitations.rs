@@ -77,14 +77,34 @@ pub async fn create_invitation(
     .execute(state.db.pool())
     .await?;
     tracing::info!(scope = scope_kind.as_str(), %scope_id, role = role.as_str(), "invitation created");
-    Ok(CreatedInvitation {
-        link: format!(
-            "{}/invitations/{token}",
-            state.settings.public_url.trim_end_matches('/')
+    let link = format!(
+        "{}/invitations/{token}",
+        state.settings.public_url.trim_end_matches('/')
+    );
+    // With mail set up the invitation is also emailed; the admin sees the
+    // link either way.
+    let days = state.settings.invitation_ttl.as_secs().div_ceil(86_400);
+    let mail = crate::mail::Mail {
+        to_name: String::new(),
+        to_email: email.as_str().to_string(),
+        subject: format!("You are invited to {scope_name} on Larder"),
+        body: format!(
+            "Hello,\n\n{} invited you to {scope_name} on Larder, as {}.\n\n\
+             Accept here:\n\n{link}\n\n\
+             The link works once, for {days} days. If you did not expect it, ignore this email.\n",
+            caller.me.display_name,
+            role.as_phrase()
         ),
+    };
+    let (emailed_to, mail_error) =
+        crate::mail::send_if_configured(state.settings.mailer.as_deref(), &mail).await;
+    Ok(CreatedInvitation {
+        link,
         email: email.as_str().to_string(),
         role,
         scope_name,
+        emailed_to,
+        mail_error,
     })
 }
 

@@ -293,6 +293,10 @@ pub struct CreatedInvitation {
     pub email: String,
     pub role: Role,
     pub scope_name: String,
+    /// The address the invitation was also emailed to, when mail is set up.
+    pub emailed_to: Option<String>,
+    /// Why the email could not be sent (the link above still works).
+    pub mail_error: Option<String>,
 }
 
 /// What the invitation page shows the person who follows a link.

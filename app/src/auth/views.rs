@@ -355,7 +355,11 @@ pub fn PeoplePage() -> impl IntoView {
                             </ActionForm>
                             {move || created().map(|c| view! {
                                 <div class="notice" role="status">
-                                    <p>{format!("Invitation for {} as {} at {}. Send them this link; it works once, for 7 days.", c.email, c.role.as_phrase(), c.scope_name)}</p>
+                                    <p>{match (&c.emailed_to, &c.mail_error) {
+                                        (Some(to), _) => format!("Invitation for {} as {} at {}, emailed to {to}. The link below is the same; it works once, for 7 days.", c.email, c.role.as_phrase(), c.scope_name),
+                                        (None, Some(e)) => format!("Invitation for {} as {} at {}. {e} Send them this link yourself; it works once, for 7 days.", c.email, c.role.as_phrase(), c.scope_name),
+                                        (None, None) => format!("Invitation for {} as {} at {}. Send them this link; it works once, for 7 days.", c.email, c.role.as_phrase(), c.scope_name),
+                                    }}</p>
                                     <label for="invite-link">"Invitation link"</label>
                                     <input id="invite-link" class="copy" readonly value=c.link.clone() />
                                 </div>

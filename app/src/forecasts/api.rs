@@ -126,7 +126,8 @@ mod rest {
         .await;
         match result {
             Ok(v) => (status, axum::Json(v)).into_response(),
-            Err(e) => e.into_response(),
+            // The public API's one error shape.
+            Err(e) => crate::rest::error::ApiError(e).into_response(),
         }
     }
 

@@ -12,6 +12,8 @@ pub mod cursor;
 #[cfg(feature = "ssr")]
 pub mod error;
 #[cfg(feature = "ssr")]
+mod forecasts;
+#[cfg(feature = "ssr")]
 pub mod limits;
 #[cfg(feature = "ssr")]
 mod v1;
@@ -28,7 +30,7 @@ mod ssr {
     use utoipa::OpenApi;
 
     use super::error::{ErrorBody, ErrorDetail};
-    use super::v1;
+    use super::{forecasts, v1};
     use crate::state::AppState;
 
     #[derive(OpenApi)]
@@ -36,9 +38,9 @@ mod ssr {
         info(
             title = "Larder API",
             version = "1",
-            description = "Products, stock, movements and places of a Larder organization, for scripts, tills and spreadsheets. Authenticate with an API key from the organization's API keys page, sent as `Authorization: Bearer lk_…`. Lists are paged with cursors: pass `next_cursor` back as `cursor`. Every error is `{\"error\": {\"code\", \"message\", \"field\"?}}`. Requests are rate limited per key and per address; a 429 carries `Retry-After` in seconds."
+            description = "Products, stock, movements, visits and places of a Larder organization, for scripts, tills and spreadsheets. Authenticate with an API key from the organization's API keys page, sent as `Authorization: Bearer lk_…`. Lists are paged with cursors: pass `next_cursor` back as `cursor`. Every error is `{\"error\": {\"code\", \"message\", \"field\"?}}`. Requests are rate limited per key and per address; a 429 carries `Retry-After` in seconds."
         ),
-        paths(v1::organizations, v1::places, v1::products, v1::stock, v1::movements, v1::post_movement),
+        paths(v1::organizations, v1::places, v1::products, v1::stock, v1::movements, v1::post_movement, v1::visits, forecasts::recommendations),
         components(schemas(ErrorBody, ErrorDetail)),
         modifiers(&BearerKey),
         security(("api_key" = [])),
@@ -46,6 +48,8 @@ mod ssr {
             (name = "places", description = "Organizations, campuses and pantries"),
             (name = "products", description = "The organization's catalog"),
             (name = "stock", description = "What pantries hold, and the ledger of stock movements"),
+            (name = "visits", description = "Households served at a pantry's counter"),
+            (name = "forecasts", description = "What to order, from the demand forecasts"),
         )
     )]
     pub struct ApiDoc;
@@ -89,6 +93,11 @@ mod ssr {
                 get(v1::products),
             )
             .route("/api/v1/pantries/{pantry_id}/stock", get(v1::stock))
+            .route("/api/v1/pantries/{pantry_id}/visits", get(v1::visits))
+            .route(
+                "/api/v1/pantries/{pantry_id}/recommendations",
+                get(forecasts::recommendations),
+            )
             .route(
                 "/api/v1/pantries/{pantry_id}/movements",
                 get(v1::movements).post(v1::post_movement),

@@ -22,17 +22,17 @@ use crate::inventory::model::MovementKind;
 use crate::inventory::service::{self as stock, FeedFilter, MovementRecord};
 use crate::state::AppState;
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(super) type ApiResult<T> = Result<T, ApiError>;
 
 /// A path segment, or the error shape when it does not decode.
-fn path(p: Result<Path<String>, PathRejection>) -> ApiResult<String> {
+pub(super) fn path(p: Result<Path<String>, PathRejection>) -> ApiResult<String> {
     p.map(|Path(s)| s).map_err(|e| {
         AppError::BadRequest(format!("The path could not be read: {}", e.body_text())).into()
     })
 }
 
 /// The query string's parameters, or the error shape when it does not decode.
-fn query(
+pub(super) fn query(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<HashMap<String, String>> {
     q.map(|Query(q)| q).map_err(|e| {
@@ -205,6 +205,12 @@ fn text<'a>(q: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
     q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
+/// `since` and `until` (RFC 3339), in ms: the period a feed is read for.
+fn period(q: &HashMap<String, String>) -> ApiResult<(Option<i64>, Option<i64>)> {
+    let at = |k: &str| text(q, k).map(|s| stock::parse_rfc3339(s, k)).transpose();
+    Ok((at("since")?, at("until")?))
+}
+
 /// A pantry's movements, oldest first, a page at a time. Distributions of a
 /// period: `kind=distributed&since=…&until=…`.
 #[utoipa::path(
@@ -236,13 +242,10 @@ pub async fn movements(
     let (pantry, q) = (path(pantry)?, query(q)?);
     let caller = caller_from_headers(&state, &headers).await?;
     let pantry: PantryId = pantry.parse()?;
+    let (since, until) = period(&q)?;
     let filter = FeedFilter {
-        since: text(&q, "since")
-            .map(|s| stock::parse_rfc3339(s, "since"))
-            .transpose()?,
-        until: text(&q, "until")
-            .map(|s| stock::parse_rfc3339(s, "until"))
-            .transpose()?,
+        since,
+        until,
         kind: text(&q, "kind")
             .map(|k| {
                 MovementKind::parse(k).ok_or_else(|| {
@@ -576,5 +579,64 @@ pub async fn stock(
                 expired: r.expired,
             })
             .collect(),
+    }))
+}
+
+/// A page of visits, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VisitPage {
+    pub visits: Vec<crate::usage::feed::VisitRecord>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A pantry's visits, oldest first, a page at a time: household counts and
+/// what each took (never client references or notes).
+#[utoipa::path(
+    get, path = "/api/v1/pantries/{pantry_id}/visits", tag = "visits",
+    params(
+        ("pantry_id" = String, Path, description = "The pantry's id"),
+        ("since" = Option<String>, Query, description = "From this time on (RFC 3339), inclusive"),
+        ("until" = Option<String>, Query, description = "Before this time (RFC 3339), exclusive"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("limit" = Option<i64>, Query, description = "Visits per page, 1 to 500 (100 if not given)", minimum = 1, maximum = 500),
+    ),
+    responses(
+        (status = 200, body = VisitPage),
+        (status = 400, body = ErrorBody, description = "The path or query string does not decode"),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "A pantry of the organization that the key is not for"),
+        (status = 404, body = ErrorBody, description = "No such pantry, or not yours"),
+        (status = 422, body = ErrorBody, description = "A parameter does not parse; `field` names it"),
+        (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn visits(
+    State(state): State<AppState>,
+    pantry: Result<Path<String>, PathRejection>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    headers: HeaderMap,
+) -> ApiResult<Json<VisitPage>> {
+    let (pantry, q) = (path(pantry)?, query(q)?);
+    let caller = caller_from_headers(&state, &headers).await?;
+    let pantry: PantryId = pantry.parse()?;
+    let (since, until) = period(&q)?;
+    let filter = crate::usage::feed::VisitFilter {
+        since,
+        until,
+        after: text(&q, "cursor").map(cursor::decode).transpose()?,
+    };
+    let limit = cursor::limit(q.get("limit"), 100, 500)?;
+    let (visits, more) =
+        crate::usage::feed::visit_feed(&state, &caller, &pantry, &filter, limit).await?;
+    let next_cursor = more.then(|| visits.last()).flatten().and_then(|v| {
+        stock::parse_rfc3339(&v.occurred_at, "cursor")
+            .ok()
+            .map(|at| cursor::encode(at, &v.id))
+    });
+    Ok(Json(VisitPage {
+        visits,
+        next_cursor,
     }))
 }

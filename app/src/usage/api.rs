@@ -242,7 +242,7 @@ mod rest {
                 };
                 (code, axum::Json(s)).into_response()
             }
-            Err(e) => e.into_response(),
+            Err(e) => crate::rest::error::ApiError(e).into_response(),
         }
     }
 
@@ -290,7 +290,7 @@ mod rest {
         .await;
         match result {
             Ok(v) => axum::Json(v).into_response(),
-            Err(e) => e.into_response(),
+            Err(e) => crate::rest::error::ApiError(e).into_response(),
         }
     }
 
@@ -307,7 +307,7 @@ mod rest {
         .await;
         match result {
             Ok(v) => axum::Json(v).into_response(),
-            Err(e) => e.into_response(),
+            Err(e) => crate::rest::error::ApiError(e).into_response(),
         }
     }
 }

@@ -10,6 +10,8 @@ pub mod model;
 pub mod views;
 
 #[cfg(feature = "ssr")]
+pub mod feed;
+#[cfg(feature = "ssr")]
 pub mod history;
 #[cfg(feature = "ssr")]
 pub mod import;

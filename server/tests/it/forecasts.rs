@@ -226,6 +226,21 @@ async fn an_import_brings_forecasts_and_what_to_order(backend: Backend) {
             .contains("needs 21 days, has 10"),
         "{without:?}"
     );
+    // The documented endpoint says the same, in its own flat shape.
+    let (status, v1) = get(
+        &app,
+        &admin,
+        &format!("/api/v1/pantries/{}/recommendations", p.main),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v1:?}");
+    assert_eq!(v1["order"][0]["product_id"], rice.as_str());
+    assert_eq!(v1["order"][0]["order_quantity"].as_f64(), Some(quantity));
+    assert_eq!(v1["order"][0]["order_by"], "2026-11-20");
+    assert_eq!(v1["order"][0]["reason"], order[0]["reason"]);
+    assert_eq!(v1["without_forecast"][0]["product_name"], "Beans");
+    assert_eq!(v1["lead_time_days"], 7);
+    assert!(v1["forecast_run"].is_string(), "{v1:?}");
 
     // A longer lead time asks for more, at once.
     let s = app
@@ -357,7 +372,8 @@ async fn an_import_brings_forecasts_and_what_to_order(backend: Backend) {
     // Bad requests: said, specifically.
     let (status, e) = get(&app, &admin, &format!("/api/v1/forecasts/{rice}")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(e["detail"]["field"], "pantry", "{e:?}");
+    assert_eq!(e["error"]["field"], "pantry", "{e:?}");
+    assert_eq!(e["error"]["code"], "invalid");
     let (status, _) = get(
         &app,
         &admin,

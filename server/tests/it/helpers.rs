@@ -159,11 +159,14 @@ pub struct Reply {
 
 impl Reply {
     /// The user-facing message of an error reply.
+    /// An error's message: a server function's (`detail`) or the public
+    /// API's (`error`).
     pub fn message(&self) -> String {
         let d = &self.body["detail"];
         d.as_str()
             .map(String::from)
             .or_else(|| d["message"].as_str().map(String::from))
+            .or_else(|| self.body["error"]["message"].as_str().map(String::from))
             .unwrap_or_default()
     }
 
@@ -171,8 +174,13 @@ impl Reply {
         self.body["kind"].as_str().unwrap_or("")
     }
 
+    /// The field an error names: a server function's (`detail`) or the
+    /// public API's (`error`).
     pub fn field(&self) -> &str {
-        self.body["detail"]["field"].as_str().unwrap_or("")
+        self.body["detail"]["field"]
+            .as_str()
+            .or(self.body["error"]["field"].as_str())
+            .unwrap_or("")
     }
 }
 

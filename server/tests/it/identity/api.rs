@@ -14,6 +14,7 @@ on_both_databases!(
     keys_read_and_write_only_their_place_and_stop_when_revoked,
     distributions_of_a_period_page_by_cursor,
     the_catalog_and_a_pantrys_stock_read_page_by_page,
+    visits_and_what_to_order_read_with_a_key,
     bad_requests_get_one_error_shape_and_change_nothing,
     every_state_changing_request_is_limited_per_address,
 );
@@ -452,6 +453,113 @@ async fn the_catalog_and_a_pantrys_stock_read_page_by_page(backend: Backend) {
         "{s} {body:?}"
     );
     assert!(!body.to_string().contains("\"on_hand\""));
+}
+
+async fn visits_and_what_to_order_read_with_a_key(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let rice = product(&app, &admin, &p.org, "Rice", &[]).await;
+    let beans = product(&app, &admin, &p.org, "Beans", &[]).await;
+    for id in [&rice, &beans] {
+        ok_movement(
+            &app,
+            &admin,
+            "receive",
+            &p.main,
+            id,
+            "30",
+            &[("best_before", "2027-03-01")],
+        )
+        .await;
+    }
+    for (adults, client) in [("2", "CARD-0001"), ("1", "CARD-0002"), ("", "")] {
+        let r = app
+            .call_json(
+                &admin,
+                "record_visit",
+                &json!({"visit": {
+                    "pantry": p.main,
+                    "adults": adults,
+                    "children": "1",
+                    "client_ref": client,
+                    "note": "asked about baby formula",
+                    "lines": [{"product": rice, "quantity": "2"}, {"product": beans, "quantity": "1"}],
+                }}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    let (key, _) = make_key(&app, &admin, &format!("pantry:{}", p.main), "read").await;
+
+    let (pages, visits) = all_pages(
+        &app,
+        &key,
+        &format!("/api/v1/pantries/{}/visits?limit=2", p.main),
+        "visits",
+    )
+    .await;
+    assert_eq!((pages, visits.len()), (2, 3));
+    assert_eq!(visits[0]["adults"], 2);
+    assert_eq!(visits[0]["children"], 1);
+    assert!(visits[2]["adults"].is_null());
+    let lines = visits[0]["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2);
+    let rice_line = lines
+        .iter()
+        .find(|l| l["product_id"] == rice.as_str())
+        .unwrap();
+    assert_eq!(rice_line["quantity"], 2);
+    // Client references and notes stay on the visit's own page.
+    let text = serde_json::to_string(&visits).unwrap();
+    assert!(
+        !text.contains("CARD-0001") && !text.contains("baby formula"),
+        "{text}"
+    );
+    let (_, body) = get(
+        &app,
+        &key,
+        &format!(
+            "/api/v1/pantries/{}/visits?since=2100-01-01T00:00:00Z",
+            p.main
+        ),
+    )
+    .await;
+    assert_eq!(body["visits"].as_array().unwrap().len(), 0);
+    let (s, body) = get(
+        &app,
+        &key,
+        &format!("/api/v1/pantries/{}/visits", p.library),
+    )
+    .await;
+    assert!(
+        matches!(s, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+        "{s} {body:?}"
+    );
+
+    // What to order, before any forecast: nothing yet, no run (the lines
+    // themselves are checked against a real forecast in forecasts.rs).
+    let (s, body) = get(
+        &app,
+        &key,
+        &format!("/api/v1/pantries/{}/recommendations", p.main),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body:?}");
+    assert_eq!(body["pantry_name"], "Main Pantry");
+    for list in ["order", "enough", "without_forecast"] {
+        assert_eq!(
+            body[list].as_array().map(Vec::len),
+            Some(0),
+            "{list}: {body:?}"
+        );
+    }
+    assert!(body.get("forecast_run").is_none(), "{body:?}");
+    let (s, body) = get(&app, &key, "/api/v1/pantries/not-an-id/recommendations").await;
+    assert!(
+        s.is_client_error() && body["error"]["code"].is_string(),
+        "{s} {body:?}"
+    );
 }
 
 async fn bad_requests_get_one_error_shape_and_change_nothing(backend: Backend) {

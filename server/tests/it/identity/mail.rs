@@ -1,8 +1,8 @@
-//! Password links by email, through a real SMTP server on loopback
-//! (aiosmtpd's, from `.venv-test`, storing what it receives in a maildir):
-//! the link an admin makes is also emailed to the member, "forgot your
-//! password?" emails one without telling who has an account, and a mail
-//! server that is down never loses the admin's link.
+//! Invitations and password links by email, through a real SMTP server on
+//! loopback (aiosmtpd's, from `.venv-test`, storing what it receives in a
+//! maildir): invitations and the password link an admin makes are also
+//! emailed, "forgot your password?" emails one without telling who has an
+//! account, and a mail server that is down never loses the admin's link.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -162,15 +162,7 @@ async fn an_admin_link_is_emailed_and_a_forgotten_password_is_reset_by_mail(back
     .await;
     let session = app.call(&client(), "session", &[]).await;
     assert_eq!(session.body["password_email"], true);
-
-    // The admin's link goes to Sam too, and the admin is told so.
-    let sam = membership_of(&app, &admin, &p.org, "sam@college.example").await;
-    let r = app
-        .call(&admin, "create_reset_link", &[("membership", &sam)])
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body["emailed_to"], "sam@college.example");
-    assert!(r.body["mail_error"].is_null());
+    // Sam's invitation was emailed (and accepted through its link).
     let mail = smtp.wait_for(1).await;
     assert_eq!(recipient(&mail[0]), "sam@college.example");
     assert!(
@@ -178,9 +170,49 @@ async fn an_admin_link_is_emailed_and_a_forgotten_password_is_reset_by_mail(back
         "{}",
         mail[0]
     );
-    assert!(mail[0].contains("Subject: Choose a new Larder password"));
+    assert!(
+        mail[0].contains("Subject: You are invited to"),
+        "{}",
+        mail[0]
+    );
+    assert!(mail[0].contains("/invitations/"), "{}", mail[0]);
+    let r = app
+        .call(
+            &admin,
+            "invite",
+            &[
+                ("email", "lee@college.example"),
+                ("role", "viewer"),
+                ("scope", &format!("pantry:{}", p.main)),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["emailed_to"], "lee@college.example");
+    let mail = smtp.wait_for(2).await;
+    let lee = mail
+        .iter()
+        .find(|m| recipient(m) == "lee@college.example")
+        .unwrap();
     let link = r.body["link"].as_str().unwrap();
-    assert_eq!(token_in(&mail[0]), link.rsplit('/').next().unwrap());
+    assert!(lee.contains(link), "{lee}");
+
+    // The admin's password link goes to Sam too, and the admin is told so.
+    let sam = membership_of(&app, &admin, &p.org, "sam@college.example").await;
+    let r = app
+        .call(&admin, "create_reset_link", &[("membership", &sam)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["emailed_to"], "sam@college.example");
+    assert!(r.body["mail_error"].is_null());
+    let mail = smtp.wait_for(3).await;
+    let reset = mail
+        .iter()
+        .find(|m| m.contains("Subject: Choose a new Larder password"))
+        .expect("the password link email");
+    assert_eq!(recipient(reset), "sam@college.example");
+    let link = r.body["link"].as_str().unwrap();
+    assert_eq!(token_in(reset), link.rsplit('/').next().unwrap());
 
     // "Forgot your password?" with an address nobody has: the same answer,
     // no link made, no email.
@@ -218,7 +250,7 @@ async fn an_admin_link_is_emailed_and_a_forgotten_password_is_reset_by_mail(back
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let mail = smtp.wait_for(2).await;
+    let mail = smtp.wait_for(4).await;
     let asked = mail
         .iter()
         .find(|m| m.contains("asked for a link"))
@@ -260,10 +292,13 @@ async fn an_admin_link_is_emailed_and_a_forgotten_password_is_reset_by_mail(back
             .await;
         assert_eq!(r.status, StatusCode::OK);
     }
-    let sent = smtp.wait_for(4).await.len();
+    let sent = smtp.wait_for(6).await.len();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(smtp.messages().len(), sent);
-    assert_eq!(sent, 4, "the admin's link and three asked for in the hour");
+    assert_eq!(
+        sent, 6,
+        "two invitations, the admin's link and three asked for in the hour"
+    );
 }
 
 async fn a_mail_server_that_is_down_leaves_the_admin_the_link(backend: Backend) {
@@ -291,6 +326,7 @@ async fn a_mail_server_that_is_down_leaves_the_admin_the_link(backend: Backend) 
     assert!(r.body["emailed_to"].is_null());
     let why = r.body["mail_error"].as_str().expect("says why");
     assert!(why.contains("could not be reached"), "{why}");
+
     // The link still works.
     let token = r.body["link"]
         .as_str()
@@ -303,6 +339,25 @@ async fn a_mail_server_that_is_down_leaves_the_admin_the_link(backend: Backend) 
         .call(&client(), "password_reset", &[("token", &token)])
         .await;
     assert_eq!(offer.body["email"], "sam@college.example");
+    // An invitation made meanwhile keeps its link too.
+    let r = app
+        .call(
+            &admin,
+            "invite",
+            &[
+                ("email", "lee@college.example"),
+                ("role", "viewer"),
+                ("scope", &format!("pantry:{}", p.main)),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(r.body["emailed_to"].is_null());
+    assert!(r.body["mail_error"]
+        .as_str()
+        .unwrap()
+        .contains("could not be reached"));
+    assert!(r.body["link"].as_str().unwrap().contains("/invitations/"));
 
     // Without mail set up, "forgot your password?" points to an admin.
     let plain = spawn_app(backend).await;
