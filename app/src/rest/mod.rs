@@ -40,7 +40,7 @@ mod ssr {
             version = "1",
             description = "Products, stock, movements, visits and places of a Larder organization, for scripts, tills and spreadsheets. Authenticate with an API key from the organization's API keys page, sent as `Authorization: Bearer lk_…`. Lists are paged with cursors: pass `next_cursor` back as `cursor`. Every error is `{\"error\": {\"code\", \"message\", \"field\"?}}`. Requests are rate limited per key and per address; a 429 carries `Retry-After` in seconds."
         ),
-        paths(v1::organizations, v1::places, v1::products, v1::stock, v1::movements, v1::post_movement, v1::visits, forecasts::recommendations),
+        paths(v1::organizations, v1::places, v1::products, v1::stock, v1::movements, v1::post_movement, v1::visits, forecasts::recommendations, crate::usage::api::api_usage_summary_handler, crate::usage::api::api_product_usage_handler),
         components(schemas(ErrorBody, ErrorDetail)),
         modifiers(&BearerKey),
         security(("api_key" = [])),
@@ -50,6 +50,7 @@ mod ssr {
             (name = "stock", description = "What pantries hold, and the ledger of stock movements"),
             (name = "visits", description = "Households served at a pantry's counter"),
             (name = "forecasts", description = "What to order, from the demand forecasts"),
+            (name = "usage", description = "What went out, per day and per product, including imported history"),
         )
     )]
     pub struct ApiDoc;

@@ -149,9 +149,17 @@ mod rest {
     use std::collections::HashMap;
 
     use axum::body::Body;
+    use axum::extract::rejection::{PathRejection, QueryRejection};
     use axum::extract::{Path, Query, State};
     use axum::response::{IntoResponse, Response};
     use http::{HeaderMap, StatusCode};
+
+    use crate::error::AppError;
+
+    /// A path or query string that does not decode, in words.
+    fn unreadable(e: impl std::fmt::Display) -> AppError {
+        AppError::BadRequest(format!("The request could not be read: {e}"))
+    }
 
     use crate::error::AppResult;
     use crate::state::AppState;
@@ -276,14 +284,36 @@ mod rest {
         }
     }
 
-    /// `GET /api/v1/usage/{product_id}?pantry=…&from=…&to=…&page=…`
+    /// What went out of one product per day over a period (distributions
+    /// recorded in Larder, and imported history), newest first, 100 days a
+    /// page; at one pantry, or the whole organization.
+    #[utoipa::path(
+        get, path = "/api/v1/usage/{product_id}", tag = "usage",
+        params(
+            ("product_id" = String, Path, description = "The product's id"),
+            ("pantry" = Option<String>, Query, description = "Only this pantry"),
+            ("from" = Option<String>, Query, description = "First day, `YYYY-MM-DD` (a year before `to` if not given)"),
+            ("to" = Option<String>, Query, description = "Last day, `YYYY-MM-DD` (today if not given)"),
+            ("page" = Option<i64>, Query, description = "Page, from 1", minimum = 1),
+        ),
+        responses(
+            (status = 200, body = crate::usage::history::ProductUsage),
+            (status = 400, body = crate::rest::error::ErrorBody, description = "The path or query string does not decode"),
+            (status = 401, body = crate::rest::error::ErrorBody),
+            (status = 403, body = crate::rest::error::ErrorBody, description = "A pantry of the organization that the key is not for"),
+            (status = 404, body = crate::rest::error::ErrorBody, description = "No such product or pantry, or not yours"),
+            (status = 422, body = crate::rest::error::ErrorBody, description = "A parameter does not parse; `field` names it"),
+            (status = 429, body = crate::rest::error::ErrorBody),
+        )
+    )]
     pub async fn api_product_usage_handler(
         State(state): State<AppState>,
-        Path(product): Path<String>,
-        Query(q): Query<HashMap<String, String>>,
+        product: Result<Path<String>, PathRejection>,
+        q: Result<Query<HashMap<String, String>>, QueryRejection>,
         headers: HeaderMap,
     ) -> Response {
         let result = async {
+            let (Path(product), Query(q)) = (product.map_err(unreadable)?, q.map_err(unreadable)?);
             let caller = crate::auth::service::caller_from_headers(&state, &headers).await?;
             crate::usage::history::product_usage(&state, &caller, &product, &q).await
         }
@@ -294,13 +324,34 @@ mod rest {
         }
     }
 
-    /// `GET /api/v1/usage/summary?organization=…&from=…&to=…&page=…`
+    /// What went out of each product of an organization over a period
+    /// (distributions recorded in Larder, and imported history), by name,
+    /// 100 products a page.
+    #[utoipa::path(
+        get, path = "/api/v1/usage/summary", tag = "usage",
+        params(
+            ("organization" = String, Query, description = "The organization's id"),
+            ("from" = Option<String>, Query, description = "First day, `YYYY-MM-DD` (a year before `to` if not given)"),
+            ("to" = Option<String>, Query, description = "Last day, `YYYY-MM-DD` (today if not given)"),
+            ("page" = Option<i64>, Query, description = "Page, from 1", minimum = 1),
+        ),
+        responses(
+            (status = 200, body = crate::usage::history::UsageSummary),
+            (status = 400, body = crate::rest::error::ErrorBody, description = "The query string does not decode"),
+            (status = 401, body = crate::rest::error::ErrorBody),
+            (status = 403, body = crate::rest::error::ErrorBody, description = "A key for one pantry: the summary is the organization's"),
+            (status = 404, body = crate::rest::error::ErrorBody, description = "No such organization, or not yours"),
+            (status = 422, body = crate::rest::error::ErrorBody, description = "A parameter does not parse; `field` names it"),
+            (status = 429, body = crate::rest::error::ErrorBody),
+        )
+    )]
     pub async fn api_usage_summary_handler(
         State(state): State<AppState>,
-        Query(q): Query<HashMap<String, String>>,
+        q: Result<Query<HashMap<String, String>>, QueryRejection>,
         headers: HeaderMap,
     ) -> Response {
         let result = async {
+            let Query(q) = q.map_err(unreadable)?;
             let caller = crate::auth::service::caller_from_headers(&state, &headers).await?;
             crate::usage::history::summary(&state, &caller, &q).await
         }

@@ -18,8 +18,9 @@ use crate::zones::LocalDays;
 /// Days (or products) per page.
 pub const PAGE: usize = 100;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DayUsage {
+    /// `YYYY-MM-DD`, in the pantry's time zone.
     pub day: String,
     /// Handed out in Larder (net of corrections), in the product's smallest unit.
     pub distributed: i64,
@@ -27,7 +28,7 @@ pub struct DayUsage {
     pub imported: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProductUsage {
     pub product_id: String,
     pub name: String,
@@ -41,7 +42,7 @@ pub struct ProductUsage {
     pub has_more: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProductTotal {
     pub product_id: String,
     pub name: String,
@@ -50,7 +51,7 @@ pub struct ProductTotal {
     pub imported: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UsageSummary {
     pub organization_id: String,
     pub from: String,
