@@ -195,18 +195,7 @@ pub async fn create_reset_link(
             "Change your own password on your account page.",
         ));
     }
-    let token = random_token();
-    let now = state.clock.now_ms();
-    sqlx::query(
-        "insert into password_resets (token_hash, user_id, created_by, created_at, expires_at) values ($1, $2, $3, $4, $5)",
-    )
-    .bind(token_hash(&token))
-    .bind(&m.user_id)
-    .bind(caller.me.id.as_str())
-    .bind(now)
-    .bind(now + RESET_VALID_HOURS * 3_600_000)
-    .execute(state.db.pool())
-    .await?;
+    let token = new_reset(state, &m.user_id, caller.me.id.as_str()).await?;
     let row = sqlx::query("select display_name, email from users where id = $1")
         .bind(&m.user_id)
         .fetch_one(state.db.pool())
@@ -237,6 +226,24 @@ pub async fn create_reset_link(
         emailed_to,
         mail_error,
     })
+}
+
+/// Stores a new one-time link for `user`, made by `created_by` (an admin,
+/// or the person themself by email); returns its token.
+async fn new_reset(state: &AppState, user: &str, created_by: &str) -> AppResult<String> {
+    let token = random_token();
+    let now = state.clock.now_ms();
+    sqlx::query(
+        "insert into password_resets (token_hash, user_id, created_by, created_at, expires_at) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash(&token))
+    .bind(user)
+    .bind(created_by)
+    .bind(now)
+    .bind(now + RESET_VALID_HOURS * 3_600_000)
+    .execute(state.db.pool())
+    .await?;
+    Ok(token)
 }
 
 fn reset_url(state: &AppState, token: &str) -> String {
@@ -294,16 +301,7 @@ pub async fn request_reset(
         tracing::warn!(user_id = %user, "password link asked for too often; none sent");
         return Ok(());
     }
-    let token = random_token();
-    sqlx::query(
-        "insert into password_resets (token_hash, user_id, created_by, created_at, expires_at) values ($1, $2, $2, $3, $4)",
-    )
-    .bind(token_hash(&token))
-    .bind(&user)
-    .bind(now)
-    .bind(now + RESET_VALID_HOURS * 3_600_000)
-    .execute(state.db.pool())
-    .await?;
+    let token = new_reset(state, &user, &user).await?;
     let from = origin
         .ip
         .as_deref()

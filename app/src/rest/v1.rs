@@ -205,6 +205,14 @@ fn text<'a>(q: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
     q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
+/// The cursor after a feed page's last row (its time and id), when more
+/// rows follow.
+fn cursor_after(more: bool, last: Option<(&str, &str)>) -> Option<String> {
+    let (occurred_at, id) = last.filter(|_| more)?;
+    let at = stock::parse_rfc3339(occurred_at, "cursor").ok()?;
+    Some(cursor::encode(at, id))
+}
+
 /// `since` and `until` (RFC 3339), in ms: the period a feed is read for.
 fn period(q: &HashMap<String, String>) -> ApiResult<(Option<i64>, Option<i64>)> {
     let at = |k: &str| text(q, k).map(|s| stock::parse_rfc3339(s, k)).transpose();
@@ -263,11 +271,12 @@ pub async fn movements(
     };
     let limit = cursor::limit(q.get("limit"), 100, 500)?;
     let (movements, more) = stock::movement_feed(&state, &caller, &pantry, &filter, limit).await?;
-    let next_cursor = more.then(|| movements.last()).flatten().and_then(|m| {
-        stock::parse_rfc3339(&m.occurred_at, "cursor")
-            .ok()
-            .map(|at| cursor::encode(at, &m.id))
-    });
+    let next_cursor = cursor_after(
+        more,
+        movements
+            .last()
+            .map(|m| (m.occurred_at.as_str(), m.id.as_str())),
+    );
     Ok(Json(MovementPage {
         movements,
         next_cursor,
@@ -630,11 +639,12 @@ pub async fn visits(
     let limit = cursor::limit(q.get("limit"), 100, 500)?;
     let (visits, more) =
         crate::usage::feed::visit_feed(&state, &caller, &pantry, &filter, limit).await?;
-    let next_cursor = more.then(|| visits.last()).flatten().and_then(|v| {
-        stock::parse_rfc3339(&v.occurred_at, "cursor")
-            .ok()
-            .map(|at| cursor::encode(at, &v.id))
-    });
+    let next_cursor = cursor_after(
+        more,
+        visits
+            .last()
+            .map(|v| (v.occurred_at.as_str(), v.id.as_str())),
+    );
     Ok(Json(VisitPage {
         visits,
         next_cursor,

@@ -131,6 +131,20 @@ fn recipient(message: &str) -> &str {
         .expect("aiosmtpd records the recipient")
 }
 
+/// Invites lee@college.example as a viewer of `pantry`.
+async fn invite_lee(app: &TestApp, admin: &reqwest::Client, pantry: &str) -> Reply {
+    app.call(
+        admin,
+        "invite",
+        &[
+            ("email", "lee@college.example"),
+            ("role", "viewer"),
+            ("scope", &format!("pantry:{pantry}")),
+        ],
+    )
+    .await
+}
+
 async fn membership_of(app: &TestApp, admin: &reqwest::Client, org: &str, email: &str) -> String {
     let people = app.call(admin, "people", &[("organization", org)]).await;
     people.body["people"]
@@ -176,17 +190,7 @@ async fn an_admin_link_is_emailed_and_a_forgotten_password_is_reset_by_mail(back
         mail[0]
     );
     assert!(mail[0].contains("/invitations/"), "{}", mail[0]);
-    let r = app
-        .call(
-            &admin,
-            "invite",
-            &[
-                ("email", "lee@college.example"),
-                ("role", "viewer"),
-                ("scope", &format!("pantry:{}", p.main)),
-            ],
-        )
-        .await;
+    let r = invite_lee(&app, &admin, &p.main).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["emailed_to"], "lee@college.example");
     let mail = smtp.wait_for(2).await;
@@ -340,17 +344,7 @@ async fn a_mail_server_that_is_down_leaves_the_admin_the_link(backend: Backend) 
         .await;
     assert_eq!(offer.body["email"], "sam@college.example");
     // An invitation made meanwhile keeps its link too.
-    let r = app
-        .call(
-            &admin,
-            "invite",
-            &[
-                ("email", "lee@college.example"),
-                ("role", "viewer"),
-                ("scope", &format!("pantry:{}", p.main)),
-            ],
-        )
-        .await;
+    let r = invite_lee(&app, &admin, &p.main).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert!(r.body["emailed_to"].is_null());
     assert!(r.body["mail_error"]
