@@ -223,6 +223,9 @@ async fn start(backend: Backend) -> App {
         ("LARDER_LISTEN", "127.0.0.1:0".to_string()),
         ("LARDER_METRICS_LISTEN", "127.0.0.1:0".to_string()),
         ("LARDER_SETUP_CODE", "BENCH-SETUP-CODE".to_string()),
+        // Every load client shares the loopback address; the per-address
+        // allowance would cap the measured rate at 20 writes a second.
+        ("LARDER_RATE_LIMIT_PER_ADDRESS", "0".to_string()),
         ("LARDER_PUBLIC_URL", "http://larder.bench".to_string()),
         ("LARDER_DATA_DIR", dir.path().display().to_string()),
         (
