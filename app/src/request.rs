@@ -14,16 +14,74 @@ fn parts() -> Option<Parts> {
     use_context::<Parts>()
 }
 
+/// Where the request being served came from: its id and the client's
+/// address, kept with every change it makes (the audit log shows both).
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub request_id: String,
+    pub client_ip: Option<IpAddr>,
+}
+
+tokio::task_local! {
+    static ORIGIN: Origin;
+}
+
+/// Middleware: the request's [`Origin`], for the handler and everything it
+/// awaits. A task-local, because the REST handlers and the services they
+/// call have no leptos context to read the request from; also a request
+/// extension, for a server function leptos might run on another task.
+/// Work handed to other tasks (the movement writer) carries the origin by
+/// value, in its `Actor`.
+pub async fn remember_origin(
+    axum::extract::State(trusted): axum::extract::State<std::sync::Arc<Vec<ipnet::IpNet>>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+        .to_string();
+    let client_ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| client_ip_from(c.0.ip(), request.headers(), &trusted));
+    let origin = Origin {
+        request_id,
+        client_ip,
+    };
+    request.extensions_mut().insert(origin.clone());
+    ORIGIN.scope(origin, next.run(request)).await
+}
+
+fn origin() -> Option<Origin> {
+    ORIGIN
+        .try_with(Clone::clone)
+        .ok()
+        .or_else(|| parts().and_then(|p| p.extensions.get::<Origin>().cloned()))
+}
+
 /// The id of the request being served, as set by the request-id layer.
 pub fn current_request_id() -> String {
-    parts()
-        .and_then(|p| {
-            p.headers
-                .get(REQUEST_ID_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(String::from)
+    origin()
+        .map(|o| o.request_id)
+        .or_else(|| {
+            parts().and_then(|p| {
+                p.headers
+                    .get(REQUEST_ID_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from)
+            })
         })
         .unwrap_or_else(|| "none".into())
+}
+
+/// The client address of the request being served (see [`client_ip_from`]
+/// for how far `X-Forwarded-For` is believed), as text; `None` outside a
+/// request (background jobs).
+pub fn current_client_ip() -> Option<String> {
+    origin()?.client_ip.map(|ip| ip.to_string())
 }
 
 /// The address the request came from. `X-Forwarded-For` is believed only

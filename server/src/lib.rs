@@ -405,6 +405,10 @@ pub fn router(config: &Config, state: AppState, metrics: Arc<metrics::Metrics>) 
     use axum::http::{header, HeaderValue};
     pages
         .merge(ops)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(config.trusted_proxies.clone()),
+            app::request::remember_origin,
+        ))
         .layer(axum::middleware::from_fn(http::server_fn_status))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(http::public_origin(&config.public_url)),

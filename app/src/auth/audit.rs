@@ -113,7 +113,7 @@ pub async fn audit_page(
                     .and_then(|p| pantries.get(p))
                     .cloned()
                     .unwrap_or_else(|| org.name.clone()),
-                address: None,
+                address: e.client_ip,
             });
         }
     }

@@ -129,6 +129,7 @@ async fn record(
             pantry_id: pantry,
             actor_id: Some(caller.me.id.as_str()),
             correlation_id: &crate::request::current_request_id(),
+            client_ip: crate::request::current_client_ip().as_deref(),
             occurred_at: state.clock.now_ms(),
         },
     )

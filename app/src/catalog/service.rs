@@ -359,6 +359,7 @@ async fn append_product_event(
             pantry_id: None,
             actor_id: Some(actor),
             correlation_id: correlation,
+            client_ip: crate::request::current_client_ip().as_deref(),
             occurred_at: state.clock.now_ms(),
         },
     )

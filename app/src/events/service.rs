@@ -126,6 +126,7 @@ pub struct LoggedEvent {
     pub type_name: String,
     pub actor_id: Option<String>,
     pub pantry_id: Option<String>,
+    pub client_ip: Option<String>,
     pub occurred_at: i64,
 }
 
@@ -139,7 +140,7 @@ pub async fn organization_log(
     limit: i64,
 ) -> AppResult<Vec<LoggedEvent>> {
     sqlx::query(
-        "select type, actor_id, pantry_id, occurred_at from events \
+        "select type, actor_id, pantry_id, client_ip, occurred_at from events \
          where organization_id = $1 and occurred_at >= $2 and occurred_at < $3 \
          order by occurred_at desc, seq desc limit $4",
     )
@@ -155,6 +156,7 @@ pub async fn organization_log(
             type_name: r.try_get("type")?,
             actor_id: r.try_get("actor_id")?,
             pantry_id: r.try_get("pantry_id")?,
+            client_ip: r.try_get("client_ip")?,
             occurred_at: r.try_get("occurred_at")?,
         })
     })

@@ -15,6 +15,9 @@ pub struct NewEvent<'a> {
     pub pantry_id: Option<&'a str>,
     pub actor_id: Option<&'a str>,
     pub correlation_id: &'a str,
+    /// The address of the client whose request made the change, if a
+    /// request made it ([`crate::request::current_client_ip`]).
+    pub client_ip: Option<&'a str>,
     /// When it happened (ms since the epoch), by the app's clock.
     pub occurred_at: i64,
 }
@@ -82,8 +85,8 @@ pub async fn append_in_order(tx: &mut Tx, event: &NewEvent<'_>) -> AppResult<Eve
     let id = EventId::new();
     let payload = event.payload_text()?;
     sqlx::query(
-        "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(id.as_str())
     .bind(event.event.type_name())
@@ -93,6 +96,7 @@ pub async fn append_in_order(tx: &mut Tx, event: &NewEvent<'_>) -> AppResult<Eve
     .bind(payload)
     .bind(event.actor_id)
     .bind(event.correlation_id)
+    .bind(event.client_ip)
     .bind(event.occurred_at)
     .execute(&mut **tx)
     .await?;
@@ -115,13 +119,13 @@ pub async fn append_all(tx: &mut Tx, backend: Backend, events: &[NewEvent<'_>]) 
         if lock {
             sql.push(
                 "with order_lock as materialized (select pg_advisory_xact_lock(7415001)) \
-                 insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
-                 select id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at \
+                 insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at) \
+                 select id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at \
                  from order_lock cross join (values ",
             );
         } else {
             sql.push(
-                "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) values ",
+                "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at) values ",
             );
         }
         sql.rows(&rows, |r, (i, id, e, payload)| {
@@ -136,11 +140,12 @@ pub async fn append_all(tx: &mut Tx, backend: Backend, events: &[NewEvent<'_>]) 
                 .text(payload.as_str())
                 .opt_text(e.actor_id.map(str::to_string))
                 .text(e.correlation_id)
+                .opt_text(e.client_ip.map(str::to_string))
                 .int(e.occurred_at);
         });
         if lock {
             sql.push(
-                ") as v (ord, id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) order by ord",
+                ") as v (ord, id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at) order by ord",
             );
         }
         sql.query().persistent(false).execute(&mut **tx).await?;
@@ -159,6 +164,7 @@ pub const EVENT_COLUMNS_IN: &[(&str, &str)] = &[
     ("payload", "text"),
     ("actor_id", "text"),
     ("correlation_id", "text"),
+    ("client_ip", "text"),
     ("occurred_at", "bigint"),
 ];
 
@@ -171,11 +177,11 @@ pub const APPEND: db::Statement = db::Statement {
         name: "v",
         columns: EVENT_COLUMNS_IN,
     }],
-    body: "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
-           select id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at from v order by ord",
+    body: "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at) \
+           select id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at from v order by ord",
     postgres: Some(
-        "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
-         select v.id, v.type, v.version, v.organization_id, v.pantry_id, v.payload, v.actor_id, v.correlation_id, v.occurred_at \
+        "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at) \
+         select v.id, v.type, v.version, v.organization_id, v.pantry_id, v.payload, v.actor_id, v.correlation_id, v.client_ip, v.occurred_at \
          from (select pg_advisory_xact_lock(7415001)) as order_lock cross join v order by v.ord",
     ),
 };
@@ -206,6 +212,7 @@ pub fn rows(events: &[NewEvent<'_>]) -> AppResult<Vec<Vec<db::Value>>> {
             db::Value::Text(payload),
             e.actor_id.into(),
             e.correlation_id.into(),
+            e.client_ip.into(),
             e.occurred_at.into(),
         ]);
     }

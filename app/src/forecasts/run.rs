@@ -205,6 +205,7 @@ async fn execute(db: &Db, clock: &dyn Clock, run: &Claimed) -> AppResult<()> {
             pantry_id: Some(header.id.as_str()),
             actor_id: None,
             correlation_id: &run.id,
+            client_ip: None,
             occurred_at: now,
         },
     )

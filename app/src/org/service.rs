@@ -86,6 +86,7 @@ async fn place_event(
             pantry_id: pantry,
             actor_id: Some(caller.me.id.as_str()),
             correlation_id: &correlation,
+            client_ip: crate::request::current_client_ip().as_deref(),
             occurred_at: state.clock.now_ms(),
         },
     )

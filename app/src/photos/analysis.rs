@@ -467,6 +467,7 @@ async fn analyse_one(
             pantry_id: Some(&photo.pantry_id),
             actor_id: None,
             correlation_id: &photo.id,
+            client_ip: None,
             occurred_at: clock.now_ms(),
         },
     )
@@ -593,6 +594,7 @@ async fn write_description(
             pantry_id: Some(&photo.pantry_id),
             actor_id: None,
             correlation_id: &photo.id,
+            client_ip: None,
             occurred_at: now,
         },
     )

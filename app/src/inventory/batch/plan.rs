@@ -245,6 +245,7 @@ impl Plan {
                         pantry_id: pantry.id.to_string(),
                         actor_id: actor.user_id.clone(),
                         correlation_id: actor.correlation_id.clone(),
+                        client_ip: actor.client_ip.clone(),
                     });
                 }
                 Ok(Ok(Written::Group(posted)))
@@ -510,6 +511,7 @@ impl Plan {
                 pantry_id: Some(&e.pantry_id),
                 actor_id: Some(&e.actor_id),
                 correlation_id: &e.correlation_id,
+                client_ip: e.client_ip.as_deref(),
                 occurred_at: now,
             })
             .collect();

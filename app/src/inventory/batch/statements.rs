@@ -326,8 +326,8 @@ pub(super) const WRITE_REMEMBERED: Statement = Statement {
            written as (select (select count(*) from u) + (select count(*) from lots_changed) \
            + (select count(*) from lots_made) + (select count(*) from ledger) \
            + (select count(*) from lot_lines) + (select count(*) from totals) as n), \
-           appended as (insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at) \
-           select ev.id, ev.type, ev.version, ev.organization_id, ev.pantry_id, ev.payload, ev.actor_id, ev.correlation_id, ev.occurred_at \
+           appended as (insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at) \
+           select ev.id, ev.type, ev.version, ev.organization_id, ev.pantry_id, ev.payload, ev.actor_id, ev.correlation_id, ev.client_ip, ev.occurred_at \
            from (select pg_advisory_xact_lock(7415001 + 0 * written.n) from written) as order_lock cross join ev \
            order by ev.ord returning 1) \
            select abs(case when (select count(*) from u) = (select count(*) from v) then 0 \

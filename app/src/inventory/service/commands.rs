@@ -265,6 +265,7 @@ pub async fn set_minimum(
             pantry_id: Some(header.id.as_str()),
             actor_id: Some(&actor.user_id),
             correlation_id: &actor.correlation_id,
+            client_ip: actor.client_ip.as_deref(),
             occurred_at: state.clock.now_ms(),
         },
     )

@@ -48,6 +48,8 @@ use crate::ids::PantryId;
 pub struct Actor {
     pub user_id: String,
     pub correlation_id: String,
+    /// The client's address, for the audit log.
+    pub client_ip: Option<String>,
 }
 
 impl Actor {
@@ -55,6 +57,7 @@ impl Actor {
         Self {
             user_id: caller.me.id.to_string(),
             correlation_id: crate::request::current_request_id(),
+            client_ip: crate::request::current_client_ip(),
         }
     }
 }

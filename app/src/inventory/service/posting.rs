@@ -309,6 +309,7 @@ pub(in crate::inventory) struct PendingEvent {
     pub(in crate::inventory) pantry_id: String,
     pub(in crate::inventory) actor_id: String,
     pub(in crate::inventory) correlation_id: String,
+    pub(in crate::inventory) client_ip: Option<String>,
 }
 
 pub(in crate::inventory) fn moved_event(
@@ -336,6 +337,7 @@ pub(in crate::inventory) fn moved_event(
         pantry_id: pantry.id.to_string(),
         actor_id: actor.user_id.clone(),
         correlation_id: actor.correlation_id.clone(),
+        client_ip: actor.client_ip.clone(),
     }
 }
 

@@ -278,6 +278,7 @@ async fn save_row(
             pantry_id: Some(&row.pantry_id),
             actor_id: Some(&actor.user_id),
             correlation_id: &actor.correlation_id,
+            client_ip: actor.client_ip.as_deref(),
             occurred_at: state.clock.now_ms(),
         },
     )
@@ -416,6 +417,7 @@ pub async fn remove_photo(state: &AppState, caller: &Caller, photo: &PhotoId) ->
             pantry_id: Some(&intake_row.pantry_id),
             actor_id: Some(&actor.user_id),
             correlation_id: &actor.correlation_id,
+            client_ip: actor.client_ip.as_deref(),
             occurred_at: state.clock.now_ms(),
         },
     )

@@ -237,6 +237,7 @@ pub(super) async fn run(state: &AppState, job: Job) -> AppResult<()> {
                 pantry_id: None,
                 actor_id: None,
                 correlation_id: &job.id,
+                client_ip: None,
                 occurred_at: now,
             },
         )

@@ -19,7 +19,12 @@ on_both_databases!(
     every_state_changing_request_is_limited_per_address,
 );
 
-async fn make_key(app: &TestApp, admin: &Client, scope: &str, access: &str) -> (String, String) {
+pub(super) async fn make_key(
+    app: &TestApp,
+    admin: &Client,
+    scope: &str,
+    access: &str,
+) -> (String, String) {
     let r = app
         .call(
             admin,

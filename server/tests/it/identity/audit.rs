@@ -10,7 +10,9 @@ use crate::on_both_databases;
 on_both_databases!(the_audit_log_tells_who_did_what_for_admins_only);
 
 async fn the_audit_log_tells_who_did_what_for_admins_only(backend: Backend) {
-    let app = spawn_app(backend).await;
+    // Loopback is a trusted proxy here, so a request can say which client
+    // it carries, as one behind the college's load balancer would.
+    let app = spawn_with(backend, &[("LARDER_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
     let admin = app.setup_admin().await;
     let p = build_places(&app, &admin).await;
     let sam = app
@@ -32,6 +34,18 @@ async fn the_audit_log_tells_who_did_what_for_admins_only(backend: Backend) {
         &[("best_before", "2027-03-01")],
     )
     .await;
+    // A till posts a movement through the API from behind the proxy.
+    let (key, _) =
+        super::api::make_key(&app, &admin, &format!("pantry:{}", p.main), "read_write").await;
+    let r = client()
+        .post(format!("{}/api/v1/pantries/{}/movements", app.base, p.main))
+        .bearer_auth(&key)
+        .header("x-forwarded-for", "203.0.113.7")
+        .json(&serde_json::json!({"kind": "distributed", "product_id": rice, "quantity": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
     // A failed and a good sign-in of Sam's.
     app.call(
         &client(),
@@ -73,6 +87,16 @@ async fn the_audit_log_tells_who_did_what_for_admins_only(backend: Backend) {
     };
     let received = find("sam@college.example", "Stock received");
     assert_eq!(received["place"], "Main Pantry");
+    // Every change names the address its request came from.
+    assert_eq!(received["address"], "127.0.0.1");
+    assert_eq!(
+        find("ada@college.example", "Stock given out")["address"],
+        "203.0.113.7"
+    );
+    assert_eq!(
+        find("ada@college.example", "Pantry created")["address"],
+        "127.0.0.1"
+    );
     // The organization's own events are at the organization; a pantry's at
     // the pantry (the newest first: the library was made last).
     assert_eq!(
@@ -109,7 +133,7 @@ async fn the_audit_log_tells_who_did_what_for_admins_only(backend: Backend) {
                 .all(|e| e["who"].as_str().unwrap().contains("sam@")),
         "{sams:?}"
     );
-    assert!(sams.iter().all(|e| e["address"].is_null()));
+    assert!(sams.iter().all(|e| e["address"] == "127.0.0.1"), "{sams:?}");
     // A period with nothing in it, and one that does not parse.
     let mut old = all("all", "");
     old[1].1 = "2001-01-01".into();
