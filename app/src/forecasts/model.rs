@@ -77,6 +77,7 @@ pub struct ForecastDay {
 
 /// One day of demand history, in the product's unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HistoryDay {
     pub day: String,
     pub quantity: f64,
@@ -87,6 +88,7 @@ pub struct HistoryDay {
 
 /// How a model did in the backtest.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Accuracy {
     pub mae: f64,
     pub rmse: f64,
@@ -101,6 +103,7 @@ pub struct Accuracy {
 
 /// A model the forecaster tried for a product.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelTried {
     pub model: String,
     pub label: String,

@@ -40,7 +40,7 @@ mod ssr {
             version = "1",
             description = "Products, stock, movements, visits and places of a Larder organization, for scripts, tills and spreadsheets. Authenticate with an API key from the organization's API keys page, sent as `Authorization: Bearer lk_…`. Lists are paged with cursors: pass `next_cursor` back as `cursor`. Every error is `{\"error\": {\"code\", \"message\", \"field\"?}}`. Requests are rate limited per key and per address; a 429 carries `Retry-After` in seconds."
         ),
-        paths(v1::organizations, v1::places, v1::products, v1::stock, v1::movements, v1::post_movement, v1::visits, forecasts::recommendations, crate::usage::api::api_usage_summary_handler, crate::usage::api::api_product_usage_handler),
+        paths(v1::organizations, v1::places, v1::products, v1::stock, v1::movements, v1::post_movement, v1::visits, forecasts::recommendations, forecasts::forecasts, forecasts::forecast, forecasts::run_forecasts, crate::usage::api::api_usage_summary_handler, crate::usage::api::api_product_usage_handler, crate::usage::api::api_import_handler),
         components(schemas(ErrorBody, ErrorDetail)),
         modifiers(&BearerKey),
         security(("api_key" = [])),
@@ -49,7 +49,7 @@ mod ssr {
             (name = "products", description = "The organization's catalog"),
             (name = "stock", description = "What pantries hold, and the ledger of stock movements"),
             (name = "visits", description = "Households served at a pantry's counter"),
-            (name = "forecasts", description = "What to order, from the demand forecasts"),
+            (name = "forecasts", description = "Demand forecasts per product, asking for new ones, and what to order"),
             (name = "usage", description = "What went out, per day and per product, including imported history"),
         )
     )]
@@ -98,6 +98,18 @@ mod ssr {
             .route(
                 "/api/v1/pantries/{pantry_id}/recommendations",
                 get(forecasts::recommendations),
+            )
+            .route(
+                "/api/v1/pantries/{pantry_id}/forecasts",
+                get(forecasts::forecasts),
+            )
+            .route(
+                "/api/v1/pantries/{pantry_id}/forecasts/runs",
+                axum::routing::post(forecasts::run_forecasts),
+            )
+            .route(
+                "/api/v1/pantries/{pantry_id}/forecasts/{product_id}",
+                get(forecasts::forecast),
             )
             .route(
                 "/api/v1/pantries/{pantry_id}/movements",

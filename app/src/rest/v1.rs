@@ -25,7 +25,7 @@ use crate::state::AppState;
 pub(super) type ApiResult<T> = Result<T, ApiError>;
 
 /// A path segment, or the error shape when it does not decode.
-pub(super) fn path(p: Result<Path<String>, PathRejection>) -> ApiResult<String> {
+pub(super) fn path<T>(p: Result<Path<T>, PathRejection>) -> ApiResult<T> {
     p.map(|Path(s)| s).map_err(|e| {
         AppError::BadRequest(format!("The path could not be read: {}", e.body_text())).into()
     })
@@ -347,7 +347,11 @@ pub async fn post_movement(
 }
 
 /// A read-only key is told so, rather than the generic "not allowed".
-async fn refuse_read_only(state: &AppState, caller: &Caller, pantry: &PantryId) -> ApiResult<()> {
+pub(super) async fn refuse_read_only(
+    state: &AppState,
+    caller: &Caller,
+    pantry: &PantryId,
+) -> ApiResult<()> {
     if caller.key.is_none() {
         return Ok(());
     }

@@ -164,6 +164,7 @@ mod rest {
     use crate::error::AppResult;
     use crate::state::AppState;
     use crate::usage::import::{self, ImportRequest};
+    use crate::usage::model::ImportStatus;
 
     fn flag(q: &HashMap<String, String>, k: &str) -> bool {
         matches!(
@@ -226,17 +227,52 @@ mod rest {
         }
     }
 
-    /// `POST /api/v1/usage/import?organization=…&pantry=…&skip_bad=true`
-    /// with the CSV as the body: imports and answers with the outcome
-    /// (200 when done, 422 when refused for bad rows).
+    /// A refused import (its outcome names the bad rows), or a request
+    /// that was not one (the API's error shape).
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    #[serde(untagged)]
+    #[allow(dead_code)] // Only its schema is used: the handler answers either shape.
+    pub enum ImportRefusal {
+        Refused(ImportStatus),
+        Invalid(crate::rest::error::ErrorBody),
+    }
+
+    /// Imports usage history: a CSV of what went out, one row per product
+    /// and day, with columns `date` (`YYYY-MM-DD`), `quantity` and the
+    /// product as `product` (its name), `barcode`, `sku` or `product_id`;
+    /// optional `unit_price`, `revenue` and `pantry` (a pantry's name).
+    /// Rows already imported add nothing. A file with bad rows imports
+    /// nothing unless `skip_bad` is true; either way the outcome counts
+    /// them and `errors_url` lists each with its line and reason. Needs a
+    /// read-write key for the organization (or a manager in a session).
+    #[utoipa::path(
+        post, path = "/api/v1/usage/import", tag = "usage",
+        params(
+            ("organization" = String, Query, description = "The organization's id"),
+            ("pantry" = Option<String>, Query, description = "The pantry rows without a `pantry` column belong to (its id or name)"),
+            ("skip_bad" = Option<bool>, Query, description = "Import the good rows of a file with bad ones"),
+            ("name" = Option<String>, Query, description = "The file's name, for the import list"),
+        ),
+        request_body(content = String, content_type = "text/csv", description = "The CSV, UTF-8, with a header row"),
+        responses(
+            (status = 200, body = ImportStatus, description = "Imported"),
+            (status = 400, body = crate::rest::error::ErrorBody, description = "The query string does not decode"),
+            (status = 401, body = crate::rest::error::ErrorBody),
+            (status = 403, body = crate::rest::error::ErrorBody, description = "A read-only key, or a role below manager"),
+            (status = 404, body = crate::rest::error::ErrorBody, description = "No such organization, or not yours"),
+            (status = 422, body = ImportRefusal, description = "Refused: the file has bad rows (its outcome), or is too large, or a parameter does not parse"),
+            (status = 429, body = crate::rest::error::ErrorBody),
+        )
+    )]
     pub async fn api_import_handler(
         State(state): State<AppState>,
-        Query(q): Query<HashMap<String, String>>,
+        q: Result<Query<HashMap<String, String>>, QueryRejection>,
         headers: HeaderMap,
         body: Body,
     ) -> Response {
-        let organization = q.get("organization").cloned().unwrap_or_default();
         let outcome = async {
+            let Query(q) = q.map_err(unreadable)?;
+            let organization = q.get("organization").cloned().unwrap_or_default();
             let (caller, id) = begin(&state, &headers, &organization, &q, body).await?;
             import::wait(&state, &caller, &id).await
         }

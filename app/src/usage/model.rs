@@ -369,6 +369,7 @@ pub struct UsageReport {
 
 /// An import's progress and outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ImportStatus {
     pub id: String,
     pub file_name: String,

@@ -153,6 +153,35 @@ async fn an_import_brings_forecasts_and_what_to_order(backend: Backend) {
         .collect();
     let imported: Vec<f64> = (64..120).map(|t| rice_on(t) as f64).collect();
     assert_eq!(history, imported);
+    // The documented endpoint: the same forecast, its days as dates.
+    let (status, v1) = get(
+        &app,
+        &admin,
+        &format!("/api/v1/pantries/{}/forecasts/{rice}", p.main),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v1:?}");
+    let days = v1["days"].as_array().unwrap();
+    assert_eq!(days.len(), points.len());
+    assert_eq!(days[0]["date"], f["first_day"], "{v1:?}");
+    let first = time::Date::parse(
+        f["first_day"].as_str().unwrap(),
+        &time::format_description::well_known::Iso8601::DATE,
+    )
+    .unwrap();
+    assert_eq!(
+        days[27]["date"].as_str().unwrap(),
+        (first + time::Duration::days(27)).to_string()
+    );
+    for (d, p) in days.iter().zip(points) {
+        assert_eq!((&d["mean"], &d["hi95"]), (&p["mean"], &p["hi95"]));
+    }
+    assert_eq!(v1["history"], f["history"]);
+    assert_eq!(v1["model"], f["model"]);
+    assert_eq!(
+        v1["recommendation"]["order_quantity"],
+        f["recommendation"]["order_quantity"]
+    );
 
     // How it was chosen: every model's backtest, the winner marked.
     let (status, a) = get(
@@ -313,6 +342,23 @@ async fn an_import_brings_forecasts_and_what_to_order(backend: Backend) {
     );
     assert!((rows[0]["horizon_total"].as_f64().unwrap() - total).abs() < 1e-6);
     assert_eq!(rows[1]["status"], "not_enough_history");
+    let (status, list) = get(
+        &app,
+        &admin,
+        &format!("/api/v1/pantries/{}/forecasts", p.main),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{list:?}");
+    let products = list["products"].as_array().unwrap();
+    assert_eq!(
+        (
+            products[0]["product_id"].as_str(),
+            products[1]["status"].as_str()
+        ),
+        (Some(rice.as_str()), Some("not_enough_history"))
+    );
+    assert_eq!(products[0]["horizon_total"], rows[0]["horizon_total"]);
+    assert!(list["run"]["id"].is_string(), "{list:?}");
 
     // Asking twice queues one run; viewers read but cannot ask.
     let (status, first) = post(
@@ -338,6 +384,39 @@ async fn an_import_brings_forecasts_and_what_to_order(backend: Backend) {
         finished_run(&app, &admin, &p.main).await["reason"],
         "requested"
     );
+    // Through the documented endpoint, with keys: a read-write key asks, a
+    // read-only one is told it can only read.
+    let key = |access: &'static str| {
+        let (app, admin, main) = (&app, &admin, p.main.clone());
+        async move {
+            let r = app
+                .call(
+                    admin,
+                    "create_api_key",
+                    &[
+                        ("scope", &format!("pantry:{main}")),
+                        ("name", "Planner"),
+                        ("access", access),
+                    ],
+                )
+                .await;
+            r.body["key"].as_str().unwrap().to_string()
+        }
+    };
+    let runs = format!("{}/api/v1/pantries/{}/forecasts/runs", app.base, p.main);
+    let (status, run) = send(client().post(&runs).bearer_auth(key("read_write").await)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run:?}");
+    assert_eq!(run["reason"], "requested");
+    let (status, e) = send(client().post(&runs).bearer_auth(key("read").await)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("can only read"),
+        "{e:?}"
+    );
+    finished_run(&app, &admin, &p.main).await;
     let viewer = app
         .join(
             &admin,

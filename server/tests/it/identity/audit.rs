@@ -46,6 +46,17 @@ async fn the_audit_log_tells_who_did_what_for_admins_only(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
+    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    let movement: serde_json::Value = r.json().await.unwrap();
+    // The ledger keeps the request it came in on, as it does for the pages.
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from movements where id = '{}' and correlation_id = '{request_id}'",
+            movement["movement_id"].as_str().unwrap()
+        ))
+        .await,
+        1
+    );
     // A failed and a good sign-in of Sam's.
     app.call(
         &client(),

@@ -66,8 +66,8 @@ async fn the_live_api_keeps_to_its_openapi_document() {
     std::fs::write(
         &config,
         format!(
-            "[parameters]\n\"path.pantry_id\" = \"{}\"\n\"path.organization_id\" = \"{}\"\n",
-            p.main, p.org
+            "[parameters]\n\"path.pantry_id\" = \"{}\"\n\"path.organization_id\" = \"{}\"\n\"query.organization\" = \"{}\"\n",
+            p.main, p.org, p.org
         ),
     )
     .unwrap();
