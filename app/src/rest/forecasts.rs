@@ -369,7 +369,7 @@ pub async fn run_forecasts(
     let pantry = path(pantry)?;
     let caller = caller_from_headers(&state, &headers).await?;
     let pantry: PantryId = pantry.parse()?;
-    super::v1::refuse_read_only(&state, &caller, &pantry).await?;
+    super::v1::may_write_at(&state, &caller, &pantry).await?;
     let run = crate::forecasts::service::request(&state, &caller, &pantry).await?;
     Ok((axum::http::StatusCode::ACCEPTED, Json(run.into())))
 }

@@ -18,6 +18,8 @@ pub mod limits;
 #[cfg(feature = "ssr")]
 mod v1;
 pub mod views;
+#[cfg(feature = "ssr")]
+mod visits;
 
 #[cfg(feature = "ssr")]
 pub use ssr::*;
@@ -30,7 +32,7 @@ mod ssr {
     use utoipa::OpenApi;
 
     use super::error::{ErrorBody, ErrorDetail};
-    use super::{forecasts, v1};
+    use super::{forecasts, v1, visits};
     use crate::state::AppState;
 
     #[derive(OpenApi)]
@@ -40,7 +42,7 @@ mod ssr {
             version = "1",
             description = "Products, stock, movements, visits and places of a Larder organization, for scripts, tills and spreadsheets. Authenticate with an API key from the organization's API keys page, sent as `Authorization: Bearer lk_…`. Lists are paged with cursors: pass `next_cursor` back as `cursor`. Every error is `{\"error\": {\"code\", \"message\", \"field\"?}}`. Requests are rate limited per key and per address; a 429 carries `Retry-After` in seconds."
         ),
-        paths(v1::organizations, v1::places, v1::products, v1::stock, v1::movements, v1::post_movement, v1::visits, forecasts::recommendations, forecasts::forecasts, forecasts::forecast, forecasts::run_forecasts, crate::usage::api::api_usage_summary_handler, crate::usage::api::api_product_usage_handler, crate::usage::api::api_import_handler),
+        paths(v1::organizations, v1::places, v1::products, v1::stock, v1::movements, v1::post_movement, visits::visits, visits::post_visit, forecasts::recommendations, forecasts::forecasts, forecasts::forecast, forecasts::run_forecasts, crate::usage::api::api_usage_summary_handler, crate::usage::api::api_product_usage_handler, crate::usage::api::api_import_handler),
         components(schemas(ErrorBody, ErrorDetail)),
         modifiers(&BearerKey),
         security(("api_key" = [])),
@@ -94,7 +96,10 @@ mod ssr {
                 get(v1::products),
             )
             .route("/api/v1/pantries/{pantry_id}/stock", get(v1::stock))
-            .route("/api/v1/pantries/{pantry_id}/visits", get(v1::visits))
+            .route(
+                "/api/v1/pantries/{pantry_id}/visits",
+                get(visits::visits).post(visits::post_visit),
+            )
             .route(
                 "/api/v1/pantries/{pantry_id}/recommendations",
                 get(forecasts::recommendations),

@@ -201,20 +201,20 @@ pub async fn places(
     }))
 }
 
-fn text<'a>(q: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
+pub(super) fn text<'a>(q: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
     q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
 /// The cursor after a feed page's last row (its time and id), when more
 /// rows follow.
-fn cursor_after(more: bool, last: Option<(&str, &str)>) -> Option<String> {
+pub(super) fn cursor_after(more: bool, last: Option<(&str, &str)>) -> Option<String> {
     let (occurred_at, id) = last.filter(|_| more)?;
     let at = stock::parse_rfc3339(occurred_at, "cursor").ok()?;
     Some(cursor::encode(at, id))
 }
 
 /// `since` and `until` (RFC 3339), in ms: the period a feed is read for.
-fn period(q: &HashMap<String, String>) -> ApiResult<(Option<i64>, Option<i64>)> {
+pub(super) fn period(q: &HashMap<String, String>) -> ApiResult<(Option<i64>, Option<i64>)> {
     let at = |k: &str| text(q, k).map(|s| stock::parse_rfc3339(s, k)).transpose();
     Ok((at("since")?, at("until")?))
 }
@@ -309,9 +309,9 @@ pub async fn post_movement(
     let pantry = path(pantry)?;
     let caller = caller_from_headers(&state, &headers).await?;
     let pantry: PantryId = pantry.parse()?;
+    may_write_at(&state, &caller, &pantry).await?;
     let m: NewMovement = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("The body is not a movement: {e}.")))?;
-    refuse_read_only(&state, &caller, &pantry).await?;
     let product: ProductId = m
         .product_id
         .parse()
@@ -346,17 +346,17 @@ pub async fn post_movement(
     ))
 }
 
-/// A read-only key is told so, rather than the generic "not allowed".
-pub(super) async fn refuse_read_only(
+/// Before a write reads its body: a caller with no access to the pantry is
+/// refused as on a read (403 or 404), whatever it sent, and a read-only
+/// key is told so rather than the generic "not allowed". The service
+/// checks the role the write itself needs.
+pub(super) async fn may_write_at(
     state: &AppState,
     caller: &Caller,
     pantry: &PantryId,
 ) -> ApiResult<()> {
-    if caller.key.is_none() {
-        return Ok(());
-    }
     let (_, place) = stock::pantry_header(&state.db, pantry).await?;
-    if caller.require(&place, Role::Viewer, "pantry")? < Role::Staff {
+    if caller.require(&place, Role::Viewer, "pantry")? < Role::Staff && caller.key.is_some() {
         return Err(AppError::Forbidden(
             "This API key can only read. An admin can make a read-write key on the API keys page."
                 .into(),
@@ -592,65 +592,5 @@ pub async fn stock(
                 expired: r.expired,
             })
             .collect(),
-    }))
-}
-
-/// A page of visits, oldest first.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct VisitPage {
-    pub visits: Vec<crate::usage::feed::VisitRecord>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
-/// A pantry's visits, oldest first, a page at a time: household counts and
-/// what each took (never client references or notes).
-#[utoipa::path(
-    get, path = "/api/v1/pantries/{pantry_id}/visits", tag = "visits",
-    params(
-        ("pantry_id" = String, Path, description = "The pantry's id"),
-        ("since" = Option<String>, Query, description = "From this time on (RFC 3339), inclusive"),
-        ("until" = Option<String>, Query, description = "Before this time (RFC 3339), exclusive"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-        ("limit" = Option<i64>, Query, description = "Visits per page, 1 to 500 (100 if not given)", minimum = 1, maximum = 500),
-    ),
-    responses(
-        (status = 200, body = VisitPage),
-        (status = 400, body = ErrorBody, description = "The path or query string does not decode"),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody, description = "A pantry of the organization that the key is not for"),
-        (status = 404, body = ErrorBody, description = "No such pantry, or not yours"),
-        (status = 422, body = ErrorBody, description = "A parameter does not parse; `field` names it"),
-        (status = 429, body = ErrorBody),
-    )
-)]
-pub async fn visits(
-    State(state): State<AppState>,
-    pantry: Result<Path<String>, PathRejection>,
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
-    headers: HeaderMap,
-) -> ApiResult<Json<VisitPage>> {
-    let (pantry, q) = (path(pantry)?, query(q)?);
-    let caller = caller_from_headers(&state, &headers).await?;
-    let pantry: PantryId = pantry.parse()?;
-    let (since, until) = period(&q)?;
-    let filter = crate::usage::feed::VisitFilter {
-        since,
-        until,
-        after: text(&q, "cursor").map(cursor::decode).transpose()?,
-    };
-    let limit = cursor::limit(q.get("limit"), 100, 500)?;
-    let (visits, more) =
-        crate::usage::feed::visit_feed(&state, &caller, &pantry, &filter, limit).await?;
-    let next_cursor = cursor_after(
-        more,
-        visits
-            .last()
-            .map(|v| (v.occurred_at.as_str(), v.id.as_str())),
-    );
-    Ok(Json(VisitPage {
-        visits,
-        next_cursor,
     }))
 }

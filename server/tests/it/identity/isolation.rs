@@ -357,8 +357,12 @@ async fn no_route_lets_another_organization_in() {
                 continue;
             }
             operations += 1;
-            let body =
-                serde_json::json!({"product_id": rice, "kind": "distributed", "quantity": 1});
+            // A body every write takes (a movement, a visit), so a refusal
+            // is about the place and not about the body.
+            let body = serde_json::json!({
+                "product_id": rice, "kind": "distributed", "quantity": 1,
+                "lines": [{"product_id": rice, "quantity": 1}],
+            });
             let with_key = client()
                 .request(
                     method.to_uppercase().parse().unwrap(),
