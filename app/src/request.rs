@@ -17,16 +17,16 @@ fn parts() -> Option<Parts> {
 /// Where the request being served came from: its id and the client's
 /// address, kept with every change it makes (the audit log shows both).
 #[derive(Debug, Clone)]
-pub struct Origin {
+pub struct RequestOrigin {
     pub request_id: String,
     pub client_ip: Option<IpAddr>,
 }
 
 tokio::task_local! {
-    static ORIGIN: Origin;
+    static ORIGIN: RequestOrigin;
 }
 
-/// Middleware: the request's [`Origin`], for the handler and everything it
+/// Middleware: the request's [`RequestOrigin`], for the handler and everything it
 /// awaits. A task-local, because the REST handlers and the services they
 /// call have no leptos context to read the request from; also a request
 /// extension, for a server function leptos might run on another task.
@@ -47,7 +47,7 @@ pub async fn remember_origin(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| client_ip_from(c.0.ip(), request.headers(), &trusted));
-    let origin = Origin {
+    let origin = RequestOrigin {
         request_id,
         client_ip,
     };
@@ -55,11 +55,11 @@ pub async fn remember_origin(
     ORIGIN.scope(origin, next.run(request)).await
 }
 
-fn origin() -> Option<Origin> {
+fn origin() -> Option<RequestOrigin> {
     ORIGIN
         .try_with(Clone::clone)
         .ok()
-        .or_else(|| parts().and_then(|p| p.extensions.get::<Origin>().cloned()))
+        .or_else(|| parts().and_then(|p| p.extensions.get::<RequestOrigin>().cloned()))
 }
 
 /// The id of the request being served, as set by the request-id layer.

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::callers::CallerCache;
-use crate::auth::service::{SetupGate, SignInThrottle};
+use crate::auth::service::SetupGate;
+use crate::auth::sessions::SignInThrottle;
 use crate::clock::{Clock, SystemClock};
 use crate::db::Db;
 use crate::error::AppError;

@@ -202,7 +202,7 @@ pub async fn start_with_clock(
         state.settings.job_check,
         delivery_stopped.clone(),
     ));
-    delivery.push(app::auth::service::purge_sessions_job(
+    delivery.push(app::auth::sessions::purge_sessions_job(
         &state,
         delivery_stopped.clone(),
     ));

@@ -4,10 +4,8 @@
 use sqlx::Row as _;
 
 use super::model::*;
-use super::service::{
-    create_session, hash_password, random_token, record_sign_in, token_hash, verify_password,
-    Caller, SignInMethod,
-};
+use super::service::{hash_password, random_token, token_hash, verify_password, Caller};
+use super::sessions::{create_session, record_sign_in, SignInMethod};
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::ids::{MembershipId, UserId};
@@ -265,7 +263,7 @@ const ASK_WINDOW_MINUTES: i64 = 60;
 pub async fn request_reset(
     state: &AppState,
     email: &str,
-    origin: &super::service::Origin,
+    origin: &super::sessions::Origin,
 ) -> AppResult<()> {
     let Some(mailer) = state.settings.mailer.clone() else {
         return Err(AppError::NotFound(
@@ -384,7 +382,7 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str) -> Ap
         &offer.email.to_lowercase(),
         SignInMethod::ResetLink,
         true,
-        &super::service::Origin::current(&state.settings),
+        &super::sessions::Origin::current(&state.settings),
     )
     .await;
     create_session(&state.db, &UserId::from_stored(user), &state.settings).await

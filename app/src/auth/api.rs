@@ -47,37 +47,45 @@ pub async fn complete_setup(
     email: String,
     password: String,
 ) -> Result<(), AppError> {
-    use crate::{auth::service, request, state::AppState};
+    use crate::{
+        auth::{service, sessions},
+        request,
+        state::AppState,
+    };
     let state = AppState::current()?;
     let token = service::complete_setup(&state, &code, &name, &email, &password).await?;
     request::append_response_header(
         http::header::SET_COOKIE,
-        &service::session_cookie(&token, &state.settings),
+        &sessions::session_cookie(&token, &state.settings),
     );
     Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
-    use crate::{auth::service, request, state::AppState};
+    use crate::{auth::sessions, request, state::AppState};
     let state = AppState::current()?;
     let client = request::client_ip(&state.settings.trusted_proxies);
-    let token = service::sign_in(&state, &email, &password, client).await?;
+    let token = sessions::sign_in(&state, &email, &password, client).await?;
     request::append_response_header(
         http::header::SET_COOKIE,
-        &service::session_cookie(&token, &state.settings),
+        &sessions::session_cookie(&token, &state.settings),
     );
     Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "sign_up")]
 pub async fn sign_up(name: String, email: String, password: String) -> Result<(), AppError> {
-    use crate::{auth::service, request, state::AppState};
+    use crate::{
+        auth::{service, sessions},
+        request,
+        state::AppState,
+    };
     let state = AppState::current()?;
     let token = service::sign_up(&state, &name, &email, &password).await?;
     request::append_response_header(
         http::header::SET_COOKIE,
-        &service::session_cookie(&token, &state.settings),
+        &sessions::session_cookie(&token, &state.settings),
     );
     Ok(())
 }
@@ -86,15 +94,19 @@ pub async fn sign_up(name: String, email: String, password: String) -> Result<()
 /// provider: the answer is its logout address, for the browser to visit.
 #[server(prefix = "/api", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<Option<String>, AppError> {
-    use crate::{auth::service, request, state::AppState};
+    use crate::{
+        auth::{service, sessions},
+        request,
+        state::AppState,
+    };
     let state = AppState::current()?;
     let mut method = None;
     if let Some(token) = request::cookie(service::SESSION_COOKIE) {
-        method = service::end_session(&state, &token).await?;
+        method = sessions::end_session(&state, &token).await?;
     }
     request::append_response_header(
         http::header::SET_COOKIE,
-        &service::clear_session_cookie(&state.settings),
+        &sessions::clear_session_cookie(&state.settings),
     );
     Ok(match (method.as_deref(), &state.settings.oidc) {
         (Some("oidc"), Some(oidc)) => Some(oidc.logout_url()),
@@ -117,13 +129,13 @@ pub async fn accept_invitation(
     name: String,
     password: String,
 ) -> Result<(), AppError> {
-    use crate::{auth::service, request, state::AppState};
+    use crate::{auth::sessions, request, state::AppState};
     let state = AppState::current()?;
     let session =
         crate::auth::invitations::accept_with_new_account(&state, &token, &name, &password).await?;
     request::append_response_header(
         http::header::SET_COOKIE,
-        &service::session_cookie(&session, &state.settings),
+        &sessions::session_cookie(&session, &state.settings),
     );
     Ok(())
 }
@@ -270,9 +282,9 @@ pub async fn create_reset_link(membership: MembershipId) -> Result<CreatedResetL
 /// address; answers alike either way.
 #[server(prefix = "/api", endpoint = "request_password_reset")]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
-    use crate::{auth::service, state::AppState};
+    use crate::{auth::sessions, state::AppState};
     let state = AppState::current()?;
-    let origin = service::Origin::current(&state.settings);
+    let origin = sessions::Origin::current(&state.settings);
     crate::auth::account::request_reset(&state, &email, &origin).await
 }
 
@@ -285,12 +297,12 @@ pub async fn get_password_reset(token: String) -> Result<ResetOffer, AppError> {
 
 #[server(prefix = "/api", endpoint = "reset_password")]
 pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
-    use crate::{auth::service, request, state::AppState};
+    use crate::{auth::sessions, request, state::AppState};
     let state = AppState::current()?;
     let session = crate::auth::account::reset_password(&state, &token, &password).await?;
     request::append_response_header(
         http::header::SET_COOKIE,
-        &service::session_cookie(&session, &state.settings),
+        &sessions::session_cookie(&session, &state.settings),
     );
     Ok(())
 }

@@ -6,9 +6,8 @@ use sqlx::Row as _;
 
 use super::members::MemberJoined;
 use super::model::*;
-use super::service::{
-    create_session, hash_password, insert_user, random_token, token_hash, Caller,
-};
+use super::service::{hash_password, insert_user, random_token, token_hash, Caller};
+use super::sessions::create_session;
 use crate::db::{self, Db};
 use crate::error::{AppError, AppResult};
 use crate::ids::{InvitationId, MembershipId, UserId};

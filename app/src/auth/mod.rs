@@ -25,4 +25,6 @@ pub mod pool;
 pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod service;
+#[cfg(feature = "ssr")]
+pub mod sessions;
 pub mod views;

@@ -40,7 +40,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
 use super::model::*;
-use super::service::{create_session_via, record_sign_in, token_hash, SignInMethod};
+use super::service::token_hash;
+use super::sessions::{create_session_via, record_sign_in, SignInMethod};
 use crate::error::AppResult;
 use crate::ids::{MembershipId, UserId};
 use crate::state::AppState;
@@ -390,7 +391,7 @@ pub async fn finish(
     oidc: &Oidc,
     params: &std::collections::HashMap<String, String>,
     cookie_state: Option<&str>,
-    origin: &super::service::Origin,
+    origin: &super::sessions::Origin,
 ) -> Result<Finished, SsoError> {
     let internal = |e: crate::error::AppError| {
         tracing::warn!(error = %e, "single sign-on failed on our side");

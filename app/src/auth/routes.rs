@@ -10,7 +10,7 @@ use axum::Router;
 use http::HeaderMap;
 
 use super::oidc::{self, STATE_COOKIE};
-use super::service;
+use super::{service, sessions};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -111,13 +111,13 @@ async fn callback(
     };
     let cookie = crate::request::cookie_from_headers(&headers, STATE_COOKIE);
     let clear = state_cookie("", 0, state.settings.secure_cookies);
-    let origin = service::Origin::of(peer.map(|p| p.0 .0.ip()), &headers, &state.settings);
+    let origin = sessions::Origin::of(peer.map(|p| p.0 .0.ip()), &headers, &state.settings);
     match oidc::finish(&state, &oidc, &q, cookie.as_deref(), &origin).await {
         Ok(done) => {
             let mut res = Redirect::to(&done.next).into_response();
             let h = res.headers_mut();
             for c in [
-                service::session_cookie(&done.session, &state.settings),
+                sessions::session_cookie(&done.session, &state.settings),
                 clear,
             ] {
                 if let Ok(v) = c.parse() {
