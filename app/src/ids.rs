@@ -99,6 +99,12 @@ id_type!(
     DonationId,
     /// An API key: a script's access to an organization or a pantry.
     ApiKeyId,
+    /// Someone an organization buys from.
+    SupplierId,
+    /// One thing a supplier sells.
+    SupplierItemId,
+    /// A pantry's order to a supplier.
+    PurchaseOrderId,
 );
 
 /// Whether `s` has the form of an id (any of the types above).

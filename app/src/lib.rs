@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod nav;
 pub mod org;
 pub mod photos;
+pub mod purchasing;
 pub mod rest;
 pub mod ui;
 pub mod usage;
@@ -50,6 +51,7 @@ pub fn routes() -> axum::Router<state::AppState> {
         .merge(usage::api::routes())
         .merge(photos::api::routes())
         .merge(forecasts::api::routes())
+        .merge(purchasing::api::routes())
         .merge(rest::routes())
         .merge(auth::routes::routes())
 }
@@ -70,6 +72,7 @@ use inventory::views::*;
 use nav::views::*;
 use org::views::*;
 use photos::views::*;
+use purchasing::views::*;
 use rest::views::*;
 use usage::views::*;
 
@@ -184,6 +187,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/pantries/:id/forecasts") view={Lazy::<ForecastSummaryRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:pantry/forecasts/:product") view={Lazy::<ProductForecastRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:id/recommendations") view={Lazy::<RecommendationsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/suppliers") view={Lazy::<SuppliersRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/suppliers/:id") view={Lazy::<SupplierRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/orders") view={Lazy::<OrdersRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/orders/:id") view={Lazy::<OrderRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:id/settings") view={Lazy::<PantrySettingsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:id/intake") view={Lazy::<PantryIntakeRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/search") view={Lazy::<SearchRoute>::new()} ssr=SsrMode::Async />
@@ -307,6 +314,12 @@ lazy_pages! {
         ForecastSummaryRoute(forecast_summary_page) => ForecastSummaryPage,
         ProductForecastRoute(product_forecast_page) => ProductForecastPage,
         RecommendationsRoute(recommendations_page) => RecommendationsPage,
+    }
+    purchasing_pages {
+        SuppliersRoute(suppliers_page) => SuppliersPage,
+        SupplierRoute(supplier_page) => SupplierPage,
+        OrdersRoute(orders_page) => OrdersPage,
+        OrderRoute(order_page) => OrderPage,
     }
 }
 

@@ -583,6 +583,10 @@ pub fn audit_label(type_name: &str) -> String {
         "MemberRoleChanged" => "Member's role changed",
         "MemberRemoved" => "Member removed or left",
         "HistoryImported" => "Usage history imported",
+        "PurchaseOrderCreated" => "Purchase order started",
+        "PurchaseOrderSubmitted" => "Purchase order submitted",
+        "PurchaseOrderReceived" => "Purchase order received",
+        "PurchaseOrderCancelled" => "Purchase order cancelled",
         "ForecastsGenerated" => "Forecasts made",
         _ => "",
     };

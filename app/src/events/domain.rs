@@ -18,6 +18,7 @@ use crate::inventory::service::{MinimumSet, StockMoved};
 use crate::org::service::PlaceChanged;
 use crate::photos::analysis::{PhotoAnalyzed, PhotoDescribed};
 use crate::photos::service::{IntakeConfirmed, PhotoRemoved, PhotoUploaded};
+use crate::purchasing::orders::OrderChanged;
 use crate::usage::import::HistoryImported;
 use crate::usage::service::{VisitChanged, VisitRecorded};
 
@@ -65,6 +66,11 @@ pub enum DomainEvent {
     // History and forecasts.
     HistoryImported(HistoryImported),
     ForecastsGenerated(ForecastsGenerated),
+    // Purchase orders (the purchasing module).
+    PurchaseOrderCreated(OrderChanged),
+    PurchaseOrderSubmitted(OrderChanged),
+    PurchaseOrderReceived(OrderChanged),
+    PurchaseOrderCancelled(OrderChanged),
 }
 
 impl DomainEvent {
@@ -105,6 +111,10 @@ impl DomainEvent {
             MemberRemoved(_) => "MemberRemoved",
             HistoryImported(_) => "HistoryImported",
             ForecastsGenerated(_) => "ForecastsGenerated",
+            PurchaseOrderCreated(_) => "PurchaseOrderCreated",
+            PurchaseOrderSubmitted(_) => "PurchaseOrderSubmitted",
+            PurchaseOrderReceived(_) => "PurchaseOrderReceived",
+            PurchaseOrderCancelled(_) => "PurchaseOrderCancelled",
         }
     }
 

@@ -351,6 +351,7 @@ pub(super) fn recommend(
     name: &str,
     unit: Unit,
     holding: &Holding,
+    on_order: i64,
     settings: &ForecastSettings,
     today: Date,
 ) -> Option<Recommendation> {
@@ -360,8 +361,8 @@ pub(super) fn recommend(
     let parts = unit.scale() as f64;
     let stock = Stock {
         on_hand: holding.on_hand as f64 / parts,
-        // Open purchase orders count here once they exist.
-        on_order: 0.0,
+        // Submitted purchase orders not yet received.
+        on_order: on_order as f64 / parts,
         lots: holding
             .lots
             .iter()
@@ -389,6 +390,9 @@ pub(super) fn recommend(
         amount(unit, weekly),
         amount(unit, stock.on_hand)
     );
+    if stock.on_order > 0.0 {
+        reason.push_str(&format!(", {} on order", amount(unit, stock.on_order)));
+    }
     if plan.expiring > 0.0 {
         reason.push_str(&format!(
             " ({} will expire before use)",
@@ -590,6 +594,11 @@ pub async fn product_forecast(
         .get(product_id.as_str())
         .cloned()
         .unwrap_or_default();
+    let on_order = crate::purchasing::orders::on_order(&state.db, header.id.as_str())
+        .await?
+        .get(product_id.as_str())
+        .copied()
+        .unwrap_or(0);
     let zone = Zone::stored(&header.time_zone);
     let ok = s.filter(|s| s.status == "ok");
     Ok(ProductForecast {
@@ -612,7 +621,8 @@ pub async fn product_forecast(
             .map(|s| history_of(s, CHART_HISTORY_DAYS))
             .unwrap_or_default(),
         points: ok.map(|s| days_of(s, today)).unwrap_or_default(),
-        recommendation: ok.and_then(|s| recommend(s, &name, unit, &holding, &settings, today)),
+        recommendation: ok
+            .and_then(|s| recommend(s, &name, unit, &holding, on_order, &settings, today)),
         settings,
         can_generate: role >= Role::Manager,
         pantry: header,
@@ -697,13 +707,15 @@ pub async fn recommendations(
     let settings = settings(&state.db, header.id.as_str()).await?;
     let stored = stored(&state.db, header.id.as_str(), None).await?;
     let holdings = ledger::holdings(&state.db, header.id.as_str(), None).await?;
+    let on_order = crate::purchasing::orders::on_order(&state.db, header.id.as_str()).await?;
     let (mut order, mut enough, mut without) = (Vec::new(), Vec::new(), Vec::new());
     for s in &stored {
         let Some((name, unit)) = products.get(&s.product_id) else {
             continue;
         };
         let holding = holdings.get(&s.product_id).cloned().unwrap_or_default();
-        match recommend(s, name, *unit, &holding, &settings, today) {
+        let ordered = on_order.get(&s.product_id).copied().unwrap_or(0);
+        match recommend(s, name, *unit, &holding, ordered, &settings, today) {
             Some(r) if r.order_quantity > 0.0 => order.push(r),
             Some(r) => enough.push(r),
             None => without.push((name.clone(), no_forecast_message(Some(s)))),

@@ -424,7 +424,10 @@ pub fn RecommendationsPage() -> impl IntoView {
                     <Breadcrumbs trail=pantry_trail(&v.pantry, vec![("What to order".into(), None)]) />
                     <div class="page-head">
                         <h1>"What to order"</h1>
-                        <a class="button" href=format!("/pantries/{pid}/forecasts")>"Forecasts"</a>
+                        <div class="actions">
+                            <a class="button" href=format!("/pantries/{pid}/forecasts")>"Forecasts"</a>
+                            <a class="button" href=format!("/pantries/{pid}/orders")>"Orders"</a>
+                        </div>
                     </div>
                     <p class="muted">{format!(
                         "From the forecasts and today’s stock: safety stock for a {}% chance of not running out in a {}-day lead time, ordering every {} days. Stock that will pass its date before it is used does not count.",

@@ -148,8 +148,10 @@ impl Section {
             | ["organizations", _, "donors" | "donor", ..] => Self::Intake,
             ["reports"]
             | ["pantries", _, "forecasts", ..]
-            | ["pantries", _, "recommendations"]
-            | ["organizations", _, "import"] => Self::Reports,
+            | ["pantries", _, "recommendations" | "orders"]
+            | ["orders", ..]
+            | ["suppliers", ..]
+            | ["organizations", _, "import" | "suppliers"] => Self::Reports,
             ["organizations", _, "catalog"] | ["products", ..] => Self::Catalog,
             ["organizations", _, "people"] => Self::People,
             ["pantries", _, "settings"] => Self::Settings,

@@ -290,6 +290,7 @@ pub fn OrganizationPage() -> impl IntoView {
                             <a class="button" href=format!("/reports?scope=organization:{org_id_4}")>"Usage report"</a>
                             {v.abilities.manage.then(|| view! { <a class="button" href=format!("/organizations/{org_id_4}/import")>"Import usage history"</a> })}
                             <a class="button" href=format!("/organizations/{org_id_4}/donors")>"Donors"</a>
+                            <a class="button" href=format!("/organizations/{org_id_4}/suppliers")>"Suppliers"</a>
                         </p>
                         <StockOverviewCard scope=format!("organization:{org_id_4}") />
                     })}
@@ -505,6 +506,7 @@ pub fn PantryPage() -> impl IntoView {
                             <h2>"What needs attention"</h2>
                             <p class="actions">
                                 <a class="button primary" href=format!("/pantries/{pid}/recommendations")>"What to order"</a>
+                                <a class="button" href=format!("/pantries/{pid}/orders")>"Orders"</a>
                                 {a.record.then(|| view! { <a class="button" href=format!("/pantries/{pid}/visit")>"Start a visit"</a> })}
                             </p>
                         </section>
@@ -527,6 +529,7 @@ pub fn PantryPage() -> impl IntoView {
                 more.push(("Forecasts", format!("/pantries/{pid}/forecasts")));
                 if !a.manage {
                     more.push(("What to order", format!("/pantries/{pid}/recommendations")));
+                    more.push(("Orders", format!("/pantries/{pid}/orders")));
                 }
                 view! {
                     <Title text=v.pantry.name.clone() />

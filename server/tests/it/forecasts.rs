@@ -271,6 +271,112 @@ async fn an_import_brings_forecasts_and_what_to_order(backend: Backend) {
     assert_eq!(v1["lead_time_days"], 7);
     assert!(v1["forecast_run"].is_string(), "{v1:?}");
 
+    // Drafting orders from this: rice goes to the supplier that sells it,
+    // at the cheaper pack per unit, rounded up to whole packs.
+    let metro = app
+        .create(
+            &admin,
+            "save_supplier",
+            &[("organization", &p.org), ("name", "Metro")],
+        )
+        .await;
+    for (sku, size, price) in [("RC-6", "6", "9.00"), ("RC-4", "4", "5.00")] {
+        let r = app
+            .call(
+                &admin,
+                "save_supplier_item",
+                &[
+                    ("supplier", &metro),
+                    ("sku", sku),
+                    ("product", &rice),
+                    ("pack_size", size),
+                    ("price", price),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    let d = app
+        .call(&admin, "draft_purchase_orders", &[("pantry", &p.main)])
+        .await;
+    assert_eq!(d.status, StatusCode::OK, "{:?}", d.body);
+    assert_eq!(
+        d.body["orders"].as_array().map(Vec::len),
+        Some(1),
+        "{:?}",
+        d.body
+    );
+    let drafted = d.body["orders"][0][0].as_str().unwrap().to_string();
+    let o = app
+        .call(&admin, "purchase_order", &[("id", &drafted)])
+        .await;
+    let packs = (quantity / 4.0).ceil() as i64;
+    assert_eq!(
+        (
+            o.body["lines"][0]["sku"].as_str(),
+            o.body["lines"][0]["packs"].as_i64()
+        ),
+        (Some("RC-4"), Some(packs)),
+        "{:?}",
+        o.body
+    );
+    // A draft is not on order yet; once submitted it is, and what to order
+    // drops by it.
+    let rice_line = |r: &Value| {
+        r["order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(r["enough"].as_array().unwrap())
+            .find(|l| l["product_id"] == rice.as_str())
+            .cloned()
+            .unwrap()
+    };
+    let recommendations = || {
+        let (app, admin, main) = (&app, &admin, p.main.clone());
+        async move {
+            get(
+                app,
+                admin,
+                &format!("/api/v1/reports/inventory-recommendations?pantry={main}"),
+            )
+            .await
+            .1
+        }
+    };
+    assert_eq!(rice_line(&recommendations().await)["on_order"], 0.0);
+    let r = app
+        .call(&admin, "submit_purchase_order", &[("order", &drafted)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let after = rice_line(&recommendations().await);
+    assert_eq!(
+        after["on_order"].as_f64(),
+        Some((packs * 4) as f64),
+        "{after:?}"
+    );
+    assert!(
+        after["order_quantity"].as_f64().unwrap() < quantity,
+        "{after:?}"
+    );
+    assert!(
+        after["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{} on order", packs * 4)),
+        "{after:?}"
+    );
+    // Cancelled, it is no longer expected.
+    let r = app
+        .call(&admin, "cancel_purchase_order", &[("order", &drafted)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let back = rice_line(&recommendations().await);
+    assert_eq!(
+        (back["on_order"].as_f64(), back["order_quantity"].as_f64()),
+        (Some(0.0), Some(quantity))
+    );
+
     // A longer lead time asks for more, at once.
     let s = app
         .call(

@@ -17,6 +17,7 @@ mod operations;
 mod photos;
 mod places;
 mod properties;
+mod purchasing;
 mod schema;
 mod tasks;
 mod usage;

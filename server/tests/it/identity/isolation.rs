@@ -30,6 +30,7 @@ const SECRETS: &[&str] = &[
     "Victim Campus",
     "Victim Pantry",
     "Victim Rice",
+    "Victim Supplies",
     "ada@college.example",
 ];
 
@@ -51,6 +52,10 @@ async fn fingerprint(app: &TestApp) -> String {
         "events",
         "password_resets",
         "users",
+        "suppliers",
+        "supplier_items",
+        "purchase_orders",
+        "purchase_order_lines",
     ] {
         out.push_str(&format!(
             "{table}={} ",
@@ -65,6 +70,9 @@ async fn fingerprint(app: &TestApp) -> String {
         "select count(*) from organizations where archived_at is not null",
         "select count(*) from pantries where archived_at is not null",
         "select count(*) from users where disabled_at is not null",
+        "select count(*) from purchase_orders where status = 'draft'",
+        "select coalesce(sum(packs), 0) from purchase_order_lines",
+        "select count(*) from suppliers where archived_at is not null",
     ] {
         out.push_str(&format!("{}; ", app.count(q).await));
     }
@@ -171,6 +179,41 @@ async fn no_route_lets_another_organization_in() {
         .as_str()
         .unwrap()
         .to_string();
+    // What the victim buys: a supplier, its item, a draft order.
+    let supplier = app
+        .create(
+            &admin,
+            "save_supplier",
+            &[("organization", &org), ("name", "Victim Supplies")],
+        )
+        .await;
+    let item = app
+        .create(
+            &admin,
+            "save_supplier_item",
+            &[
+                ("supplier", &supplier),
+                ("sku", "V-1"),
+                ("product", &rice),
+                ("pack_size", "6"),
+            ],
+        )
+        .await;
+    let order = app
+        .create(
+            &admin,
+            "create_purchase_order",
+            &[("pantry", &pantry), ("supplier", &supplier)],
+        )
+        .await;
+    let r = app
+        .call(
+            &admin,
+            "set_order_line",
+            &[("order", &order), ("item", &item), ("packs", "2")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let ids: BTreeMap<&str, String> = [
         ("organization", org.clone()),
         ("campus", campus.clone()),
@@ -190,6 +233,9 @@ async fn no_route_lets_another_organization_in() {
         ("membership", membership),
         ("invitation", invitation),
         ("api_key", key),
+        ("supplier", supplier),
+        ("supplier_item", item),
+        ("order", order),
     ]
     .into_iter()
     .collect();
@@ -260,6 +306,10 @@ async fn no_route_lets_another_organization_in() {
                     ("organization_id", &org),
                     ("pantry_id", &pantry),
                     ("product_id", &rice),
+                    ("supplier", &ids["supplier"]),
+                    ("item", &ids["supplier_item"]),
+                    ("order", &ids["order"]),
+                    ("packs", "5"),
                 ];
                 let r = app.call(c, endpoint, &form).await;
                 calls += 1;
