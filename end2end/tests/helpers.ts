@@ -5,13 +5,34 @@ import * as path from 'node:path';
 
 export const screenshotDir = path.join(__dirname, '..', 'screenshots');
 
+/** What each page's browser said went wrong (console errors, uncaught
+ * exceptions), so a page that never hydrates says why. */
+const browserErrors = new WeakMap<Page, string[]>();
+
+function listen(page: Page) {
+  if (browserErrors.has(page)) return;
+  const errors: string[] = [];
+  browserErrors.set(page, errors);
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+}
+
 /** Waits until the WASM has hydrated the page, so forms run as the app. */
 export async function hydrated(page: Page) {
-  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1, { timeout: 20_000 });
+  listen(page);
+  try {
+    await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1, { timeout: 20_000 });
+  } catch (e) {
+    const said = browserErrors.get(page) ?? [];
+    throw new Error(`${(e as Error).message}\nthe browser said:\n${said.join('\n') || '(nothing)'}`);
+  }
 }
 
 /** Opens a path and waits for hydration. */
 export async function open(page: Page, url: string) {
+  listen(page);
   await page.goto(url);
   await hydrated(page);
 }

@@ -587,6 +587,7 @@ pub fn audit_label(type_name: &str) -> String {
         "PurchaseOrderSubmitted" => "Purchase order submitted",
         "PurchaseOrderReceived" => "Purchase order received",
         "PurchaseOrderCancelled" => "Purchase order cancelled",
+        "SupplierCatalogUpdated" => "Supplier catalog updated",
         "ForecastsGenerated" => "Forecasts made",
         _ => "",
     };

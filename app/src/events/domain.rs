@@ -19,6 +19,7 @@ use crate::org::service::PlaceChanged;
 use crate::photos::analysis::{PhotoAnalyzed, PhotoDescribed};
 use crate::photos::service::{IntakeConfirmed, PhotoRemoved, PhotoUploaded};
 use crate::purchasing::orders::OrderChanged;
+use crate::purchasing::sync::CatalogUpdated;
 use crate::usage::import::HistoryImported;
 use crate::usage::service::{VisitChanged, VisitRecorded};
 
@@ -71,6 +72,7 @@ pub enum DomainEvent {
     PurchaseOrderSubmitted(OrderChanged),
     PurchaseOrderReceived(OrderChanged),
     PurchaseOrderCancelled(OrderChanged),
+    SupplierCatalogUpdated(CatalogUpdated),
 }
 
 impl DomainEvent {
@@ -115,6 +117,7 @@ impl DomainEvent {
             PurchaseOrderSubmitted(_) => "PurchaseOrderSubmitted",
             PurchaseOrderReceived(_) => "PurchaseOrderReceived",
             PurchaseOrderCancelled(_) => "PurchaseOrderCancelled",
+            SupplierCatalogUpdated(_) => "SupplierCatalogUpdated",
         }
     }
 

@@ -90,6 +90,23 @@ pub async fn save_supplier_item(
     super::suppliers::save_item(&state, &caller, &input).await
 }
 
+/// Brings in a supplier's whole catalog from a file's text (CSV or JSON).
+#[server(prefix = "/api", endpoint = "import_supplier_catalog", input = Json)]
+pub async fn import_supplier_catalog(
+    supplier: SupplierId,
+    name: String,
+    text: String,
+) -> Result<SyncReport, AppError> {
+    let (state, caller) = context().await?;
+    super::sync::import_catalog(&state, &caller, &supplier, &name, &text).await
+}
+
+#[server(prefix = "/api", endpoint = "supplier_syncs")]
+pub async fn get_supplier_syncs(supplier: SupplierId) -> Result<Vec<SyncRow>, AppError> {
+    let (state, caller) = context().await?;
+    super::sync::history(&state, &caller, &supplier).await
+}
+
 #[server(prefix = "/api", endpoint = "purchase_orders")]
 pub async fn get_orders(pantry: PantryId) -> Result<OrderList, AppError> {
     let (state, caller) = context().await?;

@@ -8,4 +8,6 @@ pub mod model;
 pub mod orders;
 #[cfg(feature = "ssr")]
 pub mod suppliers;
+#[cfg(feature = "ssr")]
+pub mod sync;
 pub mod views;

@@ -206,6 +206,40 @@ pub struct SupplierDetail {
     pub can_edit: bool,
 }
 
+/// What a catalog sync did, or why it changed nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// `done` or `failed`.
+    pub status: String,
+    pub message: String,
+    pub new: i64,
+    pub price_changed: i64,
+    pub discontinued: i64,
+    pub unchanged: i64,
+    /// What changed, a line each (the first 200).
+    pub changes: Vec<String>,
+    /// Why a refused file was refused, by line.
+    pub errors: Vec<SyncError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncError {
+    pub line: i64,
+    pub message: String,
+}
+
+/// One sync in a supplier's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRow {
+    /// The file's name.
+    pub source: String,
+    pub status: String,
+    pub at: String,
+    pub duration_ms: i64,
+    pub message: String,
+    pub changes: Vec<String>,
+}
+
 /// Where a purchase order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -134,9 +134,18 @@ pub fn SupplierPage() -> impl IntoView {
         last_error(item.value()),
         last_error(archive.value()),
     );
+    // Bumped when a catalog sync lands, so the items list follows.
+    let synced = RwSignal::new(0u32);
     let detail = Resource::new(
-        move || (id(), save.version().get(), item.version().get()),
-        |(id, _, _)| get_supplier(SupplierId::from_stored(id)),
+        move || {
+            (
+                id(),
+                save.version().get(),
+                item.version().get(),
+                synced.get(),
+            )
+        },
+        |(id, ..)| get_supplier(SupplierId::from_stored(id)),
     );
     view! {
         <Title text="Supplier" />
@@ -223,6 +232,7 @@ pub fn SupplierPage() -> impl IntoView {
                                     <SubmitButton label="Save item" busy_label="Saving…" pending=item.pending() />
                                 </ActionForm>
                             </section>
+                            <CatalogSync supplier=s.id.clone() done=synced />
                             <details class="card">
                                 <summary>"Change the supplier's details"</summary>
                                 <ActionForm action=save attr:class="stack">
@@ -491,13 +501,15 @@ pub fn OrderPage() -> impl IntoView {
                                         </ActionForm>
                                     }.into_any()
                                 }}
-                                <div class="row-form">
-                                    <ActionForm action=submit>
-                                        <input type="hidden" name="order" value=oid_submit />
-                                        <FormError error=submit_error fields=&[] />
-                                        <SubmitButton label="Submit order" busy_label="Submitting…" pending=submit.pending() />
-                                    </ActionForm>
-                                </div>
+                            </section>
+                            <section class="card no-print">
+                                <h2>"Send it"</h2>
+                                <p class="muted">"Submitting marks the order as sent, so it counts as on order. Send the CSV or the printout to the supplier as they like to receive orders."</p>
+                                <ActionForm action=submit>
+                                    <input type="hidden" name="order" value=oid_submit />
+                                    <FormError error=submit_error fields=&[] />
+                                    <SubmitButton label="Submit order" busy_label="Submitting…" pending=submit.pending() />
+                                </ActionForm>
                             </section>
                         }
                     })}
@@ -585,6 +597,119 @@ fn ReceiveForm(
                 <FormError error=error fields=&[] />
                 <SubmitButton label="Receive" busy_label="Receiving…" pending=action.pending() />
             </form>
+        </section>
+    }
+}
+
+/// Bringing in a supplier's whole catalog from a file, and the history of
+/// earlier syncs.
+#[component]
+fn CatalogSync(supplier: SupplierId, done: RwSignal<u32>) -> impl IntoView {
+    let action = ServerAction::<ImportSupplierCatalog>::new();
+    let file_input = NodeRef::<leptos::html::Input>::new();
+    let problem = RwSignal::new(None::<String>);
+    let report = action.value();
+    let error = last_error(report);
+    let history = {
+        let supplier = supplier.clone();
+        Resource::new(
+            move || action.version().get(),
+            move |_| get_supplier_syncs(supplier.clone()),
+        )
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(r)) = report.get() {
+            if r.status == "done" {
+                done.update(|n| *n += 1);
+            }
+        }
+    });
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        problem.set(None);
+        #[cfg(feature = "hydrate")]
+        {
+            let supplier = supplier.clone();
+            let Some(input) = file_input.get_untracked() else {
+                return;
+            };
+            let Some(file) = input.files().and_then(|f| f.get(0)) else {
+                problem.set(Some("Choose the supplier's file first.".into()));
+                return;
+            };
+            if file.size() > 5_000_000.0 {
+                problem.set(Some("That file is over 5 MB.".into()));
+                return;
+            }
+            let name = file.name();
+            leptos::task::spawn_local(async move {
+                match wasm_bindgen_futures::JsFuture::from(file.text()).await {
+                    Ok(text) => {
+                        action.dispatch(ImportSupplierCatalog {
+                            supplier,
+                            name,
+                            text: text.as_string().unwrap_or_default(),
+                        });
+                    }
+                    Err(_) => problem.set(Some("The file could not be read.".into())),
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (&supplier, file_input);
+    };
+    view! {
+        <section class="card">
+            <h2>"Bring in their catalog"</h2>
+            <p class="hint">"A CSV with a header row (sku, description, barcode, pack_size, price, available) or a JSON list of the same. Items are added or changed by SKU; what the file no longer lists is marked unavailable. A file with a bad row changes nothing."</p>
+            <form class="stack" on:submit=send aria-label="Bring in the supplier's catalog">
+                <div class="field">
+                    <label for="sync-file">"Catalog file"</label>
+                    <input id="sync-file" type="file" accept=".csv,.json,text/csv,application/json" node_ref=file_input />
+                </div>
+                <div aria-live="polite">
+                    {move || problem.get().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+                </div>
+                <FormError error=error fields=&[] />
+                <SubmitButton label="Bring in" busy_label="Reading…" pending=action.pending() class="button" />
+            </form>
+            {move || report.get().and_then(Result::ok).map(|r| {
+                let failed = r.status != "done";
+                view! {
+                    <div class=if failed { "warning" } else { "notice" } role=if failed { "alert" } else { "status" }>
+                        <p>{r.message.clone()}</p>
+                        {(!r.errors.is_empty()).then(|| view! {
+                            <table class="table">
+                                <thead><tr><th scope="col">"Line"</th><th scope="col">"Problem"</th></tr></thead>
+                                <tbody>
+                                    {r.errors.iter().map(|e| view! { <tr><td>{e.line}</td><td>{e.message.clone()}</td></tr> }).collect_view()}
+                                </tbody>
+                            </table>
+                        })}
+                    </div>
+                }
+            })}
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let rows = history.await.unwrap_or_default();
+                    (!rows.is_empty()).then(|| view! {
+                        <h3>"Earlier syncs"</h3>
+                        <ul class="plain">
+                            {rows.into_iter().map(|r| view! {
+                                <li>
+                                    <span class=if r.status == "done" { "badge" } else { "badge danger" }>{if r.status == "done" { "done" } else { "failed" }}</span>
+                                    {format!(" {} · {} · {} ms · {}", r.at, r.source, r.duration_ms, r.message)}
+                                    {(!r.changes.is_empty()).then(|| view! {
+                                        <details><summary>{format!("{} change{}", r.changes.len(), if r.changes.len() == 1 { "" } else { "s" })}</summary>
+                                            <ul>{r.changes.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}</ul>
+                                        </details>
+                                    })}
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    })
+                })}
+            </Suspense>
         </section>
     }
 }

@@ -13,6 +13,7 @@ use crate::on_both_databases;
 on_both_databases!(
     suppliers_are_checked_and_items_tie_to_the_catalog,
     an_order_goes_from_draft_to_received_in_parts,
+    a_catalog_file_syncs_whole_or_not_at_all,
 );
 
 const BEANS_GTIN: &str = "4006381333931";
@@ -528,4 +529,137 @@ async fn an_order_goes_from_draft_to_received_in_parts(backend: Backend) {
         status,
         StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
     ));
+}
+
+async fn a_catalog_file_syncs_whole_or_not_at_all(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let beans = product(&app, &admin, &p.org, "Beans", &[("barcodes", BEANS_GTIN)]).await;
+    let metro = supplier(&app, &admin, &p.org, "Metro Wholesale").await;
+    let sync = |name: &str, text: &str| {
+        let (app, admin, metro) = (&app, &admin, metro.clone());
+        let body = json!({"supplier": metro, "name": name, "text": text});
+        async move { app.call_json(admin, "import_supplier_catalog", &body).await }
+    };
+    let items = || {
+        let (app, admin, metro) = (&app, &admin, metro.clone());
+        async move {
+            let d = app.call(admin, "supplier", &[("id", &metro)]).await;
+            assert_eq!(d.status, StatusCode::OK, "{:?}", d.body);
+            d.body["items"].as_array().unwrap().clone()
+        }
+    };
+
+    let r = sync(
+        "catalog.csv",
+        &format!("sku,description,barcode,pack_size,price,available\nBN-24,Beans case,{BEANS_GTIN},24,18.40,yes\nRC-10,Rice sack,,10,12.00,yes\nOIL-6,Oil,,6,30,yes\n"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["new"].as_i64()),
+        (Some("done"), Some(3)),
+        "{:?}",
+        r.body
+    );
+    let all = items().await;
+    let bn = all.iter().find(|i| i["sku"] == "BN-24").unwrap();
+    // Its barcode tied it to the catalog's beans.
+    assert_eq!(bn["product_id"], beans.as_str());
+
+    // Next week's file: a new price for beans, rice no longer listed.
+    let r = sync(
+        "catalog-2.json",
+        &format!(r#"[{{"sku": "BN-24", "description": "Beans case", "barcode": "{BEANS_GTIN}", "pack_size": 24, "price": 19.10}},
+                     {{"sku": "OIL-6", "description": "Oil", "pack_size": "6", "price": "30.00"}}]"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        (
+            r.body["price_changed"].as_i64(),
+            r.body["discontinued"].as_i64(),
+            r.body["unchanged"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{:?}",
+        r.body
+    );
+    let changes = r.body["changes"].to_string();
+    assert!(
+        changes.contains("Price of BN-24: 18.40 → 19.10")
+            && changes.contains("Discontinued: rc-10"),
+        "{changes}"
+    );
+    let all = items().await;
+    let find = |sku: &str| all.iter().find(|i| i["sku"] == sku).unwrap().clone();
+    assert_eq!(
+        (
+            find("BN-24")["price_cents"].as_i64(),
+            find("RC-10")["available"].as_bool()
+        ),
+        (Some(1910), Some(false))
+    );
+
+    // A file with bad rows changes nothing, and says which rows.
+    let r = sync(
+        "broken.csv",
+        "sku,pack_size,price\nBN-24,24,1.00\nNEW-1,12,cheap\nNEW-2,0,1\n",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["status"], "failed");
+    let lines: Vec<i64> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_i64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![3, 4]);
+    let after = items().await;
+    assert_eq!(after, all, "a refused file changed the items");
+    // A file that is neither.
+    let r = sync("notes.txt", "hello").await;
+    assert_eq!(r.body["status"], "failed");
+
+    // The history, newest first; one event per sync that landed.
+    let h = app
+        .call(&admin, "supplier_syncs", &[("supplier", &metro)])
+        .await;
+    let h = h.body.as_array().unwrap().clone();
+    assert_eq!(
+        h.iter()
+            .map(|s| (s["source"].as_str().unwrap(), s["status"].as_str().unwrap()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("notes.txt", "failed"),
+            ("broken.csv", "failed"),
+            ("catalog-2.json", "done"),
+            ("catalog.csv", "done")
+        ]
+    );
+    assert_eq!(
+        app.count("select count(*) from events where type = 'SupplierCatalogUpdated'")
+            .await,
+        2
+    );
+
+    // Pantry staff cannot replace a supplier's catalog.
+    let sam = app
+        .join(
+            &admin,
+            "sam@college.example",
+            "staff",
+            &format!("pantry:{}", p.main),
+        )
+        .await;
+    let r = app
+        .call_json(
+            &sam,
+            "import_supplier_catalog",
+            &json!({"supplier": metro, "name": "x.csv", "text": "sku\nA\n"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
