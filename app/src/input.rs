@@ -193,3 +193,30 @@ mod tests {
         assert_eq!(err.field(), Some("page"));
     }
 }
+
+/// Money as people write it (`3`, `3.5`, `$3.50`, `1,234.56`) in cents:
+/// `Ok(None)` when empty, `Err(())` when it is not an amount (negative,
+/// more than two decimals, over twelve digits), for the caller to say so
+/// in its own words.
+pub fn money_cents(text: &str) -> Result<Option<i64>, ()> {
+    let t = text.trim().trim_start_matches('$').replace(',', "");
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+        || frac.len() > 2
+        || whole.len() > 12
+    {
+        return Err(());
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| ())?
+    };
+    let cents: i64 = format!("{frac:0<2}").parse().map_err(|_| ())?;
+    Ok(Some(whole * 100 + cents))
+}

@@ -218,3 +218,61 @@ test('a coordinator generates forecasts and sees, in one chart, what to order', 
   await accessible(page, 'what to order');
   await shoot(page, info, 'recommendations');
 });
+
+test('the coordinator drafts an order from what to order, submits it, and receiving it fills the shelf', async ({ page }, info) => {
+  await post(page.request, 'sign_in', { email: admin.email, password: admin.password });
+  // The supplier and what it sells, through the API (the forms have their own test).
+  ids.supplier = await post(page.request, 'save_supplier', {
+    organization: ids.org, name: 'City Wholesale', lead_time_days: '3', order_days: 'Mon, Thu', minimum_order: '20', email: 'orders@city.example',
+  });
+  await post(page.request, 'save_supplier_item', {
+    supplier: ids.supplier, sku: 'TS-12', description: 'Tomato soup, case of 12', product: ids.soup, pack_size: '12', price: '9.60',
+  });
+  const before = Number(await onHand(page.request, ids.soup));
+
+  await open(page, `/pantries/${ids.main}/recommendations`);
+  await page.getByRole('link', { name: 'Orders' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Orders' })).toBeVisible();
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Draft from recommendations' }).click();
+  const drafted = page.getByRole('status').getByRole('link', { name: /PO-\d{4} \(City Wholesale\)/ });
+  await expect(drafted).toBeVisible({ timeout: 15_000 });
+  await accessible(page, 'orders');
+  await shoot(page, info, 'orders');
+  await drafted.click();
+
+  await expect(page.getByRole('heading', { level: 1, name: /PO-\d{4} · City Wholesale/ })).toBeVisible();
+  await hydrated(page);
+  const line = page.getByRole('row', { name: /Tomato soup/ });
+  await expect(line).toContainText('TS-12');
+  const packs = Number(await line.locator('td').nth(2).innerText());
+  expect(packs).toBeGreaterThan(0);
+  await accessible(page, 'draft order');
+  await shoot(page, info, 'order-draft');
+  await page.getByRole('button', { name: 'Submit order' }).click();
+  await expect(page.locator('.badge').filter({ hasText: 'Submitted' })).toBeVisible();
+
+  // Everything came: the form is filled in with what is still to come.
+  const receive = page.getByRole('form', { name: 'Receive the order' });
+  await expect(receive.getByLabel('Quantity (each)')).toHaveValue(String(packs * 12));
+  await receive.getByLabel('Best before').fill('2027-09-30');
+  await shoot(page, info, 'order-receive');
+  await receive.getByRole('button', { name: 'Receive' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Received: the stock is on the shelf.' })).toBeVisible();
+  await expect(page.locator('.badge').filter({ hasText: 'Received' })).toBeVisible();
+  expect(Number(await onHand(page.request, ids.soup))).toBe(before + packs * 12);
+  await accessible(page, 'received order');
+  await shoot(page, info, 'order-received');
+
+  // The supplier's pages: the list, and what they sell.
+  await open(page, `/organizations/${ids.org}/suppliers`);
+  await expect(page.getByRole('row', { name: /City Wholesale/ })).toContainText('Mon, Thu');
+  await accessible(page, 'suppliers');
+  await shoot(page, info, 'suppliers');
+  await page.getByRole('link', { name: 'City Wholesale' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'City Wholesale' })).toBeVisible();
+  await hydrated(page);
+  await expect(page.getByRole('row', { name: /TS-12/ })).toContainText('Tomato soup');
+  await accessible(page, 'supplier');
+  await shoot(page, info, 'supplier');
+});

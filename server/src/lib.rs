@@ -376,9 +376,22 @@ pub fn router(config: &Config, state: AppState, metrics: Arc<metrics::Metrics>) 
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context(
-            context, shell,
-        ))
+        // Static files (the WASM, its chunks, the scanner's worker) come
+        // straight from `ServeDir`; Leptos' handler only renders the page
+        // for an address that is neither a route nor a file. Leptos' file
+        // handler wraps each file in a reactive owner that can pick up the
+        // context of another request being rendered on the same thread, and
+        // a WASM chunk then went out with that page's status (a 409 from a
+        // used invitation), so the browser refused it and never hydrated.
+        .fallback_service(
+            tower_http::services::ServeDir::new(&config.site_root)
+                .precompressed_gzip()
+                .precompressed_br()
+                .fallback(axum::handler::Handler::with_state(
+                    leptos_axum::file_and_error_handler_with_context(context, shell),
+                    leptos_options.clone(),
+                )),
+        )
         .with_state(leptos_options);
 
     let mut ops = Router::new()

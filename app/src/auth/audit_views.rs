@@ -85,7 +85,7 @@ pub fn AuditPage() -> impl IntoView {
                         view! { <EmptyState title="Nothing in this period"><p>"Choose other days, or show everything."</p></EmptyState> }.into_any()
                     } else {
                         view! {
-                            <div class="table-wrap">
+                            <div class="table-wrap" tabindex="0" role="region" aria-label="Audit log entries">
                                 <table class="table">
                                     <thead><tr><th>"When"</th><th>"Who"</th><th>"What"</th><th>"Where"</th><th>"Address"</th></tr></thead>
                                     <tbody>

@@ -71,11 +71,7 @@ pub fn money(cents: i64) -> String {
 
 /// Money typed into a form: `3`, `3.5`, `$3.50`, `1,234.56`; empty is none.
 pub fn parse_money(input: &str, field: &str) -> Result<Option<i64>, AppError> {
-    let t = input.trim().trim_start_matches('$').replace(',', "");
-    if t.is_empty() {
-        return Ok(None);
-    }
-    let bad = || {
+    crate::input::money_cents(input).map_err(|()| {
         AppError::invalid(
             field,
             format!(
@@ -83,23 +79,7 @@ pub fn parse_money(input: &str, field: &str) -> Result<Option<i64>, AppError> {
                 input.trim().chars().take(20).collect::<String>()
             ),
         )
-    };
-    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
-    if whole.is_empty() && frac.is_empty()
-        || !whole.chars().all(|c| c.is_ascii_digit())
-        || !frac.chars().all(|c| c.is_ascii_digit())
-        || frac.len() > 2
-        || whole.len() > 9
-    {
-        return Err(bad());
-    }
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| bad())?
-    };
-    let cents: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
-    Ok(Some(whole * 100 + cents))
+    })
 }
 
 /// A supplier, with how much it is used.

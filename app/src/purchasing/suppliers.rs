@@ -436,6 +436,48 @@ pub async fn save_item(
     let id = existing
         .map(SupplierItemId::from_stored)
         .unwrap_or_else(SupplierItemId::new);
+    let mut conn = state.db.pool().acquire().await?;
+    upsert_item(
+        &mut conn,
+        &ItemRow {
+            id: id.as_str(),
+            supplier: supplier.id.as_str(),
+            organization: org.id.as_str(),
+            sku: &sku,
+            description: &description,
+            gtin: gtin.as_ref(),
+            product: product.as_ref().map(ProductId::as_str),
+            pack_size: &pack_size,
+            price_cents,
+            available,
+        },
+        state.clock.now_ms(),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// An item as written: the form's and the catalog file's.
+pub(super) struct ItemRow<'a> {
+    pub id: &'a str,
+    pub supplier: &'a str,
+    pub organization: &'a str,
+    pub sku: &'a str,
+    pub description: &'a str,
+    pub gtin: Option<&'a Gtin>,
+    pub product: Option<&'a str>,
+    pub pack_size: &'a str,
+    pub price_cents: Option<i64>,
+    pub available: bool,
+}
+
+/// Adds the item, or changes the supplier's item with the same SKU (any
+/// case), keeping its id.
+pub(super) async fn upsert_item(
+    conn: &mut crate::db::Conn,
+    item: &ItemRow<'_>,
+    now: i64,
+) -> AppResult<()> {
     sqlx::query(
         "insert into supplier_items (id, supplier_id, organization_id, sku, sku_key, description, gtin, \
          product_id, pack_size, price_cents, available, updated_at) \
@@ -445,19 +487,19 @@ pub async fn save_item(
          pack_size = excluded.pack_size, price_cents = excluded.price_cents, \
          available = excluded.available, updated_at = excluded.updated_at",
     )
-    .bind(id.as_str())
-    .bind(supplier.id.as_str())
-    .bind(org.id.as_str())
-    .bind(&sku)
-    .bind(&key)
-    .bind(&description)
-    .bind(gtin.as_ref().map(Gtin::as_str))
-    .bind(product.as_ref().map(ProductId::as_str))
-    .bind(&pack_size)
-    .bind(price_cents)
-    .bind(i64::from(available))
-    .bind(state.clock.now_ms())
-    .execute(state.db.pool())
+    .bind(item.id)
+    .bind(item.supplier)
+    .bind(item.organization)
+    .bind(item.sku)
+    .bind(item.sku.to_lowercase())
+    .bind(item.description)
+    .bind(item.gtin.map(Gtin::as_str))
+    .bind(item.product)
+    .bind(item.pack_size)
+    .bind(item.price_cents)
+    .bind(i64::from(item.available))
+    .bind(now)
+    .execute(&mut *conn)
     .await?;
-    Ok(id)
+    Ok(())
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use sqlx::Row as _;
 
 use super::model::*;
-use super::suppliers::{organization_for, pack_parts, supplier_row};
+use super::suppliers::{organization_for, pack_parts, supplier_row, upsert_item, ItemRow};
 use crate::auth::service::Caller;
 use crate::catalog::model::{Gtin, Unit};
 use crate::error::{AppError, AppResult};
@@ -401,28 +401,25 @@ pub async fn import_catalog(
                 }
             }
         }
-        sqlx::query(
-            "insert into supplier_items (id, supplier_id, organization_id, sku, sku_key, description, gtin, \
-             product_id, pack_size, price_cents, available, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             on conflict (supplier_id, sku_key) do update set sku = excluded.sku, \
-             description = excluded.description, gtin = excluded.gtin, product_id = excluded.product_id, \
-             pack_size = excluded.pack_size, price_cents = excluded.price_cents, \
-             available = excluded.available, updated_at = excluded.updated_at",
+        let id = existing
+            .map(|e| e.0.clone())
+            .unwrap_or_else(|| crate::ids::SupplierItemId::new().to_string());
+        upsert_item(
+            &mut tx,
+            &ItemRow {
+                id: &id,
+                supplier: s.id.as_str(),
+                organization: org.id.as_str(),
+                sku: &row.sku,
+                description: &row.description,
+                gtin: row.gtin.as_ref(),
+                product: product.as_deref(),
+                pack_size: &row.pack_size,
+                price_cents: row.price_cents,
+                available: row.available,
+            },
+            now,
         )
-        .bind(existing.map(|e| e.0.clone()).unwrap_or_else(|| crate::ids::SupplierItemId::new().to_string()))
-        .bind(s.id.as_str())
-        .bind(org.id.as_str())
-        .bind(&row.sku)
-        .bind(&key)
-        .bind(&row.description)
-        .bind(row.gtin.as_ref().map(Gtin::as_str))
-        .bind(product)
-        .bind(&row.pack_size)
-        .bind(row.price_cents)
-        .bind(i64::from(row.available))
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
     }
     // What the file no longer lists is discontinued: kept (old orders

@@ -55,7 +55,7 @@ pub fn SuppliersPage() -> impl IntoView {
                         }.into_any()
                     } else {
                         view! {
-                            <div class="table-wrap">
+                            <div class="table-wrap" tabindex="0" role="region" aria-label="Suppliers">
                                 <table class="table">
                                     <thead><tr><th>"Supplier"</th><th class="num">"Lead time"</th><th>"Takes orders"</th><th class="num">"Minimum"</th><th class="num">"Items"</th><th class="num">"On the way"</th></tr></thead>
                                     <tbody>
@@ -168,7 +168,7 @@ pub fn SupplierPage() -> impl IntoView {
                     <p class="muted">
                         {format!("Lead time {} day{} · takes orders {} · minimum order {}",
                             s.lead_time_days, if s.lead_time_days == 1 { "" } else { "s" },
-                            order_days_label(&s.order_days).to_lowercase(), cents(s.minimum_order_cents))}
+                            if s.order_days.is_empty() { "any day".to_string() } else { order_days_label(&s.order_days) }, cents(s.minimum_order_cents))}
                         {s.email.clone().map(|e| view! { " · " <a href=format!("mailto:{e}")>{e.clone()}</a> })}
                         {s.phone.clone().map(|p| view! { " · " {p} })}
                     </p>
@@ -178,7 +178,7 @@ pub fn SupplierPage() -> impl IntoView {
                         view! { <EmptyState title="No items yet"><p>"Add the items you order from them, with the pack size and price."</p></EmptyState> }.into_any()
                     } else {
                         view! {
-                            <div class="table-wrap">
+                            <div class="table-wrap" tabindex="0" role="region" aria-label="What they sell">
                                 <table class="table">
                                     <thead><tr><th>"SKU"</th><th>"Description"</th><th>"Product"</th><th class="num">"Pack"</th><th class="num">"Price"</th><th>"Barcode"</th></tr></thead>
                                     <tbody>
@@ -322,7 +322,7 @@ pub fn OrdersPage() -> impl IntoView {
                         view! { <EmptyState title="No orders yet"><p>"Start one for a supplier, or draft them from what the forecasts say to order."</p></EmptyState> }.into_any()
                     } else {
                         view! {
-                            <div class="table-wrap">
+                            <div class="table-wrap" tabindex="0" role="region" aria-label="Orders">
                                 <table class="table">
                                     <thead><tr><th>"Order"</th><th>"Supplier"</th><th>"Status"</th><th>"Started"</th><th class="num">"Lines"</th><th class="num">"Total"</th></tr></thead>
                                     <tbody>
@@ -452,7 +452,7 @@ pub fn OrderPage() -> impl IntoView {
                     } else {
                         let editing = o.can_edit;
                         view! {
-                            <div class="table-wrap">
+                            <div class="table-wrap" tabindex="0" role="region" aria-label="Order lines">
                                 <table class="table">
                                     <thead><tr><th>"Product"</th><th>"SKU"</th><th class="num">"Packs"</th><th class="num">"Quantity"</th><th class="num">"Received"</th><th class="num">"Price"</th><th class="num">"Line"</th></tr></thead>
                                     <tbody>

@@ -261,3 +261,66 @@ async fn malformed_requests_get_client_errors_not_crashes(backend: Backend) {
     assert_eq!(app.get(&admin, "/healthz").await.0, StatusCode::OK);
     assert_eq!(app.count("select count(*) from organizations").await, 0);
 }
+
+/// Static files come from their own handler: served while pages with
+/// another status (a used invitation, 409) render beside them, they keep
+/// their 200, and a missing one is Larder's 404 page. Leptos' file handler
+/// once lent a WASM chunk the status of a page rendered on the same thread
+/// (seen in the browser tests' server log: a chunk answered 409 next to a
+/// used invitation, and the page never hydrated). That race did not
+/// reproduce in this process; this guards the route that replaced it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_static_file_never_takes_the_status_of_a_page_beside_it() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let admin = app.setup_admin().await;
+    let pkg = app.config().site_root.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("chunk_test.wasm"), vec![7u8; 300_000]).unwrap();
+    // A used invitation: its page answers 409 after looking it up.
+    let p = build_places(&app, &admin).await;
+    let token = app
+        .invite(
+            &admin,
+            "sam@college.example",
+            "staff",
+            &format!("pantry:{}", p.main),
+        )
+        .await;
+    let sam = client();
+    let r = app
+        .call(
+            &sam,
+            "accept_invitation",
+            &[
+                ("token", &token),
+                ("name", "Sam"),
+                ("password", "staple lantern river"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let used = format!("/invitations/{token}");
+    let loads = (0..600).map(|i| {
+        let (sam, app, used) = (&sam, &app, used.clone());
+        async move {
+            let path = if i % 3 == 0 {
+                "/pkg/chunk_test.wasm"
+            } else {
+                used.as_str()
+            };
+            (path == used, app.get(sam, path).await.0)
+        }
+    });
+    let results = futures::future::join_all(loads).await;
+    let pages: Vec<StatusCode> = results.iter().filter(|r| r.0).map(|r| r.1).collect();
+    assert!(
+        pages.iter().all(|s| *s == StatusCode::CONFLICT),
+        "{pages:?}"
+    );
+    let files: Vec<StatusCode> = results.iter().filter(|r| !r.0).map(|r| r.1).collect();
+    assert!(files.iter().all(|s| *s == StatusCode::OK), "{files:?}");
+    // An address that is neither a route nor a file is Larder's 404 page.
+    let (status, body) = app.get(&admin, "/pkg/no-such-chunk.wasm").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("Larder"), "{body}");
+}

@@ -86,27 +86,8 @@ pub(super) fn parse_day(s: &str) -> Result<String, String> {
 
 /// Money as cents: `3`, `3.5`, `$3.50`, `1,234.56`.
 pub(super) fn parse_cents(s: &str, what: &str) -> Result<Option<i64>, String> {
-    let t = s.trim().trim_start_matches('$').replace(',', "");
-    if t.is_empty() {
-        return Ok(None);
-    }
-    let bad = || format!("{what} “{}” is not an amount such as 3.50.", clip(s.trim()));
-    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
-    if whole.is_empty() && frac.is_empty()
-        || !whole.chars().all(|c| c.is_ascii_digit())
-        || !frac.chars().all(|c| c.is_ascii_digit())
-        || frac.len() > 2
-        || whole.len() > 12
-    {
-        return Err(bad());
-    }
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| bad())?
-    };
-    let cents: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
-    Ok(Some(whole * 100 + cents))
+    crate::input::money_cents(s)
+        .map_err(|()| format!("{what} “{}” is not an amount such as 3.50.", clip(s.trim())))
 }
 
 #[allow(clippy::too_many_arguments)]
