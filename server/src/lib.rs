@@ -387,6 +387,8 @@ pub fn router(config: &Config, state: AppState, metrics: Arc<metrics::Metrics>) 
             tower_http::services::ServeDir::new(&config.site_root)
                 .precompressed_gzip()
                 .precompressed_br()
+                // A POST to an unknown address is a 404 page too, not 405.
+                .call_fallback_on_method_not_allowed(true)
                 .fallback(axum::handler::Handler::with_state(
                     leptos_axum::file_and_error_handler_with_context(context, shell),
                     leptos_options.clone(),

@@ -323,4 +323,11 @@ async fn a_static_file_never_takes_the_status_of_a_page_beside_it() {
     let (status, body) = app.get(&admin, "/pkg/no-such-chunk.wasm").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("Larder"), "{body}");
+    // Posting to an address that is neither is a 404 too, not a 405.
+    let r = admin
+        .post(format!("{}/pkg/no-such-chunk.wasm", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
