@@ -23,6 +23,8 @@ mod visits;
 
 #[cfg(feature = "ssr")]
 pub use ssr::*;
+#[cfg(feature = "ssr")]
+pub(crate) use v1::{path, query};
 
 #[cfg(feature = "ssr")]
 mod ssr {

@@ -24,23 +24,21 @@ use crate::state::AppState;
 
 pub(super) type ApiResult<T> = Result<T, ApiError>;
 
-/// A path segment, or the error shape when it does not decode.
-pub(super) fn path<T>(p: Result<Path<T>, PathRejection>) -> ApiResult<T> {
-    p.map(|Path(s)| s).map_err(|e| {
-        AppError::BadRequest(format!("The path could not be read: {}", e.body_text())).into()
-    })
+/// A path segment, or the error (400, in words) when it does not decode.
+pub(crate) fn path<T>(p: Result<Path<T>, PathRejection>) -> crate::error::AppResult<T> {
+    p.map(|Path(s)| s)
+        .map_err(|e| AppError::BadRequest(format!("The path could not be read: {}", e.body_text())))
 }
 
-/// The query string's parameters, or the error shape when it does not decode.
-pub(super) fn query(
+/// The query string's parameters, or the error when it does not decode.
+pub(crate) fn query(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult<HashMap<String, String>> {
+) -> crate::error::AppResult<HashMap<String, String>> {
     q.map(|Query(q)| q).map_err(|e| {
         AppError::BadRequest(format!(
             "The query string could not be read: {}",
             e.body_text()
         ))
-        .into()
     })
 }
 

@@ -154,13 +154,6 @@ mod rest {
     use axum::response::{IntoResponse, Response};
     use http::{HeaderMap, StatusCode};
 
-    use crate::error::AppError;
-
-    /// A path or query string that does not decode, in words.
-    fn unreadable(e: impl std::fmt::Display) -> AppError {
-        AppError::BadRequest(format!("The request could not be read: {e}"))
-    }
-
     use crate::error::AppResult;
     use crate::state::AppState;
     use crate::usage::import::{self, ImportRequest};
@@ -271,7 +264,7 @@ mod rest {
         body: Body,
     ) -> Response {
         let outcome = async {
-            let Query(q) = q.map_err(unreadable)?;
+            let q = crate::rest::query(q)?;
             let organization = q.get("organization").cloned().unwrap_or_default();
             let (caller, id) = begin(&state, &headers, &organization, &q, body).await?;
             import::wait(&state, &caller, &id).await
@@ -349,7 +342,7 @@ mod rest {
         headers: HeaderMap,
     ) -> Response {
         let result = async {
-            let (Path(product), Query(q)) = (product.map_err(unreadable)?, q.map_err(unreadable)?);
+            let (product, q) = (crate::rest::path(product)?, crate::rest::query(q)?);
             let caller = crate::auth::service::caller_from_headers(&state, &headers).await?;
             crate::usage::history::product_usage(&state, &caller, &product, &q).await
         }
@@ -387,7 +380,7 @@ mod rest {
         headers: HeaderMap,
     ) -> Response {
         let result = async {
-            let Query(q) = q.map_err(unreadable)?;
+            let q = crate::rest::query(q)?;
             let caller = crate::auth::service::caller_from_headers(&state, &headers).await?;
             crate::usage::history::summary(&state, &caller, &q).await
         }
