@@ -57,6 +57,8 @@ pub struct Settings {
     pub pool: Option<Arc<crate::auth::pool::Pool>>,
     /// Email through the operator's SMTP server, when configured.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// How supplier catalogs are fetched from their web addresses.
+    pub supplier_fetch: crate::purchasing::feed::FetchSettings,
 }
 
 impl Default for Settings {
@@ -79,6 +81,7 @@ impl Default for Settings {
             oidc: None,
             pool: None,
             mailer: None,
+            supplier_fetch: Default::default(),
         }
     }
 }

@@ -149,6 +149,20 @@ impl Zone {
         pieces
     }
 
+    /// The local wall-clock time of an instant, to the second.
+    pub fn wall_clock(&self, ms: i64) -> Option<jiff::civil::DateTime> {
+        self.zoned(ms).map(|z| z.datetime())
+    }
+
+    /// The instant a local wall-clock time names: the earlier one where
+    /// clocks go back and it happens twice, the same distance past the gap
+    /// where clocks go forward and it never happens.
+    pub fn instant_of(&self, wall: jiff::civil::DateTime) -> Option<i64> {
+        wall.to_zoned_datetime(self.tz.clone())
+            .ok()
+            .map(|z| z.timestamp().as_millisecond())
+    }
+
     /// `2026-11-22 14:05 PST`: an instant as people at the place read it.
     pub fn format(&self, ms: i64) -> String {
         self.zoned(ms)

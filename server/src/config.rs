@@ -76,6 +76,9 @@ pub struct Config {
     pub pool: Option<app::auth::pool::PoolSettings>,
     /// Email through an SMTP server (`LARDER_SMTP_URL`, `LARDER_MAIL_FROM`).
     pub mail: Option<app::mail::MailSettings>,
+    /// Fetching supplier catalogs (`LARDER_FETCH_ALLOWED_NETWORKS`,
+    /// `LARDER_SUPPLIER_SYNC_*`).
+    pub supplier_fetch: app::purchasing::feed::FetchSettings,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -125,6 +128,10 @@ struct FileConfig {
     rate_limit_per_address: Option<u64>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
+    fetch_allowed_networks: Option<String>,
+    supplier_sync_timeout_seconds: Option<u64>,
+    supplier_sync_attempts: Option<u64>,
+    supplier_sync_retry_ms: Option<u64>,
     first_admin: Option<FileFirstAdmin>,
 }
 
@@ -191,9 +198,41 @@ impl Config {
                 got: "(hidden)".into(),
             });
         }
-        let trusted_proxies = trusted_proxies(
+        let trusted_proxies = networks(
+            "LARDER_TRUSTED_PROXIES",
             &pick("LARDER_TRUSTED_PROXIES", file.trusted_proxies).unwrap_or_default(),
         )?;
+        // Supplier catalogs come from the internet only, unless these
+        // networks are allowed too.
+        let supplier_fetch = app::purchasing::feed::FetchSettings {
+            allowed_networks: networks(
+                "LARDER_FETCH_ALLOWED_NETWORKS",
+                &pick("LARDER_FETCH_ALLOWED_NETWORKS", file.fetch_allowed_networks)
+                    .unwrap_or_default(),
+            )?,
+            timeout: Duration::from_secs(bounded(
+                "LARDER_SUPPLIER_SYNC_TIMEOUT_SECONDS",
+                env("LARDER_SUPPLIER_SYNC_TIMEOUT_SECONDS"),
+                file.supplier_sync_timeout_seconds,
+                1..=600,
+                30,
+            )?),
+            attempts: bounded(
+                "LARDER_SUPPLIER_SYNC_ATTEMPTS",
+                env("LARDER_SUPPLIER_SYNC_ATTEMPTS"),
+                file.supplier_sync_attempts,
+                1..=10,
+                4,
+            )? as u32,
+            first_retry: Duration::from_millis(bounded(
+                "LARDER_SUPPLIER_SYNC_RETRY_MS",
+                env("LARDER_SUPPLIER_SYNC_RETRY_MS"),
+                file.supplier_sync_retry_ms,
+                10..=600_000,
+                1_000,
+            )?),
+            ..Default::default()
+        };
         // Requests per minute; 0 turns the limit off.
         let rate_limits = app::rest::limits::RateLimitSettings {
             per_key: std::num::NonZeroU32::new(bounded(
@@ -420,6 +459,7 @@ impl Config {
             oidc,
             pool,
             mail,
+            supplier_fetch,
         })
     }
 }
@@ -567,9 +607,9 @@ fn cognito_pool(
     }))
 }
 
-/// `LARDER_TRUSTED_PROXIES`: addresses or networks, comma-separated
-/// (`127.0.0.1, 10.0.0.0/8`).
-fn trusted_proxies(raw: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+/// `LARDER_TRUSTED_PROXIES`, `LARDER_FETCH_ALLOWED_NETWORKS`: addresses
+/// or networks, comma-separated (`127.0.0.1, 10.0.0.0/8`).
+fn networks(var: &'static str, raw: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
     raw.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -577,7 +617,7 @@ fn trusted_proxies(raw: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
             s.parse::<ipnet::IpNet>()
                 .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
                 .map_err(|_| ConfigError::Invalid {
-                    var: "LARDER_TRUSTED_PROXIES",
+                    var,
                     expected:
                         "addresses or networks separated by commas, such as 127.0.0.1, 10.0.0.0/8"
                             .into(),

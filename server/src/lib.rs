@@ -156,6 +156,7 @@ pub async fn start_with_clock(
             )),
             None => None,
         },
+        supplier_fetch: config.supplier_fetch.clone(),
         ..Settings::default()
     };
     let state = AppState::new(db, settings, setup);
@@ -199,6 +200,12 @@ pub async fn start_with_clock(
         state.db.clone(),
         state.clock.clone(),
         state.forecast_wake.clone(),
+        state.settings.job_check,
+        delivery_stopped.clone(),
+    ));
+    delivery.push(app::purchasing::feed::start(
+        &state.tasks,
+        state.clone(),
         state.settings.job_check,
         delivery_stopped.clone(),
     ));

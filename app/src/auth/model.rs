@@ -588,6 +588,7 @@ pub fn audit_label(type_name: &str) -> String {
         "PurchaseOrderReceived" => "Purchase order received",
         "PurchaseOrderCancelled" => "Purchase order cancelled",
         "SupplierCatalogUpdated" => "Supplier catalog updated",
+        "SupplierSyncFailed" => "Supplier catalog sync failed",
         "ForecastsGenerated" => "Forecasts made",
         _ => "",
     };

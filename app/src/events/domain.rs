@@ -19,7 +19,7 @@ use crate::org::service::PlaceChanged;
 use crate::photos::analysis::{PhotoAnalyzed, PhotoDescribed};
 use crate::photos::service::{IntakeConfirmed, PhotoRemoved, PhotoUploaded};
 use crate::purchasing::orders::OrderChanged;
-use crate::purchasing::sync::CatalogUpdated;
+use crate::purchasing::sync::{CatalogUpdated, SyncFailed};
 use crate::usage::import::HistoryImported;
 use crate::usage::service::{VisitChanged, VisitRecorded};
 
@@ -73,6 +73,7 @@ pub enum DomainEvent {
     PurchaseOrderReceived(OrderChanged),
     PurchaseOrderCancelled(OrderChanged),
     SupplierCatalogUpdated(CatalogUpdated),
+    SupplierSyncFailed(SyncFailed),
 }
 
 impl DomainEvent {
@@ -118,6 +119,7 @@ impl DomainEvent {
             PurchaseOrderReceived(_) => "PurchaseOrderReceived",
             PurchaseOrderCancelled(_) => "PurchaseOrderCancelled",
             SupplierCatalogUpdated(_) => "SupplierCatalogUpdated",
+            SupplierSyncFailed(_) => "SupplierSyncFailed",
         }
     }
 

@@ -101,6 +101,25 @@ pub async fn import_supplier_catalog(
     super::sync::import_catalog(&state, &caller, &supplier, &name, &text).await
 }
 
+/// Sets (or, with an empty address, stops) fetching a supplier's catalog
+/// from its web address, on a schedule or on demand only.
+#[server(prefix = "/api", endpoint = "save_supplier_feed")]
+pub async fn save_supplier_feed(
+    supplier: SupplierId,
+    #[server(default)] url: String,
+    #[server(default)] schedule: String,
+) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::feed::save(&state, &caller, &supplier, &url, &schedule).await
+}
+
+/// Fetches a supplier's catalog from its web address now.
+#[server(prefix = "/api", endpoint = "sync_supplier_now")]
+pub async fn sync_supplier_now(supplier: SupplierId) -> Result<SyncReport, AppError> {
+    let (state, caller) = context().await?;
+    super::feed::sync_now(&state, &caller, &supplier).await
+}
+
 #[server(prefix = "/api", endpoint = "supplier_syncs")]
 pub async fn get_supplier_syncs(supplier: SupplierId) -> Result<Vec<SyncRow>, AppError> {
     let (state, caller) = context().await?;

@@ -3,6 +3,8 @@
 //! receives. Open orders count as "on order" in the recommendations.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod feed;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod orders;

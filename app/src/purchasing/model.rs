@@ -135,6 +135,20 @@ pub struct SupplierList {
     pub can_edit: bool,
 }
 
+/// A supplier's catalog address and schedule, as its page shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedView {
+    /// Empty for those who do not keep the supplier.
+    pub url: String,
+    /// The cron pattern, empty for on demand only.
+    pub schedule: String,
+    /// The pattern in words ("At 02:00").
+    pub schedule_text: Option<String>,
+    pub next_run: Option<String>,
+    /// Whether a sync is under way.
+    pub running: bool,
+}
+
 /// One thing a supplier sells.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SupplierItem {
@@ -184,6 +198,8 @@ pub struct SupplierDetail {
     /// The catalog (id, name, unit), for choosing an item's product.
     pub products: Vec<(ProductId, String, Unit)>,
     pub can_edit: bool,
+    /// Where its catalog is fetched from, when it is.
+    pub feed: Option<FeedView>,
 }
 
 /// What a catalog sync did, or why it changed nothing.

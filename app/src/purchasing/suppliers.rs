@@ -302,12 +302,15 @@ pub async fn supplier(
         organization_for(&state.db, caller, &supplier.organization_id, false).await?;
     let items = items(&state.db, id).await?;
     let products = catalog(&state.db, &org.id).await?;
+    let zone = crate::zones::Zone::stored(&org.time_zone);
+    let feed = super::feed::view(state, id, &zone, can_edit).await?;
     Ok(SupplierDetail {
         supplier,
         organization_name: org.name,
         items,
         products,
         can_edit,
+        feed,
     })
 }
 

@@ -38,6 +38,14 @@ pub struct CatalogUpdated {
     pub discontinued: i64,
 }
 
+/// What the `SupplierSyncFailed` event carries.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SyncFailed {
+    pub supplier_id: String,
+    pub sync_id: String,
+    pub message: String,
+}
+
 /// One row as the supplier writes it, before checking.
 #[derive(Debug, Default, Deserialize)]
 struct RawRow {
@@ -277,13 +285,41 @@ pub async fn import_catalog(
     } else {
         name
     };
-    let started = state.clock.now_ms();
-    let id = uuid::Uuid::now_v7().to_string();
+    let source = Source {
+        supplier: &s,
+        organization: org.id.as_str(),
+        actor: Some(caller.me.id.as_str()),
+        name: &name,
+        started: state.clock.now_ms(),
+    };
     if text.len() > MAX_BYTES {
         let message = format!("The file is over {} MB.", MAX_BYTES >> 20);
-        record_failed(state, &id, &s.id, org.id.as_str(), &name, started, &message).await?;
+        record_failed(state, &source, &message).await?;
         return Err(AppError::invalid("file", message));
     }
+    apply(state, &source, text).await
+}
+
+/// Where a sync's text came from, for its history and its event.
+pub(super) struct Source<'a> {
+    pub supplier: &'a Supplier,
+    pub organization: &'a str,
+    /// Who asked for it; none for the scheduler.
+    pub actor: Option<&'a str>,
+    /// The file's name or the address it was fetched from.
+    pub name: &'a str,
+    pub started: i64,
+}
+
+/// Checks every row of a catalog's text, then applies it whole in one
+/// transaction, or records why it was refused and changes nothing.
+pub(super) async fn apply(
+    state: &AppState,
+    source: &Source<'_>,
+    text: &str,
+) -> AppResult<SyncReport> {
+    let s = source.supplier;
+    let id = uuid::Uuid::now_v7().to_string();
     let rows = match parse(text) {
         Ok(rows) => rows,
         Err((count, errors)) => {
@@ -292,7 +328,7 @@ pub async fn import_catalog(
                 if count == 1 { "" } else { "s" },
                 if count == 1 { "s" } else { "" }
             );
-            record_failed(state, &id, &s.id, org.id.as_str(), &name, started, &message).await?;
+            record_failed(state, source, &message).await?;
             return Ok(SyncReport {
                 status: "failed".into(),
                 message,
@@ -333,7 +369,7 @@ pub async fn import_catalog(
         "select b.gtin, b.product_id, p.unit from product_barcodes b join products p on p.id = b.product_id \
          where b.organization_id = $1 and p.archived_at is null",
     )
-    .bind(org.id.as_str())
+    .bind(source.organization)
     .fetch_all(state.db.pool())
     .await?
     .iter()
@@ -409,7 +445,7 @@ pub async fn import_catalog(
             &ItemRow {
                 id: &id,
                 supplier: s.id.as_str(),
-                organization: org.id.as_str(),
+                organization: source.organization,
                 sku: &row.sku,
                 description: &row.description,
                 gtin: row.gtin.as_ref(),
@@ -451,9 +487,9 @@ pub async fn import_catalog(
     )
     .bind(&id)
     .bind(s.id.as_str())
-    .bind(org.id.as_str())
-    .bind(&name)
-    .bind(started)
+    .bind(source.organization)
+    .bind(source.name)
+    .bind(source.started)
     .bind(state.clock.now_ms())
     .bind(report.new)
     .bind(report.price_changed)
@@ -474,9 +510,9 @@ pub async fn import_catalog(
                 price_changed: report.price_changed,
                 discontinued: report.discontinued,
             }),
-            organization_id: org.id.as_str(),
+            organization_id: source.organization,
             pantry_id: None,
-            actor_id: Some(caller.me.id.as_str()),
+            actor_id: source.actor,
             correlation_id: &crate::request::current_request_id(),
             client_ip: crate::request::current_client_ip().as_deref(),
             occurred_at: now,
@@ -493,29 +529,49 @@ fn change(report: &mut SyncReport, line: String) {
     }
 }
 
-async fn record_failed(
+/// Keeps a refused or failed sync in the history, with a
+/// `SupplierSyncFailed` event for whoever is told about it.
+pub(super) async fn record_failed(
     state: &AppState,
-    id: &str,
-    supplier: &SupplierId,
-    organization: &str,
-    name: &str,
-    started: i64,
+    source: &Source<'_>,
     message: &str,
 ) -> AppResult<()> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
     sqlx::query(
         "insert into supplier_syncs (id, supplier_id, organization_id, source, status, started_at, finished_at, \
          items_new, items_price_changed, items_discontinued, items_unchanged, message, changes) \
          values ($1, $2, $3, $4, 'failed', $5, $6, 0, 0, 0, 0, $7, '')",
     )
-    .bind(id)
-    .bind(supplier.as_str())
-    .bind(organization)
-    .bind(name)
-    .bind(started)
-    .bind(state.clock.now_ms())
+    .bind(&id)
+    .bind(source.supplier.id.as_str())
+    .bind(source.organization)
+    .bind(source.name)
+    .bind(source.started)
+    .bind(now)
     .bind(message)
-    .execute(state.db.pool())
+    .execute(&mut *tx)
     .await?;
+    crate::events::store::append(
+        &mut tx,
+        state.db.backend(),
+        &crate::events::store::NewEvent {
+            event: &DomainEvent::SupplierSyncFailed(SyncFailed {
+                supplier_id: source.supplier.id.to_string(),
+                sync_id: id,
+                message: message.to_string(),
+            }),
+            organization_id: source.organization,
+            pantry_id: None,
+            actor_id: source.actor,
+            correlation_id: &crate::request::current_request_id(),
+            client_ip: crate::request::current_client_ip().as_deref(),
+            occurred_at: now,
+        },
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 

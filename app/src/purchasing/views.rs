@@ -9,6 +9,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use super::api::*;
 use super::model::*;
 use crate::catalog::model::Unit;
+use crate::error::AppError;
 use crate::ids::{OrganizationId, PantryId, ProductId, PurchaseOrderId, SupplierId};
 use crate::ui::*;
 
@@ -232,7 +233,7 @@ pub fn SupplierPage() -> impl IntoView {
                                     <SubmitButton label="Save item" busy_label="Saving…" pending=item.pending() />
                                 </ActionForm>
                             </section>
-                            <CatalogSync supplier=s.id.clone() done=synced />
+                            <CatalogSync supplier=s.id.clone() feed=d.feed.clone() done=synced />
                             <details class="card">
                                 <summary>"Change the supplier's details"</summary>
                                 <ActionForm action=save attr:class="stack">
@@ -604,8 +605,11 @@ fn ReceiveForm(
 /// Bringing in a supplier's whole catalog from a file, and the history of
 /// earlier syncs.
 #[component]
-fn CatalogSync(supplier: SupplierId, done: RwSignal<u32>) -> impl IntoView {
+fn CatalogSync(supplier: SupplierId, feed: Option<FeedView>, done: RwSignal<u32>) -> impl IntoView {
     let action = ServerAction::<ImportSupplierCatalog>::new();
+    let save_feed = ServerAction::<SaveSupplierFeed>::new();
+    let sync_now = ServerAction::<SyncSupplierNow>::new();
+    let (feed_error, sync_error) = (last_error(save_feed.value()), last_error(sync_now.value()));
     let file_input = NodeRef::<leptos::html::Input>::new();
     let problem = RwSignal::new(None::<String>);
     let report = action.value();
@@ -613,17 +617,30 @@ fn CatalogSync(supplier: SupplierId, done: RwSignal<u32>) -> impl IntoView {
     let history = {
         let supplier = supplier.clone();
         Resource::new(
-            move || action.version().get(),
+            move || (action.version().get(), sync_now.version().get()),
             move |_| get_supplier_syncs(supplier.clone()),
         )
     };
     Effect::new(move |_| {
-        if let Some(Ok(r)) = report.get() {
-            if r.status == "done" {
-                done.update(|n| *n += 1);
-            }
+        let landed = |r: Option<Result<SyncReport, AppError>>| matches!(r, Some(Ok(r)) if r.status == "done");
+        if landed(report.get()) || landed(sync_now.value().get()) {
+            done.update(|n| *n += 1);
         }
     });
+    let feed_saved = move || matches!(save_feed.value().get(), Some(Ok(())));
+    let sid_feed = supplier.to_string();
+    let sid_sync = supplier.to_string();
+    let has_feed = feed.is_some();
+    let (url, schedule) = feed
+        .as_ref()
+        .map(|f| (f.url.clone(), f.schedule.clone()))
+        .unwrap_or_default();
+    let when = feed
+        .as_ref()
+        .map(|f| match (&f.schedule_text, &f.next_run) {
+            (Some(text), Some(next)) => format!("{text} (next: {next})."),
+            _ => "On demand only.".to_string(),
+        });
     let send = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         problem.set(None);
@@ -685,6 +702,35 @@ fn CatalogSync(supplier: SupplierId, done: RwSignal<u32>) -> impl IntoView {
                                     {r.errors.iter().map(|e| view! { <tr><td>{e.line}</td><td>{e.message.clone()}</td></tr> }).collect_view()}
                                 </tbody>
                             </table>
+                        })}
+                    </div>
+                }
+            })}
+            <h3>"From their web address"</h3>
+            <p class="hint">"Larder fetches the same CSV or JSON from the supplier's address, when you ask and on a schedule: five fields, minute hour day month weekday, on the organization's clock. 0 2 * * * is 02:00 every night; 30 6 * * MON is Mondays at 06:30; empty is on demand only."</p>
+            {when.map(|w| view! { <p class="muted">{w}</p> })}
+            <ActionForm action=save_feed attr:class="stack" attr:aria-label="The supplier's catalog address">
+                <input type="hidden" name="supplier" value=sid_feed />
+                <TextField form="feed" label="Catalog address" name="url" kind="url" value=url error=feed_error autocomplete="off" hint="https://… Empty stops fetching it." />
+                <TextField form="feed" label="Schedule" name="schedule" value=schedule error=feed_error autocomplete="off" />
+                <FormError error=feed_error fields=&["url", "schedule"] />
+                {move || feed_saved().then(|| view! { <p class="notice" role="status">"Saved."</p> })}
+                <SubmitButton label="Save address" busy_label="Saving…" pending=save_feed.pending() class="button" />
+            </ActionForm>
+            {has_feed.then(|| view! {
+                <ActionForm action=sync_now attr:class="stack">
+                    <input type="hidden" name="supplier" value=sid_sync />
+                    <FormError error=sync_error fields=&["url"] />
+                    <SubmitButton label="Sync now" busy_label="Fetching…" pending=sync_now.pending() class="button" />
+                </ActionForm>
+            })}
+            {move || sync_now.value().get().and_then(Result::ok).map(|r| {
+                let failed = r.status != "done";
+                view! {
+                    <div class=if failed { "warning" } else { "notice" } role=if failed { "alert" } else { "status" }>
+                        <p>{r.message.clone()}</p>
+                        {(!r.errors.is_empty()).then(|| view! {
+                            <ul>{r.errors.iter().map(|e| view! { <li>{format!("Line {}: {}", e.line, e.message)}</li> }).collect_view()}</ul>
                         })}
                     </div>
                 }

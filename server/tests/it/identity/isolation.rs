@@ -56,6 +56,8 @@ async fn fingerprint(app: &TestApp) -> String {
         "supplier_items",
         "purchase_orders",
         "purchase_order_lines",
+        "supplier_feeds",
+        "supplier_syncs",
     ] {
         out.push_str(&format!(
             "{table}={} ",
@@ -72,6 +74,7 @@ async fn fingerprint(app: &TestApp) -> String {
         "select count(*) from users where disabled_at is not null",
         "select count(*) from purchase_orders where status = 'draft'",
         "select coalesce(sum(packs), 0) from purchase_order_lines",
+        "select count(*) from supplier_feeds where url = 'https://victim-supplies.example/catalog.csv' and schedule = '0 2 * * *'",
         "select count(*) from suppliers where archived_at is not null",
     ] {
         out.push_str(&format!("{}; ", app.count(q).await));
@@ -199,6 +202,19 @@ async fn no_route_lets_another_organization_in() {
             ],
         )
         .await;
+    // Its catalog address (nothing is fetched unless someone syncs it).
+    let r = app
+        .call(
+            &admin,
+            "save_supplier_feed",
+            &[
+                ("supplier", &supplier),
+                ("url", "https://victim-supplies.example/catalog.csv"),
+                ("schedule", "0 2 * * *"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let order = app
         .create(
             &admin,
