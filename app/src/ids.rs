@@ -105,6 +105,8 @@ id_type!(
     SupplierItemId,
     /// A pantry's order to a supplier.
     PurchaseOrderId,
+    /// Something the stock issue analyser found, with what it proposes.
+    StockIssueId,
 );
 
 /// Whether `s` has the form of an id (any of the types above).

@@ -17,6 +17,7 @@ pub mod org;
 pub mod photos;
 pub mod purchasing;
 pub mod rest;
+pub mod stock_issues;
 pub mod ui;
 pub mod usage;
 
@@ -74,6 +75,7 @@ use org::views::*;
 use photos::views::*;
 use purchasing::views::*;
 use rest::views::*;
+use stock_issues::views::*;
 use usage::views::*;
 
 /// The Content-Security-Policy of a page: scripts only from this origin or
@@ -190,6 +192,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/organizations/:id/suppliers") view={Lazy::<SuppliersRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/suppliers/:id") view={Lazy::<SupplierRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:id/orders") view={Lazy::<OrdersRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/issues") view={Lazy::<PantryIssuesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/organizations/:id/issues") view={Lazy::<OrganizationIssuesRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/orders/:id") view={Lazy::<OrderRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:id/settings") view={Lazy::<PantrySettingsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:id/intake") view={Lazy::<PantryIntakeRoute>::new()} ssr=SsrMode::Async />
@@ -320,6 +324,8 @@ lazy_pages! {
         SupplierRoute(supplier_page) => SupplierPage,
         OrdersRoute(orders_page) => OrdersPage,
         OrderRoute(order_page) => OrderPage,
+        PantryIssuesRoute(pantry_issues_page) => PantryIssuesPage,
+        OrganizationIssuesRoute(organization_issues_page) => OrganizationIssuesPage,
     }
 }
 

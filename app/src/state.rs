@@ -166,6 +166,10 @@ impl AppState {
             Arc::new(crate::photos::analysis::AnalysisTrigger(
                 photos.wake.clone(),
             )),
+            Arc::new(crate::stock_issues::analyser::StockAnalyser {
+                db: db.clone(),
+                clock: settings.clock.clone(),
+            }),
             Arc::new(crate::forecasts::run::RefreshAfterImport {
                 db: db.clone(),
                 clock: settings.clock.clone(),

@@ -589,6 +589,9 @@ pub fn audit_label(type_name: &str) -> String {
         "PurchaseOrderCancelled" => "Purchase order cancelled",
         "SupplierCatalogUpdated" => "Supplier catalog updated",
         "SupplierSyncFailed" => "Supplier catalog sync failed",
+        "StockIssueRaised" => "Stock issue raised",
+        "StockIssueAccepted" => "Stock issue accepted",
+        "StockIssueDismissed" => "Stock issue dismissed",
         "ForecastsGenerated" => "Forecasts made",
         _ => "",
     };

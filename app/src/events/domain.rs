@@ -20,6 +20,7 @@ use crate::photos::analysis::{PhotoAnalyzed, PhotoDescribed};
 use crate::photos::service::{IntakeConfirmed, PhotoRemoved, PhotoUploaded};
 use crate::purchasing::orders::OrderChanged;
 use crate::purchasing::sync::{CatalogUpdated, SyncFailed};
+use crate::stock_issues::analyser::{IssueClosed, IssueRaised};
 use crate::usage::import::HistoryImported;
 use crate::usage::service::{VisitChanged, VisitRecorded};
 
@@ -74,6 +75,10 @@ pub enum DomainEvent {
     PurchaseOrderCancelled(OrderChanged),
     SupplierCatalogUpdated(CatalogUpdated),
     SupplierSyncFailed(SyncFailed),
+    // Stock issues (the analyser raises them; people accept or dismiss).
+    StockIssueRaised(IssueRaised),
+    StockIssueAccepted(IssueClosed),
+    StockIssueDismissed(IssueClosed),
 }
 
 impl DomainEvent {
@@ -120,6 +125,9 @@ impl DomainEvent {
             PurchaseOrderCancelled(_) => "PurchaseOrderCancelled",
             SupplierCatalogUpdated(_) => "SupplierCatalogUpdated",
             SupplierSyncFailed(_) => "SupplierSyncFailed",
+            StockIssueRaised(_) => "StockIssueRaised",
+            StockIssueAccepted(_) => "StockIssueAccepted",
+            StockIssueDismissed(_) => "StockIssueDismissed",
         }
     }
 

@@ -326,7 +326,7 @@ fn from_today(s: &Stored, today: Date) -> &[forecast::Point] {
     s.points.get(skip..).unwrap_or(&[])
 }
 
-fn days_label(today: Date, offset: usize) -> String {
+pub(crate) fn days_label(today: Date, offset: usize) -> String {
     let d = today + time::Duration::days(offset as i64);
     match offset {
         0 => "today".into(),
@@ -702,25 +702,12 @@ pub async fn recommendations(
     pantry_id: &PantryId,
 ) -> AppResult<RecommendationReport> {
     let (header, _, role) = pantry(state, caller, pantry_id, Role::Viewer).await?;
-    let products = products(&state.db, header.organization_id.as_str()).await?;
-    let today = today(state, &header);
     let settings = settings(&state.db, header.id.as_str()).await?;
-    let stored = stored(&state.db, header.id.as_str(), None).await?;
-    let holdings = ledger::holdings(&state.db, header.id.as_str(), None).await?;
-    let on_order = crate::purchasing::orders::on_order(&state.db, header.id.as_str()).await?;
-    let (mut order, mut enough, mut without) = (Vec::new(), Vec::new(), Vec::new());
-    for s in &stored {
-        let Some((name, unit)) = products.get(&s.product_id) else {
-            continue;
-        };
-        let holding = holdings.get(&s.product_id).cloned().unwrap_or_default();
-        let ordered = on_order.get(&s.product_id).copied().unwrap_or(0);
-        match recommend(s, name, *unit, &holding, ordered, &settings, today) {
-            Some(r) if r.order_quantity > 0.0 => order.push(r),
-            Some(r) => enough.push(r),
-            None => without.push((name.clone(), no_forecast_message(Some(s)))),
-        }
-    }
+    let (recommended, mut without) =
+        recommendations_at(&state.db, &header, today(state, &header), None).await?;
+    let (mut order, mut enough): (Vec<_>, Vec<_>) = recommended
+        .into_iter()
+        .partition(|r| r.order_quantity > 0.0);
     order.sort_by(|a, b| {
         b.urgent
             .cmp(&a.urgent)
@@ -747,6 +734,35 @@ pub async fn recommendations(
         can_generate: role >= Role::Manager,
         pantry: header,
     })
+}
+
+/// What the pantry should order of each forecast product (all of them, or
+/// `only` the one), and the products without a usable forecast with why.
+/// Asks no caller: the stock issue analyser uses it too.
+pub async fn recommendations_at(
+    db: &Db,
+    header: &PantryHeader,
+    today: Date,
+    only: Option<&str>,
+) -> AppResult<(Vec<Recommendation>, Vec<(String, String)>)> {
+    let products = products(db, header.organization_id.as_str()).await?;
+    let settings = settings(db, header.id.as_str()).await?;
+    let stored = stored(db, header.id.as_str(), only).await?;
+    let holdings = ledger::holdings(db, header.id.as_str(), only).await?;
+    let on_order = crate::purchasing::orders::on_order(db, header.id.as_str()).await?;
+    let (mut recommended, mut without) = (Vec::new(), Vec::new());
+    for s in &stored {
+        let Some((name, unit)) = products.get(&s.product_id) else {
+            continue;
+        };
+        let holding = holdings.get(&s.product_id).cloned().unwrap_or_default();
+        let ordered = on_order.get(&s.product_id).copied().unwrap_or(0);
+        match recommend(s, name, *unit, &holding, ordered, &settings, today) {
+            Some(r) => recommended.push(r),
+            None => without.push((name.clone(), no_forecast_message(Some(s)))),
+        }
+    }
+    Ok((recommended, without))
 }
 
 /// A product's forecast over a campus or the organization, made when

@@ -148,10 +148,10 @@ impl Section {
             | ["organizations", _, "donors" | "donor", ..] => Self::Intake,
             ["reports"]
             | ["pantries", _, "forecasts", ..]
-            | ["pantries", _, "recommendations" | "orders"]
+            | ["pantries", _, "recommendations" | "orders" | "issues"]
             | ["orders", ..]
             | ["suppliers", ..]
-            | ["organizations", _, "import" | "suppliers"] => Self::Reports,
+            | ["organizations", _, "import" | "suppliers" | "issues"] => Self::Reports,
             ["organizations", _, "catalog"] | ["products", ..] => Self::Catalog,
             ["organizations", _, "people"] => Self::People,
             ["pantries", _, "settings"] => Self::Settings,

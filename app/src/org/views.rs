@@ -291,6 +291,7 @@ pub fn OrganizationPage() -> impl IntoView {
                             {v.abilities.manage.then(|| view! { <a class="button" href=format!("/organizations/{org_id_4}/import")>"Import usage history"</a> })}
                             <a class="button" href=format!("/organizations/{org_id_4}/donors")>"Donors"</a>
                             <a class="button" href=format!("/organizations/{org_id_4}/suppliers")>"Suppliers"</a>
+                            <a class="button" href=format!("/organizations/{org_id_4}/issues")>"Stock issues"</a>
                         </p>
                         <StockOverviewCard scope=format!("organization:{org_id_4}") />
                     })}
@@ -505,7 +506,8 @@ pub fn PantryPage() -> impl IntoView {
                         <section class="primary-task">
                             <h2>"What needs attention"</h2>
                             <p class="actions">
-                                <a class="button primary" href=format!("/pantries/{pid}/recommendations")>"What to order"</a>
+                                <a class="button primary" href=format!("/pantries/{pid}/issues")>"Stock issues"</a>
+                                <a class="button" href=format!("/pantries/{pid}/recommendations")>"What to order"</a>
                                 <a class="button" href=format!("/pantries/{pid}/orders")>"Orders"</a>
                                 {a.record.then(|| view! { <a class="button" href=format!("/pantries/{pid}/visit")>"Start a visit"</a> })}
                             </p>
@@ -528,6 +530,7 @@ pub fn PantryPage() -> impl IntoView {
                 }
                 more.push(("Forecasts", format!("/pantries/{pid}/forecasts")));
                 if !a.manage {
+                    more.push(("Stock issues", format!("/pantries/{pid}/issues")));
                     more.push(("What to order", format!("/pantries/{pid}/recommendations")));
                     more.push(("Orders", format!("/pantries/{pid}/orders")));
                 }

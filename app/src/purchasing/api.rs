@@ -186,7 +186,7 @@ pub async fn receive_order(
 #[server(prefix = "/api", endpoint = "draft_purchase_orders")]
 pub async fn draft_orders(pantry: PantryId) -> Result<Drafted, AppError> {
     let (state, caller) = context().await?;
-    super::orders::draft_from_recommendations(&state, &caller, &pantry).await
+    super::drafting::draft_from_recommendations(&state, &caller, &pantry).await
 }
 
 #[cfg(feature = "ssr")]

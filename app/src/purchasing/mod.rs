@@ -4,6 +4,8 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod drafting;
+#[cfg(feature = "ssr")]
 pub mod feed;
 pub mod model;
 #[cfg(feature = "ssr")]

@@ -36,6 +36,19 @@ pub struct CatalogUpdated {
     pub new: i64,
     pub price_changed: i64,
     pub discontinued: i64,
+    /// Each price that moved: the stock issue analyser weighs them.
+    #[serde(default)]
+    pub prices: Vec<PriceChange>,
+}
+
+/// One item's price before and after a sync.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PriceChange {
+    pub item_id: String,
+    pub sku: String,
+    pub description: String,
+    pub old_cents: i64,
+    pub new_cents: i64,
 }
 
 /// What the `SupplierSyncFailed` event carries.
@@ -383,6 +396,7 @@ pub(super) async fn apply(
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     let mut listed = std::collections::HashSet::new();
+    let mut prices = Vec::new();
     for row in &rows {
         let key = row.sku.to_lowercase();
         listed.insert(key.clone());
@@ -406,9 +420,18 @@ pub(super) async fn apply(
                 report.new += 1;
                 change(&mut report, format!("New: {} {}", row.sku, row.description));
             }
-            Some((_, price, available, _, _)) => {
+            Some((item, price, available, _, _)) => {
                 if *price != row.price_cents {
                     report.price_changed += 1;
+                    if let (Some(old), Some(new)) = (price, row.price_cents) {
+                        prices.push(PriceChange {
+                            item_id: item.clone(),
+                            sku: row.sku.clone(),
+                            description: row.description.clone(),
+                            old_cents: *old,
+                            new_cents: new,
+                        });
+                    }
                     change(
                         &mut report,
                         format!(
@@ -509,6 +532,7 @@ pub(super) async fn apply(
                 new: report.new,
                 price_changed: report.price_changed,
                 discontinued: report.discontinued,
+                prices,
             }),
             organization_id: source.organization,
             pantry_id: None,

@@ -142,6 +142,24 @@ pub async fn spawn_beside(app: &TestApp) -> TestApp {
     }
 }
 
+/// A second server beside `app` whose "now" is `clock`.
+pub async fn spawn_beside_with_clock(
+    app: &TestApp,
+    clock: std::sync::Arc<dyn app::clock::Clock>,
+) -> TestApp {
+    let vars = app.vars.clone();
+    let config = Config::load(|k| vars.get(k).cloned()).expect("test configuration is valid");
+    let server = server::start_with_clock(config, clock)
+        .await
+        .expect("a second server starts");
+    TestApp {
+        base: format!("http://{}", server.addr),
+        server,
+        vars,
+        _dir: app._dir.clone(),
+    }
+}
+
 /// A browser-like client: keeps cookies between requests.
 pub fn client() -> Client {
     Client::builder()

@@ -19,6 +19,7 @@ mod places;
 mod properties;
 mod purchasing;
 mod schema;
+mod stock_issues;
 mod supplier_feeds;
 mod tasks;
 mod usage;
