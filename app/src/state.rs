@@ -176,6 +176,14 @@ impl AppState {
                 wake: forecast_wake.clone(),
             }),
         ];
+        let mut consumers = consumers;
+        if let Some(model) = photos.llm.clone() {
+            consumers.push(Arc::new(crate::stock_issues::advisor::StockAdvisor {
+                db: db.clone(),
+                model,
+                http: reqwest::Client::new(),
+            }));
+        }
         let bus: Arc<dyn EventBus> =
             Arc::new(LocalBus::new(consumers, settings.event_retry.clone()));
         let writer = MovementWriter::start(

@@ -135,27 +135,89 @@ struct AnswerItem {
     best_before: Option<String>,
 }
 
+/// One question: what to ask, an optional photo, and the JSON schema the
+/// answer must follow (named, as the tool Bedrock is made to call).
+struct Question<'a> {
+    prompt: &'a str,
+    jpeg: Option<&'a [u8]>,
+    schema: serde_json::Value,
+    name: &'static str,
+    purpose: &'static str,
+}
+
 impl VisionLlm {
     /// Asks the model about one JPEG. The error is a sentence for the
     /// photo's record ("timed out after 60 s").
     pub async fn look(&self, client: &reqwest::Client, jpeg: &[u8]) -> Result<Vec<Seen>, String> {
-        let image = base64::engine::general_purpose::STANDARD.encode(jpeg);
+        let answer = self
+            .ask(
+                client,
+                &Question {
+                    prompt: PROMPT,
+                    jpeg: Some(jpeg),
+                    schema: schema(),
+                    name: TOOL,
+                    purpose: "Record the items seen in the photo.",
+                },
+            )
+            .await?;
+        items(answer)
+    }
+
+    /// Asks the model for a few sentences of advice on a stock issue
+    /// (text only). The same model and configuration as the photos.
+    pub async fn advise(&self, client: &reqwest::Client, prompt: &str) -> Result<String, String> {
+        let answer = self
+            .ask(
+                client,
+                &Question {
+                    prompt,
+                    jpeg: None,
+                    schema: json!({
+                        "type": "object",
+                        "properties": { "advice": { "type": "string" } },
+                        "required": ["advice"],
+                        "additionalProperties": false
+                    }),
+                    name: "record_advice",
+                    purpose: "Record the advice.",
+                },
+            )
+            .await?;
+        let advice = answer["advice"]
+            .as_str()
+            .ok_or("answered outside the schema (no advice)")?;
+        let advice: String = advice.split_whitespace().collect::<Vec<_>>().join(" ");
+        if advice.is_empty() {
+            return Err("answered with no advice".into());
+        }
+        Ok(advice.chars().take(MOST_ADVICE).collect())
+    }
+
+    /// Sends one question and returns the answer's JSON: the chat
+    /// completion's content, or the input of Bedrock's call to the tool.
+    async fn ask(
+        &self,
+        client: &reqwest::Client,
+        q: &Question<'_>,
+    ) -> Result<serde_json::Value, String> {
+        let image = q
+            .jpeg
+            .map(|j| base64::engine::general_purpose::STANDARD.encode(j));
         let base = self.url.trim_end_matches('/');
         let request = match &self.provider {
             Provider::OpenAi { api_key } => {
+                let mut content = vec![json!({ "type": "text", "text": q.prompt })];
+                if let Some(image) = &image {
+                    content.push(json!({ "type": "image_url", "image_url": { "url": format!("data:image/jpeg;base64,{image}") } }));
+                }
                 let body = json!({
                     "model": self.model,
                     "temperature": 0,
-                    "messages": [{
-                        "role": "user",
-                        "content": [
-                            { "type": "text", "text": PROMPT },
-                            { "type": "image_url", "image_url": { "url": format!("data:image/jpeg;base64,{image}") } }
-                        ]
-                    }],
+                    "messages": [{ "role": "user", "content": content }],
                     "response_format": {
                         "type": "json_schema",
-                        "json_schema": { "name": "donation", "strict": true, "schema": schema() }
+                        "json_schema": { "name": q.name, "strict": true, "schema": q.schema }
                     }
                 });
                 let request = client.post(format!("{base}/chat/completions")).json(&body);
@@ -168,22 +230,22 @@ impl VisionLlm {
                 region,
                 credentials,
             } => {
+                let mut content = vec![json!({ "text": q.prompt })];
+                if let Some(image) = &image {
+                    content.push(
+                        json!({ "image": { "format": "jpeg", "source": { "bytes": image } } }),
+                    );
+                }
                 let body = serde_json::to_vec(&json!({
-                    "messages": [{
-                        "role": "user",
-                        "content": [
-                            { "text": PROMPT },
-                            { "image": { "format": "jpeg", "source": { "bytes": image } } }
-                        ]
-                    }],
+                    "messages": [{ "role": "user", "content": content }],
                     "inferenceConfig": { "temperature": 0 },
                     "toolConfig": {
                         "tools": [{ "toolSpec": {
-                            "name": TOOL,
-                            "description": "Record the items seen in the photo.",
-                            "inputSchema": { "json": schema() }
+                            "name": q.name,
+                            "description": q.purpose,
+                            "inputSchema": { "json": q.schema }
                         }}],
-                        "toolChoice": { "tool": { "name": TOOL } }
+                        "toolChoice": { "tool": { "name": q.name } }
                     }
                 }))
                 .map_err(|e| format!("could not be asked ({e})"))?;
@@ -233,18 +295,21 @@ impl VisionLlm {
             return Err(format!("answered {status}: {reason}"));
         }
         match self.provider {
-            Provider::OpenAi { .. } => parse(&text),
-            Provider::Bedrock { .. } => parse_converse(&text),
+            Provider::OpenAi { .. } => completion_answer(&text),
+            Provider::Bedrock { .. } => converse_answer(&text),
         }
     }
 }
 
+/// The longest advice kept.
+const MOST_ADVICE: usize = 600;
+
 /// The tool Bedrock is made to call with its answer.
 const TOOL: &str = "record_items";
 
-/// The items in a Bedrock Converse answer: the input of its call to our
-/// tool (or, from a model that answered in text instead, that text).
-pub fn parse_converse(body: &str) -> Result<Vec<Seen>, String> {
+/// The answer in a Bedrock Converse response: the input of its call to
+/// the tool (or, from a model that answered in text instead, that text).
+fn converse_answer(body: &str) -> Result<serde_json::Value, String> {
     let answer: serde_json::Value = serde_json::from_str(body)
         .map_err(|e| format!("answered something that is not a Converse response ({e})"))?;
     let content = answer["output"]["message"]["content"]
@@ -254,20 +319,17 @@ pub fn parse_converse(body: &str) -> Result<Vec<Seen>, String> {
         .iter()
         .find_map(|c| c.get("toolUse").map(|t| &t["input"]))
     {
-        let answer: Answer = serde_json::from_value(input.clone())
-            .map_err(|e| format!("answered outside the schema ({e})"))?;
-        return checked(answer);
+        return Ok(input.clone());
     }
     let text = content
         .iter()
         .find_map(|c| c["text"].as_str())
         .ok_or("answered without any content")?;
-    checked(unfenced(text)?)
+    unfenced(text)
 }
 
-/// The items in a chat completion, checked: names trimmed and bounded,
-/// counts plausible, dates real.
-pub fn parse(body: &str) -> Result<Vec<Seen>, String> {
+/// The answer in a chat completion's content.
+fn completion_answer(body: &str) -> Result<serde_json::Value, String> {
     let completion: Completion = serde_json::from_str(body)
         .map_err(|e| format!("answered something that is not a chat completion ({e})"))?;
     let content = completion
@@ -276,12 +338,29 @@ pub fn parse(body: &str) -> Result<Vec<Seen>, String> {
         .next()
         .and_then(|c| c.message.content)
         .ok_or("answered without any content")?;
-    checked(unfenced(&content)?)
+    unfenced(&content)
+}
+
+/// The items in a Bedrock Converse answer, checked.
+pub fn parse_converse(body: &str) -> Result<Vec<Seen>, String> {
+    items(converse_answer(body)?)
+}
+
+/// The items in a chat completion, checked: names trimmed and bounded,
+/// counts plausible, dates real.
+pub fn parse(body: &str) -> Result<Vec<Seen>, String> {
+    items(completion_answer(body)?)
+}
+
+fn items(answer: serde_json::Value) -> Result<Vec<Seen>, String> {
+    checked(
+        serde_json::from_value(answer).map_err(|e| format!("answered outside the schema ({e})"))?,
+    )
 }
 
 /// An answer given as text: JSON, perhaps in a Markdown fence despite the
 /// schema (some servers do that).
-fn unfenced(content: &str) -> Result<Answer, String> {
+fn unfenced(content: &str) -> Result<serde_json::Value, String> {
     let content = content
         .trim()
         .trim_start_matches("```json")

@@ -5,6 +5,8 @@
 //! behind it and a proposed action that accepting performs.
 
 #[cfg(feature = "ssr")]
+pub mod advisor;
+#[cfg(feature = "ssr")]
 pub mod analyser;
 pub mod api;
 pub mod model;

@@ -15,7 +15,10 @@ use crate::helpers::*;
 use crate::inventory::{drained, ok_movement, on_hand, product};
 use crate::on_both_databases;
 
-on_both_databases!(an_urgent_issue_becomes_an_order_that_fills_the_shelf);
+on_both_databases!(
+    an_urgent_issue_becomes_an_order_that_fills_the_shelf,
+    the_advisor_adds_words_and_never_stands_in_the_way,
+);
 
 /// 2026-11-20 12:00 UTC, a Friday.
 const NOON: i64 = 1_795_176_000_000;
@@ -360,4 +363,174 @@ async fn an_urgent_issue_becomes_an_order_that_fills_the_shelf(backend: Backend)
         1
     );
     drop(again);
+}
+
+/// How the test's model answers.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Good,
+    Slow,
+    Malformed,
+}
+
+#[derive(Clone)]
+struct FakeModel {
+    mode: std::sync::Arc<std::sync::Mutex<Mode>>,
+    prompts: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+async fn completions(
+    axum::extract::State(m): axum::extract::State<FakeModel>,
+    axum::Json(body): axum::Json<Value>,
+) -> axum::Json<Value> {
+    let prompt = body["messages"][0]["content"][0]["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    m.prompts.lock().unwrap().push(prompt);
+    let mode = *m.mode.lock().unwrap();
+    let content = match mode {
+        Mode::Good => json!({"advice": "Ask Metro   whether the new price holds for a year;\nSouth Wholesale may be cheaper."}).to_string(),
+        Mode::Slow => {
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            json!({"advice": "too late"}).to_string()
+        }
+        Mode::Malformed => "I think you should order more rice!".to_string(),
+    };
+    axum::Json(
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}),
+    )
+}
+
+async fn the_advisor_adds_words_and_never_stands_in_the_way(backend: Backend) {
+    let model = FakeModel {
+        mode: std::sync::Arc::new(std::sync::Mutex::new(Mode::Good)),
+        prompts: Default::default(),
+    };
+    let router = axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(completions))
+        .with_state(model.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let app = spawn_with(
+        backend,
+        &[
+            ("LARDER_VISION_LLM_URL", url.as_str()),
+            ("LARDER_VISION_LLM_MODEL", "advisor"),
+            ("LARDER_VISION_LLM_TIMEOUT_SECONDS", "1"),
+        ],
+    )
+    .await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let metro = app
+        .create(
+            &admin,
+            "save_supplier",
+            &[("organization", &p.org), ("name", "Metro Wholesale")],
+        )
+        .await;
+    // Three items; each sync below moves one price by half, raising one
+    // price issue while the model answers well, slowly, or in prose.
+    let catalog = |prices: [&str; 3]| {
+        format!(
+            "sku,description,pack_size,price\nA-1,Beans,24,{}\nB-1,Rice,10,{}\nC-1,Oil,6,{}\n",
+            prices[0], prices[1], prices[2]
+        )
+    };
+    let sync = |text: String| {
+        let (app, admin, metro) = (&app, &admin, metro.clone());
+        async move {
+            let r = app
+                .call_json(
+                    admin,
+                    "import_supplier_catalog",
+                    &json!({"supplier": metro, "name": "c.csv", "text": text}),
+                )
+                .await;
+            assert_eq!(r.body["status"], "done", "{:?}", r.body);
+        }
+    };
+    let advice_of = |sku: &'static str| {
+        let app = &app;
+        async move {
+            let rows: Vec<(Option<String>,)> = sqlx::query_as(&format!(
+                "select advice from stock_issues where title like '%{sku}%'"
+            ))
+            .fetch_all(app.server.state.db.pool())
+            .await
+            .unwrap();
+            assert_eq!(rows.len(), 1, "one issue for {sku}");
+            rows[0].0.clone()
+        }
+    };
+    let wait_for_prompts = |n: usize| {
+        let model = model.clone();
+        async move {
+            for _ in 0..200 {
+                if model.prompts.lock().unwrap().len() >= n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            panic!("the model was not asked");
+        }
+    };
+    sync(catalog(["10.00", "10.00", "10.00"])).await;
+
+    // A good answer: kept as the issue's advice, its spaces tidied.
+    sync(catalog(["15.00", "10.00", "10.00"])).await;
+    wait_for_prompts(1).await;
+    let mut advice = None;
+    for _ in 0..200 {
+        advice = advice_of("A-1").await;
+        if advice.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        advice.as_deref(),
+        Some("Ask Metro whether the new price holds for a year; South Wholesale may be cheaper.")
+    );
+    let prompt = model.prompts.lock().unwrap()[0].clone();
+    assert!(
+        prompt.contains("Metro Wholesale raised the price of A-1 Beans by 50%"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("Was: 10.00; Now: 15.00"), "{prompt}");
+    let r = app
+        .call(
+            &admin,
+            "organization_stock_issues",
+            &[("organization", &p.org)],
+        )
+        .await;
+    assert!(
+        r.body
+            .to_string()
+            .contains("South Wholesale may be cheaper"),
+        "{:?}",
+        r.body
+    );
+
+    // Slow, then nonsense: the issue is raised all the same, without
+    // advice, and the analyser goes on (the next sync's issue arrives).
+    *model.mode.lock().unwrap() = Mode::Slow;
+    sync(catalog(["15.00", "15.00", "10.00"])).await;
+    wait_for_prompts(2).await;
+    *model.mode.lock().unwrap() = Mode::Malformed;
+    sync(catalog(["15.00", "15.00", "15.00"])).await;
+    wait_for_prompts(3).await;
+    drained(&app).await;
+    assert_eq!(
+        app.count("select count(*) from stock_issues where status = 'open'")
+            .await,
+        3
+    );
+    // Past the slow answer's second and the model's one-second timeout.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(advice_of("B-1").await, None);
+    assert_eq!(advice_of("C-1").await, None);
 }
