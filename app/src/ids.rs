@@ -107,6 +107,8 @@ id_type!(
     PurchaseOrderId,
     /// Something the stock issue analyser found, with what it proposes.
     StockIssueId,
+    /// One notification to one person.
+    NotificationId,
 );
 
 /// Whether `s` has the form of an id (any of the types above).

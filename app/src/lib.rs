@@ -13,6 +13,7 @@ pub mod ids;
 pub mod input;
 pub mod inventory;
 pub mod nav;
+pub mod notifications;
 pub mod org;
 pub mod photos;
 pub mod purchasing;
@@ -71,6 +72,7 @@ use events::views::*;
 use forecasts::views::*;
 use inventory::views::*;
 use nav::views::*;
+use notifications::views::*;
 use org::views::*;
 use photos::views::*;
 use purchasing::views::*;
@@ -192,6 +194,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/organizations/:id/suppliers") view={Lazy::<SuppliersRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/suppliers/:id") view={Lazy::<SupplierRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:id/orders") view={Lazy::<OrdersRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/notifications") view={Lazy::<NotificationsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:id/issues") view={Lazy::<PantryIssuesRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/organizations/:id/issues") view={Lazy::<OrganizationIssuesRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/orders/:id") view={Lazy::<OrderRoute>::new()} ssr=SsrMode::Async />
@@ -325,6 +328,7 @@ lazy_pages! {
         OrdersRoute(orders_page) => OrdersPage,
         OrderRoute(order_page) => OrderPage,
         PantryIssuesRoute(pantry_issues_page) => PantryIssuesPage,
+        NotificationsRoute(notifications_page) => NotificationsPage,
         OrganizationIssuesRoute(organization_issues_page) => OrganizationIssuesPage,
     }
 }
@@ -345,6 +349,7 @@ fn Header() -> impl IntoView {
                             match session.await {
                                 Ok(s) => match s.me {
                                     Some(me) => view! {
+                                        <NotificationBell />
                                         <a class="who" href="/account" title=format!("{} · your account", me.email)>{me.display_name}</a>
                                         <SignOutButton />
                                     }.into_any(),

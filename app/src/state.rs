@@ -166,6 +166,7 @@ impl AppState {
             Arc::new(crate::photos::analysis::AnalysisTrigger(
                 photos.wake.clone(),
             )),
+            Arc::new(crate::notifications::notifier::Notifier { db: db.clone() }),
             Arc::new(crate::stock_issues::analyser::StockAnalyser {
                 db: db.clone(),
                 clock: settings.clock.clone(),

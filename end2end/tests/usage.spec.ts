@@ -276,3 +276,60 @@ test('the coordinator drafts an order from what to order, submits it, and receiv
   await accessible(page, 'supplier');
   await shoot(page, info, 'supplier');
 });
+
+test('an urgent issue appears, the coordinator accepts the proposed order, submits and receives it, and the stock rises', async ({ page }, info) => {
+  await post(page.request, 'sign_in', { email: admin.email, password: admin.password });
+  // Nearly all the soup goes out: one can left, and the next delivery is
+  // days away.
+  const left = Number(await onHand(page.request, ids.soup));
+  await post(page.request, 'distribute', { pantry: ids.main, product: ids.soup, quantity: String(left - 1) });
+
+  await open(page, `/pantries/${ids.main}`);
+  await page.getByRole('link', { name: 'Stock issues' }).first().click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Stock issues' })).toBeVisible();
+  const issue = page.getByRole('article', { name: /Tomato soup will run out at Main Pantry/ });
+  // The analyser works from the movement's event: a moment, then reload.
+  await expect(async () => {
+    await page.reload();
+    await expect(issue).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
+  // Its notification: the bell counts it, the centre lists it, and it
+  // opens the issues.
+  await expect(page.getByRole('link', { name: /Notifications, \d+ unread/ })).toBeVisible();
+  await page.getByRole('link', { name: /Notifications, \d+ unread/ }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Notifications' })).toBeVisible();
+  await hydrated(page);
+  const note = page.getByRole('link', { name: /Tomato soup will run out at Main Pantry/ });
+  await expect(note).toBeVisible();
+  await accessible(page, 'notifications');
+  await shoot(page, info, 'notifications');
+  await note.click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Stock issues' })).toBeVisible();
+  await expect(issue).toBeVisible();
+  await hydrated(page);
+  await expect(issue.getByText('Urgent')).toBeVisible();
+  await expect(issue).toContainText('City Wholesale');
+  await accessible(page, 'stock issues');
+  await shoot(page, info, 'stock-issues');
+
+  await issue.getByRole('button', { name: /Draft the order: \d+ packs? \(\d+\) from City Wholesale/ }).click();
+  await expect(page.getByRole('heading', { level: 1, name: /PO-\d{4} · City Wholesale/ })).toBeVisible({ timeout: 15_000 });
+  await hydrated(page);
+  const line = page.getByRole('row', { name: /Tomato soup/ });
+  const packs = Number(await line.locator('td').nth(2).innerText());
+  expect(packs).toBeGreaterThan(0);
+  await page.getByRole('button', { name: 'Submit order' }).click();
+  await expect(page.locator('.badge').filter({ hasText: 'Submitted' })).toBeVisible();
+  const receive = page.getByRole('form', { name: 'Receive the order' });
+  await expect(receive.getByLabel('Quantity (each)')).toHaveValue(String(packs * 12));
+  await receive.getByRole('button', { name: 'Receive' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Received: the stock is on the shelf.' })).toBeVisible();
+  expect(Number(await onHand(page.request, ids.soup))).toBe(1 + packs * 12);
+
+  // The issue is closed as accepted, with its order.
+  await open(page, `/pantries/${ids.main}/issues`);
+  await expect(page.getByRole('article', { name: /Tomato soup will run out/ })).toHaveCount(0);
+  await page.getByText(/Closed lately/).click();
+  await expect(page.getByText(/Accepted by Ada Admin/)).toBeVisible();
+  await shoot(page, info, 'stock-issues-closed');
+});

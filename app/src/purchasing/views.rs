@@ -706,13 +706,14 @@ fn CatalogSync(supplier: SupplierId, feed: Option<FeedView>, done: RwSignal<u32>
                     </div>
                 }
             })}
+            <div class="subsection">
             <h3>"From their web address"</h3>
-            <p class="hint">"Larder fetches the same CSV or JSON from the supplier's address, when you ask and on a schedule: five fields, minute hour day month weekday, on the organization's clock. 0 2 * * * is 02:00 every night; 30 6 * * MON is Mondays at 06:30; empty is on demand only."</p>
+            <p class="hint">"Larder fetches the same CSV or JSON from the supplier's address when you ask, and on a schedule if you give one."</p>
             {when.map(|w| view! { <p class="muted">{w}</p> })}
             <ActionForm action=save_feed attr:class="stack" attr:aria-label="The supplier's catalog address">
                 <input type="hidden" name="supplier" value=sid_feed />
                 <TextField form="feed" label="Catalog address" name="url" kind="url" value=url error=feed_error autocomplete="off" hint="https://… Empty stops fetching it." />
-                <TextField form="feed" label="Schedule" name="schedule" value=schedule error=feed_error autocomplete="off" />
+                <TextField form="feed" label="Schedule" name="schedule" value=schedule error=feed_error autocomplete="off" hint="Minute hour day month weekday, on the organization's clock: 0 2 * * * is 02:00 every night, 30 6 * * MON is Mondays at 06:30. Empty: only when you ask." />
                 <FormError error=feed_error fields=&["url", "schedule"] />
                 {move || feed_saved().then(|| view! { <p class="notice" role="status">"Saved."</p> })}
                 <SubmitButton label="Save address" busy_label="Saving…" pending=save_feed.pending() class="button" />
@@ -735,6 +736,7 @@ fn CatalogSync(supplier: SupplierId, feed: Option<FeedView>, done: RwSignal<u32>
                     </div>
                 }
             })}
+            </div>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let rows = history.await.unwrap_or_default();

@@ -149,7 +149,8 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
                 numbers.push((
                     "Proposed".into(),
                     format!(
-                        "{packs} × {} {} = {quantity}",
+                        "{packs} pack{} of {} ({} each) = {quantity}",
+                        if packs == 1 { "" } else { "s" },
                         o.sku,
                         amount(unit, o.parts_per_pack as f64 / scale)
                     ),

@@ -76,6 +76,8 @@ fn Issues(
                 }
                 trail.push(("Stock issues".into(), None));
                 let can_act = l.can_act;
+                // An organization's list says which pantry; a pantry's need not.
+                let show_pantry = l.pantry.is_none();
                 view! {
                     <Breadcrumbs trail=trail />
                     <div class="page-head"><h1>"Stock issues"</h1></div>
@@ -89,7 +91,7 @@ fn Issues(
                     } else {
                         view! {
                             <ul class="plain stack" aria-label="Open issues">
-                                {l.open.into_iter().map(|i| view! { <li><IssueCard issue=i can_act=can_act accept=accept dismiss=dismiss dismiss_error=dismiss_error /></li> }).collect_view()}
+                                {l.open.into_iter().map(|i| view! { <li><IssueCard issue=i can_act=can_act show_pantry=show_pantry accept=accept dismiss=dismiss dismiss_error=dismiss_error /></li> }).collect_view()}
                             </ul>
                         }.into_any()
                     }}
@@ -117,6 +119,7 @@ fn Issues(
 fn IssueCard(
     issue: StockIssue,
     can_act: bool,
+    show_pantry: bool,
     accept: ServerAction<AcceptStockIssue>,
     dismiss: ServerAction<DismissStockIssue>,
     dismiss_error: Signal<Option<crate::error::AppError>>,
@@ -134,7 +137,7 @@ fn IssueCard(
     view! {
         <article class=card aria-labelledby=labelled_by>
             <p><span class=badge>{word}</span>" "<span class="badge">{issue.kind.label()}</span>
-                {issue.pantry_name.clone().map(|p| view! { <span class="muted">{format!(" · {p}")}</span> })}
+                {issue.pantry_name.clone().filter(|_| show_pantry).map(|p| view! { <span class="muted">{format!(" · {p}")}</span> })}
             </p>
             <h2 id=heading>{issue.title.clone()}</h2>
             <p>{issue.explanation.clone()}</p>

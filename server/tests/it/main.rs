@@ -13,6 +13,7 @@ mod identity;
 mod inventory;
 mod llm;
 mod matching;
+mod notifications;
 mod operations;
 mod photos;
 mod places;

@@ -59,6 +59,7 @@ async fn fingerprint(app: &TestApp) -> String {
         "supplier_feeds",
         "supplier_syncs",
         "stock_issues",
+        "notifications",
     ] {
         out.push_str(&format!(
             "{table}={} ",

@@ -1,0 +1,194 @@
+//! Turns events into notifications for the people they concern: an urgent
+//! stock issue, an order proposed and waiting, stock expiring, an order
+//! received (the pantry's managers), a supplier's sync that failed (the
+//! organization's managers). Each person's preference for the kind
+//! decides whether it shows in Larder.
+//!
+//! Durable, and keyed by (person, event): an event delivered twice never
+//! notifies anyone twice.
+
+use sqlx::Row as _;
+
+use super::model::{Channel, Kind};
+use crate::db::{Db, Tx};
+use crate::events::bus::{BoxFuture, Consumer, Delivery, Durability};
+use crate::events::domain::DomainEvent;
+use crate::events::store::Event;
+use crate::ids::NotificationId;
+
+pub struct Notifier {
+    pub db: Db,
+}
+
+/// One notification, before it is given to each person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub kind: Kind,
+    pub title: String,
+    pub body: String,
+    pub link: String,
+    /// The pantry whose managers are told; none for the organization's.
+    pub pantry: Option<String>,
+}
+
+impl Consumer for Notifier {
+    fn name(&self) -> &'static str {
+        "notifier"
+    }
+
+    fn durability(&self) -> Durability {
+        Durability::Durable
+    }
+
+    fn handle<'a>(
+        &'a self,
+        event: &'a Event,
+        delivery: &'a mut Delivery,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let Some(notice) = notice_of(&self.db, event)
+                .await
+                .map_err(|e| e.to_string())?
+            else {
+                return Ok(());
+            };
+            let tx = delivery.tx().await?;
+            deliver(tx, event, &notice).await.map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// What an event tells people, if anything.
+async fn notice_of(db: &Db, event: &Event) -> Result<Option<Notice>, sqlx::Error> {
+    let Ok(domain) = event.domain() else {
+        return Ok(None);
+    };
+    let pantry = event.pantry_id.clone();
+    Ok(match domain {
+        DomainEvent::StockIssueRaised(r) => {
+            let kind = match (r.severity.as_str(), r.kind.as_str()) {
+                ("urgent", _) => Kind::UrgentIssue,
+                (_, "reorder") => Kind::ProposedOrder,
+                (_, "expiring") => Kind::Expiring,
+                _ => return Ok(None),
+            };
+            let link = match &pantry {
+                Some(p) => format!("/pantries/{p}/issues"),
+                None => format!("/organizations/{}/issues", event.organization_id),
+            };
+            let body = match kind {
+                Kind::UrgentIssue | Kind::ProposedOrder => {
+                    "An order is proposed: open the stock issues to accept it.".to_string()
+                }
+                _ => "Open the stock issues to see what Larder proposes.".to_string(),
+            };
+            Some(Notice {
+                kind,
+                title: r.title.clone(),
+                body,
+                link,
+                pantry,
+            })
+        }
+        DomainEvent::PurchaseOrderReceived(o) if o.status == "received" => {
+            let supplier: Option<String> =
+                sqlx::query_scalar("select name from suppliers where id = $1")
+                    .bind(&o.supplier_id)
+                    .fetch_optional(db.pool())
+                    .await?;
+            Some(Notice {
+                kind: Kind::OrderReceived,
+                title: format!(
+                    "{} from {} was received",
+                    crate::purchasing::model::order_label(o.number),
+                    supplier.unwrap_or_else(|| "the supplier".into())
+                ),
+                body: "Everything on it is on the shelf.".into(),
+                link: format!("/orders/{}", o.order_id),
+                pantry,
+            })
+        }
+        DomainEvent::SupplierSyncFailed(f) => {
+            let supplier: Option<String> =
+                sqlx::query_scalar("select name from suppliers where id = $1")
+                    .bind(&f.supplier_id)
+                    .fetch_optional(db.pool())
+                    .await?;
+            Some(Notice {
+                kind: Kind::SyncFailed,
+                title: format!(
+                    "The catalog sync of {} failed",
+                    supplier.unwrap_or_else(|| "a supplier".into())
+                ),
+                body: f.message.clone(),
+                link: format!("/suppliers/{}", f.supplier_id),
+                pantry: None,
+            })
+        }
+        _ => None,
+    })
+}
+
+/// Gives the notice to each manager it concerns whose preference keeps it
+/// in Larder (the default), once per event.
+async fn deliver(tx: &mut Tx, event: &Event, notice: &Notice) -> Result<(), sqlx::Error> {
+    // The pantry's managers (at it, its campus or its organization), or
+    // every manager of the organization.
+    let people: Vec<String> = match &notice.pantry {
+        Some(p) => {
+            sqlx::query_scalar(
+                "select distinct m.user_id from memberships m join pantries pa on pa.id = $1 \
+                 join users u on u.id = m.user_id \
+                 where m.role in ('admin', 'manager') and u.disabled_at is null and ( \
+                 (m.scope_kind = 'organization' and m.scope_id = pa.organization_id) or \
+                 (m.scope_kind = 'campus' and m.scope_id = pa.campus_id) or \
+                 (m.scope_kind = 'pantry' and m.scope_id = pa.id))",
+            )
+            .bind(p)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+        None => {
+            sqlx::query_scalar(
+                "select distinct m.user_id from memberships m join users u on u.id = m.user_id \
+                 where m.organization_id = $1 and m.role in ('admin', 'manager') and u.disabled_at is null",
+            )
+            .bind(&event.organization_id)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+    };
+    for person in people {
+        let channel = sqlx::query(
+            "select channel from notification_preferences where user_id = $1 and kind = $2",
+        )
+        .bind(&person)
+        .bind(notice.kind.as_str())
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.try_get::<String, _>("channel"))
+        .transpose()?
+        .and_then(|c| Channel::parse(&c))
+        .unwrap_or(Channel::Both);
+        if !channel.in_app() {
+            continue;
+        }
+        sqlx::query(
+            "insert into notifications (id, user_id, organization_id, pantry_id, kind, title, body, link, source, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict (user_id, source) do nothing",
+        )
+        .bind(NotificationId::new().as_str())
+        .bind(&person)
+        .bind(&event.organization_id)
+        .bind(&notice.pantry)
+        .bind(notice.kind.as_str())
+        .bind(&notice.title)
+        .bind(&notice.body)
+        .bind(&notice.link)
+        .bind(event.id.as_str())
+        .bind(event.occurred_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
