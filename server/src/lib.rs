@@ -203,6 +203,11 @@ pub async fn start_with_clock(
         state.settings.job_check,
         delivery_stopped.clone(),
     ));
+    delivery.push(app::notifications::push::start(
+        &state.tasks,
+        state.clone(),
+        delivery_stopped.clone(),
+    ));
     delivery.push(app::purchasing::feed::start(
         &state.tasks,
         state.clone(),

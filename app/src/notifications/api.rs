@@ -67,3 +67,28 @@ pub async fn save_notification_preferences(
     super::service::set_preferences(&state, &caller, &channels, !daily_digest.trim().is_empty())
         .await
 }
+
+/// The instance's VAPID public key, for the browser's push subscription.
+#[server(prefix = "/api", endpoint = "push_public_key")]
+pub async fn push_public_key() -> Result<String, AppError> {
+    let (state, _) = context().await?;
+    Ok(super::push::vapid(&state.db).await?.public)
+}
+
+/// Keeps this browser's push subscription for the signed-in person.
+#[server(prefix = "/api", endpoint = "subscribe_push")]
+pub async fn subscribe_push(
+    #[server(default)] endpoint: String,
+    #[server(default)] p256dh: String,
+    #[server(default)] auth: String,
+) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::push::subscribe(&state, &caller, &endpoint, &p256dh, &auth).await
+}
+
+/// Forgets this browser's push subscription.
+#[server(prefix = "/api", endpoint = "unsubscribe_push")]
+pub async fn unsubscribe_push(#[server(default)] endpoint: String) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::push::unsubscribe(&state, &caller, &endpoint).await
+}

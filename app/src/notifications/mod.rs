@@ -8,5 +8,7 @@ pub mod model;
 #[cfg(feature = "ssr")]
 pub mod notifier;
 #[cfg(feature = "ssr")]
+pub mod push;
+#[cfg(feature = "ssr")]
 pub mod service;
 pub mod views;

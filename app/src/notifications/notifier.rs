@@ -5,7 +5,7 @@
 //! decides whether it shows in Larder.
 //!
 //! Durable, and keyed by (person, event): an event delivered twice never
-//! notifies anyone twice.
+//! notifies anyone twice, in Larder or by push ([`super::push`]).
 
 use sqlx::Row as _;
 
@@ -170,6 +170,14 @@ async fn deliver(tx: &mut Tx, event: &Event, notice: &Notice) -> Result<(), sqlx
         .transpose()?
         .and_then(|c| Channel::parse(&c))
         .unwrap_or(Channel::Both);
+        if channel.push() {
+            let payload = serde_json::json!({
+                "title": notice.title,
+                "body": notice.body,
+                "link": notice.link,
+            });
+            super::push::queue(tx, &person, event.id.as_str(), &payload, event.occurred_at).await?;
+        }
         if !channel.in_app() {
             continue;
         }

@@ -31,27 +31,25 @@ pub fn NotificationBell() -> impl IntoView {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = BELL_EVERY_MS;
-    let count = Resource::new(
-        move || (tick.get(), location.pathname.get()),
-        |_| unread_notifications(),
-    );
+    // Asked from the browser only: the server renders the bell without a
+    // count, and hydration finds the same.
+    let count = LocalResource::new(move || {
+        let _ = (tick.get(), location.pathname.get());
+        async move { unread_notifications().await.unwrap_or(0) }
+    });
+    let n = move || count.get().unwrap_or(0);
+    let label = move || match n() {
+        0 => "Notifications, none unread".to_string(),
+        1 => "Notifications, 1 unread".to_string(),
+        n => format!("Notifications, {n} unread"),
+    };
     view! {
-        <Transition fallback=|| view! { <a class="bell" href="/notifications" aria-label="Notifications"><Bell /></a> }>
-            {move || Suspend::new(async move {
-                let n = count.await.unwrap_or(0);
-                let label = match n {
-                    0 => "Notifications, none unread".to_string(),
-                    1 => "Notifications, 1 unread".to_string(),
-                    n => format!("Notifications, {n} unread"),
-                };
-                view! {
-                    <a class="bell" href="/notifications" aria-label=label>
-                        <Bell />
-                        {(n > 0).then(|| view! { <span class="bell-count" aria-hidden="true">{if n > 99 { "99+".to_string() } else { n.to_string() }}</span> })}
-                    </a>
-                }
+        <a class="bell" href="/notifications" aria-label=label>
+            <Bell />
+            {move || (n() > 0).then(|| view! {
+                <span class="bell-count" aria-hidden="true">{if n() > 99 { "99+".to_string() } else { n().to_string() }}</span>
             })}
-        </Transition>
+        </a>
     }
 }
 
@@ -122,7 +120,7 @@ pub fn NotificationsPage() -> impl IntoView {
         </Transition>
         <section class="card">
             <h2>"What reaches you, and where"</h2>
-            <p class="hint">"For each kind: shown here in Larder, pushed to your phone or browser, both, or neither. Push delivery is not switched on in this version yet; your push choices are kept for when it is."</p>
+            <p class="hint">"For each kind: shown here in Larder, pushed to your phone or browser, both, or neither. Pushes reach the browsers push is turned on in; turning it on from this page comes in the next version."</p>
             <Transition fallback=Loading>
                 {move || Suspend::new(async move {
                     let p = match prefs.await {

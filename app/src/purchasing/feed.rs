@@ -214,16 +214,19 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
-/// Fetches a catalog's text, trying again on network errors and 5xx
-/// answers. Returns the text and how many attempts it took.
-pub async fn fetch(settings: &FetchSettings, url: &str) -> Result<String, FetchError> {
-    let url = check_url(url, &settings.allowed_networks).map_err(FetchError::Refused)?;
+/// The HTTP client for requests to addresses people gave Larder (supplier
+/// catalogs, push services): no proxy from the environment, names
+/// resolved to public (or allowed) addresses only, redirects (when
+/// followed) checked the same way, and a timeout.
+pub fn outbound_client(
+    settings: &FetchSettings,
+    timeout: Duration,
+    follow_redirects: bool,
+) -> Result<reqwest::Client, String> {
     let allowed = Arc::new(settings.allowed_networks.clone());
     let on_redirect = allowed.clone();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .dns_resolver(Arc::new(PublicOnly(allowed)))
-        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+    let redirects = if follow_redirects {
+        reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 return attempt.error(Blocked(format!(
                     "the address redirects more than {MAX_REDIRECTS} times"
@@ -233,16 +236,26 @@ pub async fn fetch(settings: &FetchSettings, url: &str) -> Result<String, FetchE
                 Ok(_) => attempt.follow(),
                 Err(m) => attempt.error(Blocked(format!("it redirects elsewhere: {m}"))),
             }
-        }))
-        .connect_timeout(settings.timeout)
-        .timeout(settings.timeout)
-        .user_agent(concat!(
-            "Larder/",
-            env!("CARGO_PKG_VERSION"),
-            " (supplier catalog sync)"
-        ))
+        })
+    } else {
+        reqwest::redirect::Policy::none()
+    };
+    reqwest::Client::builder()
+        .no_proxy()
+        .dns_resolver(Arc::new(PublicOnly(allowed)))
+        .redirect(redirects)
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .user_agent(concat!("Larder/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| FetchError::Refused(format!("the HTTP client did not start ({e})")))?;
+        .map_err(|e| format!("the HTTP client did not start ({e})"))
+}
+
+/// Fetches a catalog's text, trying again on network errors and 5xx
+/// answers.
+pub async fn fetch(settings: &FetchSettings, url: &str) -> Result<String, FetchError> {
+    let url = check_url(url, &settings.allowed_networks).map_err(FetchError::Refused)?;
+    let client = outbound_client(settings, settings.timeout, true).map_err(FetchError::Refused)?;
     let tries = AtomicU32::new(0);
     let outcome = (|| {
         tries.fetch_add(1, Ordering::Relaxed);

@@ -19,6 +19,7 @@ mod photos;
 mod places;
 mod properties;
 mod purchasing;
+mod push;
 mod schema;
 mod stock_issues;
 mod supplier_feeds;
