@@ -142,7 +142,7 @@ pub fn NotificationsPage() -> impl IntoView {
                                     </div>
                                 }
                             }).collect_view()}
-                            <div class="field check"><label><input type="checkbox" name="daily_digest" value="on" checked=p.daily_digest />" Push a daily digest instead of each one as it happens"</label></div>
+                            <div class="field check"><label><input type="checkbox" name="daily_digest" value="on" checked=p.daily_digest />" Push a daily digest instead of each one as it happens (kept for when the digest is sent; until then pushes come one by one)"</label></div>
                             <FormError error=save_error fields=&[] />
                             {move || saved().then(|| view! { <p class="notice" role="status">"Saved."</p> })}
                             <SubmitButton label="Save" busy_label="Saving…" pending=save.pending() />

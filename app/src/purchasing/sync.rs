@@ -357,8 +357,8 @@ pub(super) async fn apply(
         }
     };
     // What the supplier lists now, by SKU key.
-    let current: HashMap<String, (String, Option<i64>, bool, Option<String>, Option<String>)> = sqlx::query(
-        "select i.sku_key, i.id, i.price_cents, i.available, i.product_id, p.unit \
+    let current: HashMap<String, (String, Option<i64>, bool, Option<String>, String)> = sqlx::query(
+        "select i.sku_key, i.id, i.price_cents, i.available, i.product_id, i.sku \
          from supplier_items i left join products p on p.id = i.product_id where i.supplier_id = $1",
     )
     .bind(s.id.as_str())
@@ -373,7 +373,7 @@ pub(super) async fn apply(
                 r.try_get("price_cents")?,
                 r.try_get::<i64, _>("available")? != 0,
                 r.try_get("product_id")?,
-                r.try_get("unit")?,
+                r.try_get("sku")?,
             ),
         ))
     })
@@ -483,10 +483,10 @@ pub(super) async fn apply(
     }
     // What the file no longer lists is discontinued: kept (old orders
     // name it), but not offered.
-    for (key, (item, _, available, _, _)) in &current {
+    for (key, (item, _, available, _, sku)) in &current {
         if !listed.contains(key) && *available {
             report.discontinued += 1;
-            change(&mut report, format!("Discontinued: {key}"));
+            change(&mut report, format!("Discontinued: {sku}"));
             sqlx::query("update supplier_items set available = 0, updated_at = $2 where id = $1")
                 .bind(item)
                 .bind(now)

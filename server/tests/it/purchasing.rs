@@ -589,7 +589,7 @@ async fn a_catalog_file_syncs_whole_or_not_at_all(backend: Backend) {
     let changes = r.body["changes"].to_string();
     assert!(
         changes.contains("Price of BN-24: 18.40 → 19.10")
-            && changes.contains("Discontinued: rc-10"),
+            && changes.contains("Discontinued: RC-10"),
         "{changes}"
     );
     let all = items().await;
