@@ -66,7 +66,7 @@ impl Offers {
                         parts_per_pack: 0,
                         price_cents: r.try_get("price_cents")?,
                         lead_time_days: r.try_get("lead_time_days")?,
-                        order_days: days.split(',').filter_map(|d| d.parse().ok()).collect(),
+                        order_days: stored_order_days(&days),
                     },
                     r.try_get("pack_size")?,
                 ))

@@ -50,6 +50,11 @@ pub fn parse_order_days(input: &str, field: &str) -> Result<Vec<u8>, AppError> {
     Ok(days)
 }
 
+/// The order days as stored ("1,4"): ISO weekday numbers.
+pub fn stored_order_days(stored: &str) -> Vec<u8> {
+    stored.split(',').filter_map(|d| d.parse().ok()).collect()
+}
+
 /// The order days as people read them: "Mon, Thu", or "Any day".
 pub fn order_days_label(days: &[u8]) -> String {
     if days.is_empty() {

@@ -59,7 +59,7 @@ fn supplier_from(r: &crate::db::Row) -> Result<Supplier, sqlx::Error> {
         email: r.try_get("email")?,
         phone: r.try_get("phone")?,
         lead_time_days: r.try_get("lead_time_days")?,
-        order_days: days.split(',').filter_map(|d| d.parse().ok()).collect(),
+        order_days: stored_order_days(&days),
         minimum_order_cents: r.try_get("minimum_order_cents")?,
         notes: r.try_get("notes")?,
         items: r.try_get("items")?,

@@ -118,16 +118,17 @@ impl Work {
         let mut work = Self::default();
         for event in events {
             let pantry = event.pantry_id.clone();
-            match event.domain()? {
-                e if e.movement().is_some() => {
-                    let m = e.movement().expect("matched above");
-                    if let Some(p) = pantry {
-                        work.product(p, &m.product_id);
-                    }
-                    if let Some(other) = &m.counterpart_pantry_id {
-                        work.product(other.clone(), &m.product_id);
-                    }
+            let domain = event.domain()?;
+            if let Some(m) = domain.movement() {
+                if let Some(p) = pantry {
+                    work.product(p, &m.product_id);
                 }
+                if let Some(other) = &m.counterpart_pantry_id {
+                    work.product(other.clone(), &m.product_id);
+                }
+                continue;
+            }
+            match domain {
                 DomainEvent::StockMinimumSet(m) => {
                     if let Some(p) = pantry {
                         work.product(p, &m.product_id);

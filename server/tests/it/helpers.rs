@@ -160,6 +160,15 @@ pub async fn spawn_beside_with_clock(
     }
 }
 
+/// Serves `router` on a loopback port of its own (a test's stand-in for a
+/// supplier, a model or a push service); returns `http://127.0.0.1:port`.
+pub async fn serve_on_loopback(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    base
+}
+
 /// A browser-like client: keeps cookies between requests.
 pub fn client() -> Client {
     Client::builder()

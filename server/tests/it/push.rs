@@ -102,9 +102,7 @@ async fn pushes_arrive_encrypted_once_and_gone_subscriptions_go(backend: Backend
     let router = axum::Router::new()
         .route("/push/{path}", axum::routing::post(push))
         .with_state(service.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/push", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let base = format!("{}/push", serve_on_loopback(router).await);
     let app = spawn_with(
         backend,
         &[
@@ -131,8 +129,7 @@ async fn pushes_arrive_encrypted_once_and_gone_subscriptions_go(backend: Backend
         "an uncompressed P-256 point"
     );
 
-    let subscribe = |who: &Subscriber, path: &str| {
-        let form = who.form(&format!("{base}/{path}"));
+    let send = |form: Vec<(String, String)>| {
         let (app, admin) = (&app, &admin);
         async move {
             let form: Vec<(&str, &str)> =
@@ -140,18 +137,11 @@ async fn pushes_arrive_encrypted_once_and_gone_subscriptions_go(backend: Backend
             app.call(admin, "subscribe_push", &form).await
         }
     };
+    let subscribe = |who: &Subscriber, path: &str| send(who.form(&format!("{base}/{path}")));
     // Bad subscriptions are refused, each saying which part.
     let phone = Subscriber::new(1);
     let mut bad = phone.form("http://10.0.0.9/push/x");
-    let r = app
-        .call(
-            &admin,
-            "subscribe_push",
-            &bad.iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .await;
+    let r = send(bad.clone()).await;
     assert_eq!(
         (r.status, r.field()),
         (StatusCode::UNPROCESSABLE_ENTITY, "endpoint"),
@@ -160,15 +150,7 @@ async fn pushes_arrive_encrypted_once_and_gone_subscriptions_go(backend: Backend
     );
     bad[0].1 = format!("{base}/ok");
     bad[1].1 = B64.encode([4u8; 65]);
-    let r = app
-        .call(
-            &admin,
-            "subscribe_push",
-            &bad.iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .await;
+    let r = send(bad.clone()).await;
     assert_eq!(
         (r.status, r.field()),
         (StatusCode::UNPROCESSABLE_ENTITY, "p256dh"),

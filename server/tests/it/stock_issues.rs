@@ -410,9 +410,7 @@ async fn the_advisor_adds_words_and_never_stands_in_the_way(backend: Backend) {
     let router = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(model.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let url = format!("{}/v1", serve_on_loopback(router).await);
     let app = spawn_with(
         backend,
         &[

@@ -82,10 +82,7 @@ async fn start_supplier() -> (Supplier, String) {
     let router = axum::Router::new()
         .route("/{path}", axum::routing::get(answer))
         .with_state(supplier.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    (supplier, base)
+    (supplier, serve_on_loopback(router).await)
 }
 
 /// Loopback allowed (the test's supplier lives there), short timeouts and
