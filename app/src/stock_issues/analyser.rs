@@ -393,7 +393,7 @@ async fn apply(tx: &mut Tx, backend: Backend, looked: &[Looked], now: i64) -> Ap
                 (None, Some((id, _))) => {
                     sqlx::query(
                         "update stock_issues set status = 'resolved', open_key = null, closed_at = $1, updated_at = $1 \
-                         where id = $2",
+                         where id = $2 and status = 'open'",
                     )
                     .bind(now)
                     .bind(&id)
@@ -462,7 +462,7 @@ async fn update(tx: &mut Tx, id: &str, f: &Finding, now: i64) -> AppResult<()> {
     sqlx::query(
         "update stock_issues set kind = $1, severity = $2, title = $3, explanation = $4, numbers = $5, \
          proposal = $6, updated_at = $7 \
-         where id = $8 and (kind <> $1 or severity <> $2 or title <> $3 or explanation <> $4 \
+         where id = $8 and status = 'open' and (kind <> $1 or severity <> $2 or title <> $3 or explanation <> $4 \
          or numbers <> $5 or proposal <> $6)",
     )
     .bind(f.kind.as_str())

@@ -221,7 +221,9 @@ async fn actionable(
 }
 
 /// Closes an open issue for `status`; false when someone else closed it
-/// first.
+/// first. An accepted issue keeps its key until its action is done
+/// ([`release_key`]), so the analyser, looking meanwhile (a new draft's
+/// event comes before its lines), finds it and raises no second one.
 async fn close(
     state: &AppState,
     caller: &Caller,
@@ -230,8 +232,9 @@ async fn close(
     reason: Option<&str>,
 ) -> AppResult<bool> {
     Ok(sqlx::query(
-        "update stock_issues set status = $1, open_key = null, closed_at = $2, updated_at = $2, \
-         closed_by = $3, dismiss_reason = $4 where id = $5 and status = 'open'",
+        "update stock_issues set status = $1, \
+         open_key = case when $1 = 'accepted' then open_key else null end, \
+         closed_at = $2, updated_at = $2, closed_by = $3, dismiss_reason = $4 where id = $5 and status = 'open'",
     )
     .bind(status)
     .bind(state.clock.now_ms())
@@ -244,12 +247,20 @@ async fn close(
         == 1)
 }
 
-/// Puts an accepted issue back to open when its action failed (unless the
-/// analyser raised the same trouble again meanwhile).
+/// Frees an accepted issue's key once its action is done.
+async fn release_key(state: &AppState, id: &StockIssueId) -> AppResult<()> {
+    sqlx::query("update stock_issues set open_key = null where id = $1")
+        .bind(id.as_str())
+        .execute(state.db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Puts an accepted issue back to open when its action failed (it still
+/// holds its key).
 async fn reopen(state: &AppState, id: &StockIssueId) -> AppResult<()> {
     sqlx::query(
-        "update stock_issues set status = 'open', open_key = issue_key, closed_at = null, closed_by = null \
-         where id = $1 and not exists (select 1 from stock_issues o where o.open_key = stock_issues.issue_key)",
+        "update stock_issues set status = 'open', closed_at = null, closed_by = null where id = $1",
     )
     .bind(id.as_str())
     .execute(state.db.pool())
@@ -301,6 +312,7 @@ pub async fn accept(state: &AppState, caller: &Caller, id: &StockIssueId) -> App
             return Err(e);
         }
     };
+    release_key(state, id).await?;
     if let Some(order) = &accepted.order_id {
         sqlx::query("update stock_issues set order_id = $1 where id = $2")
             .bind(order.as_str())
