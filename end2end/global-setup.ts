@@ -94,6 +94,8 @@ export default async function globalSetup() {
         LARDER_LOG_FORMAT: 'pretty',
         NO_COLOR: '1',
         DATABASE_URL: '',
+        // The usage journey's push service runs on loopback.
+        ...(inst.name.endsWith('-usage') ? { LARDER_FETCH_ALLOWED_NETWORKS: '127.0.0.1/32' } : {}),
         ...sso(inst.name),
       },
       stdio: ['ignore', log, log],

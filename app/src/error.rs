@@ -47,10 +47,28 @@ pub enum AppError {
     #[error(
         "Something went wrong on our side. If it keeps happening, quote request id {request_id}."
     )]
-    Internal { request_id: String },
+    Internal {
+        request_id: String,
+        /// The cause, for the server's own records (a parked event's
+        /// error); never sent to the browser.
+        #[serde(skip)]
+        cause: Option<String>,
+    },
 }
 
 impl AppError {
+    /// What went wrong, for the server's own records: the cause of an
+    /// internal error (which users see only as a request id), else the
+    /// message.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Internal {
+                cause: Some(cause), ..
+            } => cause.clone(),
+            other => other.to_string(),
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {
             field: field.into(),
@@ -123,6 +141,7 @@ impl FromServerFnError for AppError {
             }
             other => Self::Internal {
                 request_id: format!("unknown ({other})"),
+                cause: None,
             },
         }
     }
@@ -167,7 +186,10 @@ mod ssr {
             }
             let request_id = crate::request::current_request_id();
             tracing::error!(error = %chain, %request_id, "internal error");
-            Self::Internal { request_id }
+            Self::Internal {
+                request_id,
+                cause: Some(chain),
+            }
         }
     }
 
@@ -216,7 +238,8 @@ mod tests {
         assert_eq!(AppError::forbidden().status(), 403);
         assert_eq!(
             AppError::Internal {
-                request_id: "r".into()
+                request_id: "r".into(),
+                cause: None,
             }
             .status(),
             500
@@ -249,6 +272,7 @@ mod every_variant {
             },
             AppError::Internal {
                 request_id: "r".into(),
+                cause: None,
             },
         ] {
             let json = serde_json::to_string(&e).expect("serializes");

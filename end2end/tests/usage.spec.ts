@@ -4,6 +4,7 @@
 // report shows the visit.
 import { APIRequestContext, expect, test as base } from '@playwright/test';
 import { accessible, hydrated, open, setupCodeFromLog, shoot } from './helpers';
+import { decrypt, deliver, shownNotifications, standInForSubscribe, startPushService, storedSubscription } from './push-service';
 import { instanceUrl } from '../playwright.config';
 
 const test = base.extend({
@@ -277,8 +278,24 @@ test('the coordinator drafts an order from what to order, submits it, and receiv
   await shoot(page, info, 'supplier');
 });
 
-test('an urgent issue appears, the coordinator accepts the proposed order, submits and receives it, and the stock rises', async ({ page }, info) => {
+test('an urgent issue appears, is pushed to the browser, the coordinator accepts the proposed order, submits and receives it, and the stock rises', async ({ page, context }, info) => {
+  // Push is turned on in this browser first (see push-service.ts for what
+  // stands in for the browser's push service).
+  const pushService = await startPushService();
+  await standInForSubscribe(context, pushService.url);
+  await context.grantPermissions(['notifications']);
   await post(page.request, 'sign_in', { email: admin.email, password: admin.password });
+  await open(page, '/notifications');
+  await hydrated(page);
+  await expect(page.getByText('Push is off in this browser.')).toBeVisible();
+  await page.getByRole('button', { name: 'Turn on push in this browser' }).click();
+  await expect(page.getByText('Push is on in this browser.')).toBeVisible();
+  await shoot(page, info, 'notifications-push-on');
+  const subscription = (await storedSubscription(page))!;
+  expect(subscription.userVisibleOnly).toBe(true);
+  const serverKey = await post(page.request, 'push_public_key', {});
+  expect(subscription.serverKey).toBe(serverKey);
+
   // Nearly all the soup goes out: one can left, and the next delivery is
   // days away.
   const left = Number(await onHand(page.request, ids.soup));
@@ -304,6 +321,24 @@ test('an urgent issue appears, the coordinator accepts the proposed order, submi
   await expect(note).toBeVisible();
   await accessible(page, 'notifications');
   await shoot(page, info, 'notifications');
+  // The same news reached the browser as a push: encrypted to its keys,
+  // signed with the instance's key, and shown by the service worker.
+  const soupPush = async () => {
+    for (const p of pushService.pushes) {
+      const message = JSON.parse(decrypt(p.body, subscription));
+      if (/Tomato soup will run out at Main Pantry/.test(message.title)) return { ...p, message };
+    }
+    return null;
+  };
+  await expect.poll(async () => (await soupPush()) !== null, { timeout: 15_000 }).toBe(true);
+  const pushed = (await soupPush())!;
+  expect(pushed.path).toBe(new URL(subscription.endpoint).pathname);
+  expect(pushed.headers['content-encoding']).toBe('aes128gcm');
+  expect(pushed.headers['authorization']).toContain(`k=${serverKey}`);
+  expect(pushed.message.link).toBe(`/pantries/${ids.main}/issues`);
+  expect(pushed.message.body).toMatch(/^Proposed: Draft the order: \d+ packs? \(\d+\) from City Wholesale\./);
+  await deliver(page, JSON.stringify(pushed.message));
+  await expect.poll(() => shownNotifications(page)).toContain(pushed.message.title);
   await note.click();
   await expect(page.getByRole('heading', { level: 1, name: 'Stock issues' })).toBeVisible();
   await expect(issue).toBeVisible();
@@ -333,4 +368,13 @@ test('an urgent issue appears, the coordinator accepts the proposed order, submi
   await page.getByText(/Closed lately/).click();
   await expect(page.getByText(/Accepted by Ada Admin/)).toBeVisible();
   await shoot(page, info, 'stock-issues-closed');
+
+  // Push turned off: the browser forgets the subscription, and so does Larder.
+  await open(page, '/notifications');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Turn off push in this browser' }).click();
+  await expect(page.getByText('Push is off in this browser.')).toBeVisible();
+  expect(await storedSubscription(page)).toBeNull();
+  expect(await post(page.request, 'push_subscribed', { endpoint: subscription.endpoint })).toBe(false);
+  await pushService.close();
 });

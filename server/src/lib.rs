@@ -208,6 +208,12 @@ pub async fn start_with_clock(
         state.clone(),
         delivery_stopped.clone(),
     ));
+    delivery.push(app::notifications::digest::start(
+        &state.tasks,
+        state.clone(),
+        state.settings.job_check,
+        delivery_stopped.clone(),
+    ));
     delivery.push(app::purchasing::feed::start(
         &state.tasks,
         state.clone(),
@@ -455,6 +461,7 @@ pub fn router(config: &Config, state: AppState, metrics: Arc<metrics::Metrics>) 
                 tracing::error!("a request handler panicked");
                 axum::response::IntoResponse::into_response(app::error::AppError::Internal {
                     request_id: "see server log".into(),
+                    cause: None,
                 })
             },
         ))

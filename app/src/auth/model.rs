@@ -592,6 +592,8 @@ pub fn audit_label(type_name: &str) -> String {
         "StockIssueRaised" => "Stock issue raised",
         "StockIssueAccepted" => "Stock issue accepted",
         "StockIssueDismissed" => "Stock issue dismissed",
+        "EventParked" => "Event set aside after failing",
+        "ParkedEventDelivered" => "Parked event delivered on retry",
         "ForecastsGenerated" => "Forecasts made",
         _ => "",
     };

@@ -33,6 +33,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+use super::domain::DomainEvent;
 use super::store::{self, Event};
 use crate::db::{now_ms, Db, Tx};
 use crate::ids::DeadLetterId;
@@ -450,7 +451,7 @@ impl LocalBus {
                     if attempt >= self.policy.max_attempts {
                         tracing::error!(consumer = name, seq = event.seq, event_type = %event.event_type, %error, attempts = attempt, "parking an event the consumer keeps failing on");
                         loop {
-                            match park(db, name, event.seq, attempt, &error).await {
+                            match park(db, name, event, attempt, &error).await {
                                 Ok(()) => break,
                                 Err(e) => {
                                     tracing::error!(consumer = name, seq = event.seq, error = %e, "could not park the event; retrying");
@@ -491,6 +492,14 @@ pub async fn retry_parked(
         .execute(&mut **tx)
         .await
         .map_err(|e| e.to_string())?;
+    tell(
+        tx,
+        db.backend(),
+        event,
+        DomainEvent::ParkedEventDelivered(Parked::of(consumer.name(), event)),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     match delivery.tx {
         Some(tx) => tx.commit().await.map_err(|e| e.to_string()),
         None => Ok(()),
@@ -526,28 +535,88 @@ impl EventBus for LocalBus {
     }
 }
 
-/// Records the parked event and moves the checkpoint past it, together.
+/// What the `EventParked` and `ParkedEventDelivered` events carry: which
+/// consumer, and which event of the log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Parked {
+    pub consumer: String,
+    pub event_seq: i64,
+    pub event_type: String,
+}
+
+impl Parked {
+    fn of(consumer: &str, event: &Event) -> Self {
+        Self {
+            consumer: consumer.to_string(),
+            event_seq: event.seq,
+            event_type: event.event_type.clone(),
+        }
+    }
+}
+
+/// Says in the log that a parked event changed (the analyser tells the
+/// organization's admins), beside the change itself. Never about an event
+/// that says so itself: a consumer failing on those would park forever.
+async fn tell(
+    tx: &mut Tx,
+    backend: crate::db::Backend,
+    event: &Event,
+    said: DomainEvent,
+) -> crate::error::AppResult<()> {
+    if matches!(
+        event.event,
+        Ok(DomainEvent::EventParked(_) | DomainEvent::ParkedEventDelivered(_))
+    ) {
+        return Ok(());
+    }
+    store::append(
+        tx,
+        backend,
+        &store::NewEvent {
+            event: &said,
+            organization_id: &event.organization_id,
+            pantry_id: event.pantry_id.as_deref(),
+            actor_id: None,
+            correlation_id: &event.correlation_id,
+            client_ip: None,
+            occurred_at: now_ms(),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records the parked event and moves the checkpoint past it, together,
+/// with an `EventParked` event.
 async fn park(
     db: &Db,
     consumer: &str,
-    seq: i64,
+    event: &Event,
     attempts: u32,
     error: &str,
-) -> Result<(), sqlx::Error> {
+) -> crate::error::AppResult<()> {
     let mut tx = db.begin().await?;
     sqlx::query(
         "insert into dead_letters (id, consumer, event_seq, attempts, error, parked_at) values ($1, $2, $3, $4, $5, $6)",
     )
     .bind(DeadLetterId::new().as_str())
     .bind(consumer)
-    .bind(seq)
+    .bind(event.seq)
     .bind(attempts as i64)
     .bind(truncate(error, 2000))
     .bind(now_ms())
     .execute(&mut *tx)
     .await?;
-    store::save_checkpoint(&mut tx, consumer, seq).await?;
-    tx.commit().await
+    tell(
+        &mut tx,
+        db.backend(),
+        event,
+        DomainEvent::EventParked(Parked::of(consumer, event)),
+    )
+    .await?;
+    store::save_checkpoint(&mut tx, consumer, event.seq).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::bus::Parked;
 use crate::auth::members::{MemberChanged, MemberJoined};
 use crate::catalog::model::Product;
 use crate::forecasts::run::ForecastsGenerated;
@@ -79,6 +80,10 @@ pub enum DomainEvent {
     StockIssueRaised(IssueRaised),
     StockIssueAccepted(IssueClosed),
     StockIssueDismissed(IssueClosed),
+    // The pipeline itself: a consumer parked an event, or a parked event
+    // went through when retried.
+    EventParked(Parked),
+    ParkedEventDelivered(Parked),
 }
 
 impl DomainEvent {
@@ -128,6 +133,8 @@ impl DomainEvent {
             StockIssueRaised(_) => "StockIssueRaised",
             StockIssueAccepted(_) => "StockIssueAccepted",
             StockIssueDismissed(_) => "StockIssueDismissed",
+            EventParked(_) => "EventParked",
+            ParkedEventDelivered(_) => "ParkedEventDelivered",
         }
     }
 

@@ -42,7 +42,8 @@ pub async fn get_notification_preferences() -> Result<Preferences, AppError> {
     super::service::preferences(&state, &caller).await
 }
 
-/// Each kind's channel (in_app, push, both or off) and the daily digest.
+/// Each kind's channel (in_app, push, both or off) and the daily digest;
+/// a kind left out keeps its channel.
 #[server(prefix = "/api", endpoint = "save_notification_preferences")]
 pub async fn save_notification_preferences(
     #[server(default)] urgent_issue: String,
@@ -50,6 +51,7 @@ pub async fn save_notification_preferences(
     #[server(default)] expiring: String,
     #[server(default)] order_received: String,
     #[server(default)] sync_failed: String,
+    #[server(default)] parked_events: String,
     #[server(default)] daily_digest: String,
 ) -> Result<(), AppError> {
     let (state, caller) = context().await?;
@@ -59,6 +61,7 @@ pub async fn save_notification_preferences(
         ("expiring", expiring),
         ("order_received", order_received),
         ("sync_failed", sync_failed),
+        ("parked_events", parked_events),
     ]
     .into_iter()
     .filter(|(_, c)| !c.trim().is_empty())
@@ -84,6 +87,14 @@ pub async fn subscribe_push(
 ) -> Result<(), AppError> {
     let (state, caller) = context().await?;
     super::push::subscribe(&state, &caller, &endpoint, &p256dh, &auth).await
+}
+
+/// Whether this browser's subscription is kept for the signed-in person
+/// (a browser stays subscribed when someone else signs in on it).
+#[server(prefix = "/api", endpoint = "push_subscribed")]
+pub async fn push_subscribed(#[server(default)] endpoint: String) -> Result<bool, AppError> {
+    let (state, caller) = context().await?;
+    super::push::is_subscribed(&state, &caller, &endpoint).await
 }
 
 /// Forgets this browser's push subscription.

@@ -4,6 +4,9 @@
 //! notifications for the managers they concern.
 
 pub mod api;
+pub mod browser;
+#[cfg(feature = "ssr")]
+pub mod digest;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod notifier;

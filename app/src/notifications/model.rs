@@ -19,15 +19,18 @@ pub enum Kind {
     OrderReceived,
     /// A supplier's catalog sync failed.
     SyncFailed,
+    /// Events a part of Larder kept failing on were set aside (admins).
+    ParkedEvents,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::UrgentIssue,
         Kind::ProposedOrder,
         Kind::Expiring,
         Kind::OrderReceived,
         Kind::SyncFailed,
+        Kind::ParkedEvents,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +40,7 @@ impl Kind {
             Self::Expiring => "expiring",
             Self::OrderReceived => "order_received",
             Self::SyncFailed => "sync_failed",
+            Self::ParkedEvents => "parked_events",
         }
     }
 
@@ -51,6 +55,7 @@ impl Kind {
             Self::Expiring => "Stock expiring soon",
             Self::OrderReceived => "Orders received",
             Self::SyncFailed => "Supplier syncs that failed",
+            Self::ParkedEvents => "Parked events (admins)",
         }
     }
 }

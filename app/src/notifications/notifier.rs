@@ -1,7 +1,8 @@
 //! Turns events into notifications for the people they concern: an urgent
 //! stock issue, an order proposed and waiting, stock expiring, an order
 //! received (the pantry's managers), a supplier's sync that failed (the
-//! organization's managers). Each person's preference for the kind
+//! organization's managers), events set aside after failing (the
+//! organization's admins). Each person's preference for the kind
 //! decides whether it shows in Larder.
 //!
 //! Durable, and keyed by (person, event): an event delivered twice never
@@ -29,6 +30,8 @@ pub struct Notice {
     pub link: String,
     /// The pantry whose managers are told; none for the organization's.
     pub pantry: Option<String>,
+    /// Only the organization's admins are told.
+    pub admins_only: bool,
 }
 
 impl Consumer for Notifier {
@@ -67,27 +70,40 @@ async fn notice_of(db: &Db, event: &Event) -> Result<Option<Notice>, sqlx::Error
     Ok(match domain {
         DomainEvent::StockIssueRaised(r) => {
             let kind = match (r.severity.as_str(), r.kind.as_str()) {
+                (_, "parked_events") => Kind::ParkedEvents,
                 ("urgent", _) => Kind::UrgentIssue,
                 (_, "reorder") => Kind::ProposedOrder,
                 (_, "expiring") => Kind::Expiring,
                 _ => return Ok(None),
             };
-            let link = match &pantry {
-                Some(p) => format!("/pantries/{p}/issues"),
-                None => format!("/organizations/{}/issues", event.organization_id),
-            };
-            let body = match kind {
-                Kind::UrgentIssue | Kind::ProposedOrder => {
-                    "An order is proposed: open the stock issues to accept it.".to_string()
+            let link = match (&pantry, kind) {
+                (_, Kind::ParkedEvents) => {
+                    format!("/organizations/{}/issues", event.organization_id)
                 }
-                _ => "Open the stock issues to see what Larder proposes.".to_string(),
+                (Some(p), _) => format!("/pantries/{p}/issues"),
+                (None, _) => format!("/organizations/{}/issues", event.organization_id),
+            };
+            // What accepting would do, in the words of its button.
+            let proposal: Option<String> =
+                sqlx::query_scalar("select proposal from stock_issues where id = $1")
+                    .bind(&r.issue_id)
+                    .fetch_optional(db.pool())
+                    .await?;
+            let proposal = proposal
+                .and_then(|p| serde_json::from_str::<crate::stock_issues::model::Proposal>(&p).ok())
+                .filter(|p| *p != crate::stock_issues::model::Proposal::Acknowledge)
+                .map(|p| p.action_label());
+            let body = match proposal {
+                Some(action) => format!("Proposed: {action}. Open the stock issues to accept it."),
+                None => "Open the stock issues to see what Larder proposes.".to_string(),
             };
             Some(Notice {
                 kind,
                 title: r.title.clone(),
                 body,
                 link,
-                pantry,
+                pantry: pantry.filter(|_| kind != Kind::ParkedEvents),
+                admins_only: kind == Kind::ParkedEvents,
             })
         }
         DomainEvent::PurchaseOrderReceived(o) if o.status == "received" => {
@@ -106,6 +122,7 @@ async fn notice_of(db: &Db, event: &Event) -> Result<Option<Notice>, sqlx::Error
                 body: "Everything on it is on the shelf.".into(),
                 link: format!("/orders/{}", o.order_id),
                 pantry,
+                admins_only: false,
             })
         }
         DomainEvent::SupplierSyncFailed(f) => {
@@ -123,6 +140,7 @@ async fn notice_of(db: &Db, event: &Event) -> Result<Option<Notice>, sqlx::Error
                 body: f.message.clone(),
                 link: format!("/suppliers/{}", f.supplier_id),
                 pantry: None,
+                admins_only: false,
             })
         }
         _ => None,
@@ -148,6 +166,17 @@ async fn deliver(tx: &mut Tx, event: &Event, notice: &Notice) -> Result<(), sqlx
             .fetch_all(&mut **tx)
             .await?
         }
+        // The organization's admins: those who may retry parked events.
+        None if notice.admins_only => {
+            sqlx::query_scalar(
+                "select distinct m.user_id from memberships m join users u on u.id = m.user_id \
+                 where m.organization_id = $1 and m.role = 'admin' and m.scope_kind = 'organization' \
+                 and u.disabled_at is null",
+            )
+            .bind(&event.organization_id)
+            .fetch_all(&mut **tx)
+            .await?
+        }
         None => {
             sqlx::query_scalar(
                 "select distinct m.user_id from memberships m join users u on u.id = m.user_id \
@@ -170,7 +199,17 @@ async fn deliver(tx: &mut Tx, event: &Event, notice: &Notice) -> Result<(), sqlx
         .transpose()?
         .and_then(|c| Channel::parse(&c))
         .unwrap_or(Channel::Both);
-        if channel.push() {
+        if channel.push() && super::digest::wanted(tx, &person).await? {
+            super::digest::hold(
+                tx,
+                &person,
+                event.id.as_str(),
+                &event.organization_id,
+                &notice.title,
+                event.occurred_at,
+            )
+            .await?;
+        } else if channel.push() {
             let payload = serde_json::json!({
                 "title": notice.title,
                 "body": notice.body,

@@ -138,17 +138,36 @@ pub async fn unsubscribe(state: &AppState, caller: &Caller, endpoint: &str) -> A
         "delete from push_deliveries where subscription_id in \
          (select id from push_subscriptions where endpoint = $1 and user_id = $2)",
     )
-    .bind(endpoint.trim())
+    .bind(stored_endpoint(endpoint))
     .bind(caller.me.id.as_str())
     .execute(&mut *tx)
     .await?;
     sqlx::query("delete from push_subscriptions where endpoint = $1 and user_id = $2")
-        .bind(endpoint.trim())
+        .bind(stored_endpoint(endpoint))
         .bind(caller.me.id.as_str())
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// An endpoint as [`subscribe`] stores it (parsed and written again).
+fn stored_endpoint(endpoint: &str) -> String {
+    reqwest::Url::parse(endpoint.trim())
+        .map(String::from)
+        .unwrap_or_else(|_| endpoint.trim().to_string())
+}
+
+/// Whether the caller gets pushes at this endpoint.
+pub async fn is_subscribed(state: &AppState, caller: &Caller, endpoint: &str) -> AppResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "select count(*) from push_subscriptions where endpoint = $1 and user_id = $2",
+    )
+    .bind(stored_endpoint(endpoint))
+    .bind(caller.me.id.as_str())
+    .fetch_one(state.db.pool())
+    .await?;
+    Ok(n > 0)
 }
 
 /// How many browsers the caller gets pushes in.

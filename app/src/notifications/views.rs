@@ -7,6 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_location;
 
 use super::api::*;
+use super::browser::PushState;
 use super::model::*;
 use crate::ui::*;
 
@@ -120,7 +121,8 @@ pub fn NotificationsPage() -> impl IntoView {
         </Transition>
         <section class="card">
             <h2>"What reaches you, and where"</h2>
-            <p class="hint">"For each kind: shown here in Larder, pushed to your phone or browser, both, or neither. Pushes reach the browsers push is turned on in; turning it on from this page comes in the next version."</p>
+            <p class="hint">"For each kind: shown here in Larder, pushed to your phone or browser, both, or neither. Pushes reach the browsers push is turned on in."</p>
+            <PushSwitch />
             <Transition fallback=Loading>
                 {move || Suspend::new(async move {
                     let p = match prefs.await {
@@ -142,7 +144,7 @@ pub fn NotificationsPage() -> impl IntoView {
                                     </div>
                                 }
                             }).collect_view()}
-                            <div class="field check"><label><input type="checkbox" name="daily_digest" value="on" checked=p.daily_digest />" Push a daily digest instead of each one as it happens (kept for when the digest is sent; until then pushes come one by one)"</label></div>
+                            <div class="field check"><label><input type="checkbox" name="daily_digest" value="on" checked=p.daily_digest />" Push one daily digest at 7 in the morning instead of each one as it happens"</label></div>
                             <FormError error=save_error fields=&[] />
                             {move || saved().then(|| view! { <p class="notice" role="status">"Saved."</p> })}
                             <SubmitButton label="Save" busy_label="Saving…" pending=save.pending() />
@@ -151,5 +153,60 @@ pub fn NotificationsPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// Push in this browser: on, off, or why it cannot be. Asked from the
+/// browser only (the server cannot know this browser's subscription).
+#[component]
+fn PushSwitch() -> impl IntoView {
+    let version = RwSignal::new(0u32);
+    let state = LocalResource::new(move || {
+        version.track();
+        super::browser::state()
+    });
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let change = move |on: bool| {
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let done = if on {
+                super::browser::turn_on().await
+            } else {
+                super::browser::turn_off().await
+            };
+            if let Err(e) = done {
+                error.set(Some(e));
+            }
+            busy.set(false);
+            version.update(|v| *v = v.wrapping_add(1));
+        });
+    };
+    view! {
+        <div class="push-switch" aria-live="polite">
+            {move || match state.get() {
+                None => view! { <p class="hint">"Looking at this browser…"</p> }.into_any(),
+                Some(PushState::Unsupported) => view! {
+                    <p class="hint">"This browser cannot receive pushes from Larder: it needs a current browser, and Larder served over https."</p>
+                }.into_any(),
+                Some(PushState::Blocked) => view! {
+                    <p class="hint">"Notifications are blocked for Larder in this browser. Allow them in the site's settings to get pushes here."</p>
+                }.into_any(),
+                Some(PushState::Off) => view! {
+                    <p>"Push is off in this browser."</p>
+                    <button type="button" class="button" disabled=move || busy.get() on:click=move |_| change(true)>
+                        {move || if busy.get() { "Turning on…" } else { "Turn on push in this browser" }}
+                    </button>
+                }.into_any(),
+                Some(PushState::On) => view! {
+                    <p>"Push is on in this browser."</p>
+                    <button type="button" class="button" disabled=move || busy.get() on:click=move |_| change(false)>
+                        {move || if busy.get() { "Turning off…" } else { "Turn off push in this browser" }}
+                    </button>
+                }.into_any(),
+            }}
+            {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+        </div>
     }
 }

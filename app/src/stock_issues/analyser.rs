@@ -87,19 +87,17 @@ impl Consumer for StockAnalyser {
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let work = Work::of(events)?;
-            if work.pantries.is_empty() && work.prices.is_empty() {
+            if work.pantries.is_empty() && work.prices.is_empty() && work.parked.is_empty() {
                 return Ok(());
             }
             let now = self.clock.now_ms();
             // Everything is read before the delivery's transaction begins
             // (on SQLite it holds the write lock).
-            let looked = look(&self.db, &work, now)
-                .await
-                .map_err(|e| e.to_string())?;
+            let looked = look(&self.db, &work, now).await.map_err(|e| e.detail())?;
             let tx = delivery.tx().await?;
             apply(tx, self.db.backend(), &looked, now)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.detail())
         })
     }
 }
@@ -111,6 +109,8 @@ struct Work {
     pantries: BTreeMap<String, Option<BTreeSet<String>>>,
     /// (organization, supplier, the prices that moved).
     prices: Vec<(String, String, Vec<PriceChange>)>,
+    /// Organizations whose parked events changed.
+    parked: BTreeSet<String>,
 }
 
 impl Work {
@@ -149,6 +149,9 @@ impl Work {
                         c.supplier_id.clone(),
                         c.prices.clone(),
                     ));
+                }
+                DomainEvent::EventParked(_) | DomainEvent::ParkedEventDelivered(_) => {
+                    work.parked.insert(event.organization_id.clone());
                 }
                 _ => {}
             }
@@ -220,7 +223,43 @@ async fn look(db: &Db, work: &Work, now: i64) -> AppResult<Vec<Looked>> {
         l.keys.retain(|k| l.found.iter().any(|(f, _)| &f.key == k));
         out.push(l);
     }
+    for organization in &work.parked {
+        out.push(look_at_parked(db, organization).await?);
+    }
     Ok(out)
+}
+
+/// The organization's events still parked, by consumer.
+async fn look_at_parked(db: &Db, organization: &str) -> AppResult<Looked> {
+    const PARKED: &str = "from dead_letters d join events e on e.seq = d.event_seq \
+         where e.organization_id = $1 and d.resolved_at is null";
+    let counts = sqlx::query(&format!(
+        "select d.consumer, count(*) as n {PARKED} group by d.consumer order by d.consumer"
+    ))
+    .bind(organization)
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| -> AppResult<rules::ParkedCount> {
+        Ok(rules::ParkedCount {
+            consumer: r.try_get("consumer")?,
+            events: r.try_get("n")?,
+        })
+    })
+    .collect::<AppResult<Vec<_>>>()?;
+    let last: Option<String> = sqlx::query_scalar(&format!(
+        "select d.error {PARKED} order by d.parked_at desc, d.event_seq desc limit 1"
+    ))
+    .bind(organization)
+    .fetch_optional(db.pool())
+    .await?;
+    let found = rules::parked(organization, &counts, last.as_deref().unwrap_or(""));
+    Ok(Looked {
+        organization: organization.to_string(),
+        pantry: None,
+        keys: BTreeSet::from([format!("parked:{organization}")]),
+        found: found.into_iter().map(|f| (f, None)).collect(),
+    })
 }
 
 async fn look_at_pantry(

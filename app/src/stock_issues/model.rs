@@ -20,6 +20,9 @@ pub enum IssueKind {
     Overstock,
     /// A supplier's price moved past the threshold in a sync.
     PriceChange,
+    /// Events a part of Larder kept failing on were set aside (for the
+    /// organization's admins).
+    ParkedEvents,
 }
 
 impl IssueKind {
@@ -30,6 +33,7 @@ impl IssueKind {
             Self::Expiring => "expiring",
             Self::Overstock => "overstock",
             Self::PriceChange => "price_change",
+            Self::ParkedEvents => "parked_events",
         }
     }
 
@@ -40,6 +44,7 @@ impl IssueKind {
             Self::Expiring,
             Self::Overstock,
             Self::PriceChange,
+            Self::ParkedEvents,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -52,6 +57,7 @@ impl IssueKind {
             Self::Expiring => "Expiring",
             Self::Overstock => "Overstock",
             Self::PriceChange => "Price change",
+            Self::ParkedEvents => "Parked events",
         }
     }
 }
@@ -112,6 +118,9 @@ pub enum Proposal {
         quantity: String,
         quantity_text: String,
     },
+    /// Runs the organization's parked events through their consumers
+    /// again.
+    RetryParked { events: i64 },
     /// Nothing Larder can do for you: accepting says it has been seen.
     Acknowledge,
 }
@@ -147,6 +156,8 @@ impl Proposal {
                 quantity_text,
                 ..
             } => format!("Transfer {quantity_text} to {to_pantry_name}"),
+            Self::RetryParked { events: 1 } => "Retry the event".into(),
+            Self::RetryParked { events } => format!("Retry the {events} events"),
             Self::Acknowledge => "Mark as seen".into(),
         }
     }

@@ -400,6 +400,63 @@ pub fn price_change(
     })
 }
 
+/// Events one consumer set aside in an organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedCount {
+    pub consumer: String,
+    pub events: i64,
+}
+
+/// What a consumer does, in words an admin knows.
+fn consumer_words(name: &str) -> &str {
+    match name {
+        "stock-analyser" => "the stock issue analyser",
+        "notifier" => "notifications",
+        "daily-flows" => "the daily reports",
+        "forecast-refresh" => "forecasts",
+        "stock-cache" => "the stock figures",
+        "place-caches" => "the list of places",
+        "photo-analysis" => "photo analysis",
+        other => other,
+    }
+}
+
+/// Events a consumer kept failing on and set aside: the organization's
+/// admins should retry them once the cause is mended.
+pub fn parked(organization: &str, counts: &[ParkedCount], last_error: &str) -> Option<Finding> {
+    let total: i64 = counts.iter().map(|c| c.events).sum();
+    if total == 0 {
+        return None;
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|c| format!("{} ({})", consumer_words(&c.consumer), c.events))
+        .collect();
+    let plural = |n: i64| if n == 1 { "" } else { "s" };
+    Some(Finding {
+        key: format!("parked:{organization}"),
+        kind: IssueKind::ParkedEvents,
+        severity: Severity::Warning,
+        title: format!(
+            "{total} event{} could not be processed and {} set aside",
+            plural(total),
+            if total == 1 { "was" } else { "were" }
+        ),
+        explanation: format!(
+            "Larder kept failing to process {} and set {} aside: {}. What they record is kept, but what those parts of Larder would have done with them waits until they are retried. The last failure: {}",
+            if total == 1 { "an event" } else { "some events" },
+            if total == 1 { "it" } else { "them" },
+            parts.join(", "),
+            last_error.trim()
+        ),
+        numbers: vec![
+            ("Set aside".into(), total.to_string()),
+            ("Where".into(), parts.join(", ")),
+        ],
+        proposal: Proposal::RetryParked { events: total },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -681,5 +738,43 @@ mod tests {
             ("Metro lowered the price of BN-24 by 50%", Severity::Info)
         );
         assert!(price_change("Metro", "i1", "BN-24", "", 0, 1000).is_none());
+    }
+
+    #[test]
+    fn parked_events_are_one_issue_per_organization_until_none_are_left() {
+        assert_eq!(parked("org1", &[], "x"), None);
+        let counts = [
+            ParkedCount {
+                consumer: "daily-flows".into(),
+                events: 2,
+            },
+            ParkedCount {
+                consumer: "notifier".into(),
+                events: 1,
+            },
+        ];
+        let f = parked("org1", &counts, " no such table: daily_flows ").unwrap();
+        assert_eq!(f.key, "parked:org1");
+        assert_eq!(f.kind, IssueKind::ParkedEvents);
+        assert_eq!(
+            f.title,
+            "3 events could not be processed and were set aside"
+        );
+        assert!(
+            f.explanation
+                .contains("the daily reports (2), notifications (1)"),
+            "{}",
+            f.explanation
+        );
+        assert!(f
+            .explanation
+            .ends_with("The last failure: no such table: daily_flows"));
+        assert_eq!(f.proposal, Proposal::RetryParked { events: 3 });
+        assert_eq!(f.proposal.action_label(), "Retry the 3 events");
+        let one = parked("org1", &counts[1..], "boom").unwrap();
+        assert_eq!(
+            one.title,
+            "1 event could not be processed and was set aside"
+        );
     }
 }

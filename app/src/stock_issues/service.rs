@@ -131,7 +131,9 @@ pub async fn for_organization(
 ) -> AppResult<IssueList> {
     let (org, place) =
         crate::org::service::organization_with_place(&state.db, organization.as_str()).await?;
-    let manager = caller.role_at(&place).is_some_and(|r| r >= Role::Manager);
+    let role = caller.role_at(&place);
+    let manager = role.is_some_and(|r| r >= Role::Manager);
+    let admin = role.is_some_and(|r| r >= Role::Admin);
     if !caller
         .grants
         .iter()
@@ -152,6 +154,7 @@ pub async fn for_organization(
     for r in &rows {
         let issue = issue_from(r, &zone)?;
         let visible = match &issue.pantry_id {
+            None if issue.kind == IssueKind::ParkedEvents => admin,
             None => manager,
             Some(p) => match sees.get(p.as_str()) {
                 Some(v) => *v,
@@ -206,11 +209,17 @@ async fn actionable(
     if caller.role_at(&place).is_none() {
         return Err(AppError::not_found("issue"));
     }
-    caller.require(&place, Role::Manager, "issue")?;
+    let issue = issue_from(&row, &Zone::utc())?;
+    // Parked events are the organization's admins' to retry.
+    let needs = if issue.kind == IssueKind::ParkedEvents {
+        Role::Admin
+    } else {
+        Role::Manager
+    };
+    caller.require(&place, needs, "issue")?;
     if caller.key.is_some() {
         return Err(AppError::forbidden());
     }
-    let issue = issue_from(&row, &Zone::utc())?;
     if issue.status != "open" {
         return Err(AppError::conflict(
             "issue",
@@ -304,7 +313,7 @@ pub async fn accept(state: &AppState, caller: &Caller, id: &StockIssueId) -> App
             "Someone else closed this issue just now.",
         ));
     }
-    let done = perform(state, caller, &issue).await;
+    let done = perform(state, caller, &organization, &issue).await;
     let accepted = match done {
         Ok(a) => a,
         Err(e) => {
@@ -335,7 +344,12 @@ pub async fn accept(state: &AppState, caller: &Caller, id: &StockIssueId) -> App
     Ok(accepted)
 }
 
-async fn perform(state: &AppState, caller: &Caller, issue: &StockIssue) -> AppResult<Accepted> {
+async fn perform(
+    state: &AppState,
+    caller: &Caller,
+    organization: &str,
+    issue: &StockIssue,
+) -> AppResult<Accepted> {
     let pantry = || {
         issue
             .pantry_id
@@ -409,6 +423,43 @@ async fn perform(state: &AppState, caller: &Caller, issue: &StockIssue) -> AppRe
                 message: format!("Transferred {quantity_text} to {to_pantry_name}."),
                 order_id: None,
             })
+        }
+        Proposal::RetryParked { .. } => {
+            let parked: Vec<String> = sqlx::query_scalar(
+                "select d.id from dead_letters d join events e on e.seq = d.event_seq \
+                 where e.organization_id = $1 and d.resolved_at is null order by d.event_seq",
+            )
+            .bind(organization)
+            .fetch_all(state.db.pool())
+            .await?;
+            let mut failed = Vec::new();
+            for id in &parked {
+                let id = crate::ids::DeadLetterId::from_stored(id.clone());
+                if let crate::events::model::RetryOutcome::FailedAgain(why) =
+                    crate::events::service::retry(state, caller, &id).await?
+                {
+                    failed.push(why);
+                }
+            }
+            match failed.first() {
+                None => Ok(Accepted {
+                    message: format!(
+                        "Retried: {} event{} went through.",
+                        parked.len(),
+                        if parked.len() == 1 { "" } else { "s" }
+                    ),
+                    order_id: None,
+                }),
+                Some(why) => Err(AppError::conflict(
+                    "issue",
+                    format!(
+                        "{} of {} still fail{}, so the issue stays open. The first: {why}",
+                        failed.len(),
+                        parked.len(),
+                        if failed.len() == 1 { "s" } else { "" }
+                    ),
+                )),
+            }
         }
         Proposal::Acknowledge => Ok(Accepted {
             message: "Marked as seen.".into(),

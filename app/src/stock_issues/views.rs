@@ -146,6 +146,9 @@ fn IssueCard(
                 {issue.numbers.iter().map(|(k, v)| view! { <div><dt>{k.clone()}</dt><dd>{v.clone()}</dd></div> }).collect_view()}
             </dl>
             <p class="muted">{format!("Raised {}", issue.raised_at)}</p>
+            {(issue.kind == IssueKind::ParkedEvents).then(|| view! {
+                <p><a href="events">"See each parked event and why it failed"</a></p>
+            })}
             {can_act.then(|| view! {
                 <div class="actions">
                     <ActionForm action=accept>

@@ -15,6 +15,7 @@ mod llm;
 mod matching;
 mod notifications;
 mod operations;
+mod parked_events;
 mod photos;
 mod places;
 mod properties;

@@ -2,7 +2,8 @@
 //! decrypts with the subscriber's keys (RFC 8291) and carries the
 //! notification; the VAPID header names the instance's key; a 503 is
 //! tried again; a 410 removes the subscription; an event delivered again
-//! pushes nothing twice; bad subscriptions are refused.
+//! pushes nothing twice; bad subscriptions are refused. A daily digest
+//! holds a person's pushes and sends them as one at seven.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,10 @@ use crate::helpers::*;
 use crate::inventory::drained;
 use crate::on_both_databases;
 
-on_both_databases!(pushes_arrive_encrypted_once_and_gone_subscriptions_go);
+on_both_databases!(
+    pushes_arrive_encrypted_once_and_gone_subscriptions_go,
+    a_daily_digest_holds_the_pushes_until_seven_in_the_morning
+);
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -275,6 +279,28 @@ async fn pushes_arrive_encrypted_once_and_gone_subscriptions_go(backend: Backend
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(service.hits.lock().unwrap()["ok"], 1);
     assert_eq!(app.call(&admin, "unread_notifications", &[]).await.body, 2);
+    // The page asks whether this browser's subscription is the signed-in
+    // person's; it is not someone else's.
+    let ok = format!("{base}/ok");
+    let subscribed = |c: &reqwest::Client| {
+        let (app, ok) = (&app, ok.clone());
+        let c = c.clone();
+        async move {
+            app.call(&c, "push_subscribed", &[("endpoint", &ok)])
+                .await
+                .body
+        }
+    };
+    assert_eq!(subscribed(&admin).await, true);
+    let other = app
+        .join(
+            &admin,
+            "kim@college.example",
+            "manager",
+            &format!("organization:{}", p.org),
+        )
+        .await;
+    assert_eq!(subscribed(&other).await, false);
     // Turning push off in a browser forgets it.
     let r = app
         .call(
@@ -288,5 +314,125 @@ async fn pushes_arrive_encrypted_once_and_gone_subscriptions_go(backend: Backend
         app.count("select count(*) from push_subscriptions").await,
         1
     );
+    assert_eq!(subscribed(&admin).await, false);
     drop(again);
+}
+
+/// A catalog file with a bad row: the sync fails, and its managers are told.
+async fn failed_sync(app: &TestApp, admin: &reqwest::Client, supplier: &str) {
+    let r = app
+        .call_json(
+            admin,
+            "import_supplier_catalog",
+            &json!({"supplier": supplier, "name": "bad.csv", "text": "sku,price\nA,cheap\n"}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "failed", "{:?}", r.body);
+}
+
+async fn a_daily_digest_holds_the_pushes_until_seven_in_the_morning(backend: Backend) {
+    let service = PushService::default();
+    let router = axum::Router::new()
+        .route("/push/{path}", axum::routing::post(push))
+        .with_state(service.clone());
+    let base = format!("{}/push", serve_on_loopback(router).await);
+    // 05:00 UTC on 2 December 2026 (the organization's zone is UTC).
+    let clock = app::clock::ManualClock::at(1_796_187_600_000);
+    let app = spawn_with_clock(
+        backend,
+        &[
+            ("LARDER_FETCH_ALLOWED_NETWORKS", "127.0.0.1/32"),
+            // The digest's own task stays out of the way: the test runs it.
+            ("LARDER_JOB_CHECK_SECONDS", "3600"),
+        ],
+        clock.clone(),
+    )
+    .await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let metro = app
+        .create(
+            &admin,
+            "save_supplier",
+            &[("organization", &p.org), ("name", "Metro Wholesale")],
+        )
+        .await;
+    let phone = Subscriber::new(3);
+    let form = phone.form(&format!("{base}/digest"));
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        app.call(&admin, "subscribe_push", &form).await.status,
+        StatusCode::OK
+    );
+    let r = app
+        .call(
+            &admin,
+            "save_notification_preferences",
+            &[("daily_digest", "on")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let received = |service: &PushService| {
+        service
+            .received
+            .lock()
+            .unwrap()
+            .get("digest")
+            .cloned()
+            .unwrap_or_default()
+    };
+
+    // Two failures overnight: in Larder at once, pushed not yet.
+    failed_sync(&app, &admin, &metro).await;
+    failed_sync(&app, &admin, &metro).await;
+    drained(&app).await;
+    assert_eq!(app.call(&admin, "unread_notifications", &[]).await.body, 2);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(received(&service).is_empty());
+    assert_eq!(app.count("select count(*) from digest_items").await, 2);
+    let state = &app.server.state;
+    let send = app::notifications::digest::send_due;
+    assert_eq!(send(state).await.unwrap(), 0, "not before seven");
+
+    // Past seven, two processes look at once: one digest goes.
+    clock.advance(Duration::from_secs(2 * 3600 + 60));
+    let (a, b) = tokio::join!(send(state), send(state));
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    let mut digest = Vec::new();
+    for _ in 0..100 {
+        digest = received(&service);
+        if !digest.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(digest.len(), 1);
+    let message = phone.open(&digest[0].1);
+    assert_eq!(message["title"], "Larder: 2 things since your last digest");
+    assert_eq!(
+        message["body"],
+        "The catalog sync of Metro Wholesale failed; The catalog sync of Metro Wholesale failed."
+    );
+    assert_eq!(message["link"], "/notifications");
+    assert_eq!(app.count("select count(*) from digest_items").await, 0);
+
+    // Another failure the same day waits for tomorrow's digest.
+    failed_sync(&app, &admin, &metro).await;
+    drained(&app).await;
+    assert_eq!(app.count("select count(*) from digest_items").await, 1);
+    assert_eq!(send(state).await.unwrap(), 0);
+    clock.advance(Duration::from_secs(24 * 3600));
+    assert_eq!(send(state).await.unwrap(), 1);
+    for _ in 0..100 {
+        if received(&service).len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all = received(&service);
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        phone.open(&all[1].1)["title"],
+        "Larder: 1 thing since your last digest"
+    );
 }
