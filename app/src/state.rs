@@ -59,6 +59,8 @@ pub struct Settings {
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     /// How supplier catalogs are fetched from their web addresses.
     pub supplier_fetch: crate::purchasing::feed::FetchSettings,
+    /// The wait before a failed push is tried again; it doubles.
+    pub push_retry: Duration,
 }
 
 impl Default for Settings {
@@ -82,6 +84,7 @@ impl Default for Settings {
             pool: None,
             mailer: None,
             supplier_fetch: Default::default(),
+            push_retry: Duration::from_secs(5),
         }
     }
 }

@@ -69,3 +69,9 @@ create table digest_items (
 
 -- The day (in the organization's calendar) a person's last digest went.
 alter table notification_settings add column digest_sent_on text;
+
+-- The session a browser's push subscription was made in: signing out of
+-- it forgets the subscription, so a shared computer does not go on
+-- showing the last person's pushes.
+alter table push_subscriptions add column session_hash text;
+create index push_subscriptions_session on push_subscriptions (session_hash);

@@ -79,6 +79,8 @@ pub struct Config {
     /// Fetching supplier catalogs (`LARDER_FETCH_ALLOWED_NETWORKS`,
     /// `LARDER_SUPPLIER_SYNC_*`).
     pub supplier_fetch: app::purchasing::feed::FetchSettings,
+    /// The wait before a failed push is tried again; it doubles.
+    pub push_retry: Duration,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -132,6 +134,7 @@ struct FileConfig {
     supplier_sync_timeout_seconds: Option<u64>,
     supplier_sync_attempts: Option<u64>,
     supplier_sync_retry_ms: Option<u64>,
+    push_retry_ms: Option<u64>,
     first_admin: Option<FileFirstAdmin>,
 }
 
@@ -233,6 +236,13 @@ impl Config {
             )?),
             ..Default::default()
         };
+        let push_retry = Duration::from_millis(bounded(
+            "LARDER_PUSH_RETRY_MS",
+            env("LARDER_PUSH_RETRY_MS"),
+            file.push_retry_ms,
+            10..=600_000,
+            5_000,
+        )?);
         // Requests per minute; 0 turns the limit off.
         let rate_limits = app::rest::limits::RateLimitSettings {
             per_key: std::num::NonZeroU32::new(bounded(
@@ -460,6 +470,7 @@ impl Config {
             pool,
             mail,
             supplier_fetch,
+            push_retry,
         })
     }
 }

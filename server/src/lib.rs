@@ -157,6 +157,7 @@ pub async fn start_with_clock(
             None => None,
         },
         supplier_fetch: config.supplier_fetch.clone(),
+        push_retry: config.push_retry,
         ..Settings::default()
     };
     let state = AppState::new(db, settings, setup);

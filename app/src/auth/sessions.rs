@@ -404,7 +404,8 @@ pub async fn record_sign_in(
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-/// Ends a session; returns how it had been opened (`password`, `oidc`, …).
+/// Ends a session (and the push subscriptions made in it); returns how it
+/// had been opened (`password`, `oidc`, …).
 pub async fn end_session(state: &AppState, token: &str) -> AppResult<Option<String>> {
     let hash = token_hash(token);
     let method: Option<Option<String>> =
@@ -413,6 +414,7 @@ pub async fn end_session(state: &AppState, token: &str) -> AppResult<Option<Stri
             .fetch_optional(state.db.pool())
             .await?;
     state.callers.forget(&hash);
+    crate::notifications::push::forget_session(&state.db, &hash).await?;
     Ok(method.flatten())
 }
 

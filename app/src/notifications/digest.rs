@@ -23,16 +23,6 @@ pub const DIGEST_HOUR: i8 = 7;
 /// Titles a digest names; the rest are counted.
 const NAMED: usize = 3;
 
-/// Whether the person takes their pushes as a daily digest.
-pub(super) async fn wanted(tx: &mut Tx, person: &str) -> Result<bool, sqlx::Error> {
-    let on: Option<i64> =
-        sqlx::query_scalar("select daily_digest from notification_settings where user_id = $1")
-            .bind(person)
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(on.unwrap_or(0) != 0)
-}
-
 /// Holds a push for the person's next digest (once per event).
 pub(super) async fn hold(
     tx: &mut Tx,

@@ -188,18 +188,22 @@ async fn deliver(tx: &mut Tx, event: &Event, notice: &Notice) -> Result<(), sqlx
         }
     };
     for person in people {
-        let channel = sqlx::query(
-            "select channel from notification_preferences where user_id = $1 and kind = $2",
+        // The person's channel for the kind (both, unless they chose) and
+        // whether their pushes wait for the digest, asked together.
+        let choice = sqlx::query(
+            "select (select channel from notification_preferences where user_id = $1 and kind = $2) as channel, \
+             (select daily_digest from notification_settings where user_id = $1) as digest",
         )
         .bind(&person)
         .bind(notice.kind.as_str())
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| r.try_get::<String, _>("channel"))
-        .transpose()?
-        .and_then(|c| Channel::parse(&c))
-        .unwrap_or(Channel::Both);
-        if channel.push() && super::digest::wanted(tx, &person).await? {
+        .fetch_one(&mut **tx)
+        .await?;
+        let channel = choice
+            .try_get::<Option<String>, _>("channel")?
+            .and_then(|c| Channel::parse(&c))
+            .unwrap_or(Channel::Both);
+        let digest = choice.try_get::<Option<i64>, _>("digest")?.unwrap_or(0) != 0;
+        if channel.push() && digest {
             super::digest::hold(
                 tx,
                 &person,

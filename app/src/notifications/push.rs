@@ -115,10 +115,14 @@ pub async fn subscribe(
         .ok()
         .filter(|a| a.len() == 16)
         .ok_or_else(|| AppError::invalid("auth", "The browser's secret is not 16 bytes."))?;
+    // The session it is made in (none through an API key).
+    let session = crate::request::cookie(crate::auth::service::SESSION_COOKIE)
+        .map(|token| crate::auth::service::token_hash(&token));
     sqlx::query(
-        "insert into push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at) \
-         values ($1, $2, $3, $4, $5, $6) on conflict (endpoint) do update set \
-         user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth",
+        "insert into push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at, session_hash) \
+         values ($1, $2, $3, $4, $5, $6, $7) on conflict (endpoint) do update set \
+         user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, \
+         session_hash = excluded.session_hash",
     )
     .bind(uuid::Uuid::now_v7().to_string())
     .bind(caller.me.id.as_str())
@@ -126,8 +130,27 @@ pub async fn subscribe(
     .bind(B64.encode(key))
     .bind(B64.encode(secret))
     .bind(state.clock.now_ms())
+    .bind(session)
     .execute(state.db.pool())
     .await?;
+    Ok(())
+}
+
+/// Forgets the subscriptions made in a session that was signed out of.
+pub async fn forget_session(db: &Db, session_hash: &str) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "delete from push_deliveries where subscription_id in \
+         (select id from push_subscriptions where session_hash = $1)",
+    )
+    .bind(session_hash)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("delete from push_subscriptions where session_hash = $1")
+        .bind(session_hash)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -273,7 +296,7 @@ pub async fn send_due(
     .fetch_all(state.db.pool())
     .await?;
     let subject = state.settings.public_url.clone();
-    let first = state.settings.supplier_fetch.first_retry;
+    let first = state.settings.push_retry;
     let mut delivered = 0;
     for row in due {
         let subscription: String = row.try_get("subscription_id")?;

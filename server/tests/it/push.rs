@@ -111,7 +111,7 @@ async fn pushes_arrive_encrypted_once_and_gone_subscriptions_go(backend: Backend
         backend,
         &[
             ("LARDER_FETCH_ALLOWED_NETWORKS", "127.0.0.1/32"),
-            ("LARDER_SUPPLIER_SYNC_RETRY_MS", "50"),
+            ("LARDER_PUSH_RETRY_MS", "50"),
         ],
     )
     .await;
@@ -434,5 +434,18 @@ async fn a_daily_digest_holds_the_pushes_until_seven_in_the_morning(backend: Bac
     assert_eq!(
         phone.open(&all[1].1)["title"],
         "Larder: 1 thing since your last digest"
+    );
+
+    // Signing out of the session push was turned on in forgets this
+    // browser: a shared computer does not show the last person's pushes.
+    assert_eq!(
+        app.count("select count(*) from push_subscriptions").await,
+        1
+    );
+    let r = app.call(&admin, "sign_out", &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        app.count("select count(*) from push_subscriptions").await,
+        0
     );
 }
