@@ -61,6 +61,9 @@ pub struct Settings {
     pub supplier_fetch: crate::purchasing::feed::FetchSettings,
     /// The wait before a failed push is tried again; it doubles.
     pub push_retry: Duration,
+    /// Photo files in an S3-compatible bucket (checked when the
+    /// configuration was read); the data directory otherwise.
+    pub photo_s3: Option<crate::photos::s3::S3Settings>,
 }
 
 impl Default for Settings {
@@ -85,6 +88,7 @@ impl Default for Settings {
             mailer: None,
             supplier_fetch: Default::default(),
             push_retry: Duration::from_secs(5),
+            photo_s3: None,
         }
     }
 }
@@ -138,9 +142,15 @@ impl AppState {
         let stock_cache = Arc::new(StockCache::default());
         let live = Arc::new(LiveFeed::default());
         let photos = crate::photos::service::Photos {
-            store: Arc::new(crate::photos::store::LocalDir::new(
-                settings.data_dir.join("objects"),
-            )),
+            store: match &settings.photo_s3 {
+                Some(s3) => Arc::new(
+                    crate::photos::s3::S3::new(s3)
+                        .expect("the S3 settings were checked when the configuration was read"),
+                ),
+                None => Arc::new(crate::photos::store::LocalDir::new(
+                    settings.data_dir.join("objects"),
+                )),
+            },
             limits: settings.photo_limits,
             wake: Default::default(),
             decoding: Arc::new(tokio::sync::Semaphore::new(

@@ -74,6 +74,8 @@ pub struct Config {
     pub oidc: Option<app::auth::oidc::OidcSettings>,
     /// The pool's admin screens (`LARDER_COGNITO_USER_POOL_ID`).
     pub pool: Option<app::auth::pool::PoolSettings>,
+    /// Photo files in an S3-compatible bucket instead of the data directory.
+    pub photo_s3: Option<app::photos::s3::S3Settings>,
     /// Email through an SMTP server (`LARDER_SMTP_URL`, `LARDER_MAIL_FROM`).
     pub mail: Option<app::mail::MailSettings>,
     /// Fetching supplier catalogs (`LARDER_FETCH_ALLOWED_NETWORKS`,
@@ -327,6 +329,7 @@ impl Config {
 
         let oidc = cognito(&env, &public_url)?;
         let pool = cognito_pool(&env)?;
+        let photo_s3 = photo_s3(&env)?;
         let mail = mail(
             pick("LARDER_SMTP_URL", file.smtp_url),
             pick("LARDER_MAIL_FROM", file.mail_from),
@@ -468,6 +471,7 @@ impl Config {
             rate_limits,
             oidc,
             pool,
+            photo_s3,
             mail,
             supplier_fetch,
             push_retry,
@@ -584,6 +588,60 @@ fn cognito(
 /// The pool's admin calls: on when `LARDER_COGNITO_USER_POOL_ID` is set.
 /// Credentials: `AWS_ACCESS_KEY_ID` and its secret from Larder's
 /// environment, else AWS's standard chain (profiles, roles).
+/// `LARDER_S3_BUCKET` and its neighbours: photo files in an S3-compatible
+/// bucket. Checked now, so a replica never starts writing elsewhere.
+fn photo_s3(
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<app::photos::s3::S3Settings>, ConfigError> {
+    let Some(bucket) = env("LARDER_S3_BUCKET") else {
+        return Ok(None);
+    };
+    let endpoint = env("LARDER_S3_ENDPOINT_URL");
+    if let Some(e) = &endpoint {
+        if !(e.starts_with("http://") || e.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                var: "LARDER_S3_ENDPOINT_URL",
+                expected: "an http(s) address such as https://minio.college.edu:9000".into(),
+                got: e.clone(),
+            });
+        }
+    }
+    let prefix = match env("LARDER_S3_PREFIX") {
+        Some(p) if !p.trim_matches('/').is_empty() => format!("{}/", p.trim_matches('/')),
+        _ => String::new(),
+    };
+    let (access_key_id, secret_access_key) =
+        match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+            (Some(id), Some(secret)) => (Some(id), Some(secret)),
+            (None, None) => (None, None),
+            (id, _) => {
+                return Err(ConfigError::Missing {
+                    var: if id.is_some() {
+                        "AWS_SECRET_ACCESS_KEY"
+                    } else {
+                        "AWS_ACCESS_KEY_ID"
+                    },
+                    message: "AWS keys come in pairs: the access key id and its secret".into(),
+                })
+            }
+        };
+    let settings = app::photos::s3::S3Settings {
+        bucket,
+        endpoint,
+        region: env("LARDER_S3_REGION")
+            .or_else(|| env("AWS_REGION"))
+            .unwrap_or_else(|| "us-east-1".into()),
+        prefix,
+        access_key_id,
+        secret_access_key,
+    };
+    app::photos::s3::S3::new(&settings).map_err(|message| ConfigError::Missing {
+        var: "LARDER_S3_BUCKET",
+        message,
+    })?;
+    Ok(Some(settings))
+}
+
 fn cognito_pool(
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<app::auth::pool::PoolSettings>, ConfigError> {
@@ -905,6 +963,39 @@ mod tests {
             "correct horse battery"
         );
         assert!(!format!("{c:?}").contains("correct horse"), "{c:?}");
+    }
+
+    #[test]
+    fn photos_go_to_s3_only_with_a_bucket_and_whole_settings() {
+        assert!(load(&[]).unwrap().photo_s3.is_none());
+        let c = load(&[
+            ("LARDER_S3_BUCKET", "larder-photos"),
+            ("LARDER_S3_ENDPOINT_URL", "http://127.0.0.1:9000"),
+            ("LARDER_S3_PREFIX", "/college/"),
+            ("AWS_ACCESS_KEY_ID", "id"),
+            ("AWS_SECRET_ACCESS_KEY", "hunter22hunter22"),
+        ])
+        .unwrap();
+        let s3 = c.photo_s3.unwrap();
+        assert_eq!(
+            (s3.prefix.as_str(), s3.region.as_str()),
+            ("college/", "us-east-1")
+        );
+        assert!(!format!("{s3:?}").contains("hunter22"), "no secret in logs");
+        let e = load(&[
+            ("LARDER_S3_BUCKET", "larder-photos"),
+            ("LARDER_S3_ENDPOINT_URL", "minio:9000"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("LARDER_S3_ENDPOINT_URL"), "{e}");
+        let e = load(&[
+            ("LARDER_S3_BUCKET", "larder-photos"),
+            ("AWS_ACCESS_KEY_ID", "id"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("AWS_SECRET_ACCESS_KEY"), "{e}");
     }
 
     #[test]

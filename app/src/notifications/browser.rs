@@ -112,6 +112,20 @@ mod live {
         Ok(js_sys::Uint8Array::from(&bytes[..]))
     }
 
+    /// Whether a subscription was made for this key; one that does not say
+    /// is taken as made for it.
+    fn subscribed_with(s: &PushSubscription, key: &js_sys::Uint8Array) -> bool {
+        let made_for = Reflect::get(s, &JsValue::from_str("options"))
+            .ok()
+            .filter(|o| o.is_object())
+            .and_then(|o| Reflect::get(&o, &JsValue::from_str("applicationServerKey")).ok())
+            .filter(|k| k.is_object());
+        match made_for {
+            Some(k) => js_sys::Uint8Array::new(&k).to_vec() == key.to_vec(),
+            None => true,
+        }
+    }
+
     pub async fn turn_on() -> Result<(), String> {
         let c = container().ok_or("This browser cannot receive pushes.")?;
         let answer = JsFuture::from(Notification::request_permission().map_err(describe)?)
@@ -125,13 +139,20 @@ mod live {
             .await
             .map_err(describe)?
             .unchecked_into();
+        let key = key_bytes(&push_public_key().await.map_err(|e| e.to_string())?)?;
         let s = match subscription(&ready).await? {
-            Some(s) => s,
-            None => {
-                let key = push_public_key().await.map_err(|e| e.to_string())?;
+            Some(s) if subscribed_with(&s, &key) => s,
+            stale => {
+                // Made for another key (this instance's was made anew): the
+                // push service would refuse Larder's pushes to it.
+                if let Some(old) = stale {
+                    if let Ok(p) = old.unsubscribe() {
+                        let _ = JsFuture::from(p).await;
+                    }
+                }
                 let options = web_sys::PushSubscriptionOptionsInit::new();
                 options.set_user_visible_only(true);
-                options.set_application_server_key_opt_u8_array(Some(&key_bytes(&key)?));
+                options.set_application_server_key_opt_u8_array(Some(&key));
                 let manager = ready.push_manager().map_err(describe)?;
                 JsFuture::from(manager.subscribe_with_options(&options).map_err(describe)?)
                     .await

@@ -28,6 +28,8 @@ pub mod llm;
 #[cfg(feature = "ssr")]
 pub mod picture;
 #[cfg(feature = "ssr")]
+pub mod s3;
+#[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod store;

@@ -9,8 +9,9 @@ use crate::events::bus::BoxFuture;
 
 pub trait ObjectStore: Send + Sync + 'static {
     /// Stores `bytes` under `key`, replacing what was there; a reader never
-    /// sees half a file.
-    fn put<'a>(&'a self, key: &'a str, bytes: &'a [u8]) -> BoxFuture<'a, std::io::Result<()>>;
+    /// sees half a file. Owned, so a store that sends them on need not copy
+    /// a whole photo again.
+    fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, std::io::Result<()>>;
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<Vec<u8>>>;
     /// Removes `key`; a missing key is not an error.
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<()>>;
@@ -43,14 +44,14 @@ impl LocalDir {
 }
 
 impl ObjectStore for LocalDir {
-    fn put<'a>(&'a self, key: &'a str, bytes: &'a [u8]) -> BoxFuture<'a, std::io::Result<()>> {
+    fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, std::io::Result<()>> {
         Box::pin(async move {
             let path = self.path(key)?;
             let dir = path.parent().expect("a key has a file name");
             tokio::fs::create_dir_all(dir).await?;
             let partial = path.with_extension(format!("partial-{}", uuid::Uuid::new_v4()));
             let written = async {
-                tokio::fs::write(&partial, bytes).await?;
+                tokio::fs::write(&partial, &bytes).await?;
                 tokio::fs::File::open(&partial).await?.sync_all().await?;
                 tokio::fs::rename(&partial, &path).await
             }
@@ -84,14 +85,14 @@ mod tests {
     async fn put_get_delete_and_no_escape() {
         let dir = std::env::temp_dir().join(format!("larder-store-{}", uuid::Uuid::new_v4()));
         let store = LocalDir::new(&dir);
-        store.put("photos/a/b.jpg", b"one").await.unwrap();
-        store.put("photos/a/b.jpg", b"two").await.unwrap();
+        store.put("photos/a/b.jpg", b"one".to_vec()).await.unwrap();
+        store.put("photos/a/b.jpg", b"two".to_vec()).await.unwrap();
         assert_eq!(store.get("photos/a/b.jpg").await.unwrap(), b"two");
         store.delete("photos/a/b.jpg").await.unwrap();
         store.delete("photos/a/b.jpg").await.unwrap();
         assert!(store.get("photos/a/b.jpg").await.is_err());
         for bad in ["../x", "/etc/passwd", "a/../../x", ""] {
-            assert!(store.put(bad, b"x").await.is_err(), "{bad}");
+            assert!(store.put(bad, b"x".to_vec()).await.is_err(), "{bad}");
         }
         // Nothing but the directory the first put made is left.
         let left: Vec<_> = std::fs::read_dir(dir.join("photos/a")).unwrap().collect();

@@ -418,3 +418,52 @@ macro_rules! on_both_databases {
         }
     )*};
 }
+
+/// moto's server (the AWS emulator), installed by `scripts/setup-test.sh`
+/// into `.venv-test`, on a free loopback port; stopped when dropped.
+pub struct Moto {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    pub async fn start() -> Self {
+        let bin = std::env::var("LARDER_TEST_MOTO").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv-test/bin/moto_server").into()
+        });
+        assert!(
+            std::path::Path::new(&bin).exists(),
+            "moto_server is not at {bin}: run scripts/setup-test.sh (make test does)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let moto = Self { child, url };
+        for _ in 0..150 {
+            if reqwest::get(format!("{}/moto-api/", moto.url))
+                .await
+                .is_ok()
+            {
+                return moto;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("moto_server did not answer on {}", moto.url);
+    }
+}

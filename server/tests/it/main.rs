@@ -17,6 +17,7 @@ mod notifications;
 mod operations;
 mod parked_events;
 mod photos;
+mod photos_s3;
 mod places;
 mod properties;
 mod purchasing;

@@ -158,8 +158,8 @@ pub async fn upload(
     let stored_len = stored.len() as i64;
     let sha = hex(&sha2::Sha256::digest(&stored));
     let put = async {
-        store.put(&original_key, &stored).await?;
-        store.put(&thumbnail_key, &thumb).await
+        store.put(&original_key, stored).await?;
+        store.put(&thumbnail_key, thumb).await
     }
     .await;
     if let Err(e) = put {

@@ -1,8 +1,6 @@
 //! The sign-in pool's admin screens against moto's Cognito emulator on
 //! loopback, driven through Larder's real AWS SDK client.
 
-use std::process::{Child, Command, Stdio};
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -11,53 +9,7 @@ use crate::on_both_databases;
 
 on_both_databases!(the_site_admin_manages_the_pool_and_aws_errors_read_plainly);
 
-/// moto's server, installed by `scripts/setup-test.sh` into `.venv-test`.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Moto {
-    async fn start() -> Self {
-        let bin = std::env::var("LARDER_TEST_MOTO").unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv-test/bin/moto_server").into()
-        });
-        assert!(
-            std::path::Path::new(&bin).exists(),
-            "moto_server is not at {bin}: run scripts/setup-test.sh (make test does)"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server starts");
-        let url = format!("http://127.0.0.1:{port}");
-        let moto = Self { child, url };
-        for _ in 0..150 {
-            if reqwest::get(format!("{}/moto-api/", moto.url))
-                .await
-                .is_ok()
-            {
-                return moto;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("moto_server did not answer on {}", moto.url);
-    }
-
     /// One Cognito call, as the AWS JSON protocol sends it (moto checks no
     /// signature; the credential scope tells it the service).
     async fn call(&self, action: &str, body: Value) -> Value {
