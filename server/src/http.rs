@@ -116,8 +116,21 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database answers and its schema is current: ready for traffic.
+/// How long readiness waits for the photo store.
+const STORE_READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The database answers and its schema is current, and the photo store
+/// answers: ready for traffic.
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    let store = tokio::time::timeout(STORE_READY_WITHIN, state.photos.store.ready()).await;
+    if !matches!(store, Ok(Ok(()))) {
+        tracing::warn!(outcome = ?store, "readiness: photo store unreachable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unavailable", "reason": "photo store unreachable"})),
+        )
+            .into_response();
+    }
     if let Err(e) = state.db.ping().await {
         tracing::warn!(error = %e, "readiness: database unreachable");
         return (

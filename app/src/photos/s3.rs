@@ -3,9 +3,11 @@
 //! [`ObjectStore`] as the local directory, chosen by configuration, so
 //! several Larder replicas share one set of files.
 
+use std::time::Duration;
+
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
-use object_store::{ObjectStoreExt as _, PutPayload};
+use object_store::{ClientOptions, ObjectStore as _, ObjectStoreExt as _, PutPayload, RetryConfig};
 
 use super::store::ObjectStore;
 use crate::events::bus::BoxFuture;
@@ -46,9 +48,22 @@ pub struct S3 {
 
 impl S3 {
     pub fn new(settings: &S3Settings) -> Result<Self, String> {
+        // A store that is down fails a request within half a minute rather
+        // than the crate's three (an upload waits on it).
+        let retry = RetryConfig {
+            max_retries: 4,
+            retry_timeout: Duration::from_secs(30),
+            ..Default::default()
+        };
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(&settings.bucket)
-            .with_region(&settings.region);
+            .with_region(&settings.region)
+            .with_retry(retry)
+            .with_client_options(
+                ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(5))
+                    .with_timeout(Duration::from_secs(30)),
+            );
         if let Some(endpoint) = &settings.endpoint {
             // Path-style addresses: other services rarely serve one host
             // name per bucket.
@@ -114,6 +129,18 @@ impl ObjectStore for S3 {
             let path = self.path(key)?;
             let object = self.store.get(&path).await.map_err(io)?;
             Ok(object.bytes().await.map_err(io)?.to_vec())
+        })
+    }
+
+    /// The bucket answers a listing of Larder's prefix (one level).
+    fn ready(&self) -> BoxFuture<'_, std::io::Result<()>> {
+        Box::pin(async move {
+            let prefix = (!self.prefix.is_empty()).then(|| Path::from(self.prefix.as_str()));
+            self.store
+                .list_with_delimiter(prefix.as_ref())
+                .await
+                .map(|_| ())
+                .map_err(io)
         })
     }
 

@@ -15,6 +15,11 @@ pub trait ObjectStore: Send + Sync + 'static {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<Vec<u8>>>;
     /// Removes `key`; a missing key is not an error.
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<()>>;
+    /// Whether the store can be used now (for readiness); a local
+    /// directory always can.
+    fn ready(&self) -> BoxFuture<'_, std::io::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Files in a directory on this machine (the default).

@@ -1,7 +1,8 @@
 //! Photo files in an S3 bucket (moto's S3 on loopback): a photo and its
 //! thumbnail are stored as objects under the configured prefix, nothing
 //! lands in the data directory, the photo is analysed and served from the
-//! bucket, and removing it removes its objects.
+//! bucket, and removing it removes its objects; readiness fails when the
+//! bucket cannot be reached.
 
 use reqwest::StatusCode;
 
@@ -114,4 +115,14 @@ async fn photos_live_in_the_bucket_and_leave_with_their_photo(backend: Backend) 
     let r = app.call(&admin, "remove_photo", &[("id", &id)]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(keys(&moto, bucket).await, Vec::<String>::new());
+
+    // Readiness counts the bucket: ready while it answers, not once the
+    // store is gone.
+    let ready = |app: &TestApp| {
+        let url = format!("{}/readyz", app.base);
+        async move { reqwest::get(url).await.unwrap().status() }
+    };
+    assert_eq!(ready(&app).await, StatusCode::OK);
+    drop(moto);
+    assert_eq!(ready(&app).await, StatusCode::SERVICE_UNAVAILABLE);
 }
