@@ -203,6 +203,40 @@ where
     Ok(Tick::Ran)
 }
 
+/// Starts a supervised task that runs `run` now and then every `check`
+/// until shutdown; a failed run is logged and tried again at the next.
+pub fn every<F, Fut, E>(
+    supervisor: &Supervisor,
+    name: &'static str,
+    check: Duration,
+    shutdown: watch::Receiver<bool>,
+    run: F,
+) -> JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    let stop = shutdown.clone();
+    supervisor.spawn(name, shutdown, move || {
+        let (run, mut stop) = (run.clone(), stop.clone());
+        async move {
+            loop {
+                if let Err(e) = run().await {
+                    tracing::warn!(task = name, error = %e, "a periodic task failed; trying again");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(check) => {}
+                    _ = stop.changed() => return,
+                }
+                if *stop.borrow() {
+                    return;
+                }
+            }
+        }
+    })
+}
+
 /// Starts a supervised task that looks every `check` whether the job is
 /// due and runs it when this process wins its lease.
 pub fn schedule<F, Fut, E>(
@@ -221,25 +255,18 @@ where
 {
     let job = Arc::new(job);
     let holder = uuid::Uuid::now_v7().to_string();
-    let name = job.name;
-    let stop = shutdown.clone();
-    supervisor.spawn(name, shutdown, move || {
-        let (db, clock, job, holder, run) =
-            (db.clone(), clock.clone(), job.clone(), holder.clone(), run.clone());
-        let mut stop = stop.clone();
+    every(supervisor, job.name, check, shutdown, move || {
+        let (db, clock, job, holder, run) = (
+            db.clone(),
+            clock.clone(),
+            job.clone(),
+            holder.clone(),
+            run.clone(),
+        );
         async move {
-            loop {
-                if let Err(e) = run_if_due(&db, clock.as_ref(), &job, &holder, run.clone()).await {
-                    tracing::warn!(job = job.name, error = %e, "could not check a scheduled job; trying again");
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(check) => {}
-                    _ = stop.changed() => return,
-                }
-                if *stop.borrow() {
-                    return;
-                }
-            }
+            run_if_due(&db, clock.as_ref(), &job, &holder, run)
+                .await
+                .map(|_| ())
         }
     })
 }

@@ -588,6 +588,25 @@ fn cognito(
 /// The pool's admin calls: on when `LARDER_COGNITO_USER_POOL_ID` is set.
 /// Credentials: `AWS_ACCESS_KEY_ID` and its secret from Larder's
 /// environment, else AWS's standard chain (profiles, roles).
+/// AWS keys among the variables Larder reads (with the session token, if
+/// any); none when neither is set, an error when only one is.
+fn aws_keys(
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<(String, String, Option<String>)>, ConfigError> {
+    match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) => Ok(Some((id, secret, env("AWS_SESSION_TOKEN")))),
+        (None, None) => Ok(None),
+        (id, _) => Err(ConfigError::Missing {
+            var: if id.is_some() {
+                "AWS_SECRET_ACCESS_KEY"
+            } else {
+                "AWS_ACCESS_KEY_ID"
+            },
+            message: "AWS keys come in pairs: the access key id and its secret".into(),
+        }),
+    }
+}
+
 /// `LARDER_S3_BUCKET` and its neighbours: photo files in an S3-compatible
 /// bucket. Checked now, so a replica never starts writing elsewhere.
 fn photo_s3(
@@ -610,21 +629,10 @@ fn photo_s3(
         Some(p) if !p.trim_matches('/').is_empty() => format!("{}/", p.trim_matches('/')),
         _ => String::new(),
     };
-    let (access_key_id, secret_access_key) =
-        match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-            (Some(id), Some(secret)) => (Some(id), Some(secret)),
-            (None, None) => (None, None),
-            (id, _) => {
-                return Err(ConfigError::Missing {
-                    var: if id.is_some() {
-                        "AWS_SECRET_ACCESS_KEY"
-                    } else {
-                        "AWS_ACCESS_KEY_ID"
-                    },
-                    message: "AWS keys come in pairs: the access key id and its secret".into(),
-                })
-            }
-        };
+    let (access_key_id, secret_access_key) = match aws_keys(env)? {
+        Some((id, secret, _)) => (Some(id), Some(secret)),
+        None => (None, None),
+    };
     let settings = app::photos::s3::S3Settings {
         bucket,
         endpoint,
@@ -654,20 +662,7 @@ fn cognito_pool(
             var: "LARDER_COGNITO_REGION",
             message: "the user pool's region is needed with LARDER_COGNITO_USER_POOL_ID".into(),
         })?;
-    let keys = match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-        (Some(id), Some(secret)) => Some((id, secret, env("AWS_SESSION_TOKEN"))),
-        (None, None) => None,
-        (id, _) => {
-            return Err(ConfigError::Missing {
-                var: if id.is_some() {
-                    "AWS_SECRET_ACCESS_KEY"
-                } else {
-                    "AWS_ACCESS_KEY_ID"
-                },
-                message: "AWS keys come in pairs: the access key id and its secret".into(),
-            })
-        }
-    };
+    let keys = aws_keys(env)?;
     Ok(Some(app::auth::pool::PoolSettings {
         region,
         user_pool_id,
@@ -745,21 +740,9 @@ fn vision_llm(
             // standard chain would look there first too); without them, the
             // rest of the chain: profile files, web identity, container and
             // instance roles.
-            let credentials = match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-                (Some(id), Some(secret)) => {
-                    AwsCredentials::from_keys(id, secret, env("AWS_SESSION_TOKEN"))
-                }
-                (None, None) => AwsCredentials::standard_chain(region.clone()),
-                (id, _) => {
-                    return Err(ConfigError::Missing {
-                        var: if id.is_some() {
-                            "AWS_SECRET_ACCESS_KEY"
-                        } else {
-                            "AWS_ACCESS_KEY_ID"
-                        },
-                        message: "AWS keys come in pairs: the access key id and its secret".into(),
-                    })
-                }
+            let credentials = match aws_keys(env)? {
+                Some((id, secret, token)) => AwsCredentials::from_keys(id, secret, token),
+                None => AwsCredentials::standard_chain(region.clone()),
             };
             let url =
                 url.unwrap_or_else(|| format!("https://bedrock-runtime.{region}.amazonaws.com"));

@@ -140,23 +140,9 @@ pub fn start(
     check: Duration,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let shutdown = stop.clone();
-    supervisor.spawn("push-digest", shutdown, move || {
-        let (state, mut stop) = (state.clone(), stop.clone());
-        async move {
-            loop {
-                if let Err(e) = send_due(&state).await {
-                    tracing::warn!(error = %e, "could not send the daily digests; trying again");
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(check) => {}
-                    _ = stop.changed() => return,
-                }
-                if *stop.borrow() {
-                    return;
-                }
-            }
-        }
+    crate::tasks::every(supervisor, "push-digest", check, stop, move || {
+        let state = state.clone();
+        async move { send_due(&state).await.map(|_| ()) }
     })
 }
 

@@ -668,23 +668,9 @@ pub fn start(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let holder = uuid::Uuid::now_v7().to_string();
-    let shutdown = stop.clone();
-    supervisor.spawn("supplier-sync", shutdown, move || {
-        let (state, holder, mut stop) = (state.clone(), holder.clone(), stop.clone());
-        async move {
-            loop {
-                if let Err(e) = run_due(&state, &holder).await {
-                    tracing::warn!(error = %e, "could not look for due supplier syncs; trying again");
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(check) => {}
-                    _ = stop.changed() => return,
-                }
-                if *stop.borrow() {
-                    return;
-                }
-            }
-        }
+    crate::tasks::every(supervisor, "supplier-sync", check, stop, move || {
+        let (state, holder) = (state.clone(), holder.clone());
+        async move { run_due(&state, &holder).await.map(|_| ()) }
     })
 }
 

@@ -28,7 +28,7 @@ fn titles(centre: &Value) -> Vec<String> {
 }
 
 /// A catalog file with a bad row: the sync fails.
-async fn bad_file(app: &TestApp, admin: &reqwest::Client, metro: String) {
+pub async fn bad_file(app: &TestApp, admin: &reqwest::Client, metro: String) {
     let r = app
         .call_json(
             admin,

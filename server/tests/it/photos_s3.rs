@@ -12,31 +12,33 @@ use crate::photos::{photo, settled, upload};
 
 on_both_databases!(photos_live_in_the_bucket_and_leave_with_their_photo);
 
-/// The keys in the bucket, from S3's ListObjectsV2 answer.
-async fn keys(moto: &Moto, bucket: &str) -> Vec<String> {
+/// The bucket's objects as S3's ListObjectsV2 answers: key and size.
+async fn listing(moto: &Moto, bucket: &str) -> Vec<(String, usize)> {
     let xml = reqwest::get(format!("{}/{bucket}?list-type=2", moto.url))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    xml.split("<Key>")
+    let field = |object: &str, tag: &str| {
+        object
+            .split(&format!("<{tag}>"))
+            .nth(1)
+            .and_then(|v| v.split(&format!("</{tag}>")).next())
+            .unwrap()
+            .to_string()
+    };
+    xml.split("<Contents>")
         .skip(1)
-        .map(|k| k.split("</Key>").next().unwrap().to_string())
+        .map(|o| (field(o, "Key"), field(o, "Size").parse().unwrap()))
         .collect()
 }
 
-/// The sizes of the objects in the bucket.
-async fn sizes(moto: &Moto, bucket: &str) -> Vec<usize> {
-    let xml = reqwest::get(format!("{}/{bucket}?list-type=2", moto.url))
+async fn keys(moto: &Moto, bucket: &str) -> Vec<String> {
+    listing(moto, bucket)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    xml.split("<Size>")
-        .skip(1)
-        .map(|k| k.split("</Size>").next().unwrap().parse().unwrap())
+        .into_iter()
+        .map(|(k, _)| k)
         .collect()
 }
 
@@ -107,8 +109,10 @@ async fn photos_live_in_the_bucket_and_leave_with_their_photo(backend: Backend) 
             .unwrap();
     assert_eq!(served.as_ref(), object.as_slice());
     assert!(
-        sizes(&moto, bucket).await.contains(&served.len()),
-        "moto holds an object of the served size"
+        listing(&moto, bucket)
+            .await
+            .contains(&(stored[1].clone(), served.len())),
+        "moto holds the thumbnail at the served size"
     );
     assert_eq!(&served[..2], &[0xFF, 0xD8], "a JPEG");
 

@@ -13,11 +13,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use base64::Engine as _;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 use web_push_native::{p256, Auth};
 
 use crate::helpers::*;
 use crate::inventory::drained;
+use crate::notifications::bad_file;
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -175,14 +176,7 @@ async fn pushes_arrive_encrypted_once_and_gone_subscriptions_go(backend: Backend
     );
 
     // A failed sync notifies the admin: pushed to each browser.
-    let r = app
-        .call_json(
-            &admin,
-            "import_supplier_catalog",
-            &json!({"supplier": metro, "name": "bad.csv", "text": "sku,price\nA,cheap\n"}),
-        )
-        .await;
-    assert_eq!(r.body["status"], "failed", "{:?}", r.body);
+    bad_file(&app, &admin, metro.clone()).await;
     drained(&app).await;
     let arrived = |path: &'static str, n: usize| {
         let service = service.clone();
@@ -267,14 +261,7 @@ async fn pushes_arrive_encrypted_once_and_gone_subscriptions_go(backend: Backend
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = app
-        .call_json(
-            &admin,
-            "import_supplier_catalog",
-            &json!({"supplier": metro, "name": "bad.csv", "text": "sku,price\nA,cheap\n"}),
-        )
-        .await;
-    assert_eq!(r.body["status"], "failed");
+    bad_file(&app, &admin, metro.clone()).await;
     drained(&app).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(service.hits.lock().unwrap()["ok"], 1);
@@ -316,18 +303,6 @@ async fn pushes_arrive_encrypted_once_and_gone_subscriptions_go(backend: Backend
     );
     assert_eq!(subscribed(&admin).await, false);
     drop(again);
-}
-
-/// A catalog file with a bad row: the sync fails, and its managers are told.
-async fn failed_sync(app: &TestApp, admin: &reqwest::Client, supplier: &str) {
-    let r = app
-        .call_json(
-            admin,
-            "import_supplier_catalog",
-            &json!({"supplier": supplier, "name": "bad.csv", "text": "sku,price\nA,cheap\n"}),
-        )
-        .await;
-    assert_eq!(r.body["status"], "failed", "{:?}", r.body);
 }
 
 async fn a_daily_digest_holds_the_pushes_until_seven_in_the_morning(backend: Backend) {
@@ -383,8 +358,8 @@ async fn a_daily_digest_holds_the_pushes_until_seven_in_the_morning(backend: Bac
     };
 
     // Two failures overnight: in Larder at once, pushed not yet.
-    failed_sync(&app, &admin, &metro).await;
-    failed_sync(&app, &admin, &metro).await;
+    bad_file(&app, &admin, metro.clone()).await;
+    bad_file(&app, &admin, metro.clone()).await;
     drained(&app).await;
     assert_eq!(app.call(&admin, "unread_notifications", &[]).await.body, 2);
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -417,7 +392,7 @@ async fn a_daily_digest_holds_the_pushes_until_seven_in_the_morning(backend: Bac
     assert_eq!(app.count("select count(*) from digest_items").await, 0);
 
     // Another failure the same day waits for tomorrow's digest.
-    failed_sync(&app, &admin, &metro).await;
+    bad_file(&app, &admin, metro.clone()).await;
     drained(&app).await;
     assert_eq!(app.count("select count(*) from digest_items").await, 1);
     assert_eq!(send(state).await.unwrap(), 0);
