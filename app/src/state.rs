@@ -64,6 +64,8 @@ pub struct Settings {
     /// Photo files in an S3-compatible bucket (checked when the
     /// configuration was read); the data directory otherwise.
     pub photo_s3: Option<crate::photos::s3::S3Settings>,
+    /// Events through RabbitMQ instead of in-process delivery.
+    pub rabbitmq: Option<crate::events::rabbit::RabbitSettings>,
 }
 
 impl Default for Settings {
@@ -89,6 +91,7 @@ impl Default for Settings {
             supplier_fetch: Default::default(),
             push_retry: Duration::from_secs(5),
             photo_s3: None,
+            rabbitmq: None,
         }
     }
 }
@@ -198,8 +201,15 @@ impl AppState {
                 http: reqwest::Client::new(),
             }));
         }
-        let bus: Arc<dyn EventBus> =
-            Arc::new(LocalBus::new(consumers, settings.event_retry.clone()));
+        let policy = settings.event_retry.clone();
+        let bus: Arc<dyn EventBus> = match &settings.rabbitmq {
+            Some(rabbit) => Arc::new(crate::events::rabbit::RabbitBus::new(
+                consumers,
+                policy,
+                rabbit.clone(),
+            )),
+            None => Arc::new(LocalBus::new(consumers, policy)),
+        };
         let writer = MovementWriter::start(
             db.clone(),
             stock_cache.clone(),

@@ -76,6 +76,8 @@ pub struct Config {
     pub pool: Option<app::auth::pool::PoolSettings>,
     /// Photo files in an S3-compatible bucket instead of the data directory.
     pub photo_s3: Option<app::photos::s3::S3Settings>,
+    /// Events through RabbitMQ (`LARDER_RABBITMQ_*`).
+    pub rabbitmq: Option<app::events::rabbit::RabbitSettings>,
     /// Email through an SMTP server (`LARDER_SMTP_URL`, `LARDER_MAIL_FROM`).
     pub mail: Option<app::mail::MailSettings>,
     /// Fetching supplier catalogs (`LARDER_FETCH_ALLOWED_NETWORKS`,
@@ -330,6 +332,7 @@ impl Config {
         let oidc = cognito(&env, &public_url)?;
         let pool = cognito_pool(&env)?;
         let photo_s3 = photo_s3(&env)?;
+        let rabbitmq = rabbitmq(&env)?;
         let mail = mail(
             pick("LARDER_SMTP_URL", file.smtp_url),
             pick("LARDER_MAIL_FROM", file.mail_from),
@@ -472,6 +475,7 @@ impl Config {
             oidc,
             pool,
             photo_s3,
+            rabbitmq,
             mail,
             supplier_fetch,
             push_retry,
@@ -605,6 +609,32 @@ fn aws_keys(
             message: "AWS keys come in pairs: the access key id and its secret".into(),
         }),
     }
+}
+
+/// `LARDER_RABBITMQ_URL` and its neighbours: events through RabbitMQ, so
+/// several replicas share the consumers' work.
+fn rabbitmq(
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<app::events::rabbit::RabbitSettings>, ConfigError> {
+    let Some(url) = env("LARDER_RABBITMQ_URL") else {
+        return Ok(None);
+    };
+    let settings = app::events::rabbit::RabbitSettings {
+        url,
+        exchange: env("LARDER_RABBITMQ_EXCHANGE").unwrap_or_else(|| "larder.events".into()),
+        prefetch: bounded(
+            "LARDER_RABBITMQ_PREFETCH",
+            env("LARDER_RABBITMQ_PREFETCH"),
+            None,
+            1..=5000,
+            200,
+        )? as u16,
+    };
+    settings.check().map_err(|message| ConfigError::Missing {
+        var: "LARDER_RABBITMQ_URL",
+        message,
+    })?;
+    Ok(Some(settings))
 }
 
 /// `LARDER_S3_BUCKET` and its neighbours: photo files in an S3-compatible

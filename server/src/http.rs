@@ -120,7 +120,9 @@ pub async fn healthz() -> &'static str {
 const STORE_READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The database answers and its schema is current, and the photo store
-/// answers: ready for traffic.
+/// answers: ready for traffic. The message broker is reported but does not
+/// take the replica out of service: writes go on without it (events wait
+/// in the table for the relay).
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let store = tokio::time::timeout(STORE_READY_WITHIN, state.photos.store.ready()).await;
     if !matches!(store, Ok(Ok(()))) {
@@ -140,7 +142,14 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             .into_response();
     }
     match state.db.pending_migrations().await {
-        Ok(0) => Json(serde_json::json!({"status": "ready"})).into_response(),
+        Ok(0) => {
+            let events = match state.bus.broker() {
+                None => "in-process",
+                Some(true) => "rabbitmq",
+                Some(false) => "broker unreachable; events wait in the table",
+            };
+            Json(serde_json::json!({"status": "ready", "events": events})).into_response()
+        }
         Ok(n) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({"status": "unavailable", "reason": format!("{n} migrations not applied")})),

@@ -159,6 +159,7 @@ pub async fn start_with_clock(
         supplier_fetch: config.supplier_fetch.clone(),
         push_retry: config.push_retry,
         photo_s3: config.photo_s3.clone(),
+        rabbitmq: config.rabbitmq.clone(),
         ..Settings::default()
     };
     let state = AppState::new(db, settings, setup);

@@ -283,6 +283,46 @@ fn render_app(out: &mut String, state: &app::state::AppState) {
             }
         }
     }
+    if let Some(relay) = state.bus.relay() {
+        let broker = state.bus.broker().unwrap_or(false);
+        for (metric, kind, help, v) in [
+            (
+                "larder_event_relay_published_total",
+                "counter",
+                "Events this replica's relay published and RabbitMQ confirmed.",
+                relay.published.load(Relaxed) as i64,
+            ),
+            (
+                "larder_event_relay_failures_total",
+                "counter",
+                "Times the relay lost RabbitMQ or the database and started again.",
+                relay.failures.load(Relaxed) as i64,
+            ),
+            (
+                "larder_event_relay_position",
+                "gauge",
+                "The last event the broker confirmed to this replica's relay.",
+                relay.position.load(Relaxed),
+            ),
+            (
+                "larder_event_relay_active",
+                "gauge",
+                "Whether this replica holds the relay's lock and publishes (1) or waits (0).",
+                i64::from(relay.active.load(Relaxed)),
+            ),
+            (
+                "larder_event_broker_connected",
+                "gauge",
+                "Whether this replica is connected to RabbitMQ.",
+                i64::from(broker),
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {metric} {help}\n# TYPE {metric} {kind}\n{metric} {v}"
+            );
+        }
+    }
     for (metric, help) in [
         (
             "larder_task_starts_total",

@@ -19,9 +19,9 @@
 //! checkpoint moves past it, and the consumer goes on. Parked events can be
 //! listed and retried from the admin page.
 //!
-//! [`EventBus`] is the seam for another transport: a RabbitMQ bus would
-//! relay the table to an exchange and call the same [`Consumer::handle`]
-//! from its queue workers.
+//! [`EventBus`] is the seam for another transport: the RabbitMQ bus
+//! ([`super::rabbit`]) relays the table to an exchange and calls the same
+//! [`Consumer::handle_batch`] from its queue workers.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,7 +41,7 @@ use crate::ids::DeadLetterId;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Events read at a time.
-const READ_LIMIT: usize = 500;
+pub(super) const READ_LIMIT: usize = 500;
 
 /// Where a consumer keeps what it builds from events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +100,7 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    fn new(db: &Db) -> Self {
+    pub(super) fn new(db: &Db) -> Self {
         Self {
             db: db.clone(),
             tx: None,
@@ -118,7 +118,7 @@ impl Delivery {
     /// Saves a durable consumer's checkpoint with its writes, and commits
     /// whatever was written. An ephemeral consumer starts at the head every
     /// time: nothing to save.
-    async fn finish(mut self, consumer: &dyn Consumer, seq: i64) -> Result<(), String> {
+    pub(super) async fn finish(mut self, consumer: &dyn Consumer, seq: i64) -> Result<(), String> {
         if consumer.durability() == Durability::Durable {
             let tx = self.tx().await?;
             store::save_checkpoint(tx, consumer.name(), seq)
@@ -210,6 +210,15 @@ pub trait EventBus: Send + Sync + 'static {
     fn consumers(&self) -> &[Arc<dyn Consumer>];
     fn stats(&self, consumer: &str) -> Option<Arc<ConsumerStats>>;
     fn policy(&self) -> &RetryPolicy;
+    /// Whether the message broker is reachable now; `None` when events
+    /// travel in-process.
+    fn broker(&self) -> Option<bool> {
+        None
+    }
+    /// How the relay to the broker is doing, when there is one.
+    fn relay(&self) -> Option<&super::rabbit::RelayStats> {
+        None
+    }
     /// Starts delivery under `tasks`; the tasks end when `shutdown` turns true.
     fn start(
         self: Arc<Self>,
@@ -371,7 +380,7 @@ impl LocalBus {
             if batch.is_empty() {
                 continue;
             }
-            match self.deliver_batch(&db, consumer.as_ref(), &batch).await {
+            match deliver_batch(&db, consumer.as_ref(), &batch).await {
                 Ok(()) => {
                     position = batch.last().map(|e| e.seq).unwrap_or(position);
                     stats
@@ -386,8 +395,15 @@ impl LocalBus {
                         if *shutdown.borrow() {
                             return;
                         }
-                        self.deliver_one(&db, consumer.as_ref(), event, &stats, &mut shutdown)
-                            .await;
+                        deliver_one(
+                            &self.policy,
+                            &db,
+                            consumer.as_ref(),
+                            event,
+                            &stats,
+                            &mut shutdown,
+                        )
+                        .await;
                         position = event.seq;
                         stats.position.store(position, Ordering::Relaxed);
                     }
@@ -408,66 +424,75 @@ impl LocalBus {
             (Durability::Ephemeral, _) => store::head(db.pool()).await,
         }
     }
+}
 
-    async fn deliver_batch(
-        &self,
-        db: &Db,
-        consumer: &dyn Consumer,
-        batch: &[Event],
-    ) -> Result<(), String> {
-        let mut delivery = Delivery::new(db);
-        consumer.handle_batch(batch, &mut delivery).await?;
-        let last = batch.last().map(|e| e.seq).unwrap_or(0);
-        delivery.finish(consumer, last).await
-    }
+/// Hands a run of events to the consumer in one delivery.
+pub(super) async fn deliver_batch(
+    db: &Db,
+    consumer: &dyn Consumer,
+    batch: &[Event],
+) -> Result<(), String> {
+    deliver_in(Delivery::new(db), consumer, batch).await
+}
 
-    async fn try_one(db: &Db, consumer: &dyn Consumer, event: &Event) -> Result<(), String> {
-        let mut delivery = Delivery::new(db);
-        consumer.handle(event, &mut delivery).await?;
-        delivery.finish(consumer, event.seq).await
-    }
+/// Hands a run of events to the consumer in the delivery given (which
+/// may have begun its transaction already) and finishes it.
+pub(super) async fn deliver_in(
+    mut delivery: Delivery,
+    consumer: &dyn Consumer,
+    batch: &[Event],
+) -> Result<(), String> {
+    consumer.handle_batch(batch, &mut delivery).await?;
+    let last = batch.last().map(|e| e.seq).unwrap_or(0);
+    delivery.finish(consumer, last).await
+}
 
-    /// Delivers one event, retrying with backoff, and parks it when the
-    /// attempts run out.
-    async fn deliver_one(
-        &self,
-        db: &Db,
-        consumer: &dyn Consumer,
-        event: &Event,
-        stats: &ConsumerStats,
-        shutdown: &mut watch::Receiver<bool>,
-    ) {
-        let name = consumer.name();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match Self::try_one(db, consumer, event).await {
-                Ok(()) => {
-                    stats.delivered.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                Err(error) => {
-                    stats.failures.fetch_add(1, Ordering::Relaxed);
-                    if attempt >= self.policy.max_attempts {
-                        tracing::error!(consumer = name, seq = event.seq, event_type = %event.event_type, %error, attempts = attempt, "parking an event the consumer keeps failing on");
-                        loop {
-                            match park(db, name, event, attempt, &error).await {
-                                Ok(()) => break,
-                                Err(e) => {
-                                    tracing::error!(consumer = name, seq = event.seq, error = %e, "could not park the event; retrying");
-                                    if wait_or_stop(shutdown, Duration::from_secs(1)).await {
-                                        return;
-                                    }
+async fn try_one(db: &Db, consumer: &dyn Consumer, event: &Event) -> Result<(), String> {
+    let mut delivery = Delivery::new(db);
+    consumer.handle(event, &mut delivery).await?;
+    delivery.finish(consumer, event.seq).await
+}
+
+/// Delivers one event, retrying with backoff, and parks it when the
+/// attempts run out.
+pub(super) async fn deliver_one(
+    policy: &RetryPolicy,
+    db: &Db,
+    consumer: &dyn Consumer,
+    event: &Event,
+    stats: &ConsumerStats,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    let name = consumer.name();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_one(db, consumer, event).await {
+            Ok(()) => {
+                stats.delivered.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Err(error) => {
+                stats.failures.fetch_add(1, Ordering::Relaxed);
+                if attempt >= policy.max_attempts {
+                    tracing::error!(consumer = name, seq = event.seq, event_type = %event.event_type, %error, attempts = attempt, "parking an event the consumer keeps failing on");
+                    loop {
+                        match park(db, name, event, attempt, &error).await {
+                            Ok(()) => break,
+                            Err(e) => {
+                                tracing::error!(consumer = name, seq = event.seq, error = %e, "could not park the event; retrying");
+                                if wait_or_stop(shutdown, Duration::from_secs(1)).await {
+                                    return;
                                 }
                             }
                         }
-                        stats.parked.fetch_add(1, Ordering::Relaxed);
-                        return;
                     }
-                    tracing::warn!(consumer = name, seq = event.seq, %error, attempt, "event delivery failed; will retry");
-                    if wait_or_stop(shutdown, self.policy.backoff(attempt)).await {
-                        return;
-                    }
+                    stats.parked.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                tracing::warn!(consumer = name, seq = event.seq, %error, attempt, "event delivery failed; will retry");
+                if wait_or_stop(shutdown, policy.backoff(attempt)).await {
+                    return;
                 }
             }
         }
@@ -624,7 +649,7 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 /// Sleeps, or returns true early when shutdown is signalled.
-async fn wait_or_stop(shutdown: &mut watch::Receiver<bool>, d: Duration) -> bool {
+pub(super) async fn wait_or_stop(shutdown: &mut watch::Receiver<bool>, d: Duration) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(d) => *shutdown.borrow(),
         _ = shutdown.changed() => true,

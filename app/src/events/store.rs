@@ -222,27 +222,86 @@ pub fn rows(events: &[NewEvent<'_>]) -> AppResult<Vec<Vec<db::Value>>> {
 const EVENT_COLUMNS: &str =
     "seq, id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at";
 
+/// An event as the log stores it, payload undecoded: what the RabbitMQ
+/// relay publishes, so a consumer in another process decodes (and
+/// upcasts) it exactly as one reading the table would.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub version: i64,
+    pub organization_id: String,
+    pub pantry_id: Option<String>,
+    /// The payload column's text (JSON).
+    pub payload: String,
+    pub actor_id: Option<String>,
+    pub correlation_id: String,
+    pub occurred_at: i64,
+}
+
+impl StoredEvent {
+    fn from_row(r: &db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            seq: r.try_get("seq")?,
+            id: r.try_get("id")?,
+            event_type: r.try_get("type")?,
+            version: r.try_get("version")?,
+            organization_id: r.try_get("organization_id")?,
+            pantry_id: r.try_get("pantry_id")?,
+            payload: r.try_get("payload")?,
+            actor_id: r.try_get("actor_id")?,
+            correlation_id: r.try_get("correlation_id")?,
+            occurred_at: r.try_get("occurred_at")?,
+        })
+    }
+
+    /// The event as consumers receive it. A payload that does not decode
+    /// reaches the consumer as the error, so the consumer fails on it (and
+    /// parks it) instead of the reader.
+    pub fn decode(self) -> Event {
+        let event = serde_json::from_str(&self.payload)
+            .map_err(|e| format!("{} payload is not JSON: {e}", self.event_type))
+            .and_then(|p| DomainEvent::decode(&self.event_type, self.version, p));
+        Event {
+            seq: self.seq,
+            id: EventId::from_stored(self.id),
+            event_type: self.event_type,
+            version: self.version,
+            organization_id: self.organization_id,
+            pantry_id: self.pantry_id,
+            event,
+            actor_id: self.actor_id,
+            correlation_id: self.correlation_id,
+            occurred_at: self.occurred_at,
+        }
+    }
+}
+
 fn event_from(r: &db::Row) -> Result<Event, sqlx::Error> {
-    let payload: String = r.try_get("payload")?;
-    let event_type: String = r.try_get("type")?;
-    let version: i64 = r.try_get("version")?;
-    // A payload that does not decode reaches the consumer as the error, so
-    // the consumer fails on it (and parks it) instead of the reader.
-    let event = serde_json::from_str(&payload)
-        .map_err(|e| format!("{event_type} payload is not JSON: {e}"))
-        .and_then(|p| DomainEvent::decode(&event_type, version, p));
-    Ok(Event {
-        seq: r.try_get("seq")?,
-        id: EventId::from_stored(r.try_get("id")?),
-        event_type,
-        version,
-        organization_id: r.try_get("organization_id")?,
-        pantry_id: r.try_get("pantry_id")?,
-        event,
-        actor_id: r.try_get("actor_id")?,
-        correlation_id: r.try_get("correlation_id")?,
-        occurred_at: r.try_get("occurred_at")?,
-    })
+    StoredEvent::from_row(r).map(StoredEvent::decode)
+}
+
+/// Up to `limit` stored events with `after < seq < before`, in order, on
+/// any connection (the relay reads on the one that holds its lock).
+pub async fn read_stored<'e>(
+    conn: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    after: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    sqlx::query(&format!(
+        "select {EVENT_COLUMNS} from events where seq > $1 and seq < $2 order by seq limit $3"
+    ))
+    .bind(after)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(StoredEvent::from_row)
+    .collect()
 }
 
 /// Up to `limit` events after `after`, in order.

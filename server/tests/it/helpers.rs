@@ -2,6 +2,7 @@
 //! PostgreSQL, and talks to it over HTTP like a browser would.
 
 use std::collections::HashMap;
+use std::os::unix::process::CommandExt as _;
 
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
@@ -465,5 +466,139 @@ impl Moto {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         panic!("moto_server did not answer on {}", moto.url);
+    }
+}
+
+/// A RabbitMQ node of its own (Debian's `rabbitmq-server`, installed by
+/// `scripts/setup-test.sh`) on a free loopback port, with its data in a
+/// temporary directory, so a test can stop and restart it; stopped when
+/// dropped.
+pub struct Rabbit {
+    dir: tempfile::TempDir,
+    port: u16,
+    dist: u16,
+    child: Option<std::process::Child>,
+    pub url: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Rabbit {
+    const SERVER: &'static str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+
+    pub async fn start() -> Self {
+        assert!(
+            std::path::Path::new(Self::SERVER).exists(),
+            "RabbitMQ is not installed: run scripts/setup-test.sh (make test does)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut rabbit = Self {
+            url: format!("amqp://guest:guest@127.0.0.1:{port}/%2f"),
+            dir,
+            port,
+            dist: free_port(),
+            child: None,
+        };
+        rabbit.resume().await;
+        rabbit
+    }
+
+    /// Starts the node (again, on the same data).
+    pub async fn resume(&mut self) {
+        let dir = self.dir.path();
+        std::fs::write(dir.join("enabled_plugins"), "[].\n").unwrap();
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        // As root, the node runs as Debian's `rabbitmq` user.
+        let mut command = if root {
+            let status = std::process::Command::new("chown")
+                .args(["-R", "rabbitmq"])
+                .arg(dir)
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "rabbitmq", "--", Self::SERVER]);
+            c
+        } else {
+            std::process::Command::new(Self::SERVER)
+        };
+        let child = command
+            .current_dir(dir)
+            .env("HOME", dir)
+            .env(
+                "RABBITMQ_NODENAME",
+                format!("larder-{}@localhost", self.port),
+            )
+            .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
+            .env("RABBITMQ_NODE_PORT", self.port.to_string())
+            .env("RABBITMQ_DIST_PORT", self.dist.to_string())
+            .env("RABBITMQ_MNESIA_BASE", dir.join("mnesia"))
+            .env("RABBITMQ_LOG_BASE", dir.join("log"))
+            .env("RABBITMQ_ENABLED_PLUGINS_FILE", dir.join("enabled_plugins"))
+            .env("ERL_EPMD_ADDRESS", "127.0.0.1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("rabbitmq-server starts");
+        self.child = Some(child);
+        for _ in 0..600 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("RabbitMQ did not listen on {} within a minute", self.port);
+    }
+
+    /// Stops the node (SIGTERM to its process group, as an init system
+    /// would; SIGKILL if it lingers) and waits until it has.
+    pub async fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let group = format!("-{}", child.id());
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .status();
+        for _ in 0..300 {
+            if child.try_wait().ok().flatten().is_some()
+                && tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .status();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Rabbit {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+        }
     }
 }

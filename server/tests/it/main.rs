@@ -7,6 +7,7 @@ mod accounts;
 mod binary;
 mod crash;
 mod essentials;
+mod events_rabbitmq;
 mod forecasts;
 mod hostile;
 mod identity;
