@@ -25,6 +25,8 @@ pub mod usage;
 #[cfg(feature = "ssr")]
 pub mod clock;
 #[cfg(feature = "ssr")]
+pub mod cluster;
+#[cfg(feature = "ssr")]
 pub mod dates;
 #[cfg(feature = "ssr")]
 pub mod db;

@@ -66,6 +66,8 @@ pub struct Settings {
     pub photo_s3: Option<crate::photos::s3::S3Settings>,
     /// Events through RabbitMQ instead of in-process delivery.
     pub rabbitmq: Option<crate::events::rabbit::RabbitSettings>,
+    /// The throttle, rate limits and cache word shared through Redis.
+    pub redis: Option<crate::cluster::RedisSettings>,
 }
 
 impl Default for Settings {
@@ -92,6 +94,7 @@ impl Default for Settings {
             push_retry: Duration::from_secs(5),
             photo_s3: None,
             rabbitmq: None,
+            redis: None,
         }
     }
 }
@@ -118,6 +121,8 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     pub setup: Arc<SetupGate>,
     pub throttle: Arc<SignInThrottle>,
+    /// What replicas share through Redis, when it is configured.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Delivers committed events to the consumers.
     pub bus: Arc<dyn EventBus>,
     pub stock_cache: Arc<StockCache>,
@@ -168,6 +173,15 @@ impl AppState {
             llm: settings.vision_llm.clone().map(Arc::new),
         };
         let callers = Arc::new(CallerCache::new(settings.caller_cache_ttl));
+        let cluster = settings.redis.as_ref().map(|r| {
+            Arc::new(
+                crate::cluster::Cluster::new(r)
+                    .expect("the Redis settings were checked when the configuration was read"),
+            )
+        });
+        if let Some(c) = &cluster {
+            callers.share_with(c);
+        }
         let forecast_wake = Arc::new(tokio::sync::Notify::new());
         let contexts = Arc::new(Recent::new(settings.caller_cache_ttl));
         // A new consumer is one line here and one `match` on the event.
@@ -228,6 +242,7 @@ impl AppState {
             settings: Arc::new(settings),
             setup: Arc::new(setup),
             throttle: Arc::new(SignInThrottle::default()),
+            cluster,
             bus,
             stock_cache,
             live,

@@ -78,6 +78,9 @@ pub struct Config {
     pub photo_s3: Option<app::photos::s3::S3Settings>,
     /// Events through RabbitMQ (`LARDER_RABBITMQ_*`).
     pub rabbitmq: Option<app::events::rabbit::RabbitSettings>,
+    /// The sign-in throttle, rate limits and cache word shared through
+    /// Redis (`LARDER_REDIS_URL`, `LARDER_REDIS_PREFIX`).
+    pub redis: Option<app::cluster::RedisSettings>,
     /// Email through an SMTP server (`LARDER_SMTP_URL`, `LARDER_MAIL_FROM`).
     pub mail: Option<app::mail::MailSettings>,
     /// Fetching supplier catalogs (`LARDER_FETCH_ALLOWED_NETWORKS`,
@@ -333,6 +336,20 @@ impl Config {
         let pool = cognito_pool(&env)?;
         let photo_s3 = photo_s3(&env)?;
         let rabbitmq = rabbitmq(&env)?;
+        let redis = match env("LARDER_REDIS_URL") {
+            None => None,
+            Some(url) => {
+                let settings = app::cluster::RedisSettings {
+                    url,
+                    prefix: env("LARDER_REDIS_PREFIX").unwrap_or_else(|| "larder:".into()),
+                };
+                settings.check().map_err(|message| ConfigError::Missing {
+                    var: "LARDER_REDIS_URL",
+                    message,
+                })?;
+                Some(settings)
+            }
+        };
         let mail = mail(
             pick("LARDER_SMTP_URL", file.smtp_url),
             pick("LARDER_MAIL_FROM", file.mail_from),
@@ -476,6 +493,7 @@ impl Config {
             pool,
             photo_s3,
             rabbitmq,
+            redis,
             mail,
             supplier_fetch,
             push_retry,

@@ -120,9 +120,10 @@ pub async fn healthz() -> &'static str {
 const STORE_READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The database answers and its schema is current, and the photo store
-/// answers: ready for traffic. The message broker is reported but does not
-/// take the replica out of service: writes go on without it (events wait
-/// in the table for the relay).
+/// answers: ready for traffic. The message broker and Redis are reported
+/// but do not take the replica out of service: writes go on without the
+/// broker (events wait in the table for the relay), and without Redis each
+/// replica throttles and limits on its own.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let store = tokio::time::timeout(STORE_READY_WITHIN, state.photos.store.ready()).await;
     if !matches!(store, Ok(Ok(()))) {
@@ -148,7 +149,13 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
                 Some(true) => "rabbitmq",
                 Some(false) => "broker unreachable; events wait in the table",
             };
-            Json(serde_json::json!({"status": "ready", "events": events})).into_response()
+            let limits = match &state.cluster {
+                None => "this replica",
+                Some(c) if c.ping().await => "redis",
+                Some(_) => "redis unreachable; each replica counts alone",
+            };
+            Json(serde_json::json!({"status": "ready", "events": events, "limits": limits}))
+                .into_response()
         }
         Ok(n) => (
             StatusCode::SERVICE_UNAVAILABLE,

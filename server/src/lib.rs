@@ -160,6 +160,7 @@ pub async fn start_with_clock(
         push_retry: config.push_retry,
         photo_s3: config.photo_s3.clone(),
         rabbitmq: config.rabbitmq.clone(),
+        redis: config.redis.clone(),
         ..Settings::default()
     };
     let state = AppState::new(db, settings, setup);
@@ -227,6 +228,13 @@ pub async fn start_with_clock(
         &state,
         delivery_stopped.clone(),
     ));
+    if let Some(cluster) = &state.cluster {
+        delivery.extend(cluster.start(
+            state.callers.clone(),
+            &state.tasks,
+            delivery_stopped.clone(),
+        ));
+    }
     delivery.extend(state.db.checkpoint_in_background(delivery_stopped));
     let metrics = Arc::new(metrics::Metrics::default());
     let router = router(&config, state.clone(), metrics.clone());
@@ -388,6 +396,7 @@ pub fn router(config: &Config, state: AppState, metrics: Arc<metrics::Metrics>) 
         .env(Env::PROD)
         .build();
     let routes = route_list();
+    let cluster = state.cluster.clone();
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())
@@ -452,7 +461,11 @@ pub fn router(config: &Config, state: AppState, metrics: Arc<metrics::Metrics>) 
         ))
         // Before the CSRF check and any handler: a flood is refused cheaply.
         .layer(axum::middleware::from_fn_with_state(
-            app::rest::limits::RateLimits::new(config.rate_limits, config.trusted_proxies.clone()),
+            app::rest::limits::RateLimits::new(
+                config.rate_limits,
+                config.trusted_proxies.clone(),
+                cluster,
+            ),
             app::rest::limits::enforce,
         ))
         .layer(axum::middleware::from_fn_with_state(

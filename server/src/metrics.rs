@@ -323,6 +323,22 @@ fn render_app(out: &mut String, state: &app::state::AppState) {
             );
         }
     }
+    if let Some(cluster) = &state.cluster {
+        for (metric, help, v) in [
+            (
+                "larder_redis_fallbacks_total",
+                "Throttle, rate-limit and cache messages Redis did not take, decided by this replica alone.",
+                cluster.stats.fallbacks.load(Relaxed),
+            ),
+            (
+                "larder_redis_forgets_received_total",
+                "Forget-a-caller messages received from the replicas through Redis.",
+                cluster.stats.forgets_received.load(Relaxed),
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} counter\n{metric} {v}");
+        }
+    }
     for (metric, help) in [
         (
             "larder_task_starts_total",

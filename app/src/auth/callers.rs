@@ -29,12 +29,15 @@ struct Session {
 
 pub struct CallerCache {
     sessions: Recent<Session>,
+    /// The other replicas, told through Redis when one is configured.
+    peers: std::sync::OnceLock<std::sync::Weak<crate::cluster::Cluster>>,
 }
 
 impl CallerCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             sessions: Recent::new(ttl),
+            peers: Default::default(),
         }
     }
 
@@ -61,13 +64,38 @@ impl CallerCache {
         self.sessions.keep(token_hash, &session, generation);
     }
 
-    /// Forgets one session (signed out or expired).
+    /// Tells the other replicas whenever this one forgets.
+    pub fn share_with(&self, cluster: &std::sync::Arc<crate::cluster::Cluster>) {
+        let _ = self.peers.set(std::sync::Arc::downgrade(cluster));
+    }
+
+    fn tell_peers(&self, what: crate::cluster::Forget) {
+        if let Some(cluster) = self.peers.get().and_then(std::sync::Weak::upgrade) {
+            cluster.forget(what);
+        }
+    }
+
+    /// Forgets one session (signed out or expired), here and on every
+    /// replica.
     pub fn forget(&self, token_hash: &str) {
+        self.forget_here(token_hash);
+        self.tell_peers(crate::cluster::Forget::Session(token_hash.to_string()));
+    }
+
+    /// Forgets everyone (memberships or organizations changed), here and
+    /// on every replica.
+    pub fn forget_all(&self) {
+        self.forget_all_here();
+        self.tell_peers(crate::cluster::Forget::Everyone);
+    }
+
+    /// Forgets one session in this replica only.
+    pub fn forget_here(&self, token_hash: &str) {
         self.sessions.forget(token_hash);
     }
 
-    /// Forgets everyone: memberships or organizations changed.
-    pub fn forget_all(&self) {
+    /// Forgets everyone in this replica only.
+    pub fn forget_all_here(&self) {
         self.sessions.forget_all();
     }
 

@@ -142,6 +142,29 @@ impl SignInThrottle {
     }
 }
 
+/// Counts an attempt on the throttle every replica shares (Redis), or on
+/// this replica's own when there is none or it does not answer.
+async fn throttle_attempt(
+    state: &AppState,
+    account: &str,
+    address: Option<&str>,
+    attempt: &str,
+) -> Result<(), Duration> {
+    if let Some(cluster) = &state.cluster {
+        if let Some(outcome) = cluster.sign_in_attempt(account, address, attempt).await {
+            return outcome;
+        }
+    }
+    state.throttle.attempt(account, address)
+}
+
+async fn throttle_succeeded(state: &AppState, account: &str, address: Option<&str>, attempt: &str) {
+    if let Some(cluster) = &state.cluster {
+        cluster.sign_in_succeeded(account, address, attempt).await;
+    }
+    state.throttle.succeeded(account, address);
+}
+
 /// Checks an email and password and opens a session; returns its token.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn sign_in(
@@ -156,7 +179,9 @@ pub async fn sign_in(
     }
     let account = email.normalized().to_string();
     let address = client.map(|ip| ip.to_string());
-    if let Err(wait) = state.throttle.attempt(&account, address.as_deref()) {
+    // One id per attempt, so a success takes back exactly this one.
+    let attempt = uuid::Uuid::new_v4().simple().to_string();
+    if let Err(wait) = throttle_attempt(state, &account, address.as_deref(), &attempt).await {
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         let message = if secs < 60 {
             format!(
@@ -223,7 +248,7 @@ pub async fn sign_in(
             "That email and password do not match an account.",
         ));
     }
-    state.throttle.succeeded(&account, address.as_deref());
+    throttle_succeeded(state, &account, address.as_deref(), &attempt).await;
     record_sign_in(
         &state.db,
         &state.settings,

@@ -35,7 +35,7 @@ use tokio::task::JoinHandle;
 
 use super::domain::DomainEvent;
 use super::store::{self, Event};
-use crate::db::{now_ms, Db, Tx};
+use crate::db::{now_ms, Backend, Db, Tx};
 use crate::ids::DeadLetterId;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -426,13 +426,49 @@ impl LocalBus {
     }
 }
 
-/// Hands a run of events to the consumer in one delivery.
+/// Hands a run of events to the consumer in one delivery. A durable
+/// consumer's checkpoint is read (locked) first: what another process
+/// running the same consumer applied already is skipped, so two replicas
+/// on one database never apply an event twice.
 pub(super) async fn deliver_batch(
     db: &Db,
     consumer: &dyn Consumer,
     batch: &[Event],
 ) -> Result<(), String> {
-    deliver_in(Delivery::new(db), consumer, batch).await
+    let mut delivery = Delivery::new(db);
+    if consumer.durability() == Durability::Durable {
+        let done = checkpoint_locked(&mut delivery, db.backend(), consumer.name()).await?;
+        let from = batch.partition_point(|e| e.seq <= done);
+        if from == batch.len() {
+            return Ok(());
+        }
+        return deliver_in(delivery, consumer, &batch[from..]).await;
+    }
+    deliver_in(delivery, consumer, batch).await
+}
+
+/// A durable consumer's checkpoint, read in its delivery's transaction and
+/// (on PostgreSQL) locked there, so a replica taking over the queue waits
+/// for the one before to commit and then sees what it applied. (SQLite's
+/// transactions already take the write lock when they begin.)
+pub(super) async fn checkpoint_locked(
+    delivery: &mut Delivery,
+    backend: Backend,
+    consumer: &str,
+) -> Result<i64, String> {
+    let sql = match backend {
+        Backend::Postgres => {
+            "select last_seq from consumer_checkpoints where consumer = $1 for update"
+        }
+        Backend::Sqlite => "select last_seq from consumer_checkpoints where consumer = $1",
+    };
+    let tx = delivery.tx().await?;
+    let seq: Option<i64> = sqlx::query_scalar(sql)
+        .bind(consumer)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(seq.unwrap_or(0))
 }
 
 /// Hands a run of events to the consumer in the delivery given (which

@@ -50,8 +50,8 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::bus::{
-    deliver_in, deliver_one, wait_or_stop, Consumer, ConsumerStats, Delivery, Durability, EventBus,
-    RetryPolicy, READ_LIMIT,
+    checkpoint_locked, deliver_in, deliver_one, wait_or_stop, Consumer, ConsumerStats, Delivery,
+    Durability, EventBus, RetryPolicy, READ_LIMIT,
 };
 use super::store::{self, StoredEvent};
 use crate::db::{Backend, Db};
@@ -755,30 +755,6 @@ impl RabbitBus {
         }
         stats.position.store(last, Ordering::Relaxed);
     }
-}
-
-/// A durable consumer's checkpoint, read in its delivery's transaction and
-/// (on PostgreSQL) locked there, so a replica taking over the queue waits
-/// for the one before to commit and then sees what it applied. (SQLite's
-/// transactions already take the write lock when they begin.)
-async fn checkpoint_locked(
-    delivery: &mut Delivery,
-    backend: Backend,
-    consumer: &str,
-) -> Result<i64, String> {
-    let sql = match backend {
-        Backend::Postgres => {
-            "select last_seq from consumer_checkpoints where consumer = $1 for update"
-        }
-        Backend::Sqlite => "select last_seq from consumer_checkpoints where consumer = $1",
-    };
-    let tx = delivery.tx().await?;
-    let seq: Option<i64> = sqlx::query_scalar(sql)
-        .bind(consumer)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(seq.unwrap_or(0))
 }
 
 impl EventBus for RabbitBus {

@@ -4,9 +4,10 @@
 //! is answered 429 with `Retry-After` before any work is done.
 //!
 //! `governor`'s keyed GCRA limiters: a quota per minute with a burst of the
-//! same size, no background task, no lock across the whole map. Per
-//! process: replicas behind a load balancer each keep their own count
-//! until the limits move to Redis.
+//! same size, no background task, no lock across the whole map. With Redis
+//! configured, the same GCRA runs there ([`crate::cluster`]), so replicas
+//! behind a load balancer share one count; the in-process limiters decide
+//! while Redis does not answer.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -45,11 +46,19 @@ pub struct RateLimits {
     per_key: Option<DefaultKeyedRateLimiter<String>>,
     per_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
     trusted_proxies: Vec<ipnet::IpNet>,
+    settings: RateLimitSettings,
+    cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl RateLimits {
-    pub fn new(settings: RateLimitSettings, trusted_proxies: Vec<ipnet::IpNet>) -> Arc<Self> {
+    pub fn new(
+        settings: RateLimitSettings,
+        trusted_proxies: Vec<ipnet::IpNet>,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            settings,
+            cluster,
             per_key: settings
                 .per_key
                 .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
@@ -60,22 +69,42 @@ impl RateLimits {
         })
     }
 
-    fn check_key(&self, key: &str) -> Result<(), Duration> {
+    /// Asks Redis first, when there is one and it answers.
+    async fn shared(
+        &self,
+        limit: &str,
+        who: &str,
+        quota: Option<NonZeroU32>,
+    ) -> Option<Result<(), Duration>> {
+        let (cluster, quota) = (self.cluster.as_ref()?, quota?);
+        cluster.rate_limit(limit, who, quota.get()).await
+    }
+
+    async fn check_key(&self, key: &str) -> Result<(), Duration> {
+        // Keys are long random strings; their first 100 characters are
+        // plenty to tell them apart and bound what a made-up one costs.
+        let key: String = key.chars().take(100).collect();
+        if let Some(outcome) = self.shared("key", &key, self.settings.per_key).await {
+            return outcome;
+        }
         let Some(limiter) = &self.per_key else {
             return Ok(());
         };
         if limiter.len() > SHRINK_AT {
             limiter.retain_recent();
         }
-        // Keys are long random strings; their first 100 characters are
-        // plenty to tell them apart and bound what a made-up one costs.
-        let key: String = key.chars().take(100).collect();
         limiter
             .check_key(&key)
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
-    fn check_address(&self, address: IpAddr) -> Result<(), Duration> {
+    async fn check_address(&self, address: IpAddr) -> Result<(), Duration> {
+        if let Some(outcome) = self
+            .shared("address", &address.to_string(), self.settings.per_address)
+            .await
+        {
+            return outcome;
+        }
         let Some(limiter) = &self.per_address else {
             return Ok(());
         };
@@ -123,7 +152,7 @@ pub async fn enforce(
     };
     if api {
         if let Some(key) = crate::auth::keys::bearer(request.headers()) {
-            if let Err(wait) = limits.check_key(key) {
+            if let Err(wait) = limits.check_key(key).await {
                 return refusal(too_many(wait, "with this API key"));
             }
         }
@@ -135,7 +164,7 @@ pub async fn enforce(
     if let Some(peer) = peer {
         let client =
             crate::request::client_ip_from(peer, request.headers(), &limits.trusted_proxies);
-        if let Err(wait) = limits.check_address(client) {
+        if let Err(wait) = limits.check_address(client).await {
             return refusal(too_many(wait, "from your address"));
         }
     }
@@ -146,27 +175,31 @@ pub async fn enforce(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_key_over_its_quota_waits_and_others_do_not() {
+    #[tokio::test]
+    async fn a_key_over_its_quota_waits_and_others_do_not() {
         let limits = RateLimits::new(
             RateLimitSettings {
                 per_key: NonZeroU32::new(3),
                 per_address: None,
             },
             vec![],
+            None,
         );
         for _ in 0..3 {
-            assert!(limits.check_key("lk_a").is_ok());
+            assert!(limits.check_key("lk_a").await.is_ok());
         }
-        let wait = limits.check_key("lk_a").unwrap_err();
+        let wait = limits.check_key("lk_a").await.unwrap_err();
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_secs(20),
             "{wait:?}"
         );
-        assert!(limits.check_key("lk_b").is_ok());
+        assert!(limits.check_key("lk_b").await.is_ok());
         // No address limit configured: never refused.
         for _ in 0..100 {
-            assert!(limits.check_address("127.0.0.1".parse().unwrap()).is_ok());
+            assert!(limits
+                .check_address("127.0.0.1".parse().unwrap())
+                .await
+                .is_ok());
         }
     }
 

@@ -334,33 +334,3 @@ async fn caught_up(apps: &[&TestApp]) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
-
-/// The daily reports (a durable consumer's effect) add up to the ledger:
-/// every movement counted once.
-async fn reports_match_the_ledger(app: &TestApp) {
-    for kind in ["received", "distributed"] {
-        let rollup = app
-            .count(&format!("select cast(coalesce(sum(quantity), 0) as bigint) from daily_flows where kind = '{kind}'"))
-            .await;
-        let ledger = app
-            .count(&format!("select cast(coalesce(sum(quantity), 0) as bigint) from movements where kind = '{kind}'"))
-            .await;
-        let counted = app
-            .count(&format!("select cast(coalesce(sum(movements), 0) as bigint) from daily_flows where kind = '{kind}'"))
-            .await;
-        let rows = app
-            .count(&format!(
-                "select count(*) from movements where kind = '{kind}'"
-            ))
-            .await;
-        assert_eq!((rollup, counted), (ledger, rows), "{kind}");
-    }
-}
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in the metrics:\n{text}"))
-}

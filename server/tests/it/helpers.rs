@@ -602,3 +602,96 @@ impl Drop for Rabbit {
         }
     }
 }
+
+/// A Redis server of its own (Debian's `redis-server`) on a free loopback
+/// port, keeping nothing on disk; stopped when dropped, and restartable.
+pub struct RedisServer {
+    port: u16,
+    child: Option<std::process::Child>,
+    pub url: String,
+}
+
+impl RedisServer {
+    pub async fn start() -> Self {
+        let port = free_port();
+        let mut redis = Self {
+            port,
+            child: None,
+            url: format!("redis://127.0.0.1:{port}/0"),
+        };
+        redis.resume().await;
+        redis
+    }
+
+    pub async fn resume(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts (scripts/setup-test.sh installs it)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not listen on {}", self.port);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A Prometheus sample's value (the first line of that name).
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the metrics:\n{text}"))
+}
+
+/// The daily reports (a durable consumer's effect) add up to the ledger:
+/// every movement counted once.
+pub async fn reports_match_the_ledger(app: &TestApp) {
+    for kind in ["received", "distributed"] {
+        let rollup = app
+            .count(&format!("select cast(coalesce(sum(quantity), 0) as bigint) from daily_flows where kind = '{kind}'"))
+            .await;
+        let ledger = app
+            .count(&format!("select cast(coalesce(sum(quantity), 0) as bigint) from movements where kind = '{kind}'"))
+            .await;
+        let counted = app
+            .count(&format!("select cast(coalesce(sum(movements), 0) as bigint) from daily_flows where kind = '{kind}'"))
+            .await;
+        let rows = app
+            .count(&format!(
+                "select count(*) from movements where kind = '{kind}'"
+            ))
+            .await;
+        assert_eq!((rollup, counted), (ledger, rows), "{kind}");
+    }
+}

@@ -23,6 +23,7 @@ mod places;
 mod properties;
 mod purchasing;
 mod push;
+mod redis_shared;
 mod schema;
 mod stock_issues;
 mod supplier_feeds;

@@ -19,7 +19,7 @@ on_both_databases!(
     every_state_changing_request_is_limited_per_address,
 );
 
-pub(super) async fn make_key(
+pub(crate) async fn make_key(
     app: &TestApp,
     admin: &Client,
     scope: &str,

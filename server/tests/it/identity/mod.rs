@@ -2,7 +2,7 @@
 //! public REST API.
 
 mod account;
-mod api;
+pub(crate) mod api;
 mod audit;
 mod contract;
 mod isolation;

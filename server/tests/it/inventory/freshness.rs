@@ -287,4 +287,9 @@ async fn two_servers_on_one_database_never_write_from_a_stale_memory(backend: Ba
             .await,
         7
     );
+    // Both servers run the daily reports' consumer on the one log: each
+    // movement is counted once, whichever got to it first.
+    drained(&a).await;
+    drained(&b).await;
+    reports_match_the_ledger(&a).await;
 }
