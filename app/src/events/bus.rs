@@ -510,6 +510,17 @@ pub(super) async fn deliver_one(
             }
             Err(error) => {
                 stats.failures.fetch_add(1, Ordering::Relaxed);
+                if attempt >= policy.max_attempts && db.ping().await.is_err() {
+                    // The database is away (restarting, failing over): not
+                    // the event's fault. Wait for it, then start counting
+                    // again, so an outage parks nothing.
+                    tracing::warn!(consumer = name, seq = event.seq, %error, "the database does not answer; holding the event until it does");
+                    if wait_or_stop(shutdown, Duration::from_secs(1)).await {
+                        return;
+                    }
+                    attempt = 0;
+                    continue;
+                }
                 if attempt >= policy.max_attempts {
                     tracing::error!(consumer = name, seq = event.seq, event_type = %event.event_type, %error, attempts = attempt, "parking an event the consumer keeps failing on");
                     loop {
