@@ -41,16 +41,7 @@ async fn events_travel_through_rabbitmq_to_every_replica() {
         .unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     ok_movement(&a, &admin, "receive", &p.main, &beans, "7", &[]).await;
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !text.contains("\"on_hand\":7") {
-        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
-            .await
-            .expect("replica B streams A's receipt within 10 s")
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    heard(&mut stream, "\"on_hand\":7").await;
 
     // Writes through both replicas; the durable consumers' work is shared.
     for i in 1..=10 {
@@ -244,16 +235,7 @@ async fn a_redelivered_event_changes_nothing_and_a_stray_message_is_dead_lettere
         .await
         .unwrap();
     ok_movement(&app, &admin, "receive", &p.main, &beans, "1", &[]).await;
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !text.contains("event: stock") {
-        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
-            .await
-            .expect("the next change within 10 s")
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let text = heard(&mut stream, "event: stock").await;
     assert!(text.contains("\"on_hand\":13"), "{text}");
 }
 
@@ -333,4 +315,20 @@ async fn caught_up(apps: &[&TestApp]) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Reads a live stream until `needle` has arrived (at most 10 s); what
+/// was read.
+async fn heard(stream: &mut reqwest::Response, needle: &str) -> String {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !text.contains(needle) {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("“{needle}” on the live stream within 10 s; heard: {text}"))
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text
 }
