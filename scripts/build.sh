@@ -3,10 +3,15 @@
 # into target/site, and the server binary.
 #   scripts/build.sh            debug server (what the tests use)
 #   scripts/build.sh --release  optimised server (what `make run` uses)
+#   scripts/build.sh --site     the browser bundle only (the tests: `cargo test`
+#                               builds the debug server with the features its
+#                               tests add, so building it here first would
+#                               compile half the dependencies twice)
 source "$(dirname "$0")/lib.sh"
 
 profile=debug
 [ "${1:-}" = "--release" ] && profile=release
+[ "${1:-}" = "--site" ] && profile=none
 
 "$ROOT/scripts/setup-build.sh"
 
@@ -55,5 +60,6 @@ fi
 cp "$ROOT/style/main.css" "$site/pkg/larder.css"
 cp -r "$ROOT/public/." "$site/"
 
+[ "$profile" = none ] && exit 0
 say "building the server ($profile)"
 if [ "$profile" = release ]; then cargo build -p server --release; else cargo build -p server; fi

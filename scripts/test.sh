@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 source "$ROOT/scripts/postgres.sh"
 
 "$ROOT/scripts/setup-test.sh"
-"$ROOT/scripts/build.sh"
+"$ROOT/scripts/build.sh" --site
 
 say "checking that no server-only crate reaches the WASM bundle"
 leaked="$(cargo tree -p frontend --target wasm32-unknown-unknown -e normal --prefix none \
