@@ -34,7 +34,9 @@ impl Backend {
 }
 
 mod bulk;
+mod replica;
 pub use bulk::{encode_rows, RowSet, Statement, StepError, Steps, Value};
+pub use replica::ReplicaHealth;
 
 pub type Tx = Transaction<'static, Any>;
 pub type Row = AnyRow;
@@ -61,6 +63,8 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     url: std::sync::Arc<str>,
+    /// A PostgreSQL read replica for heavy reads, when one is configured.
+    replica: Option<std::sync::Arc<replica::Replica>>,
 }
 
 impl Db {
@@ -94,6 +98,7 @@ impl Db {
             pool,
             backend,
             url: url.into(),
+            replica: None,
         };
         db.migrator().run(&db.pool).await?;
         Ok(db)
@@ -112,6 +117,49 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Adds a PostgreSQL read replica at `url` for [`Db::reads`]; heavy
+    /// reads go to it while it answers and is at most `max_lag` behind.
+    /// Connects lazily: a replica that is down now is not an error.
+    pub fn with_replica(mut self, url: &str, max_lag: Duration) -> Result<Self, sqlx::Error> {
+        if self.backend != Backend::Postgres || Backend::from_url(url) != Some(Backend::Postgres) {
+            return Err(sqlx::Error::Configuration(
+                "a read replica needs PostgreSQL for both the database and the replica".into(),
+            ));
+        }
+        self.replica = Some(std::sync::Arc::new(replica::Replica::open(url, max_lag)?));
+        Ok(self)
+    }
+
+    /// The database for a heavy read that may be a moment behind (reports,
+    /// history, exports): the replica while it is in use, else this one.
+    /// Never for writes, nor for reading what the caller just wrote.
+    pub fn reads(&self) -> Db {
+        match self.replica.as_ref().and_then(|r| r.pool_if_usable()) {
+            Some(pool) => Db {
+                pool: pool.clone(),
+                backend: self.backend,
+                url: self.url.clone(),
+                replica: None,
+            },
+            None => self.clone(),
+        }
+    }
+
+    /// The replica's health and last measured lag, when one is configured.
+    pub fn replica(&self) -> Option<(ReplicaHealth, Duration)> {
+        self.replica.as_ref().map(|r| (r.health(), r.lag()))
+    }
+
+    /// Measures the replica's lag twice a second until `shutdown`, moving
+    /// [`Db::reads`] between it and the primary. `None` without a replica.
+    pub fn watch_replica(
+        &self,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let replica = self.replica.clone()?;
+        Some(tokio::spawn(async move { replica.watch(shutdown).await }))
     }
 
     /// A connection of its own, outside the pool, set up as pooled ones

@@ -76,6 +76,10 @@ pub struct Config {
     pub pool: Option<app::auth::pool::PoolSettings>,
     /// Photo files in an S3-compatible bucket instead of the data directory.
     pub photo_s3: Option<app::photos::s3::S3Settings>,
+    /// A PostgreSQL read replica for reports and history
+    /// (`LARDER_DATABASE_REPLICA_URL`), and how far behind it may be
+    /// (`LARDER_DATABASE_REPLICA_MAX_LAG`, seconds).
+    pub replica: Option<(String, Duration)>,
     /// Events through RabbitMQ (`LARDER_RABBITMQ_*`).
     pub rabbitmq: Option<app::events::rabbit::RabbitSettings>,
     /// The sign-in throttle, rate limits and cache word shared through
@@ -336,6 +340,7 @@ impl Config {
         let pool = cognito_pool(&env)?;
         let photo_s3 = photo_s3(&env)?;
         let rabbitmq = rabbitmq(&env)?;
+        let replica = replica(&env, &database_url)?;
         let redis = match env("LARDER_REDIS_URL") {
             None => None,
             Some(url) => {
@@ -492,6 +497,7 @@ impl Config {
             oidc,
             pool,
             photo_s3,
+            replica,
             rabbitmq,
             redis,
             mail,
@@ -653,6 +659,41 @@ fn rabbitmq(
         message,
     })?;
     Ok(Some(settings))
+}
+
+/// `LARDER_DATABASE_REPLICA_URL`: a PostgreSQL streaming replica of
+/// `DATABASE_URL`'s server, for heavy reads.
+fn replica(
+    env: &impl Fn(&str) -> Option<String>,
+    database_url: &str,
+) -> Result<Option<(String, Duration)>, ConfigError> {
+    let Some(url) = env("LARDER_DATABASE_REPLICA_URL") else {
+        return Ok(None);
+    };
+    use app::db::Backend;
+    if Backend::from_url(&url) != Some(Backend::Postgres) {
+        return Err(ConfigError::Invalid {
+            var: "LARDER_DATABASE_REPLICA_URL",
+            expected: "a postgres:// URL".into(),
+            got: redact_url(&url),
+        });
+    }
+    if Backend::from_url(database_url) != Some(Backend::Postgres) {
+        return Err(ConfigError::Missing {
+            var: "LARDER_DATABASE_REPLICA_URL",
+            message: "a read replica needs DATABASE_URL on PostgreSQL too; \
+                      SQLite has no replicas"
+                .into(),
+        });
+    }
+    let max_lag = bounded(
+        "LARDER_DATABASE_REPLICA_MAX_LAG",
+        env("LARDER_DATABASE_REPLICA_MAX_LAG"),
+        None,
+        1..=3600,
+        5,
+    )?;
+    Ok(Some((url, Duration::from_secs(max_lag))))
 }
 
 /// `LARDER_S3_BUCKET` and its neighbours: photo files in an S3-compatible
@@ -1122,6 +1163,42 @@ mod tests {
             e.contains("LARDER_PHOTO_MAX_MB") && e.contains("from 1 to 200"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_read_replica_needs_postgresql_on_both_sides() {
+        let replica = (
+            "LARDER_DATABASE_REPLICA_URL",
+            "postgres://u:secret@replica/db",
+        );
+        let c = load(&[("DATABASE_URL", "postgres://u@primary/db"), replica]).unwrap();
+        assert_eq!(
+            c.replica,
+            Some((replica.1.to_string(), Duration::from_secs(5)))
+        );
+        let e = load(&[replica]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("LARDER_DATABASE_REPLICA_URL") && e.contains("SQLite"),
+            "{e}"
+        );
+        let e = load(&[
+            ("DATABASE_URL", "postgres://u@primary/db"),
+            ("LARDER_DATABASE_REPLICA_URL", "mysql://u:secret@replica/db"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("LARDER_DATABASE_REPLICA_URL") && !e.contains("secret"),
+            "{e}"
+        );
+        let e = load(&[
+            ("DATABASE_URL", "postgres://u@primary/db"),
+            replica,
+            ("LARDER_DATABASE_REPLICA_MAX_LAG", "soon"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("LARDER_DATABASE_REPLICA_MAX_LAG"), "{e}");
     }
 
     #[test]

@@ -122,8 +122,9 @@ const STORE_READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(3
 /// The database answers and its schema is current, and the photo store
 /// answers: ready for traffic. The message broker and Redis are reported
 /// but do not take the replica out of service: writes go on without the
-/// broker (events wait in the table for the relay), and without Redis each
-/// replica throttles and limits on its own.
+/// broker (events wait in the table for the relay), without Redis each
+/// replica throttles and limits on its own, and without the read replica
+/// reports read the primary.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let store = tokio::time::timeout(STORE_READY_WITHIN, state.photos.store.ready()).await;
     if !matches!(store, Ok(Ok(()))) {
@@ -154,8 +155,14 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
                 Some(c) if c.ping().await => "redis",
                 Some(_) => "redis unreachable; each replica counts alone",
             };
-            Json(serde_json::json!({"status": "ready", "events": events, "limits": limits}))
-                .into_response()
+            let replica = match state.db.replica() {
+                None => "none",
+                Some((health, _)) => health.describe(),
+            };
+            Json(serde_json::json!({
+                "status": "ready", "events": events, "limits": limits, "replica": replica,
+            }))
+            .into_response()
         }
         Ok(n) => (
             StatusCode::SERVICE_UNAVAILABLE,

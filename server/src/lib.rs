@@ -116,6 +116,16 @@ pub async fn start_with_clock(
             source,
         })?;
     tracing::info!(database = %redact_url(&config.database_url), backend = ?db.backend(), "database ready");
+    let db = match &config.replica {
+        None => db,
+        Some((url, max_lag)) => {
+            db.with_replica(url, *max_lag)
+                .map_err(|source| StartError::Database {
+                    url: redact_url(url),
+                    source,
+                })?
+        }
+    };
 
     let setup = prepare_setup(&config, &db).await?;
     let settings = Settings {
@@ -235,6 +245,7 @@ pub async fn start_with_clock(
             delivery_stopped.clone(),
         ));
     }
+    delivery.extend(state.db.watch_replica(delivery_stopped.clone()));
     delivery.extend(state.db.checkpoint_in_background(delivery_stopped));
     let metrics = Arc::new(metrics::Metrics::default());
     let router = router(&config, state.clone(), metrics.clone());

@@ -339,6 +339,17 @@ fn render_app(out: &mut String, state: &app::state::AppState) {
             let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} counter\n{metric} {v}");
         }
     }
+    if let Some((health, lag)) = state.db.replica() {
+        let in_use = i64::from(health == app::db::ReplicaHealth::InUse);
+        let _ = writeln!(
+            out,
+            "# HELP larder_db_replica_in_use Whether heavy reads go to the read replica (1) or the primary (0).\n\
+             # TYPE larder_db_replica_in_use gauge\nlarder_db_replica_in_use {in_use}\n\
+             # HELP larder_db_replica_lag_seconds How far behind the primary the read replica was when last measured.\n\
+             # TYPE larder_db_replica_lag_seconds gauge\nlarder_db_replica_lag_seconds {:.3}",
+            lag.as_secs_f64()
+        );
+    }
     for (metric, help) in [
         (
             "larder_task_starts_total",

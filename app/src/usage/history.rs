@@ -127,12 +127,15 @@ pub async fn product_usage(
     let (from_day, to_day) = period(state, q)?;
     let (from, to) = (iso(from_day), iso(to_day));
     let page = page(q)?;
+    // The figures only read, and may be a moment behind: the read replica,
+    // when there is one in use.
+    let reads = state.db.reads();
     // Each pantry's own days, in its time zone.
     let days_of = match &pantry {
-        Some(p) => LocalDays::of(&state.db, "p.id = $1", p, from_day, to_day).await?,
+        Some(p) => LocalDays::of(&reads, "p.id = $1", p, from_day, to_day).await?,
         None => {
             LocalDays::of(
-                &state.db,
+                &reads,
                 "p.organization_id = $1",
                 &organization,
                 from_day,
@@ -151,7 +154,7 @@ pub async fn product_usage(
         scope: &scope,
         product: Some(product.as_str()),
     };
-    let mut out = ledger::distributed_per_own_day(&state.db, &filter, &days_of).await?;
+    let mut out = ledger::distributed_per_own_day(&reads, &filter, &days_of).await?;
     let hist_cond = if pantry.is_some() {
         " and h.pantry_id = $4"
     } else {
@@ -165,7 +168,7 @@ pub async fn product_usage(
     .bind(&from)
     .bind(&to)
     .bind(pantry.clone().unwrap_or_default())
-    .fetch_all(state.db.pool())
+    .fetch_all(reads.pool())
     .await?;
     let mut days: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for (d, q) in out.drain(..) {
@@ -217,9 +220,11 @@ pub async fn summary(
     let (from_day, to_day) = period(state, q)?;
     let (from, to) = (iso(from_day), iso(to_day));
     let page = page(q)?;
+    // As in `product_usage`: figures from the read replica when in use.
+    let reads = state.db.reads();
     // Each pantry's period in its own time zone.
     let days_of = LocalDays::of(
-        &state.db,
+        &reads,
         "p.organization_id = $1",
         o.id.as_str(),
         from_day,
@@ -231,7 +236,7 @@ pub async fn summary(
         scope: &scope,
         product: None,
     };
-    let distributed = ledger::distributed_per_product(&state.db, &filter, &days_of).await?;
+    let distributed = ledger::distributed_per_product(&reads, &filter, &days_of).await?;
     let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
         "select p.id, p.name, p.unit, \
          coalesce((select cast(sum(h.quantity) as bigint) from usage_history h join usage_imports i on i.id = h.import_id \
@@ -243,7 +248,7 @@ pub async fn summary(
     .bind(&to)
     .bind((PAGE + 1) as i64)
     .bind(((page - 1) * PAGE) as i64)
-    .fetch_all(state.db.pool())
+    .fetch_all(reads.pool())
     .await?;
     let has_more = rows.len() > PAGE;
     Ok(UsageSummary {

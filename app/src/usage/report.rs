@@ -211,7 +211,7 @@ impl ProductInfo {
 }
 
 async fn product_info(
-    state: &AppState,
+    db: &crate::db::Db,
     ids: &BTreeSet<String>,
 ) -> AppResult<HashMap<String, ProductInfo>> {
     let mut out = HashMap::new();
@@ -226,7 +226,7 @@ async fn product_info(
             sql.text(id.as_str());
         }
         sql.push(")");
-        for r in sql.query().fetch_all(state.db.pool()).await? {
+        for r in sql.query().fetch_all(db.pool()).await? {
             let unit = Unit::parse(&r.try_get::<String, _>("unit")?, "unit")?;
             let own: Option<i64> = r.try_get("unit_weight_g")?;
             out.insert(
@@ -270,8 +270,11 @@ pub async fn usage_report(
             format!("A report covers at most {MAX_DAYS} days; choose a shorter period."),
         ));
     }
-    let db = state.db.pool();
-    let days = LocalDays::of(&state.db, scope.pantries, &scope.id, from, to).await?;
+    // Everything below only reads, and may be a moment behind: the read
+    // replica, when there is one in use.
+    let reads = state.db.reads();
+    let db = reads.pool();
+    let days = LocalDays::of(&reads, scope.pantries, &scope.id, from, to).await?;
     let (from_ms, to_ms) = days.bounds();
 
     // Visits, to count households and people per period.
@@ -296,10 +299,10 @@ pub async fn usage_report(
         .iter()
         .map(|v| Ok((v.try_get("id")?, v.try_get("occurred_at")?)))
         .collect::<Result<Vec<(String, i64)>, sqlx::Error>>()?;
-    let out = ledger::distributed_per_day(&state.db, &filter, &days, &visit_times).await?;
+    let out = ledger::distributed_per_day(&reads, &filter, &days, &visit_times).await?;
     // Donations in: a recorded weight wins over the catalog's.
-    let donated = ledger::donated(&state.db, &filter, &days).await?;
-    let wasted = ledger::discarded(&state.db, &filter, &days).await?;
+    let donated = ledger::donated(&reads, &filter, &days).await?;
+    let wasted = ledger::discarded(&reads, &filter, &days).await?;
     // Imported history (what went out before Larder), per product and day,
     // from finished imports; and the days it covers at all.
     let imported: Vec<(String, String, i64)> = sqlx::query_as(&format!(
@@ -327,7 +330,7 @@ pub async fn usage_report(
     ids.extend(donated.iter().map(|d| d.product_id.clone()));
     ids.extend(wasted.iter().map(|(_, id, _)| id.clone()));
     ids.extend(imported.iter().map(|(id, _, _)| id.clone()));
-    let products = product_info(state, &ids).await?;
+    let products = product_info(&reads, &ids).await?;
     let info = |id: &str| {
         products.get(id).ok_or_else(|| {
             AppError::internal(&std::io::Error::other(format!(

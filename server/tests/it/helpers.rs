@@ -148,11 +148,23 @@ pub async fn spawn_beside_with_clock(
     app: &TestApp,
     clock: std::sync::Arc<dyn app::clock::Clock>,
 ) -> TestApp {
-    let vars = app.vars.clone();
+    spawn_beside_changed(app, &[], clock).await
+}
+
+/// A server beside `app` with some settings changed, whose "now" is `clock`.
+pub async fn spawn_beside_changed(
+    app: &TestApp,
+    changes: &[(&str, &str)],
+    clock: std::sync::Arc<dyn app::clock::Clock>,
+) -> TestApp {
+    let mut vars = app.vars.clone();
+    for (k, v) in changes {
+        vars.insert(k.to_string(), v.to_string());
+    }
     let config = Config::load(|k| vars.get(k).cloned()).expect("test configuration is valid");
     let server = server::start_with_clock(config, clock)
         .await
-        .expect("a second server starts");
+        .expect("a server beside starts");
     TestApp {
         base: format!("http://{}", server.addr),
         server,
