@@ -34,6 +34,7 @@ impl Backend {
 }
 
 mod bulk;
+pub mod copy;
 mod replica;
 pub use bulk::{encode_rows, RowSet, Statement, StepError, Steps, Value};
 pub use replica::ReplicaHealth;

@@ -150,15 +150,8 @@ impl AppState {
         let stock_cache = Arc::new(StockCache::default());
         let live = Arc::new(LiveFeed::default());
         let photos = crate::photos::service::Photos {
-            store: match &settings.photo_s3 {
-                Some(s3) => Arc::new(
-                    crate::photos::s3::S3::new(s3)
-                        .expect("the S3 settings were checked when the configuration was read"),
-                ),
-                None => Arc::new(crate::photos::store::LocalDir::new(
-                    settings.data_dir.join("objects"),
-                )),
-            },
+            store: crate::photos::store::open(settings.photo_s3.as_ref(), &settings.data_dir)
+                .expect("the S3 settings were checked when the configuration was read"),
             limits: settings.photo_limits,
             wake: Default::default(),
             decoding: Arc::new(tokio::sync::Semaphore::new(

@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod config;
+pub mod copy;
 pub mod http;
 pub mod metrics;
 pub mod telemetry;

@@ -1,4 +1,6 @@
 //! `larder`: runs the server on the configuration in the environment.
+//! `larder copy-data --from <URL>`: copies an instance into that
+//! configuration (see `server::copy`).
 
 use server::config::Config;
 
@@ -12,6 +14,18 @@ async fn main() {
         }
     };
     server::telemetry::init(&config);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("copy-data") {
+        let outcome = match server::copy::CopyArgs::parse(&args[1..]) {
+            Ok(copy) => server::copy::run(&config, &copy, |line| println!("{line}")).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            eprintln!("larder copy-data: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let mut server = match server::start(config).await {
         Ok(s) => s,
         Err(e) => {

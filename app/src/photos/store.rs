@@ -22,6 +22,18 @@ pub trait ObjectStore: Send + Sync + 'static {
     }
 }
 
+/// The store the settings name: the S3 bucket when there is one, else
+/// `objects/` in the data directory.
+pub fn open(
+    s3: Option<&crate::photos::s3::S3Settings>,
+    data_dir: &Path,
+) -> Result<std::sync::Arc<dyn ObjectStore>, String> {
+    Ok(match s3 {
+        Some(s3) => std::sync::Arc::new(crate::photos::s3::S3::new(s3)?),
+        None => std::sync::Arc::new(LocalDir::new(data_dir.join("objects"))),
+    })
+}
+
 /// Files in a directory on this machine (the default).
 pub struct LocalDir {
     root: PathBuf,

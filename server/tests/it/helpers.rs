@@ -124,6 +124,14 @@ pub async fn spawn_with_clock(
 /// A second server on the same database and data directory as `app`, as
 /// when a college runs several: its own writer, caches and bus.
 impl TestApp {
+    /// Stops the server as SIGTERM would. Its data directory lives as long
+    /// as the handle returned.
+    pub async fn stop(self) -> (Config, Option<std::sync::Arc<tempfile::TempDir>>) {
+        let config = self.config();
+        self.server.stop().await.expect("the server stops cleanly");
+        (config, self._dir)
+    }
+
     /// The configuration the server started with, loaded again.
     pub fn config(&self) -> Config {
         let vars = self.vars.clone();

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod binary;
+mod copy_data;
 mod crash;
 mod essentials;
 mod events_rabbitmq;
