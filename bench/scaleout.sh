@@ -23,6 +23,8 @@ cargo bench -p server --bench scaleout --no-run 2>&1 | tail -1
 seconds="${LARDER_BENCH_SECONDS:-30}"
 scale="${LARDER_BENCH_FAULT_SCALE:-1}"
 work="$(mktemp -d /tmp/larder-scaleout.XXXXXX)"
+# RabbitMQ runs as its own user when root, and must reach its directory.
+chmod 755 "$work"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done

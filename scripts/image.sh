@@ -8,15 +8,23 @@
 #                                  serves a page, that the binary needs no
 #                                  library the runtime image lacks, and
 #                                  that SIGTERM stops it cleanly.
+#   LARDER_IMAGE_PROFILE=debug scripts/image.sh
+#                                  the same checks on the debug build that
+#                                  `make test` already made (what the test
+#                                  command runs: a cold release build would
+#                                  double its time; the steps are the same)
 source "$(dirname "$0")/lib.sh"
+
+profile="${LARDER_IMAGE_PROFILE:-release}"
+case "$profile" in release|debug) ;; *) die "LARDER_IMAGE_PROFILE: release or debug, not $profile" ;; esac
 
 stage() {
   local out="$1"
-  [ -x "$ROOT/target/release/larder" ] || die "no release build: run scripts/build.sh --release"
+  [ -x "$ROOT/target/$profile/larder" ] || die "no $profile build: run scripts/build.sh --release"
   [ -s "$ROOT/models/efficientnet-lite0.safetensors" ] || die "no item model: run make run once, or fetch_models"
   rm -rf "$out/opt/larder"
   mkdir -p "$out/opt/larder/bin" "$out/opt/larder/models"
-  cp "$ROOT/target/release/larder" "$out/opt/larder/bin/"
+  cp "$ROOT/target/$profile/larder" "$out/opt/larder/bin/"
   cp -r "$ROOT/target/site" "$out/opt/larder/site"
   cp "$ROOT/models/efficientnet-lite0.safetensors" "$out/opt/larder/models/"
 }
@@ -26,7 +34,7 @@ if [ "${1:-}" = --stage ]; then
   exit 0
 fi
 
-"$ROOT/scripts/build.sh" --release
+[ "$profile" = release ] && "$ROOT/scripts/build.sh" --release
 fetch_models
 out="$ROOT/target/image"
 stage "$out"

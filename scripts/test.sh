@@ -26,6 +26,9 @@ say "unit and integration tests (SQLite and PostgreSQL)"
 results="$(mktemp)"
 cargo test -p vision -p scanner -p forecast -p app -p server --features app/ssr -- --test-threads 1 2>&1 | tee "$results"
 
+say "the container image's steps, on the debug build (scripts/image.sh)"
+LARDER_IMAGE_PROFILE=debug "$ROOT/scripts/image.sh"
+
 say "browser tests (Chromium, phone and desktop)"
 rm -rf "$ROOT/end2end/screenshots"
 (cd "$ROOT" && CI=1 node_modules/.bin/playwright test -c end2end/playwright.config.ts) 2>&1 | tee -a "$results"
