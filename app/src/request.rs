@@ -20,6 +20,8 @@ fn parts() -> Option<Parts> {
 pub struct RequestOrigin {
     pub request_id: String,
     pub client_ip: Option<IpAddr>,
+    /// The request span's trace context, when traces are exported.
+    pub trace_parent: Option<String>,
 }
 
 tokio::task_local! {
@@ -50,6 +52,7 @@ pub async fn remember_origin(
     let origin = RequestOrigin {
         request_id,
         client_ip,
+        trace_parent: crate::events::trace::current(),
     };
     request.extensions_mut().insert(origin.clone());
     ORIGIN.scope(origin, next.run(request)).await
@@ -82,6 +85,12 @@ pub fn current_request_id() -> String {
 /// request (background jobs).
 pub fn current_client_ip() -> Option<String> {
     origin()?.client_ip.map(|ip| ip.to_string())
+}
+
+/// The trace context of the request being served, for the events it
+/// appends; `None` outside a request or when traces are not exported.
+pub fn current_trace_parent() -> Option<String> {
+    origin()?.trace_parent
 }
 
 /// The address the request came from. `X-Forwarded-For` is believed only

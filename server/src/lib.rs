@@ -457,7 +457,9 @@ pub fn router(config: &Config, state: AppState, metrics: Arc<metrics::Metrics>) 
             .get(app::request::REQUEST_ID_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        tracing::info_span!("request", %request_id, method = %req.method(), path = %loggable_path(req.uri().path()))
+        let span = tracing::info_span!("request", %request_id, method = %req.method(), path = %loggable_path(req.uri().path()));
+        telemetry::continue_from_headers(&span, req.headers());
+        span
     };
     use axum::http::{header, HeaderValue};
     pages

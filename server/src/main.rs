@@ -13,13 +13,14 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    server::telemetry::init(&config);
+    let telemetry = server::telemetry::init(&config);
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("copy-data") {
         let outcome = match server::copy::CopyArgs::parse(&args[1..]) {
             Ok(copy) => server::copy::run(&config, &copy, |line| println!("{line}")).await,
             Err(e) => Err(e),
         };
+        finish(telemetry).await;
         if let Err(e) = outcome {
             eprintln!("larder copy-data: {e}");
             std::process::exit(1);
@@ -31,6 +32,7 @@ async fn main() {
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("larder: {e}");
+            finish(telemetry).await;
             std::process::exit(1);
         }
     };
@@ -41,9 +43,18 @@ async fn main() {
             let _ = stop.send(());
         });
     }
-    if let Err(e) = server.wait().await {
+    let stopped = server.wait().await;
+    finish(telemetry).await;
+    if let Err(e) = stopped {
         eprintln!("larder: server stopped: {e}");
         std::process::exit(1);
+    }
+}
+
+/// Sends the last batched spans (a blocking call: off the runtime).
+async fn finish(telemetry: server::telemetry::Telemetry) {
+    if telemetry.exporting() {
+        let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     }
 }
 

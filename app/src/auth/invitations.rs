@@ -322,6 +322,7 @@ async fn redeem(
             actor_id: Some(user.as_str()),
             correlation_id: &crate::request::current_request_id(),
             client_ip: crate::request::current_client_ip().as_deref(),
+            trace_parent: crate::request::current_trace_parent().as_deref(),
             occurred_at: now,
         },
     )

@@ -130,6 +130,7 @@ async fn record(
             actor_id: Some(caller.me.id.as_str()),
             correlation_id: &crate::request::current_request_id(),
             client_ip: crate::request::current_client_ip().as_deref(),
+            trace_parent: crate::request::current_trace_parent().as_deref(),
             occurred_at: state.clock.now_ms(),
         },
     )

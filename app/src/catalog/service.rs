@@ -360,6 +360,7 @@ async fn append_product_event(
             actor_id: Some(actor),
             correlation_id: correlation,
             client_ip: crate::request::current_client_ip().as_deref(),
+            trace_parent: crate::request::current_trace_parent().as_deref(),
             occurred_at: state.clock.now_ms(),
         },
     )

@@ -29,6 +29,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -478,15 +479,42 @@ pub(super) async fn deliver_in(
     consumer: &dyn Consumer,
     batch: &[Event],
 ) -> Result<(), String> {
-    consumer.handle_batch(batch, &mut delivery).await?;
-    let last = batch.last().map(|e| e.seq).unwrap_or(0);
-    delivery.finish(consumer, last).await
+    async {
+        consumer.handle_batch(batch, &mut delivery).await?;
+        let last = batch.last().map(|e| e.seq).unwrap_or(0);
+        delivery.finish(consumer, last).await
+    }
+    .instrument(delivery_span(consumer, batch))
+    .await
 }
 
 async fn try_one(db: &Db, consumer: &dyn Consumer, event: &Event) -> Result<(), String> {
     let mut delivery = Delivery::new(db);
-    consumer.handle(event, &mut delivery).await?;
-    delivery.finish(consumer, event.seq).await
+    async {
+        consumer.handle(event, &mut delivery).await?;
+        delivery.finish(consumer, event.seq).await
+    }
+    .instrument(delivery_span(consumer, std::slice::from_ref(event)))
+    .await
+}
+
+/// The span a delivery runs in: it continues the trace of the request that
+/// appended the (first) event, and links the others' (see
+/// [`super::trace`]).
+fn delivery_span(consumer: &dyn Consumer, batch: &[Event]) -> tracing::Span {
+    let first = batch.first();
+    let span = tracing::info_span!(
+        "deliver",
+        consumer = consumer.name(),
+        events = batch.len(),
+        seq = first.map(|e| e.seq).unwrap_or(0),
+        event_type = first.map(|e| e.event_type.as_str()).unwrap_or(""),
+    );
+    super::trace::continue_in(
+        &span,
+        batch.iter().filter_map(|e| e.trace_parent.as_deref()),
+    );
+    span
 }
 
 /// Delivers one event, retrying with backoff, and parks it when the
@@ -651,6 +679,7 @@ async fn tell(
             actor_id: None,
             correlation_id: &event.correlation_id,
             client_ip: None,
+            trace_parent: None,
             occurred_at: now_ms(),
         },
     )

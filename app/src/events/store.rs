@@ -20,6 +20,9 @@ pub struct NewEvent<'a> {
     pub client_ip: Option<&'a str>,
     /// When it happened (ms since the epoch), by the app's clock.
     pub occurred_at: i64,
+    /// The trace of the request that made it, when traces are exported
+    /// ([`crate::request::current_trace_parent`]).
+    pub trace_parent: Option<&'a str>,
 }
 
 impl NewEvent<'_> {
@@ -46,6 +49,8 @@ pub struct Event {
     pub actor_id: Option<String>,
     pub correlation_id: String,
     pub occurred_at: i64,
+    /// The trace of the request that appended it, for the consumer's span.
+    pub trace_parent: Option<String>,
 }
 
 impl Event {
@@ -85,8 +90,8 @@ pub async fn append_in_order(tx: &mut Tx, event: &NewEvent<'_>) -> AppResult<Eve
     let id = EventId::new();
     let payload = event.payload_text()?;
     sqlx::query(
-        "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at, trace_parent) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(id.as_str())
     .bind(event.event.type_name())
@@ -98,6 +103,7 @@ pub async fn append_in_order(tx: &mut Tx, event: &NewEvent<'_>) -> AppResult<Eve
     .bind(event.correlation_id)
     .bind(event.client_ip)
     .bind(event.occurred_at)
+    .bind(event.trace_parent)
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -119,13 +125,13 @@ pub async fn append_all(tx: &mut Tx, backend: Backend, events: &[NewEvent<'_>]) 
         if lock {
             sql.push(
                 "with order_lock as materialized (select pg_advisory_xact_lock(7415001)) \
-                 insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at) \
-                 select id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at \
+                 insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at, trace_parent) \
+                 select id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at, trace_parent \
                  from order_lock cross join (values ",
             );
         } else {
             sql.push(
-                "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at) values ",
+                "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at, trace_parent) values ",
             );
         }
         sql.rows(&rows, |r, (i, id, e, payload)| {
@@ -141,11 +147,12 @@ pub async fn append_all(tx: &mut Tx, backend: Backend, events: &[NewEvent<'_>]) 
                 .opt_text(e.actor_id.map(str::to_string))
                 .text(e.correlation_id)
                 .opt_text(e.client_ip.map(str::to_string))
-                .int(e.occurred_at);
+                .int(e.occurred_at)
+                .opt_text(e.trace_parent.map(str::to_string));
         });
         if lock {
             sql.push(
-                ") as v (ord, id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at) order by ord",
+                ") as v (ord, id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at, trace_parent, trace_parent) order by ord",
             );
         }
         sql.query().persistent(false).execute(&mut **tx).await?;
@@ -166,6 +173,7 @@ pub const EVENT_COLUMNS_IN: &[(&str, &str)] = &[
     ("correlation_id", "text"),
     ("client_ip", "text"),
     ("occurred_at", "bigint"),
+    ("trace_parent", "text"),
 ];
 
 /// Inserts events in the order of `ord`, for the movement writer. On
@@ -177,11 +185,11 @@ pub const APPEND: db::Statement = db::Statement {
         name: "v",
         columns: EVENT_COLUMNS_IN,
     }],
-    body: "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at) \
-           select id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at from v order by ord",
+    body: "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at, trace_parent) \
+           select id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at, trace_parent from v order by ord",
     postgres: Some(
-        "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at) \
-         select v.id, v.type, v.version, v.organization_id, v.pantry_id, v.payload, v.actor_id, v.correlation_id, v.client_ip, v.occurred_at \
+        "insert into events (id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, client_ip, occurred_at, trace_parent) \
+         select v.id, v.type, v.version, v.organization_id, v.pantry_id, v.payload, v.actor_id, v.correlation_id, v.client_ip, v.occurred_at, v.trace_parent \
          from (select pg_advisory_xact_lock(7415001)) as order_lock cross join v order by v.ord",
     ),
 };
@@ -214,13 +222,14 @@ pub fn rows(events: &[NewEvent<'_>]) -> AppResult<Vec<Vec<db::Value>>> {
             e.correlation_id.into(),
             e.client_ip.into(),
             e.occurred_at.into(),
+            e.trace_parent.into(),
         ]);
     }
     Ok(rows)
 }
 
 const EVENT_COLUMNS: &str =
-    "seq, id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at";
+    "seq, id, type, version, organization_id, pantry_id, payload, actor_id, correlation_id, occurred_at, trace_parent";
 
 /// An event as the log stores it, payload undecoded: what the RabbitMQ
 /// relay publishes, so a consumer in another process decodes (and
@@ -239,6 +248,10 @@ pub struct StoredEvent {
     pub actor_id: Option<String>,
     pub correlation_id: String,
     pub occurred_at: i64,
+    /// W3C `traceparent` of the request that appended it (absent in
+    /// messages from before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_parent: Option<String>,
 }
 
 impl StoredEvent {
@@ -254,6 +267,7 @@ impl StoredEvent {
             actor_id: r.try_get("actor_id")?,
             correlation_id: r.try_get("correlation_id")?,
             occurred_at: r.try_get("occurred_at")?,
+            trace_parent: r.try_get("trace_parent")?,
         })
     }
 
@@ -275,6 +289,7 @@ impl StoredEvent {
             actor_id: self.actor_id,
             correlation_id: self.correlation_id,
             occurred_at: self.occurred_at,
+            trace_parent: self.trace_parent,
         }
     }
 }

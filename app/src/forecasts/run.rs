@@ -206,6 +206,7 @@ async fn execute(db: &Db, clock: &dyn Clock, run: &Claimed) -> AppResult<()> {
             actor_id: None,
             correlation_id: &run.id,
             client_ip: None,
+            trace_parent: None,
             occurred_at: now,
         },
     )

@@ -87,6 +87,7 @@ async fn place_event(
             actor_id: Some(caller.me.id.as_str()),
             correlation_id: &correlation,
             client_ip: crate::request::current_client_ip().as_deref(),
+            trace_parent: crate::request::current_trace_parent().as_deref(),
             occurred_at: state.clock.now_ms(),
         },
     )

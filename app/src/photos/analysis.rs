@@ -468,6 +468,7 @@ async fn analyse_one(
             actor_id: None,
             correlation_id: &photo.id,
             client_ip: None,
+            trace_parent: None,
             occurred_at: clock.now_ms(),
         },
     )
@@ -595,6 +596,7 @@ async fn write_description(
             actor_id: None,
             correlation_id: &photo.id,
             client_ip: None,
+            trace_parent: None,
             occurred_at: now,
         },
     )

@@ -539,6 +539,7 @@ pub(super) async fn apply(
             actor_id: source.actor,
             correlation_id: &crate::request::current_request_id(),
             client_ip: crate::request::current_client_ip().as_deref(),
+            trace_parent: crate::request::current_trace_parent().as_deref(),
             occurred_at: now,
         },
     )
@@ -591,6 +592,7 @@ pub(super) async fn record_failed(
             actor_id: source.actor,
             correlation_id: &crate::request::current_request_id(),
             client_ip: crate::request::current_client_ip().as_deref(),
+            trace_parent: crate::request::current_trace_parent().as_deref(),
             occurred_at: now,
         },
     )

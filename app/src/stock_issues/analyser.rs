@@ -542,6 +542,7 @@ async fn raised(
             actor_id: None,
             correlation_id: "stock-analyser",
             client_ip: None,
+            trace_parent: None,
             occurred_at: now,
         },
     )

@@ -108,7 +108,7 @@ pub async fn spawn_with_clock(
     if let Ok(filter) = std::env::var("LARDER_TEST_LOG") {
         let mut shown = config.clone();
         shown.log_filter = filter;
-        server::telemetry::init(&shown);
+        let _ = server::telemetry::init(&shown);
     }
     let server = server::start_with_clock(config, clock)
         .await

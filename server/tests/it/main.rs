@@ -31,5 +31,6 @@ mod schema;
 mod stock_issues;
 mod supplier_feeds;
 mod tasks;
+mod traces;
 mod usage;
 mod zones;

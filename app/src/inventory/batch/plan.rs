@@ -246,6 +246,7 @@ impl Plan {
                         actor_id: actor.user_id.clone(),
                         correlation_id: actor.correlation_id.clone(),
                         client_ip: actor.client_ip.clone(),
+                        trace_parent: actor.trace_parent.clone(),
                     });
                 }
                 Ok(Ok(Written::Group(posted)))
@@ -512,6 +513,7 @@ impl Plan {
                 actor_id: Some(&e.actor_id),
                 correlation_id: &e.correlation_id,
                 client_ip: e.client_ip.as_deref(),
+                trace_parent: e.trace_parent.as_deref(),
                 occurred_at: now,
             })
             .collect();

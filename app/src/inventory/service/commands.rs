@@ -266,6 +266,7 @@ pub async fn set_minimum(
             actor_id: Some(&actor.user_id),
             correlation_id: &actor.correlation_id,
             client_ip: actor.client_ip.as_deref(),
+            trace_parent: actor.trace_parent.as_deref(),
             occurred_at: state.clock.now_ms(),
         },
     )

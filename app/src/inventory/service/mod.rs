@@ -50,6 +50,8 @@ pub struct Actor {
     pub correlation_id: String,
     /// The client's address, for the audit log.
     pub client_ip: Option<String>,
+    /// The request's trace, for the events it appends.
+    pub trace_parent: Option<String>,
 }
 
 impl Actor {
@@ -58,6 +60,7 @@ impl Actor {
             user_id: caller.me.id.to_string(),
             correlation_id: crate::request::current_request_id(),
             client_ip: crate::request::current_client_ip(),
+            trace_parent: crate::request::current_trace_parent(),
         }
     }
 }

@@ -310,6 +310,7 @@ pub(in crate::inventory) struct PendingEvent {
     pub(in crate::inventory) actor_id: String,
     pub(in crate::inventory) correlation_id: String,
     pub(in crate::inventory) client_ip: Option<String>,
+    pub(in crate::inventory) trace_parent: Option<String>,
 }
 
 pub(in crate::inventory) fn moved_event(
@@ -338,6 +339,7 @@ pub(in crate::inventory) fn moved_event(
         actor_id: actor.user_id.clone(),
         correlation_id: actor.correlation_id.clone(),
         client_ip: actor.client_ip.clone(),
+        trace_parent: actor.trace_parent.clone(),
     }
 }
 

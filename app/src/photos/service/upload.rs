@@ -279,6 +279,7 @@ async fn save_row(
             actor_id: Some(&actor.user_id),
             correlation_id: &actor.correlation_id,
             client_ip: actor.client_ip.as_deref(),
+            trace_parent: actor.trace_parent.as_deref(),
             occurred_at: state.clock.now_ms(),
         },
     )
@@ -418,6 +419,7 @@ pub async fn remove_photo(state: &AppState, caller: &Caller, photo: &PhotoId) ->
             actor_id: Some(&actor.user_id),
             correlation_id: &actor.correlation_id,
             client_ip: actor.client_ip.as_deref(),
+            trace_parent: actor.trace_parent.as_deref(),
             occurred_at: state.clock.now_ms(),
         },
     )

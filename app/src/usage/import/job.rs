@@ -238,6 +238,7 @@ pub(super) async fn run(state: &AppState, job: Job) -> AppResult<()> {
                 actor_id: None,
                 correlation_id: &job.id,
                 client_ip: None,
+                trace_parent: None,
                 occurred_at: now,
             },
         )
