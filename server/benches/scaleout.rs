@@ -204,29 +204,40 @@ async fn main() {
     }
     let products = Arc::new(products);
 
-    // A live stream on every replica, read in the background.
+    // A live stream on every replica, read in the background, reconnecting
+    // as a browser's EventSource does when its replica goes away.
     let mut streams = Vec::new();
     for base in &replicas {
-        let mut res = admin
-            .get(format!("{base}/live/pantries/{pantry}"))
-            .send()
-            .await
-            .expect("a live stream opens");
+        let url = format!("{base}/live/pantries/{pantry}");
+        let first = admin.get(&url).send().await.expect("a live stream opens");
         assert!(
-            res.status().is_success(),
+            first.status().is_success(),
             "live stream on {base}: {}",
-            res.status()
+            first.status()
         );
         let heard = Arc::new(Mutex::new(String::new()));
         let h = heard.clone();
+        let client = admin.clone();
         tokio::spawn(async move {
-            while let Ok(Some(chunk)) = res.chunk().await {
-                let mut h = h.lock().unwrap();
-                h.push_str(&String::from_utf8_lossy(&chunk));
-                if h.len() > 1 << 20 {
-                    let cut = h.len() - (1 << 19);
-                    *h = h[cut..].to_string();
+            let mut res = Some(first);
+            loop {
+                if let Some(mut r) = res.take() {
+                    while let Ok(Some(chunk)) = r.chunk().await {
+                        let mut h = h.lock().unwrap();
+                        h.push_str(&String::from_utf8_lossy(&chunk));
+                        if h.len() > 1 << 20 {
+                            let cut = h.len() - (1 << 19);
+                            *h = h[cut..].to_string();
+                        }
+                    }
                 }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                res = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success());
             }
         });
         streams.push((base.clone(), heard));

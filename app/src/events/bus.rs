@@ -491,6 +491,15 @@ pub(super) async fn deliver_in(
 async fn try_one(db: &Db, consumer: &dyn Consumer, event: &Event) -> Result<(), String> {
     let mut delivery = Delivery::new(db);
     async {
+        // One at a time is where a batch goes after an error, including a
+        // commit whose answer was lost (the database restarted under it)
+        // although it went through: what the checkpoint already covers is
+        // not applied again.
+        if consumer.durability() == Durability::Durable
+            && checkpoint_locked(&mut delivery, db.backend(), consumer.name()).await? >= event.seq
+        {
+            return Ok(());
+        }
         consumer.handle(event, &mut delivery).await?;
         delivery.finish(consumer, event.seq).await
     }
@@ -735,6 +744,77 @@ pub(super) async fn wait_or_stop(shutdown: &mut watch::Receiver<bool>, d: Durati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts what it is handed; durable, with no state but its checkpoint.
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl Consumer for Counting {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+        fn durability(&self) -> Durability {
+            Durability::Durable
+        }
+        fn handle<'a>(
+            &'a self,
+            _event: &'a Event,
+            _delivery: &'a mut Delivery,
+        ) -> BoxFuture<'a, Result<(), String>> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn event(seq: i64) -> Event {
+        Event {
+            seq,
+            id: crate::ids::EventId::new(),
+            event_type: "Test".into(),
+            version: 1,
+            organization_id: "o".into(),
+            pantry_id: None,
+            event: Err("not decoded in this test".into()),
+            actor_id: None,
+            correlation_id: "c".into(),
+            occurred_at: 0,
+            trace_parent: None,
+        }
+    }
+
+    /// A batch that failed on a commit that in fact went through is
+    /// retried one event at a time: those must not be applied twice.
+    #[tokio::test]
+    async fn one_at_a_time_skips_what_the_checkpoint_covers() {
+        let dir = tempfile_dir();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        sqlx::query("insert into consumer_checkpoints (consumer, last_seq, updated_at) values ('counting', 5, 0)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let consumer = Counting(Default::default());
+        let stats = ConsumerStats::default();
+        let (_stop, mut shutdown) = watch::channel(false);
+        let policy = RetryPolicy::default();
+        for seq in [4, 5, 6] {
+            deliver_one(&policy, &db, &consumer, &event(seq), &stats, &mut shutdown).await;
+        }
+        assert_eq!(consumer.0.load(Ordering::Relaxed), 1, "only seq 6 was new");
+        let checkpoint: i64 = sqlx::query_scalar(
+            "select last_seq from consumer_checkpoints where consumer = 'counting'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(checkpoint, 6);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("larder-bus-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
