@@ -62,7 +62,7 @@ LARDER_LISTEN="127.0.0.1:$port" LARDER_METRICS_LISTEN=off LARDER_DATA_DIR="$data
   LARDER_LOG_FORMAT=json \
   timeout 120 "$out/opt/larder/bin/larder" >"$log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
   sleep 0.2
