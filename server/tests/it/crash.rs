@@ -17,14 +17,6 @@ use crate::helpers::*;
 const BIN: &str = env!("CARGO_BIN_EXE_larder");
 const ADMIN: (&str, &str) = ("crash@college.example", "correct horse battery");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn launch(database_url: &str, data_dir: &std::path::Path, port: u16) -> Child {
     Command::new(BIN)
         .env("DATABASE_URL", database_url)

@@ -501,12 +501,23 @@ pub struct Rabbit {
     pub url: String,
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Whether the tests run as root (then PostgreSQL and RabbitMQ run as
+/// their own Debian users).
+pub fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 impl Rabbit {
@@ -534,13 +545,8 @@ impl Rabbit {
     pub async fn resume(&mut self) {
         let dir = self.dir.path();
         std::fs::write(dir.join("enabled_plugins"), "[].\n").unwrap();
-        let root = std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-            .unwrap_or(false);
         // As root, the node runs as Debian's `rabbitmq` user.
-        let mut command = if root {
+        let mut command = if is_root() {
             let status = std::process::Command::new("chown")
                 .args(["-R", "rabbitmq"])
                 .arg(dir)

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::helpers::{free_port, is_root};
+
 pub struct PgPair {
     dir: tempfile::TempDir,
     bin: PathBuf,
@@ -22,22 +24,6 @@ fn pg_bin() -> PathBuf {
         .collect();
     found.sort();
     found.pop().expect("a PostgreSQL with pg_basebackup")
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl PgPair {

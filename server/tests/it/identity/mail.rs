@@ -107,14 +107,6 @@ impl Smtp {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The reset token in an email's link.
 fn token_in(message: &str) -> String {
     let at = message.find("/reset/").expect("a reset link") + "/reset/".len();
