@@ -7,7 +7,7 @@
 //! behind or goes away costs freshness for at most one watch interval and
 //! never an answer. A watcher measures the lag every [`WATCH_EVERY`].
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
@@ -68,9 +68,6 @@ pub(super) struct Replica {
     health: AtomicU8,
     /// The last measured lag, in milliseconds.
     lag_ms: AtomicU64,
-    /// Whether `health` allows reads on it (kept apart so `reads()` is one
-    /// load).
-    usable: AtomicBool,
 }
 
 impl std::fmt::Debug for Replica {
@@ -96,12 +93,11 @@ impl Replica {
             max_lag,
             health: AtomicU8::new(ReplicaHealth::Unknown as u8),
             lag_ms: AtomicU64::new(0),
-            usable: AtomicBool::new(false),
         })
     }
 
     pub(super) fn pool_if_usable(&self) -> Option<&AnyPool> {
-        self.usable.load(Ordering::Relaxed).then_some(&self.pool)
+        (self.health() == ReplicaHealth::InUse).then_some(&self.pool)
     }
 
     pub(super) fn health(&self) -> ReplicaHealth {
@@ -136,8 +132,6 @@ impl Replica {
             Err(_) => ReplicaHealth::Unreachable,
         };
         let before = self.health.swap(health as u8, Ordering::Relaxed);
-        self.usable
-            .store(health == ReplicaHealth::InUse, Ordering::Relaxed);
         if before != health as u8 {
             match health {
                 ReplicaHealth::InUse => tracing::info!("read replica in use for heavy reads"),
