@@ -6,7 +6,7 @@ const base = Number(process.env.LARDER_E2E_PORT_BASE ?? 3101);
 
 // Spec files that get instances of their own (beside the default one per
 // viewport), so no spec depends on what another did first.
-export const isolatedSpecs = ['inventory', 'usage', 'photos', 'scanner', 'hardening', 'essentials', 'identity'];
+export const isolatedSpecs = ['inventory', 'usage', 'photos', 'scanner', 'hardening', 'essentials', 'identity', 'community'];
 
 /** The test OpenID Connect issuer (end2end/oidc-issuer.mjs) the identity instances sign in through. */
 export const issuerPort = base + 90;

@@ -255,6 +255,15 @@ enum Arg {
 }
 
 impl Sql {
+    /// A builder with `$1` already bound to `v`, for statements that name
+    /// `$1` themselves (several times, in fixed fragments); the values
+    /// added after it are `$2` on.
+    pub fn with_first(v: impl Into<String>) -> Self {
+        Self {
+            text: String::new(),
+            args: vec![Arg::Text(v.into())],
+        }
+    }
     pub fn push(&mut self, s: &str) -> &mut Self {
         self.text.push_str(s);
         self

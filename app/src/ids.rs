@@ -109,6 +109,10 @@ id_type!(
     StockIssueId,
     /// One notification to one person.
     NotificationId,
+    /// A post on a pantry's timeline.
+    PostId,
+    /// A comment on a post, or a reply to one.
+    CommentId,
 );
 
 /// Whether `s` has the form of an id (any of the types above).

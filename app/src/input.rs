@@ -34,6 +34,32 @@ pub fn clean_text(input: &str, field: &str) -> Result<String, AppError> {
         .join(" "))
 }
 
+/// Text of several lines (a post, a comment): the same checks as
+/// [`clean_text`], but line breaks are kept. Each line is cleaned; runs of
+/// blank lines become one; the whole is trimmed and at most `max_chars`.
+pub fn clean_paragraphs(input: &str, field: &str, max_chars: usize) -> Result<String, AppError> {
+    let mut lines: Vec<String> = Vec::new();
+    for line in input.replace("\r\n", "\n").replace('\r', "\n").split('\n') {
+        let line = clean_text(line, field)?;
+        if line.is_empty() && lines.last().is_none_or(|l| l.is_empty()) {
+            continue;
+        }
+        lines.push(line);
+    }
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    let text = lines.join("\n");
+    let count = text.chars().count();
+    if count > max_chars {
+        return Err(AppError::invalid(
+            field,
+            format!("Keep it to {max_chars} characters (this is {count})."),
+        ));
+    }
+    Ok(text)
+}
+
 /// Characters that change how text looks without being seen: C0/C1
 /// controls (tabs and line breaks count as whitespace instead), the
 /// zero-width characters and the bidirectional controls.

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod community;
 pub mod error;
 pub mod events;
 pub mod forecasts;
@@ -70,6 +71,8 @@ use auth::api::get_session;
 use auth::audit_views::*;
 use auth::views::*;
 use catalog::views::*;
+use community::people_views::*;
+use community::views::*;
 use events::views::*;
 use forecasts::views::*;
 use inventory::views::*;
@@ -203,6 +206,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/pantries/:id/settings") view={Lazy::<PantrySettingsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/pantries/:id/intake") view={Lazy::<PantryIntakeRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/search") view={Lazy::<SearchRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/community") view={Lazy::<HomeTimelineRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pantries/:id/timeline") view={Lazy::<PantryTimelineRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/posts/:id") view={Lazy::<PostRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/people/:id") view={Lazy::<ProfileRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/community/people") view={Lazy::<MyPeopleRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/help") view={Lazy::<HelpRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/help/:topic") view={Lazy::<HelpRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
@@ -333,6 +341,13 @@ lazy_pages! {
         NotificationsRoute(notifications_page) => NotificationsPage,
         OrganizationIssuesRoute(organization_issues_page) => OrganizationIssuesPage,
     }
+    community_pages {
+        HomeTimelineRoute(home_timeline_page) => HomeTimelinePage,
+        PantryTimelineRoute(pantry_timeline_page) => PantryTimelinePage,
+        PostRoute(post_page) => PostPage,
+        ProfileRoute(profile_page) => ProfilePage,
+        MyPeopleRoute(my_people_page) => MyPeoplePage,
+    }
 }
 
 #[component]
@@ -351,6 +366,7 @@ fn Header() -> impl IntoView {
                             match session.await {
                                 Ok(s) => match s.me {
                                     Some(me) => view! {
+                                        <a href="/community">"Community"</a>
                                         <NotificationBell />
                                         <a class="who" href="/account" title=format!("{} · your account", me.email)>{me.display_name}</a>
                                         <SignOutButton />

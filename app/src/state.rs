@@ -190,6 +190,8 @@ impl AppState {
                 photos.wake.clone(),
             )),
             Arc::new(crate::notifications::notifier::Notifier { db: db.clone() }),
+            Arc::new(crate::community::timelines::Timelines),
+            Arc::new(crate::community::automatic::AutomaticPoster { db: db.clone() }),
             Arc::new(crate::stock_issues::analyser::StockAnalyser {
                 db: db.clone(),
                 clock: settings.clock.clone(),

@@ -331,8 +331,15 @@ async function packagePhoto(page: Page, seed: number, x: number, y: number, size
 test('an item without a barcode is added by hand once, and recognised the next time', async ({ page }, info) => {
   await post(page, 'sign_in', { email: admin.email, password: admin.password });
   const pasta = await post(page, 'create_product', { organization: ids.org, name: 'Penne pasta', category: 'Dry goods' });
+  // Uncaught errors in the page, with the step they happened in and the
+  // panic message WASM wrote to the console (a Rust panic reaches
+  // `pageerror` only as "unreachable").
   const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
+  let step = 'start';
+  page.on('pageerror', (e) => errors.push(`[${step}] ${e.name}: ${e.message}\n${e.stack ?? ''}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /panicked at|unreachable/.test(m.text())) errors.push(`[${step}] console: ${m.text()}`);
+  });
   const photograph = async (photo: Buffer) => {
     await open(page, `/pantries/${ids.pantry}/intake`);
     await page.getByRole('button', { name: 'Photograph a donation' }).click();
@@ -346,6 +353,7 @@ test('an item without a barcode is added by hand once, and recognised the next t
 
   // The first time, nothing is recognised: the volunteer finds the product
   // and it is taken to be in the photo.
+  step = 'first photo';
   await photograph(await packagePhoto(page, 7, 0.5, 0.5, 800, 0));
   await expect(page.getByTestId('photo')).toContainText('No barcode');
   await expect(page.getByText('Nothing in these photos was recognised')).toBeVisible();
@@ -356,12 +364,14 @@ test('an item without a barcode is added by hand once, and recognised the next t
   await expect(added.getByLabel('Shown in')).toHaveValue(/[0-9a-f-]{36}/);
   await added.getByLabel('Quantity (each)').fill('3');
   await shoot(page, info, 'intake-added-by-hand');
+  step = 'first receipt';
   await page.getByRole('button', { name: 'Receive into stock' }).click();
   await expect(page.getByTestId('intake-confirmed')).toContainText('Penne pasta');
   expect((await post(page, 'product_stock', { pantry: ids.pantry, product: pasta })).on_hand).toBe(3);
 
   // The next box: the same pasta, elsewhere in the frame and darker, is
   // recognised and suggested without any typing.
+  step = 'second photo';
   await photograph(await packagePhoto(page, 99, 0.4, 0.55, 650, -25));
   const line = page.getByTestId('suggestion');
   await expect(line).toHaveCount(1, { timeout: 30_000 });
@@ -370,10 +380,11 @@ test('an item without a barcode is added by hand once, and recognised the next t
   await expect(page.getByTestId('photo-match').first()).toContainText('Penne pasta');
   await accessible(page, 'intake-recognised');
   await shoot(page, info, 'intake-recognised');
+  step = 'second receipt';
   await page.getByRole('button', { name: 'Receive into stock' }).click();
   await expect(page.getByTestId('intake-confirmed')).toContainText('Penne pasta');
   expect((await post(page, 'product_stock', { pantry: ids.pantry, product: pasta })).on_hand).toBe(4);
-  expect(errors).toEqual([]);
+  expect(errors, errors.join('\n---\n')).toEqual([]);
 });
 
 test('a wrong photo is removed from the intake', async ({ page }, info) => {

@@ -14,6 +14,8 @@ use serde_json::Value;
 use super::bus::Parked;
 use crate::auth::members::{MemberChanged, MemberJoined};
 use crate::catalog::model::Product;
+use crate::community::service::{CommentChanged, Liked, PostChanged};
+use crate::community::social::{BlockChanged, FollowChanged};
 use crate::forecasts::run::ForecastsGenerated;
 use crate::inventory::service::{MinimumSet, StockMoved};
 use crate::org::service::PlaceChanged;
@@ -80,6 +82,18 @@ pub enum DomainEvent {
     StockIssueRaised(IssueRaised),
     StockIssueAccepted(IssueClosed),
     StockIssueDismissed(IssueClosed),
+    // The community: posts, comments, likes, follows and blocks.
+    PostPublished(PostChanged),
+    PostEdited(PostChanged),
+    PostDeleted(PostChanged),
+    CommentAdded(CommentChanged),
+    CommentDeleted(CommentChanged),
+    Liked(Liked),
+    Followed(FollowChanged),
+    FollowAccepted(FollowChanged),
+    Unfollowed(FollowChanged),
+    PersonBlocked(BlockChanged),
+    PersonUnblocked(BlockChanged),
     // The pipeline itself: a consumer parked an event, or a parked event
     // went through when retried.
     EventParked(Parked),
@@ -133,6 +147,17 @@ impl DomainEvent {
             StockIssueRaised(_) => "StockIssueRaised",
             StockIssueAccepted(_) => "StockIssueAccepted",
             StockIssueDismissed(_) => "StockIssueDismissed",
+            PostPublished(_) => "PostPublished",
+            PostEdited(_) => "PostEdited",
+            PostDeleted(_) => "PostDeleted",
+            CommentAdded(_) => "CommentAdded",
+            CommentDeleted(_) => "CommentDeleted",
+            Liked(_) => "Liked",
+            Followed(_) => "Followed",
+            FollowAccepted(_) => "FollowAccepted",
+            Unfollowed(_) => "Unfollowed",
+            PersonBlocked(_) => "PersonBlocked",
+            PersonUnblocked(_) => "PersonUnblocked",
             EventParked(_) => "EventParked",
             ParkedEventDelivered(_) => "ParkedEventDelivered",
         }

@@ -6,6 +6,8 @@
 pub mod api;
 pub mod browser;
 #[cfg(feature = "ssr")]
+pub mod community;
+#[cfg(feature = "ssr")]
 pub mod digest;
 pub mod model;
 #[cfg(feature = "ssr")]

@@ -21,16 +21,31 @@ pub enum Kind {
     SyncFailed,
     /// Events a part of Larder kept failing on were set aside (admins).
     ParkedEvents,
+    /// Someone commented on your post.
+    Comment,
+    /// Someone answered your comment.
+    Reply,
+    /// Someone named you with an @mention.
+    Mention,
+    /// Someone follows you, or asks to.
+    NewFollower,
+    /// People liked what you wrote.
+    Likes,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 11] = [
         Kind::UrgentIssue,
         Kind::ProposedOrder,
         Kind::Expiring,
         Kind::OrderReceived,
         Kind::SyncFailed,
         Kind::ParkedEvents,
+        Kind::Comment,
+        Kind::Reply,
+        Kind::Mention,
+        Kind::NewFollower,
+        Kind::Likes,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +56,11 @@ impl Kind {
             Self::OrderReceived => "order_received",
             Self::SyncFailed => "sync_failed",
             Self::ParkedEvents => "parked_events",
+            Self::Comment => "comment",
+            Self::Reply => "reply",
+            Self::Mention => "mention",
+            Self::NewFollower => "new_follower",
+            Self::Likes => "likes",
         }
     }
 
@@ -56,6 +76,11 @@ impl Kind {
             Self::OrderReceived => "Orders received",
             Self::SyncFailed => "Supplier syncs that failed",
             Self::ParkedEvents => "Parked events (admins)",
+            Self::Comment => "Comments on my posts",
+            Self::Reply => "Replies to my comments",
+            Self::Mention => "Mentions of me",
+            Self::NewFollower => "New followers and follow requests",
+            Self::Likes => "Likes of what I wrote",
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct Notice {
     pub pantry: Option<String>,
     /// Only the organization's admins are told.
     pub admins_only: bool,
+    /// These people are told, instead of a place's managers.
+    pub to: Option<Vec<String>>,
 }
 
 impl Consumer for Notifier {
@@ -49,6 +51,14 @@ impl Consumer for Notifier {
         delivery: &'a mut Delivery,
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
+            if let Ok(domain) = event.domain() {
+                if super::community::concerns(domain) {
+                    let tx = delivery.tx().await?;
+                    return super::community::handle(tx, event, domain)
+                        .await
+                        .map_err(|e| e.to_string());
+                }
+            }
             let Some(notice) = notice_of(&self.db, event)
                 .await
                 .map_err(|e| e.to_string())?
@@ -104,6 +114,7 @@ async fn notice_of(db: &Db, event: &Event) -> Result<Option<Notice>, sqlx::Error
                 link,
                 pantry: pantry.filter(|_| kind != Kind::ParkedEvents),
                 admins_only: kind == Kind::ParkedEvents,
+                to: None,
             })
         }
         DomainEvent::PurchaseOrderReceived(o) if o.status == "received" => {
@@ -123,6 +134,7 @@ async fn notice_of(db: &Db, event: &Event) -> Result<Option<Notice>, sqlx::Error
                 link: format!("/orders/{}", o.order_id),
                 pantry,
                 admins_only: false,
+                to: None,
             })
         }
         DomainEvent::SupplierSyncFailed(f) => {
@@ -141,6 +153,7 @@ async fn notice_of(db: &Db, event: &Event) -> Result<Option<Notice>, sqlx::Error
                 link: format!("/suppliers/{}", f.supplier_id),
                 pantry: None,
                 admins_only: false,
+                to: None,
             })
         }
         _ => None,
@@ -149,10 +162,15 @@ async fn notice_of(db: &Db, event: &Event) -> Result<Option<Notice>, sqlx::Error
 
 /// Gives the notice to each manager it concerns whose preference keeps it
 /// in Larder (the default), once per event.
-async fn deliver(tx: &mut Tx, event: &Event, notice: &Notice) -> Result<(), sqlx::Error> {
-    // The pantry's managers (at it, its campus or its organization), or
-    // every manager of the organization.
+pub(super) async fn deliver(
+    tx: &mut Tx,
+    event: &Event,
+    notice: &Notice,
+) -> Result<(), sqlx::Error> {
+    // The people named, the pantry's managers (at it, its campus or its
+    // organization), or every manager of the organization.
     let people: Vec<String> = match &notice.pantry {
+        _ if notice.to.is_some() => notice.to.clone().unwrap_or_default(),
         Some(p) => {
             sqlx::query_scalar(
                 "select distinct m.user_id from memberships m join pantries pa on pa.id = $1 \

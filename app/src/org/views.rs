@@ -528,6 +528,7 @@ pub fn PantryPage() -> impl IntoView {
                     more.push(("Quick distribute", format!("/pantries/{pid}/distribute")));
                     more.push(("Receive a donation", format!("/pantries/{pid}/intake")));
                 }
+                more.push(("Timeline: news, needs and thanks", format!("/pantries/{pid}/timeline")));
                 more.push(("Forecasts", format!("/pantries/{pid}/forecasts")));
                 if !a.manage {
                     more.push(("Stock issues", format!("/pantries/{pid}/issues")));

@@ -201,6 +201,22 @@ async fn rule_warning(
 /// The rule's warning for a client before the visit is saved (the counter
 /// asks as soon as the reference is typed). Never blocks anything.
 #[tracing::instrument(level = "debug", skip_all)]
+/// Visits recorded (not voided) at the pantry since `since` (ms): the
+/// count the community's milestone posts look at.
+pub async fn visits_since(
+    tx: &mut crate::db::Tx,
+    pantry: &str,
+    since: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from visits where pantry_id = $1 and occurred_at >= $2 and status = 'recorded'",
+    )
+    .bind(pantry)
+    .bind(since)
+    .fetch_one(&mut **tx)
+    .await
+}
+
 pub async fn check_rule(
     state: &AppState,
     caller: &Caller,

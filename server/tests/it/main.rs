@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod binary;
+mod community;
 mod copy_data;
 mod crash;
 mod essentials;

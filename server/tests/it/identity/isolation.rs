@@ -21,6 +21,8 @@ const OWN_ACCOUNT: &[&str] = &[
     "/api/sign_out_elsewhere",
     "/api/setup",
     "/api/rename_me",
+    "/api/save_profile",
+    "/api/mark_home_read",
 ];
 
 /// What the victim's data looks like: a response carrying any of these
@@ -32,6 +34,8 @@ const SECRETS: &[&str] = &[
     "Victim Rice",
     "Victim Supplies",
     "ada@college.example",
+    "Victim news for members",
+    "A victim's comment",
 ];
 
 /// Everything that must not change, as one string.
@@ -60,6 +64,15 @@ async fn fingerprint(app: &TestApp) -> String {
         "supplier_syncs",
         "stock_issues",
         "notifications",
+        "posts",
+        "comments",
+        "likes",
+        "follows",
+        "blocks",
+        "post_reports",
+        "timeline_settings",
+        "timeline_entries",
+        "profiles",
     ] {
         out.push_str(&format!(
             "{table}={} ",
@@ -245,6 +258,32 @@ async fn no_route_lets_another_organization_in() {
          'open', 'Victim Rice is low', 'Victim Rice is low', '[]', '{{\"kind\":\"acknowledge\"}}', 1, 1)"
     ))
     .await;
+    // A post on the pantry's timeline (its organization's only), with a
+    // comment.
+    let post = app
+        .create(
+            &admin,
+            "publish_post",
+            &[
+                ("pantry", &pantry),
+                ("kind", "announcement"),
+                ("body", "Victim news for members"),
+                ("event_on", ""),
+            ],
+        )
+        .await;
+    let comment = app
+        .create(
+            &admin,
+            "add_comment",
+            &[("post", &post), ("body", "A victim's comment")],
+        )
+        .await;
+    let victim_person: String =
+        sqlx::query_scalar("select id from users where email = 'sam@victim.example'")
+            .fetch_one(app.server.state.db.pool())
+            .await
+            .unwrap();
     let ids: BTreeMap<&str, String> = [
         ("organization", org.clone()),
         ("campus", campus.clone()),
@@ -268,6 +307,9 @@ async fn no_route_lets_another_organization_in() {
         ("supplier_item", item),
         ("order", order),
         ("issue", issue),
+        ("post", post.clone()),
+        ("comment", comment.clone()),
+        ("person", victim_person.clone()),
     ]
     .into_iter()
     .collect();
@@ -344,6 +386,20 @@ async fn no_route_lets_another_organization_in() {
                     ("packs", "5"),
                     ("issue", &ids["issue"]),
                     ("reason", "A stranger's reason"),
+                    ("post", &ids["post"]),
+                    ("comment", &ids["comment"]),
+                    ("parent", &ids["comment"]),
+                    ("target", id.as_str()),
+                    ("person", &ids["person"]),
+                    ("follower", &ids["person"]),
+                    ("body", "A stranger's words"),
+                    ("kind", "announcement"),
+                    ("event_on", ""),
+                    ("cursor", ""),
+                    ("on", "true"),
+                    ("accept", "true"),
+                    ("visibility", "signed_in"),
+                    ("bio", ""),
                 ];
                 let r = app.call(c, endpoint, &form).await;
                 calls += 1;

@@ -1,0 +1,20 @@
+//! The community: pantry timelines with posts, comments and likes; people
+//! following pantries and each other; blocks; each person's home timeline,
+//! kept by a consumer that fans posts out to followers.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod automatic;
+pub mod model;
+pub mod people_views;
+#[cfg(feature = "ssr")]
+pub mod profiles;
+#[cfg(feature = "ssr")]
+pub mod reads;
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
+pub mod social;
+#[cfg(feature = "ssr")]
+pub mod timelines;
+pub mod views;
