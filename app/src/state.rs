@@ -61,6 +61,9 @@ pub struct Settings {
     pub supplier_fetch: crate::purchasing::feed::FetchSettings,
     /// The wait before a failed push is tried again; it doubles.
     pub push_retry: Duration,
+    /// Followers above which a pantry's posts are merged into home
+    /// timelines when read instead of written into each one.
+    pub timeline_fanout_limit: i64,
     /// Photo files in an S3-compatible bucket (checked when the
     /// configuration was read); the data directory otherwise.
     pub photo_s3: Option<crate::photos::s3::S3Settings>,
@@ -92,6 +95,7 @@ impl Default for Settings {
             mailer: None,
             supplier_fetch: Default::default(),
             push_retry: Duration::from_secs(5),
+            timeline_fanout_limit: 1_000,
             photo_s3: None,
             rabbitmq: None,
             redis: None,
@@ -190,7 +194,9 @@ impl AppState {
                 photos.wake.clone(),
             )),
             Arc::new(crate::notifications::notifier::Notifier { db: db.clone() }),
-            Arc::new(crate::community::timelines::Timelines),
+            Arc::new(crate::community::timelines::Timelines {
+                fanout_limit: settings.timeline_fanout_limit,
+            }),
             Arc::new(crate::community::automatic::AutomaticPoster { db: db.clone() }),
             Arc::new(crate::stock_issues::analyser::StockAnalyser {
                 db: db.clone(),

@@ -24,6 +24,15 @@ async function post(request: APIRequestContext, endpoint: string, form: Record<s
   return body;
 }
 
+/** Opens the notification centre until it lists `title`: the notifier
+ * works from events, a moment after the request that made them. */
+async function notified(page: Page, title: string) {
+  await expect(async () => {
+    await open(page, '/notifications');
+    await expect(page.getByText(title)).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
+}
+
 /** A second person's page, in a browser context of their own. */
 async function secondPage(browser: Browser, page: Page, baseURL: string): Promise<Page> {
   const context = await browser.newContext({
@@ -95,8 +104,7 @@ test('a thank-you post reaches a follower live, who comments and likes; the coor
   await expect(samPage.getByLabel('Add a comment')).toHaveValue('');
 
   // The coordinator is told, opens the comment and answers under it.
-  await open(page, '/notifications');
-  await expect(page.getByText('Sam Volunteer commented on your post')).toBeVisible();
+  await notified(page, 'Sam Volunteer commented on your post');
   await expect(page.getByText('Sam Volunteer liked your post')).toBeVisible();
   await shoot(page, info, 'community-notified');
   await page.getByRole('link', { name: 'Sam Volunteer commented on your post' }).click();
@@ -111,8 +119,7 @@ test('a thank-you post reaches a follower live, who comments and likes; the coor
   await shoot(page, info, 'community-thread');
 
   // Sam hears of the answer and of the mention.
-  await open(samPage, '/notifications');
-  await expect(samPage.getByText('Cora Coordinator replied to your comment')).toBeVisible();
+  await notified(samPage, 'Cora Coordinator replied to your comment');
   await expect(samPage.getByText('Cora Coordinator mentioned you in a post')).toBeVisible();
   await samPage.context().close();
 });

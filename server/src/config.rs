@@ -90,6 +90,10 @@ pub struct Config {
     /// Fetching supplier catalogs (`LARDER_FETCH_ALLOWED_NETWORKS`,
     /// `LARDER_SUPPLIER_SYNC_*`).
     pub supplier_fetch: app::purchasing::feed::FetchSettings,
+    /// Followers above which a pantry's posts are read from the pantry
+    /// when a home timeline is read, not written into each follower's
+    /// (`LARDER_TIMELINE_FANOUT_LIMIT`).
+    pub timeline_fanout_limit: u64,
     /// The wait before a failed push is tried again; it doubles.
     pub push_retry: Duration,
 }
@@ -146,6 +150,7 @@ struct FileConfig {
     supplier_sync_attempts: Option<u64>,
     supplier_sync_retry_ms: Option<u64>,
     push_retry_ms: Option<u64>,
+    timeline_fanout_limit: Option<u64>,
     first_admin: Option<FileFirstAdmin>,
 }
 
@@ -254,6 +259,13 @@ impl Config {
             10..=600_000,
             5_000,
         )?);
+        let timeline_fanout_limit = bounded(
+            "LARDER_TIMELINE_FANOUT_LIMIT",
+            env("LARDER_TIMELINE_FANOUT_LIMIT"),
+            file.timeline_fanout_limit,
+            1..=10_000_000,
+            1_000,
+        )?;
         // Requests per minute; 0 turns the limit off.
         let rate_limits = app::rest::limits::RateLimitSettings {
             per_key: std::num::NonZeroU32::new(bounded(
@@ -503,6 +515,7 @@ impl Config {
             mail,
             supplier_fetch,
             push_retry,
+            timeline_fanout_limit,
         })
     }
 }

@@ -121,24 +121,19 @@ pub async fn pantry_timeline(
 
 /// The caller's home timeline: the posts of the pantries and people they
 /// follow (and their own), newest first. One range scan of their
-/// timeline rows; the filters drop what they may no longer read.
+/// timeline rows, merged with the newest posts of the followed pantries
+/// that are fanned out on read; the filters drop what they may no longer
+/// read.
 pub async fn home(state: &AppState, caller: &Caller, cursor: &str) -> AppResult<Timeline> {
     let cursor = Cursor::parse(cursor)?;
     let me = caller.me.id.as_str();
     let mut sql = db::Sql::with_first(me);
+    sql.push(&format!("select {POST_COLUMNS} from ("));
+    home_rows(&mut sql, cursor, None, PAGE_SIZE + 1);
     sql.push(&format!(
-        "select {POST_COLUMNS} from timeline_entries t join posts p on p.id = t.post_id {POST_JOINS} \
-         where t.user_id = $1 and p.deleted_at is null and {UNBLOCKED} and {VISIBLE}"
-    ));
-    if let Some(c) = cursor {
-        sql.push(" and (t.created_at < ")
-            .int(c.at)
-            .push(" or (t.created_at = ")
-            .int(c.at);
-        sql.push(" and t.post_id < ").text(c.id()).push("))");
-    }
-    sql.push(" order by t.created_at desc, t.post_id desc limit ")
-        .int(PAGE_SIZE + 1);
+        ") h join posts p on p.id = h.pid {POST_JOINS} order by h.at desc, h.pid desc limit "
+    ))
+    .int(PAGE_SIZE + 1);
     let rows = sql.query().fetch_all(state.db.reads().pool()).await?;
     let read_at: Option<i64> =
         sqlx::query_scalar("select read_at from timeline_reads where user_id = $1")
@@ -146,16 +141,56 @@ pub async fn home(state: &AppState, caller: &Caller, cursor: &str) -> AppResult<
             .fetch_optional(state.db.pool())
             .await?;
     let read_at = read_at.unwrap_or(0);
-    let unread: i64 = sqlx::query_scalar(&format!(
-        "select count(*) from (select 1 from timeline_entries t join posts p on p.id = t.post_id \
-         where t.user_id = $1 and t.created_at > $2 and p.deleted_at is null and (p.author_id is null or p.author_id <> $1) \
-         and {UNBLOCKED} and {VISIBLE} limit 100) x"
-    ))
-    .bind(me)
-    .bind(read_at)
-    .fetch_one(state.db.pool())
-    .await?;
+    let mut count = db::Sql::with_first(me);
+    count.push("select count(*) from (");
+    home_rows(&mut count, None, Some(read_at), 100);
+    count.push(") h");
+    let unread: i64 = count.query().fetch_one(state.db.pool()).await?.try_get(0)?;
     page(&state.db, caller, rows, unread, Some(read_at)).await
+}
+
+/// The reader's (`$1`) home rows as `(pid, at)`, newest first, at most
+/// `limit` from each source: their timeline rows, and the posts fanned
+/// out on read of the pantries they follow (those without a row). With
+/// `after`, only posts newer than it and not their own (the unread).
+fn home_rows(sql: &mut db::Sql, cursor: Option<Cursor>, after: Option<i64>, limit: i64) {
+    let filters = format!("p.deleted_at is null and {UNBLOCKED} and {VISIBLE}");
+    for (i, (from, at, id)) in [
+        (
+            "timeline_entries t join posts p on p.id = t.post_id where t.user_id = $1",
+            "t.created_at",
+            "t.post_id",
+        ),
+        (
+            "follows f join posts p on p.pantry_id = f.target_id and p.fanned_on_read = 1 \
+             where f.follower_id = $1 and f.status = 'active' and not exists \
+             (select 1 from timeline_entries t2 where t2.user_id = $1 and t2.post_id = p.id)",
+            "p.created_at",
+            "p.id",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i > 0 {
+            sql.push(" union all ");
+        }
+        sql.push(&format!(
+            "select * from (select {id} as pid, {at} as at from {from} and {filters}"
+        ));
+        if let Some(c) = cursor {
+            sql.push(&format!(" and ({at} < ")).int(c.at);
+            sql.push(&format!(" or ({at} = ")).int(c.at);
+            sql.push(&format!(" and {id} < ")).text(c.id()).push("))");
+        }
+        if let Some(t) = after {
+            sql.push(&format!(" and {at} > ")).int(t);
+            sql.push(" and (p.author_id is null or p.author_id <> $1)");
+        }
+        sql.push(&format!(" order by {at} desc, {id} desc limit "))
+            .int(limit);
+        sql.push(&format!(") s{i}"));
+    }
 }
 
 /// Marks the home timeline read up to now.

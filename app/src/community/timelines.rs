@@ -6,6 +6,11 @@
 //! when the timeline is read, not here: a pantry that opens its timeline
 //! later shows its followers everything at once.
 //!
+//! A pantry with more followers than the limit is fanned out on read: its
+//! new posts are marked so, written only to the rows of the author's
+//! followers, and every home timeline read merges in the marked posts of
+//! the pantries the reader follows ([`super::reads::home`]).
+//!
 //! Every statement is an insert that ignores rows already there or a
 //! delete that looks at the follows as they are now, so a redelivered
 //! event changes nothing and events handled in log order always arrive
@@ -17,7 +22,12 @@ use crate::events::bus::{BoxFuture, Consumer, Delivery, Durability};
 use crate::events::domain::DomainEvent;
 use crate::events::store::Event;
 
-pub struct Timelines;
+pub struct Timelines {
+    /// Active followers above which a pantry's new posts are read from
+    /// the pantry when a home timeline is read (fan-out on read) instead
+    /// of written into each follower's rows.
+    pub fanout_limit: i64,
+}
 
 impl Consumer for Timelines {
     fn name(&self) -> &'static str {
@@ -51,14 +61,16 @@ impl Consumer for Timelines {
                 return Ok(());
             }
             let tx = delivery.tx().await?;
-            apply(tx, domain).await.map_err(|e| e.to_string())
+            apply(tx, domain, self.fanout_limit)
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 }
 
-async fn apply(tx: &mut Tx, event: &DomainEvent) -> Result<(), sqlx::Error> {
+async fn apply(tx: &mut Tx, event: &DomainEvent, limit: i64) -> Result<(), sqlx::Error> {
     match event {
-        DomainEvent::PostPublished(p) => fan_out(tx, &p.post_id).await,
+        DomainEvent::PostPublished(p) => fan_out(tx, &p.post_id, limit).await,
         DomainEvent::PostDeleted(p) => {
             sqlx::query("delete from timeline_entries where post_id = $1")
                 .bind(&p.post_id)
@@ -88,8 +100,8 @@ async fn apply(tx: &mut Tx, event: &DomainEvent) -> Result<(), sqlx::Error> {
                 sqlx::query(&format!(
                     "insert into timeline_entries (user_id, post_id, created_at) \
                      select $1, p.id, p.created_at from posts p where p.author_id = $2 and p.deleted_at is null \
-                     and exists (select 1 from follows f where f.follower_id = $1 and f.status = 'active' \
-                     and f.target_id = p.pantry_id) and {UNBLOCKED} on conflict do nothing"
+                     and p.fanned_on_read = 0 and exists (select 1 from follows f where f.follower_id = $1 \
+                     and f.status = 'active' and f.target_id = p.pantry_id) and {UNBLOCKED} on conflict do nothing"
                 ))
                 .bind(reader)
                 .bind(author)
@@ -104,7 +116,7 @@ async fn apply(tx: &mut Tx, event: &DomainEvent) -> Result<(), sqlx::Error> {
 
 /// The post into the home timeline of its author and of every active
 /// follower of its pantry or its author.
-async fn fan_out(tx: &mut Tx, post: &str) -> Result<(), sqlx::Error> {
+async fn fan_out(tx: &mut Tx, post: &str, limit: i64) -> Result<(), sqlx::Error> {
     let row: Option<(String, Option<String>, i64)> = sqlx::query_as(
         "select pantry_id, author_id, created_at from posts where id = $1 and deleted_at is null",
     )
@@ -114,23 +126,49 @@ async fn fan_out(tx: &mut Tx, post: &str) -> Result<(), sqlx::Error> {
     let Some((pantry, author, created_at)) = row else {
         return Ok(());
     };
+    let followers: i64 = sqlx::query_scalar(
+        "select count(*) from follows where target_id = $1 and status = 'active'",
+    )
+    .bind(&pantry)
+    .fetch_one(&mut **tx)
+    .await?;
+    let on_read = followers > limit;
+    if on_read {
+        sqlx::query("update posts set fanned_on_read = 1 where id = $1")
+            .bind(post)
+            .execute(&mut **tx)
+            .await?;
+    }
     // Larder's own posts have no author: the pantry stands in for it.
     let author = author.unwrap_or_else(|| pantry.clone());
-    // One index range per target (follows_target), each follower once.
-    sqlx::query(
-        "insert into timeline_entries (user_id, post_id, created_at) \
-         select distinct f.follower_id, cast($1 as text), cast($2 as bigint) from follows f \
-         where f.target_id in ($3, $4) and f.status = 'active' \
-         and not exists (select 1 from blocks b where (b.blocker_id = f.follower_id and b.blocked_id = $4) \
-           or (b.blocker_id = $4 and b.blocked_id = f.follower_id)) \
-         on conflict do nothing",
-    )
-    .bind(post)
-    .bind(created_at)
-    .bind(&pantry)
-    .bind(&author)
-    .execute(&mut **tx)
-    .await?;
+    // The followers of the pantry (unless it is read on read) and of the
+    // author: one index range per target (follows_target), each once.
+    let insert = |targets: &str, author: &str| {
+        format!(
+            "insert into timeline_entries (user_id, post_id, created_at) \
+             select distinct f.follower_id, cast($1 as text), cast($2 as bigint) from follows f \
+             where f.target_id in {targets} and f.status = 'active' \
+             and not exists (select 1 from blocks b where (b.blocker_id = f.follower_id and b.blocked_id = {author}) \
+               or (b.blocker_id = {author} and b.blocked_id = f.follower_id)) \
+             on conflict do nothing"
+        )
+    };
+    if on_read {
+        sqlx::query(&insert("($3)", "$3"))
+            .bind(post)
+            .bind(created_at)
+            .bind(&author)
+            .execute(&mut **tx)
+            .await?;
+    } else {
+        sqlx::query(&insert("($3, $4)", "$4"))
+            .bind(post)
+            .bind(created_at)
+            .bind(&pantry)
+            .bind(&author)
+            .execute(&mut **tx)
+            .await?;
+    }
     if author != pantry {
         sqlx::query(
             "insert into timeline_entries (user_id, post_id, created_at) values ($1, $2, $3) on conflict do nothing",
@@ -151,14 +189,16 @@ async fn backfill(
     target: &str,
     kind: &str,
 ) -> Result<(), sqlx::Error> {
-    let column = if kind == "pantry" {
-        "pantry_id"
+    // A pantry's posts fanned out on read come in when the timeline is
+    // read; its others are written here.
+    let (column, read) = if kind == "pantry" {
+        ("pantry_id", "and p.fanned_on_read = 0")
     } else {
-        "author_id"
+        ("author_id", "")
     };
     sqlx::query(&format!(
         "insert into timeline_entries (user_id, post_id, created_at) \
-         select $1, p.id, p.created_at from posts p where p.{column} = $2 and p.deleted_at is null \
+         select $1, p.id, p.created_at from posts p where p.{column} = $2 and p.deleted_at is null {read} \
          and {UNBLOCKED} on conflict do nothing"
     ))
     .bind(follower)

@@ -104,7 +104,7 @@ pub fn NotificationsPage() -> impl IntoView {
                                     <div>
                                         <a class="primary-text" href=n.link.clone() on:click=open>{n.title.clone()}</a>
                                         {(!n.read).then(|| view! { " " <span class="badge">"new"</span> })}
-                                        <p class="muted">{format!("{} · {}", n.body, n.at)}</p>
+                                        <p class="muted">{if n.body.is_empty() { n.at.clone() } else { format!("{} · {}", n.body, n.at) }}</p>
                                     </div>
                                     {(!n.read).then(|| view! {
                                         <ActionForm action=mark>

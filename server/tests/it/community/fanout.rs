@@ -1,4 +1,5 @@
-//! Property test of fan-out on write: after random follows, unfollows,
+//! Property test of fan-out (on write, and on read for pantries with more
+//! followers than the limit): after random follows, unfollows,
 //! blocks, unblocks, posts, removals and timelines opened or closed, sent
 //! over HTTP, every person's home timeline (read page by page) holds
 //! exactly the posts a plain model of follows, blocks and visibility says
@@ -114,7 +115,10 @@ struct World {
 }
 
 async fn world(backend: Backend) -> World {
-    let app = spawn_app(backend).await;
+    // A pantry with two followers or more is fanned out on read, so both
+    // ways of reaching a home timeline (and the switch between them as
+    // follows come and go) are in play.
+    let app = spawn_with(backend, &[("LARDER_TIMELINE_FANOUT_LIMIT", "1")]).await;
     let admin = app.setup_admin().await;
     let p = build_places(&app, &admin).await;
     let other = app
