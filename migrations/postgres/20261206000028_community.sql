@@ -116,7 +116,7 @@ create table post_reports (
 alter table notifications drop constraint notifications_kind_check;
 alter table notifications add constraint notifications_kind_check
     check (kind in ('urgent_issue', 'proposed_order', 'expiring', 'order_received', 'sync_failed', 'parked_events',
-        'comment', 'reply', 'mention', 'new_follower', 'likes'));
+        'comment', 'reply', 'mention', 'new_follower', 'likes', 'post_report'));
 
 -- The people an @mention in a post or comment names (source: its id).
 create table mentions (

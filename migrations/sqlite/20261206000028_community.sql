@@ -120,7 +120,7 @@ create table notifications_new (
     organization_id text not null references organizations (id),
     pantry_id text references pantries (id),
     kind text not null check (kind in ('urgent_issue', 'proposed_order', 'expiring', 'order_received', 'sync_failed', 'parked_events',
-        'comment', 'reply', 'mention', 'new_follower', 'likes')),
+        'comment', 'reply', 'mention', 'new_follower', 'likes', 'post_report')),
     title text not null,
     body text not null,
     link text not null,

@@ -215,11 +215,11 @@ async fn main() {
     let members = people / pantry_count;
     exec(&db, "posts", &format!(
         "insert into posts (id, organization_id, pantry_id, author_id, kind, body, created_at, fanned_on_read) \
-         select 'b2000000-0000-7000-8000-' || lpad(n::text, 12, '0'), '{org}', bp.id, \
-         {}, 'announcement', 'Opening hours this week: Monday to Friday, 10 to 4. Post ' || n, \
-         {now} - ({posts} - n) * 1000, case when bp.n < 10 then 1 else 0 end \
-         from generate_series(0, {posts} - 1) n join bench_pantry bp on bp.n = n % {pantry_count}",
-        person(&format!("(n % {pantry_count}) + {pantry_count} * ((n / {pantry_count}) % {members})"))
+         select 'b2000000-0000-7000-8000-' || lpad(k::text, 12, '0'), '{org}', bp.id, \
+         {}, 'announcement', 'Opening hours this week: Monday to Friday, 10 to 4. Post ' || k, \
+         {now} - ({posts} - k) * 1000, case when bp.n < 10 then 1 else 0 end \
+         from generate_series(0, {posts} - 1) k join bench_pantry bp on bp.n = k % {pantry_count}",
+        person(&format!("(k % {pantry_count}) + {pantry_count} * ((k / {pantry_count}) % {members})"))
     )).await;
     exec(&db, "analyze", "analyze").await;
     // Home timeline rows: the newest 50 written-out posts of each target.

@@ -51,7 +51,8 @@ pub(super) const POST_COLUMNS: &str = "p.id, p.pantry_id, pa.name as pantry_name
      p.event_on, p.created_at, p.edited_at, \
      (select count(*) from likes l where l.target_id = p.id) as likes, \
      (select count(*) from likes l where l.target_id = p.id and l.user_id = $1) as liked, \
-     (select count(*) from comments c where c.post_id = p.id and c.deleted_at is null) as comments";
+     (select count(*) from comments c where c.post_id = p.id and c.deleted_at is null and (c.parent_id is null or \
+     exists (select 1 from comments pc where pc.id = c.parent_id and pc.deleted_at is null))) as comments";
 
 /// Joins the columns need, after `posts p`.
 pub(super) const POST_JOINS: &str =

@@ -500,14 +500,15 @@ pub async fn delete(state: &AppState, caller: &Caller, post: &PostId) -> AppResu
     Ok(())
 }
 
-/// Reports a post to the pantry's managers (once per person).
+/// Reports a post to the pantry's managers (told once per person; a
+/// second report by the same person only changes the reason).
 pub async fn report(
     state: &AppState,
     caller: &Caller,
     post: &PostId,
     reason: &str,
 ) -> AppResult<()> {
-    readable_post(&state.db, caller, post).await?;
+    let (stored, access) = readable_post(&state.db, caller, post).await?;
     let reason = crate::input::clean_paragraphs(reason, "reason", 500)?;
     if reason.is_empty() {
         return Err(AppError::invalid(
@@ -515,16 +516,45 @@ pub async fn report(
             "Say what is wrong with the post.",
         ));
     }
-    sqlx::query(
+    let me = caller.me.id.as_str();
+    let mut tx = state.db.begin().await?;
+    let added = sqlx::query(
         "insert into post_reports (post_id, reporter_id, reason, created_at) values ($1, $2, $3, $4) \
-         on conflict (post_id, reporter_id) do update set reason = excluded.reason",
+         on conflict (post_id, reporter_id) do nothing",
     )
     .bind(post.as_str())
-    .bind(caller.me.id.as_str())
+    .bind(me)
     .bind(&reason)
     .bind(state.clock.now_ms())
-    .execute(state.db.pool())
-    .await?;
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if added == 0 {
+        sqlx::query("update post_reports set reason = $1 where post_id = $2 and reporter_id = $3")
+            .bind(&reason)
+            .bind(post.as_str())
+            .bind(me)
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        let event = DomainEvent::PostReported(PostChanged {
+            post_id: post.to_string(),
+            pantry_id: stored.pantry.to_string(),
+            author_id: stored.author.clone(),
+            mentioned: vec![],
+        });
+        let org = access.place.organization_id.clone();
+        append(
+            &mut tx,
+            state,
+            caller,
+            event,
+            &org,
+            Some(stored.pantry.as_str()),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

@@ -440,6 +440,70 @@ fn CommentItem(
     }
 }
 
+/// Under a post on its own page: its author edits it; anyone else may
+/// report it to the pantry's managers.
+#[component]
+fn PostTools(post: PostView, changed: RwSignal<u32>) -> impl IntoView {
+    let edit = ServerAction::<EditPost>::new();
+    let report = ServerAction::<ReportPost>::new();
+    Effect::new(move |_| {
+        if edit.version().get() > 0 {
+            changed.try_update(|n| *n = n.wrapping_add(1));
+        }
+    });
+    let edit_error = last_error(edit.value());
+    let report_error = last_error(report.value());
+    let reported = move || matches!(report.value().get(), Some(Ok(())));
+    let id = post.id.to_string();
+    if post.can_edit {
+        let kind = post.kind;
+        view! {
+            <details class="card">
+                <summary>"Edit your post"</summary>
+                <ActionForm action=edit attr:class="stack" attr:aria-label="Edit the post">
+                    <input type="hidden" name="post" value=id />
+                    <div class="field">
+                        <label for="edit-kind">"What is it"</label>
+                        <select id="edit-kind" name="kind">
+                            {PostKind::WRITTEN.iter().map(|k| view! {
+                                <option value=k.as_str() selected=*k == kind>{k.label()}</option>
+                            }).collect_view()}
+                        </select>
+                    </div>
+                    <div class="field">
+                        <label for="edit-body">"Post"</label>
+                        <textarea id="edit-body" name="body" rows="4" maxlength="4000">{post.body.clone()}</textarea>
+                    </div>
+                    <div class="field">
+                        <label for="edit-event-on">"Date of the event (for events)"</label>
+                        <input id="edit-event-on" type="date" name="event_on" value=post.event_on.clone().unwrap_or_default() />
+                    </div>
+                    <FormError error=edit_error fields=&[] />
+                    <SubmitButton label="Save the post" busy_label="Saving…" pending=edit.pending() />
+                </ActionForm>
+            </details>
+        }
+        .into_any()
+    } else if post.author.is_some() {
+        view! {
+            <details class="card">
+                <summary>"Report this post"</summary>
+                <ActionForm action=report attr:class="stack" attr:aria-label="Report the post">
+                    <input type="hidden" name="post" value=id />
+                    <label for="report-reason">"What is wrong with it"</label>
+                    <textarea id="report-reason" name="reason" rows="2" maxlength="500"></textarea>
+                    <FormError error=report_error fields=&[] />
+                    {move || reported().then(|| view! { <p class="notice" role="status">"Reported. The pantry's managers will look at it."</p> })}
+                    <SubmitButton label="Report" busy_label="Sending…" pending=report.pending() />
+                </ActionForm>
+            </details>
+        }
+        .into_any()
+    } else {
+        ().into_any()
+    }
+}
+
 #[component]
 pub fn PostPage() -> impl IntoView {
     let params = use_params_map();
@@ -463,6 +527,7 @@ pub fn PostPage() -> impl IntoView {
                     <Title text=format!("{} · {}", t.post.kind.label(), t.post.pantry_name) />
                     <p><a href=format!("/pantries/{}/timeline", t.post.pantry)>{format!("← {}", t.post.pantry_name)}</a></p>
                     <PostCard post=t.post.clone() changed alone=true />
+                    <PostTools post=t.post.clone() changed />
                     <section class="card" aria-label="Comments">
                         <h2>"Comments"</h2>
                         {t.comments.is_empty().then(|| view! { <p class="muted">"No comments yet."</p> })}

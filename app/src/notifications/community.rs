@@ -25,6 +25,7 @@ pub fn concerns(event: &DomainEvent) -> bool {
         PostPublished(_)
             | PostEdited(_)
             | PostDeleted(_)
+            | PostReported(_)
             | CommentAdded(_)
             | CommentDeleted(_)
             | Liked(_)
@@ -128,6 +129,28 @@ pub async fn handle(tx: &mut Tx, event: &Event, domain: &DomainEvent) -> Result<
                 .execute(&mut **tx)
                 .await
                 .map(drop)
+        }
+        DomainEvent::PostReported(p) => {
+            // The pantry's managers decide whether it stays; who reported
+            // it is not said.
+            let pantry: Option<String> =
+                sqlx::query_scalar("select name from pantries where id = $1")
+                    .bind(&p.pantry_id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            let notice = Notice {
+                kind: Kind::PostReport,
+                title: format!(
+                    "A post on the timeline of {} was reported",
+                    pantry.unwrap_or_else(|| "your pantry".into())
+                ),
+                body: "Open it to read it and decide whether it stays.".into(),
+                link: format!("/posts/{}", p.post_id),
+                pantry: Some(p.pantry_id.clone()),
+                admins_only: false,
+                to: None,
+            };
+            deliver(tx, event, &notice).await
         }
         DomainEvent::CommentDeleted(c) => sqlx::query("delete from notifications where link = $1")
             .bind(format!("/posts/{}#comment-{}", c.post_id, c.comment_id))

@@ -31,10 +31,12 @@ pub enum Kind {
     NewFollower,
     /// People liked what you wrote.
     Likes,
+    /// Someone reported a post on a pantry's timeline (its managers).
+    PostReport,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::UrgentIssue,
         Kind::ProposedOrder,
         Kind::Expiring,
@@ -46,6 +48,7 @@ impl Kind {
         Kind::Mention,
         Kind::NewFollower,
         Kind::Likes,
+        Kind::PostReport,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +64,7 @@ impl Kind {
             Self::Mention => "mention",
             Self::NewFollower => "new_follower",
             Self::Likes => "likes",
+            Self::PostReport => "post_report",
         }
     }
 
@@ -81,6 +85,7 @@ impl Kind {
             Self::Mention => "Mentions of me",
             Self::NewFollower => "New followers and follow requests",
             Self::Likes => "Likes of what I wrote",
+            Self::PostReport => "Posts reported on my pantries' timelines",
         }
     }
 }

@@ -227,6 +227,35 @@ async fn a_thank_you_post_reaches_followers_and_its_comments_are_answered(backen
         (Some(1), Some(false))
     );
 
+    // Lee reports the post: the pantry's managers are told once, without
+    // being told who; a report needs a reason.
+    let r = app
+        .call(&lee, "report_post", &[("post", &thanks), ("reason", " ")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    for reason in ["Names a volunteer without asking", "Names a volunteer"] {
+        let r = app
+            .call(
+                &lee,
+                "report_post",
+                &[("post", &thanks), ("reason", reason)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    drained(&app).await;
+    let told = notified(&app, &admin).await;
+    let reported = "A post on the timeline of Main Pantry was reported";
+    assert_eq!(
+        told.iter().filter(|t| *t == reported).count(),
+        1,
+        "{told:?}"
+    );
+    assert!(
+        !notified(&app, &kim).await.iter().any(|t| t == reported),
+        "staff are not told"
+    );
+
     // Every event delivered again: nobody is told twice, no timeline row
     // is added twice.
     let before = (
@@ -363,6 +392,10 @@ async fn a_thank_you_post_reaches_followers_and_its_comments_are_answered(backen
     let r = app.call(&kim, "delete_post", &[("post", &thanks)]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     drained(&app).await;
+    assert!(
+        !notified(&app, &admin).await.iter().any(|t| t == reported),
+        "the report went with the post"
+    );
     for c in [&lee, &sam, &kim] {
         assert_eq!(home_ids(&app, c).await, vec![drive.clone()]);
         let n = notified(&app, c).await;
