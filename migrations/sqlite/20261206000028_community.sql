@@ -7,10 +7,10 @@
 create table timeline_settings (
     pantry_id text primary key references pantries (id),
     visibility text not null default 'organization' check (visibility in ('organization', 'signed_in')),
-    auto_donations integer not null default 1,
-    auto_milestones integer not null default 1,
-    auto_back_in_stock integer not null default 1,
-    auto_needs integer not null default 1,
+    auto_donations integer not null default 0,
+    auto_milestones integer not null default 0,
+    auto_back_in_stock integer not null default 0,
+    auto_needs integer not null default 0,
     updated_at integer not null
 );
 

@@ -1,7 +1,7 @@
 //! Posts Larder writes on a pantry's timeline from what happens there: a
 //! product back in stock, a large donation, a milestone of visits this
-//! semester, and a need the stock issue analyser found. Each can be turned
-//! off per pantry. They say what and how much, never who: no client code,
+//! semester, and a need the stock issue analyser found. A pantry's
+//! managers turn each on (all are off until they do). They say what and how much, never who: no client code,
 //! no household, no donor.
 //!
 //! A post's `source` names the event (or the milestone) it came from, so
@@ -85,11 +85,13 @@ pub async fn wanted(tx: &mut Tx, pantry: &str) -> Result<Wanted, sqlx::Error> {
             back_in_stock: b != 0,
             needs: n != 0,
         },
+        // Off until the pantry's managers turn them on: Larder does not
+        // speak on a pantry's timeline unasked.
         None => Wanted {
-            donations: true,
-            milestones: true,
-            back_in_stock: true,
-            needs: true,
+            donations: false,
+            milestones: false,
+            back_in_stock: false,
+            needs: false,
         },
     })
 }
@@ -101,6 +103,16 @@ async fn drafts(
     domain: &DomainEvent,
     pantry: &str,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
+    // What happened before the pantry last chose is not posted (so an
+    // event delivered again after a kind was turned on stays unposted).
+    let chosen_at: Option<i64> =
+        sqlx::query_scalar("select updated_at from timeline_settings where pantry_id = $1")
+            .bind(pantry)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if chosen_at.is_some_and(|t| event.occurred_at < t) {
+        return Ok(vec![]);
+    }
     let wanted = wanted(tx, pantry).await?;
     let mut out = Vec::new();
     match domain {

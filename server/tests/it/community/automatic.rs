@@ -28,6 +28,32 @@ async fn larder_posts_what_happens_and_never_who() {
     let fruit = product(&app, &admin, &p.org, "Canned fruit", &[]).await;
     let rice = product(&app, &admin, &p.org, "Rice", &[]).await;
 
+    // Nothing is posted until the pantry's managers turn it on.
+    ok_movement(
+        &app,
+        &admin,
+        "receive",
+        &p.main,
+        &rice,
+        "150",
+        &[("source", "donation")],
+    )
+    .await;
+    ok_movement(&app, &admin, "distribute", &p.main, &rice, "150", &[]).await;
+    drained(&app).await;
+    assert_eq!(app.count("select count(*) from posts").await, 0);
+    let all = [
+        ("pantry", p.main.as_str()),
+        ("donations", "on"),
+        ("milestones", "on"),
+        ("back_in_stock", "on"),
+        ("needs", "on"),
+    ];
+    assert_eq!(
+        app.call(&admin, "save_automatic_posts", &all).await.status,
+        StatusCode::OK
+    );
+
     // Canned fruit runs out, then comes back: one post, at Lee's home.
     ok_movement(&app, &admin, "receive", &p.main, &fruit, "6", &[]).await;
     ok_movement(&app, &admin, "distribute", &p.main, &fruit, "6", &[]).await;
