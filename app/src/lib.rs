@@ -366,7 +366,6 @@ fn Header() -> impl IntoView {
                             match session.await {
                                 Ok(s) => match s.me {
                                     Some(me) => view! {
-                                        <a href="/community">"Community"</a>
                                         <NotificationBell />
                                         <a class="who" href="/account" title=format!("{} · your account", me.email)>{me.display_name}</a>
                                         <SignOutButton />

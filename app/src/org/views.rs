@@ -529,6 +529,7 @@ pub fn PantryPage() -> impl IntoView {
                     more.push(("Receive a donation", format!("/pantries/{pid}/intake")));
                 }
                 more.push(("Timeline: news, needs and thanks", format!("/pantries/{pid}/timeline")));
+                more.push(("Community: what you follow", "/community".to_string()));
                 more.push(("Forecasts", format!("/pantries/{pid}/forecasts")));
                 if !a.manage {
                     more.push(("Stock issues", format!("/pantries/{pid}/issues")));
