@@ -57,6 +57,7 @@ pub fn routes() -> axum::Router<state::AppState> {
         .merge(photos::api::routes())
         .merge(forecasts::api::routes())
         .merge(purchasing::api::routes())
+        .merge(community::api::routes())
         .merge(rest::routes())
         .merge(auth::routes::routes())
 }

@@ -56,9 +56,19 @@ pub async fn publish_post(
     kind: String,
     body: String,
     event_on: String,
+    /// Photos uploaded to `/community/photos`, their ids separated by
+    /// spaces (at most four).
+    #[server(default)]
+    photos: String,
 ) -> Result<PostId, AppError> {
     let (state, caller) = context().await?;
-    super::service::publish(&state, &caller, &pantry, &kind, &body, &event_on).await
+    let draft = super::service::NewPost {
+        kind: &kind,
+        body: &body,
+        event_on: &event_on,
+        photos: super::photos::parse_list(&photos)?,
+    };
+    super::service::publish(&state, &caller, &pantry, draft).await
 }
 
 #[server(prefix = "/api", endpoint = "edit_post")]
@@ -168,6 +178,14 @@ pub async fn save_profile(bio: String, visibility: String) -> Result<(), AppErro
     super::social::save_profile(&state, &caller, &bio, visibility).await
 }
 
+/// The caller's avatar: a photo uploaded to `/community/photos`, or empty
+/// to have none.
+#[server(prefix = "/api", endpoint = "set_avatar")]
+pub async fn set_avatar(photo: String) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::photos::set_avatar(&state, &caller, &photo).await
+}
+
 #[server(prefix = "/api", endpoint = "profile")]
 pub async fn get_profile(person: UserId) -> Result<ProfileView, AppError> {
     let (state, caller) = context().await?;
@@ -198,4 +216,83 @@ pub async fn save_automatic_posts(
         needs: on(&needs),
     };
     super::service::set_automatic(&state, &caller, &pantry, wanted).await
+}
+
+#[cfg(feature = "ssr")]
+mod handlers {
+    use axum::body::Body;
+    use axum::extract::{Path, State};
+    use axum::response::{IntoResponse, Response};
+    use http::{HeaderMap, StatusCode};
+
+    use crate::auth::service::caller_from_headers;
+    use crate::error::AppResult;
+    use crate::ids::PhotoId;
+    use crate::photos::api::{picture_response, read_picture};
+    use crate::photos::service::Rendition;
+    use crate::state::AppState;
+
+    /// `POST /community/photos` with the photo as the body: answers 201
+    /// with the stored photo (its id goes into the post or the avatar),
+    /// or the reason it was refused.
+    pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+        let outcome = async {
+            let caller = caller_from_headers(&state, &headers).await?;
+            let (bytes, _room) = read_picture(&state, &headers, body).await?;
+            crate::community::photos::upload(&state, &caller, bytes).await
+        }
+        .await;
+        match outcome {
+            Ok(uploaded) => (StatusCode::CREATED, axum::Json(uploaded)).into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+
+    async fn send(
+        state: AppState,
+        id: String,
+        headers: HeaderMap,
+        rendition: Rendition,
+    ) -> Response {
+        let outcome: AppResult<_> = async {
+            let caller = caller_from_headers(&state, &headers).await?;
+            let photo: PhotoId = id.parse()?;
+            crate::community::photos::file(&state, &caller, &photo, rendition).await
+        }
+        .await;
+        picture_response(&id, rendition, outcome)
+    }
+
+    /// `GET /community/photos/{id}/thumbnail.jpg`
+    pub async fn thumbnail(
+        State(state): State<AppState>,
+        Path(id): Path<String>,
+        headers: HeaderMap,
+    ) -> Response {
+        send(state, id, headers, Rendition::Thumbnail).await
+    }
+
+    /// `GET /community/photos/{id}/photo`
+    pub async fn photo(
+        State(state): State<AppState>,
+        Path(id): Path<String>,
+        headers: HeaderMap,
+    ) -> Response {
+        send(state, id, headers, Rendition::Photo).await
+    }
+}
+
+/// The community's routes besides its server functions: photo uploads
+/// (a body, not a form) and the photos.
+#[cfg(feature = "ssr")]
+pub fn routes() -> axum::Router<crate::state::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/community/photos", post(handlers::upload))
+        .route(
+            "/community/photos/{id}/thumbnail.jpg",
+            get(handlers::thumbnail),
+        )
+        .route("/community/photos/{id}/photo", get(handlers::photo))
+        .route("/live/home", get(super::live::home_stream))
 }

@@ -5,8 +5,13 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod automatic;
+#[cfg(feature = "ssr")]
+pub mod live;
 pub mod model;
 pub mod people_views;
+pub mod photo_views;
+#[cfg(feature = "ssr")]
+pub mod photos;
 #[cfg(feature = "ssr")]
 pub mod profiles;
 #[cfg(feature = "ssr")]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CommentId, PantryId, PostId, UserId};
+use crate::ids::{CommentId, PantryId, PhotoId, PostId, UserId};
 
 /// Longest post, in characters.
 pub const MAX_POST_CHARS: usize = 4000;
@@ -11,6 +11,9 @@ pub const MAX_POST_CHARS: usize = 4000;
 pub const MAX_COMMENT_CHARS: usize = 2000;
 /// Posts a timeline page holds.
 pub const PAGE_SIZE: i64 = 20;
+
+/// Photos one post may hold.
+pub const MAX_POST_PHOTOS: usize = 4;
 
 /// What a post is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +127,8 @@ impl ProfileVisibility {
 pub struct Person {
     pub id: UserId,
     pub name: String,
+    /// Their photo, shown with their name (`/community/photos/{id}/…`).
+    pub avatar: Option<PhotoId>,
 }
 
 /// One post, as its reader may see it.
@@ -140,6 +145,8 @@ pub struct PostView {
     pub mentions: Vec<(String, UserId)>,
     /// For an event: its date (YYYY-MM-DD).
     pub event_on: Option<String>,
+    /// Its photos, in order (`/community/photos/{id}/…`).
+    pub photos: Vec<PhotoId>,
     /// When it was posted, in the pantry's time zone.
     pub at: String,
     pub edited: bool,
@@ -252,6 +259,8 @@ pub struct Entry {
 /// follows them, whom they blocked, and their own profile's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MyPeople {
+    /// The caller, with their avatar.
+    pub me: Person,
     pub requests: Vec<Entry>,
     pub following: Vec<Entry>,
     pub followers: Vec<Entry>,

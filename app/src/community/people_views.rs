@@ -8,8 +8,9 @@ use leptos_router::hooks::use_params_map;
 
 use super::api::*;
 use super::model::*;
+use super::photo_views::{Avatar, PhotoPicker};
 use super::views::PostCard;
-use crate::ids::UserId;
+use crate::ids::{PhotoId, UserId};
 use crate::ui::*;
 
 #[component]
@@ -53,6 +54,7 @@ pub fn ProfilePage() -> impl IntoView {
                 view! {
                     <Title text=p.person.name.clone() />
                     <div class="page-head">
+                        <Avatar person=p.person.clone() large=true />
                         <h1>{p.person.name.clone()}</h1>
                         <p class="muted">{counts}</p>
                         <div class="actions">
@@ -154,6 +156,19 @@ pub fn MyPeoplePage() -> impl IntoView {
     let unblock = ServerAction::<UnblockPerson>::new();
     let save = ServerAction::<SaveProfile>::new();
     let save_error = last_error(save.value());
+    let avatar = ServerAction::<SetAvatar>::new();
+    let avatar_error = last_error(avatar.value());
+    let picked = RwSignal::new(Vec::<PhotoId>::new());
+    let busy = RwSignal::new(0usize);
+    // A photo, once uploaded, becomes the avatar at once.
+    Effect::new(move |_| {
+        if let Some(photo) = picked.get().first() {
+            avatar.dispatch(SetAvatar {
+                photo: photo.to_string(),
+            });
+            picked.set(vec![]);
+        }
+    });
     let data = Resource::new(
         move || {
             (
@@ -161,6 +176,7 @@ pub fn MyPeoplePage() -> impl IntoView {
                 unfollow.version().get(),
                 unblock.version().get(),
                 save.version().get(),
+                avatar.version().get(),
             )
         },
         |_| get_my_people(),
@@ -198,6 +214,19 @@ pub fn MyPeoplePage() -> impl IntoView {
                     <People title="You blocked" empty="Nobody." entries=m.blocked.clone() action=("Unblock", lift) />
                     <section class="card">
                         <h2>"Your profile"</h2>
+                        <div class="avatar-edit">
+                            <Avatar person=m.me.clone() large=true />
+                            <div class="stack">
+                                <p class="hint">"Your photo shows with your name on posts and comments, to everyone who sees them. It is made smaller on this device and its location data is removed."</p>
+                                <PhotoPicker id="avatar-photo" label=if m.me.avatar.is_some() { "Change your photo" } else { "Add your photo" } max=1 photos=picked busy />
+                                {m.me.avatar.is_some().then(|| view! {
+                                    <button type="button" class="button small" on:click=move |_| {
+                                        avatar.dispatch(SetAvatar { photo: String::new() });
+                                    }>"Remove your photo"</button>
+                                })}
+                                <FormError error=avatar_error fields=&[] />
+                            </div>
+                        </div>
                         <ActionForm action=save attr:class="stack" attr:aria-label="Your profile">
                             <div class="field">
                                 <label for="profile-bio">"About you"</label>

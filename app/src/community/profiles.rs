@@ -9,7 +9,7 @@ use super::service::{blocked, VISIBLE};
 use super::social::{knows, profile_visibility};
 use crate::auth::service::Caller;
 use crate::error::{AppError, AppResult};
-use crate::ids::UserId;
+use crate::ids::{PhotoId, UserId};
 use crate::state::AppState;
 
 /// Posts a profile shows.
@@ -77,6 +77,19 @@ pub async fn profile(state: &AppState, caller: &Caller, person: &UserId) -> AppR
         person: Person {
             id: person.clone(),
             name,
+            // Like the name, shown unless one of them blocked the other.
+            avatar: if i_blocked == 0 {
+                sqlx::query_scalar::<_, Option<String>>(
+                    "select avatar_photo_id from profiles where user_id = $1",
+                )
+                .bind(person.as_str())
+                .fetch_optional(state.db.pool())
+                .await?
+                .flatten()
+                .map(PhotoId::from_stored)
+            } else {
+                None
+            },
         },
         mine,
         visible,
@@ -179,16 +192,28 @@ pub async fn my_people(state: &AppState, caller: &Caller) -> AppResult<MyPeople>
             .into(),
     )
     .await?;
-    let bio: Option<String> = sqlx::query_scalar("select bio from profiles where user_id = $1")
+    let profile = sqlx::query("select bio, avatar_photo_id from profiles where user_id = $1")
         .bind(me)
         .fetch_optional(state.db.pool())
         .await?;
+    let (bio, avatar) = match profile {
+        Some(r) => (
+            r.try_get::<String, _>("bio")?,
+            r.try_get::<Option<String>, _>("avatar_photo_id")?,
+        ),
+        None => (String::new(), None),
+    };
     Ok(MyPeople {
+        me: Person {
+            id: caller.me.id.clone(),
+            name: caller.me.display_name.clone(),
+            avatar: avatar.map(PhotoId::from_stored),
+        },
         requests,
         following,
         followers,
         blocked,
-        bio: bio.unwrap_or_default(),
+        bio,
         visibility: profile_visibility(state, me).await?,
     })
 }

@@ -10,7 +10,7 @@ use crate::auth::model::Role;
 use crate::auth::service::{Caller, Place};
 use crate::db::{self, Db};
 use crate::error::{AppError, AppResult};
-use crate::ids::{CommentId, PantryId, PostId, UserId};
+use crate::ids::{CommentId, PantryId, PhotoId, PostId, UserId};
 use crate::state::AppState;
 use crate::zones::Zone;
 
@@ -49,6 +49,7 @@ impl Cursor {
 pub(super) const POST_COLUMNS: &str = "p.id, p.pantry_id, pa.name as pantry_name, pa.campus_id, p.organization_id, \
      coalesce(pa.time_zone, o.time_zone) as zone, p.author_id, u.display_name as author_name, p.kind, p.body, \
      p.event_on, p.created_at, p.edited_at, \
+     (select pr.avatar_photo_id from profiles pr where pr.user_id = p.author_id) as author_avatar, \
      (select count(*) from likes l where l.target_id = p.id) as likes, \
      (select count(*) from likes l where l.target_id = p.id and l.user_id = $1) as liked, \
      (select count(*) from comments c where c.post_id = p.id and c.deleted_at is null and (c.parent_id is null or \
@@ -250,6 +251,7 @@ pub(super) async fn posts_of(
         .map(|r| r.try_get::<String, _>("id"))
         .collect::<Result<_, _>>()?;
     let mentions = mentions_of(db, &ids).await?;
+    let mut photos = photos_of(db, &ids).await?;
     let me = caller.me.id.as_str();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
@@ -273,6 +275,9 @@ pub(super) async fn posts_of(
                 Some(a) => Some(Person {
                     id: UserId::from_stored(a),
                     name: r.try_get("author_name")?,
+                    avatar: r
+                        .try_get::<Option<String>, _>("author_avatar")?
+                        .map(PhotoId::from_stored),
                 }),
                 None => None,
             },
@@ -280,6 +285,7 @@ pub(super) async fn posts_of(
             body: r.try_get("body")?,
             mentions: mentions.get(&id).cloned().unwrap_or_default(),
             event_on: r.try_get("event_on")?,
+            photos: photos.remove(&id).unwrap_or_default(),
             at: zone.format(created_at),
             edited: r.try_get::<Option<i64>, _>("edited_at")?.is_some(),
             likes: r.try_get("likes")?,
@@ -290,6 +296,27 @@ pub(super) async fn posts_of(
             unread: read_at.is_some_and(|t| created_at > t) && !mine,
             id: PostId::from_stored(id),
         });
+    }
+    Ok(out)
+}
+
+/// The photos of posts, in order, by post id.
+async fn photos_of(
+    db: &Db,
+    ids: &[String],
+) -> AppResult<std::collections::HashMap<String, Vec<PhotoId>>> {
+    let mut out: std::collections::HashMap<String, Vec<PhotoId>> = Default::default();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let mut sql = db::Sql::default();
+    sql.push("select post_id, photo_id from post_photos where post_id in ")
+        .text_list(ids)
+        .push(" order by post_id, position");
+    for r in sql.query().fetch_all(db.pool()).await? {
+        out.entry(r.try_get("post_id")?)
+            .or_default()
+            .push(PhotoId::from_stored(r.try_get("photo_id")?));
     }
     Ok(out)
 }
@@ -331,6 +358,7 @@ pub async fn thread(state: &AppState, caller: &Caller, post: &PostId) -> AppResu
         .remove(0);
     let rows = sqlx::query(&format!(
         "select c.id, c.parent_id, c.author_id, u.display_name, c.body, c.created_at, c.edited_at, \
+         (select pr.avatar_photo_id from profiles pr where pr.user_id = c.author_id) as avatar, \
          (select count(*) from likes l where l.target_id = c.id) as likes, \
          (select count(*) from likes l where l.target_id = c.id and l.user_id = $1) as liked \
          from comments c join users u on u.id = c.author_id \
@@ -359,6 +387,9 @@ pub async fn thread(state: &AppState, caller: &Caller, post: &PostId) -> AppResu
             author: Person {
                 id: UserId::from_stored(author),
                 name: r.try_get("display_name")?,
+                avatar: r
+                    .try_get::<Option<String>, _>("avatar")?
+                    .map(PhotoId::from_stored),
             },
             body: r.try_get("body")?,
             mentions: mentions.get(&id).cloned().unwrap_or_default(),

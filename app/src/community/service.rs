@@ -306,20 +306,27 @@ fn draft(kind: &str, body: &str, event_on: &str) -> AppResult<Draft> {
     })
 }
 
+/// A post as its author's form sent it.
+pub struct NewPost<'a> {
+    pub kind: &'a str,
+    pub body: &'a str,
+    pub event_on: &'a str,
+    /// Photos the author uploaded for it, in order.
+    pub photos: Vec<crate::ids::PhotoId>,
+}
+
 /// Publishes a post on the pantry's timeline (anyone with a role there).
 pub async fn publish(
     state: &AppState,
     caller: &Caller,
     pantry: &PantryId,
-    kind: &str,
-    body: &str,
-    event_on: &str,
+    new: NewPost<'_>,
 ) -> AppResult<PostId> {
     let access = pantry_access(&state.db, caller, pantry).await?;
     if !access.can_post() {
         return Err(AppError::forbidden());
     }
-    let d = draft(kind, body, event_on)?;
+    let d = draft(new.kind, new.body, new.event_on)?;
     let id = PostId::new();
     let me = caller.me.id.as_str();
     let org = access.place.organization_id.as_str();
@@ -339,6 +346,7 @@ pub async fn publish(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    super::photos::attach(&mut tx, state, me, &id, &new.photos).await?;
     let mentions = resolve_mentions(&mut tx, org, me, &d.body).await?;
     save_mentions(&mut tx, id.as_str(), &mentions).await?;
     // The author reads their own post on their home timeline at once; the

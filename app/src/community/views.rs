@@ -1,4 +1,4 @@
-//! The community's pages: the home timeline (`/community`), a pantry's
+//! The community's pages: the home timeline (`/community`, live), a pantry's
 //! timeline with its composer (`/pantries/:id/timeline`) and a post with
 //! its comments (`/posts/:id`).
 
@@ -8,11 +8,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::api::*;
 use super::model::*;
-use crate::ids::{PantryId, PostId};
+use super::photo_views::{Avatar, PhotoPicker, PostPhotos};
+use crate::ids::{PantryId, PhotoId, PostId};
+use crate::inventory::views::LiveStream;
 use crate::ui::*;
-
-/// How often the home timeline looks for new posts while it is open.
-const HOME_EVERY_MS: u64 = 10_000;
 
 /// A post's text with its links and mentions live.
 #[component]
@@ -53,8 +52,13 @@ pub(super) fn PostCard(
     let id = post.id.to_string();
     let author = match &post.author {
         Some(a) => {
-            view! { <a href=format!("/people/{}", a.id)><strong>{a.name.clone()}</strong></a> }
-                .into_any()
+            let person = a.clone();
+            view! {
+                <a class="post-author" href=format!("/people/{}", a.id)>
+                    <Avatar person /><strong>{a.name.clone()}</strong>
+                </a>
+            }
+            .into_any()
         }
         None => view! { <strong>"Larder"</strong> }.into_any(),
     };
@@ -89,6 +93,7 @@ pub(super) fn PostCard(
             </header>
             {post.event_on.clone().map(|d| view! { <p class="post-date">"📅 " {d}</p> })}
             <p class="post-body"><Body body=post.body.clone() mentions=post.mentions.clone() /></p>
+            <PostPhotos photos=post.photos.clone() />
             <footer class="post-actions">
                 <ActionForm action=like>
                     <input type="hidden" name="target" value=like_id />
@@ -118,7 +123,22 @@ pub(super) fn PostCard(
 fn Composer(pantry: PantryId, published: ServerAction<PublishPost>) -> impl IntoView {
     let error = last_error(published.value());
     let kind = RwSignal::new("announcement".to_string());
-    // Cleared after each post: the form is drawn again.
+    let photos = RwSignal::new(Vec::<PhotoId>::new());
+    let busy = RwSignal::new(0usize);
+    // Cleared after each post: the form is drawn again, without photos.
+    Effect::new(move |_| {
+        if published.version().get() > 0 && published.value().get().is_some_and(|r| r.is_ok()) {
+            photos.set(vec![]);
+        }
+    });
+    let photo_ids = move || {
+        photos
+            .get()
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     view! {
         {move || {
             let _ = published.version().get();
@@ -145,8 +165,12 @@ fn Composer(pantry: PantryId, published: ServerAction<PublishPost>) -> impl Into
                         <input id="post-event-on" type="date" name="event_on" />
                         {move || error.get().filter(|e| e.field() == Some("event_on")).map(|e| view! { <p class="field-error">{e.to_string()}</p> })}
                     </div>
-                    <FormError error=error fields=&["body", "event_on"] />
-                    <SubmitButton label="Post" busy_label="Posting…" pending=published.pending() />
+                    <input type="hidden" name="photos" prop:value=photo_ids />
+                    <PhotoPicker id="post-photos" label="Add photos (up to 4)" max=MAX_POST_PHOTOS photos busy />
+                    {move || error.get().filter(|e| e.field() == Some("photos")).map(|e| view! { <p class="field-error">{e.to_string()}</p> })}
+                    <FormError error=error fields=&["body", "event_on", "photos"] />
+                    <SubmitButton label="Post" busy_label="Posting…" pending=published.pending()
+                        waiting=Signal::derive(move || busy.get() > 0) />
                 </ActionForm>
             }
         }}
@@ -172,25 +196,11 @@ pub fn HomeTimelinePage() -> impl IntoView {
     let query = use_query_map();
     let cursor = move || query.read().get("cursor").unwrap_or_default();
     let changed = RwSignal::new(0u32);
-    #[cfg(feature = "hydrate")]
-    {
-        let handle = set_interval_with_handle(
-            move || {
-                changed.try_update(|n| *n = n.wrapping_add(1));
-            },
-            std::time::Duration::from_millis(HOME_EVERY_MS),
-        );
-        on_cleanup(move || {
-            if let Ok(h) = handle {
-                h.clear();
-            }
-        });
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = HOME_EVERY_MS;
+    // Bumped by the live stream when a post reaches this timeline.
+    let arrived = RwSignal::new(0u64);
     let data = Resource::new(
-        move || (cursor(), changed.get()),
-        |(cursor, _)| get_home_timeline(cursor),
+        move || (cursor(), changed.get(), arrived.get()),
+        |(cursor, ..)| get_home_timeline(cursor),
     );
     let mark = ServerAction::<MarkHomeRead>::new();
     view! {
@@ -198,6 +208,7 @@ pub fn HomeTimelinePage() -> impl IntoView {
         <div class="page-head">
             <h1>"Community"</h1>
             <p class="muted">"Posts of the pantries and people you follow, newest first."</p>
+            <LiveStream url=Signal::derive(|| "/live/home".to_string()) events=&["posts"] tick=arrived />
         </div>
         <Transition fallback=Loading>
             {move || Suspend::new(async move {
@@ -395,7 +406,7 @@ fn CommentItem(
     let like_id = id.clone();
     view! {
         <li class="comment" id=anchor data-testid=if reply { "reply" } else { "comment" }>
-            <p class="comment-head"><strong>{comment.author.name.clone()}</strong> " " <span class="muted">{comment.at.clone()}</span></p>
+            <p class="comment-head"><Avatar person=comment.author.clone() /><strong>{comment.author.name.clone()}</strong> " " <span class="muted">{comment.at.clone()}</span></p>
             <p class="comment-body"><Body body=comment.body.clone() mentions=comment.mentions.clone() /></p>
             <div class="post-actions">
                 <ActionForm action=like>

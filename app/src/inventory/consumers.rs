@@ -46,6 +46,12 @@ pub struct LiveUpdate {
     pub pantry_id: Option<String>,
     pub product_id: Option<String>,
     pub on_hand: Option<i64>,
+    /// A new post (for the home timeline's stream; never sent to pages).
+    #[serde(skip)]
+    pub post_id: Option<String>,
+    /// Who did it (never sent to pages).
+    #[serde(skip)]
+    pub actor_id: Option<String>,
 }
 
 /// Fans events out to the server-sent event streams of open pages.
@@ -91,6 +97,11 @@ impl Consumer for LiveFeedConsumer {
                 pantry_id: event.pantry_id.clone(),
                 product_id: domain.product_id().map(String::from),
                 on_hand: domain.movement().map(|m| m.on_hand),
+                post_id: match &domain {
+                    crate::events::domain::DomainEvent::PostPublished(p) => Some(p.post_id.clone()),
+                    _ => None,
+                },
+                actor_id: event.actor_id.clone(),
             };
             // No open pages is not an error.
             let _ = self.0.sender.send(update);

@@ -69,6 +69,39 @@ mod handlers {
     use crate::photos::service::{self, Rendition};
     use crate::state::AppState;
 
+    /// Reads a picture upload's body within the size limit, once there is
+    /// room among the bodies being received (the permit holds that room
+    /// until the picture is checked and stored).
+    pub async fn read_picture(
+        state: &AppState,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> AppResult<(Vec<u8>, tokio::sync::OwnedSemaphorePermit)> {
+        let limit = state.photos.limits.max_bytes;
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let too_large = || {
+            AppError::invalid(
+                "photo",
+                format!(
+                    "The photo is larger than the limit of {:.0} MB. Let the page optimize it before uploading.",
+                    limit as f64 / (1024.0 * 1024.0)
+                ),
+            )
+        };
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let room = service::room_for_upload(&state.photos, declared.unwrap_or(limit)).await?;
+        let bytes = axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| too_large())?;
+        // Moved, not copied: the body is held once while it is checked.
+        Ok((Vec::from(bytes), room))
+    }
+
     /// `POST /intakes/{id}/photos` with the photo as the body (JPEG or
     /// PNG, whatever the content type says): answers 201 with the stored
     /// photo, or the reason it was refused.
@@ -83,31 +116,9 @@ mod handlers {
             let intake: IntakeId = id.parse()?;
             // Access first, so a stranger's upload is not even read.
             service::may_upload(&state, &caller, &intake).await?;
-            let limit = state.photos.limits.max_bytes;
-            let declared = headers
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<usize>().ok());
-            let too_large = || {
-                AppError::invalid(
-                    "photo",
-                    format!(
-                        "The photo is larger than the limit of {:.0} MB. Let the camera page optimize it before uploading.",
-                        limit as f64 / (1024.0 * 1024.0)
-                    ),
-                )
-            };
-            if declared.is_some_and(|n| n > limit) {
-                return Err(too_large());
-            }
-            // Held until the upload is checked and stored, so the bytes
-            // being received and decoded at once stay bounded.
-            let _room = service::room_for_upload(&state.photos, declared.unwrap_or(limit)).await?;
-            let bytes = axum::body::to_bytes(body, limit)
-                .await
-                .map_err(|_| too_large())?;
+            let (bytes, _room) = read_picture(&state, &headers, body).await?;
             // Moved, not copied: the body is held once while it is checked.
-            service::upload(&state, &caller, &intake, Vec::from(bytes)).await
+            service::upload(&state, &caller, &intake, bytes).await
         }
         .await;
         match outcome {
@@ -128,6 +139,16 @@ mod handlers {
             service::file(&state, &caller, &photo, rendition).await
         }
         .await;
+        picture_response(&id, rendition, outcome)
+    }
+
+    /// A photo's file as an answer: cached for good (a photo never changes
+    /// under its id) and never run as a page.
+    pub fn picture_response(
+        id: &str,
+        rendition: Rendition,
+        outcome: AppResult<(Vec<u8>, &'static str)>,
+    ) -> Response {
         match outcome {
             Ok((bytes, media)) => {
                 let extension = if media == "image/png" { "png" } else { "jpg" };

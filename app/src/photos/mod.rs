@@ -12,6 +12,8 @@ pub mod views;
 pub mod optimize;
 #[cfg(feature = "hydrate")]
 pub mod queue;
+#[cfg(feature = "hydrate")]
+pub mod send;
 
 #[cfg(feature = "ssr")]
 pub mod analysis;

@@ -105,9 +105,13 @@ pub fn SubmitButton(
     busy_label: &'static str,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional)] class: Option<&'static str>,
+    /// Not ready to send yet (for example while photos upload).
+    #[prop(optional, into)]
+    waiting: Option<Signal<bool>>,
 ) -> impl IntoView {
     view! {
-        <button type="submit" class=class.unwrap_or("button primary") disabled=move || pending.get()>
+        <button type="submit" class=class.unwrap_or("button primary")
+            disabled=move || pending.get() || waiting.is_some_and(|w| w.get())>
             {move || if pending.get() { busy_label } else { label }}
         </button>
     }

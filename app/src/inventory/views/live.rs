@@ -15,14 +15,26 @@ enum LiveStatus {
 /// the resources that read it fetch again. Shows whether it is connected.
 #[component]
 pub fn LiveUpdates(pantry: Signal<String>, tick: RwSignal<u64>) -> impl IntoView {
+    let url = Signal::derive(move || format!("/live/pantries/{}", pantry.get()));
+    view! { <LiveStream url events=&["stock", "resync"] tick /> }
+}
+
+/// Follows a server-sent event stream at `url` and bumps `tick` on each
+/// of the named `events` (and after a reconnection, when some may have
+/// been missed). Shows whether it is connected.
+#[component]
+pub fn LiveStream(
+    url: Signal<String>,
+    events: &'static [&'static str],
+    tick: RwSignal<u64>,
+) -> impl IntoView {
     let status = RwSignal::new(LiveStatus::Connecting);
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::closure::Closure;
         use wasm_bindgen::JsCast;
         Effect::new(move |_| {
-            let url = format!("/live/pantries/{}", pantry.get());
-            let Ok(source) = web_sys::EventSource::new(&url) else {
+            let Ok(source) = web_sys::EventSource::new(&url.get()) else {
                 status.set(LiveStatus::Reconnecting);
                 return;
             };
@@ -39,10 +51,10 @@ pub fn LiveUpdates(pantry: Signal<String>, tick: RwSignal<u64>) -> impl IntoView
             let failed = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
                 status.set(LiveStatus::Reconnecting);
             });
-            let _ =
-                source.add_event_listener_with_callback("stock", changed.as_ref().unchecked_ref());
-            let _ =
-                source.add_event_listener_with_callback("resync", changed.as_ref().unchecked_ref());
+            for name in events {
+                let _ =
+                    source.add_event_listener_with_callback(name, changed.as_ref().unchecked_ref());
+            }
             source.set_onopen(Some(opened.as_ref().unchecked_ref()));
             source.set_onerror(Some(failed.as_ref().unchecked_ref()));
             let held = send_wrapper::SendWrapper::new((source, changed, opened, failed));
@@ -53,7 +65,7 @@ pub fn LiveUpdates(pantry: Signal<String>, tick: RwSignal<u64>) -> impl IntoView
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (pantry, tick);
+    let _ = (url, events, tick);
     view! {
         <span class="live" data-live=move || match status.get() {
             LiveStatus::Connecting => "connecting",

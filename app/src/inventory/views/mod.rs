@@ -17,7 +17,7 @@ mod search_page;
 
 pub use everywhere::ProductEverywhereCard;
 pub use inventory_page::InventoryPage;
-pub use live::LiveUpdates;
+pub use live::{LiveStream, LiveUpdates};
 pub use overview_card::StockOverviewCard;
 pub use product_page::ProductStockPage;
 pub use quick_distribute::QuickDistributePage;

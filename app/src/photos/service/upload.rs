@@ -117,6 +117,40 @@ pub async fn upload(
             "This intake is confirmed already; start a new one for more photos.",
         ));
     }
+    let dir = format!("photos/{}/{}", row.organization_id, intake.as_str());
+    let picture = store_checked(state, bytes, &dir, PhotoId::new()).await?;
+    let saved = save_row(state, caller, intake, &row, &picture).await;
+    if let Err(e) = saved {
+        discard(state, &picture).await;
+        return Err(e);
+    }
+    Ok(picture.uploaded())
+}
+
+/// A checked picture in the object store: the photo without its metadata
+/// and its thumbnail, under `{dir}/{id}/`.
+#[derive(Debug, Clone)]
+pub struct StoredPicture {
+    pub id: PhotoId,
+    pub media: MediaType,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: i64,
+    pub sha256: String,
+    pub original_key: String,
+    pub thumbnail_key: String,
+}
+
+/// Checks an upload (a picture within the limits, decoded without
+/// surprises), strips it, makes its thumbnail and stores both under
+/// `{dir}/{id}/`. Decoding waits for one
+/// of the few decoding slots. Nothing is left stored when it fails.
+pub async fn store_checked(
+    state: &AppState,
+    bytes: Vec<u8>,
+    dir: &str,
+    id: PhotoId,
+) -> AppResult<StoredPicture> {
     let limits = state.photos.limits;
     let _slot = state
         .photos
@@ -124,7 +158,7 @@ pub async fn upload(
         .acquire()
         .await
         .map_err(|e| AppError::internal(&e))?;
-    let checked = tokio::task::spawn_blocking(move || {
+    let (media, width, height, stored, thumb) = tokio::task::spawn_blocking(move || {
         let checked = picture::check(&bytes, limits)?;
         let thumb = picture::thumbnail(&checked.image, THUMBNAIL_EDGE)?;
         Ok::<_, AppError>((
@@ -137,72 +171,73 @@ pub async fn upload(
     })
     .await
     .map_err(|e| AppError::internal(&e))??;
-    let (media, width, height, stored, thumb) = checked;
-    let id = PhotoId::new();
-    let base = format!(
-        "photos/{}/{}/{}",
-        row.organization_id,
-        intake.as_str(),
-        id.as_str()
-    );
-    let original_key = format!(
-        "{base}/photo.{}",
-        if media == MediaType::Jpeg {
-            "jpg"
-        } else {
-            "png"
-        }
-    );
-    let thumbnail_key = format!("{base}/thumbnail.jpg");
+    let base = format!("{dir}/{}", id.as_str());
+    let extension = if media == MediaType::Jpeg {
+        "jpg"
+    } else {
+        "png"
+    };
+    let picture = StoredPicture {
+        id,
+        media,
+        width,
+        height,
+        bytes: stored.len() as i64,
+        sha256: hex(&sha2::Sha256::digest(&stored)),
+        original_key: format!("{base}/photo.{extension}"),
+        thumbnail_key: format!("{base}/thumbnail.jpg"),
+    };
     let store = &state.photos.store;
-    let stored_len = stored.len() as i64;
-    let sha = hex(&sha2::Sha256::digest(&stored));
     let put = async {
-        store.put(&original_key, stored).await?;
-        store.put(&thumbnail_key, thumb).await
+        store.put(&picture.original_key, stored).await?;
+        store.put(&picture.thumbnail_key, thumb).await
     }
     .await;
     if let Err(e) = put {
-        let _ = store.delete(&original_key).await;
+        let _ = store.delete(&picture.original_key).await;
         return Err(AppError::internal(&e));
     }
-    let saved = save_row(
-        state,
-        caller,
-        intake,
-        &row,
-        &id,
-        media,
-        (width, height, stored_len),
-        &sha,
-        (&original_key, &thumbnail_key),
-    )
-    .await;
-    if let Err(e) = saved {
-        let _ = store.delete(&original_key).await;
-        let _ = store.delete(&thumbnail_key).await;
-        return Err(e);
-    }
-    Ok(Uploaded {
-        id,
-        bytes: stored_len,
-        width: width as i64,
-        height: height as i64,
-    })
+    Ok(picture)
 }
 
-#[allow(clippy::too_many_arguments)]
+impl StoredPicture {
+    /// What the uploader is told.
+    pub fn uploaded(&self) -> Uploaded {
+        Uploaded {
+            id: self.id.clone(),
+            bytes: self.bytes,
+            width: self.width as i64,
+            height: self.height as i64,
+        }
+    }
+}
+
+/// Removes a stored picture's files (its row could not be saved, or it
+/// is no longer wanted). A file already gone is no failure.
+pub async fn discard(state: &AppState, picture: &StoredPicture) {
+    let store = &state.photos.store;
+    let _ = store.delete(&picture.original_key).await;
+    let _ = store.delete(&picture.thumbnail_key).await;
+}
+
 async fn save_row(
     state: &AppState,
     caller: &Caller,
     intake: &IntakeId,
     row: &IntakeRow,
-    id: &PhotoId,
-    media: MediaType,
-    (width, height, bytes): (u32, u32, i64),
-    sha: &str,
-    (original_key, thumbnail_key): (&str, &str),
+    picture: &StoredPicture,
 ) -> AppResult<()> {
+    let StoredPicture {
+        id,
+        media,
+        width,
+        height,
+        bytes,
+        sha256: sha,
+        original_key,
+        thumbnail_key,
+    } = picture;
+    let (media, width, height, bytes) = (*media, *width, *height, *bytes);
     let backend = state.db.backend();
     let mut tx = state.db.begin().await?;
     // The intake row is the lock that numbers photos one after another

@@ -7,6 +7,8 @@ use leptos::prelude::*;
 use crate::ids::IntakeId;
 #[cfg(feature = "hydrate")]
 use crate::photos::model::size_text;
+#[cfg(feature = "hydrate")]
+use crate::photos::send::{post_picture, Sent};
 
 use super::{Pending, Upload};
 
@@ -156,8 +158,9 @@ pub(super) fn deliver(
         set(Upload::Uploading {
             saving: q.saving.clone(),
         });
-        match upload(&q.intake, &q.name, &q.blob).await {
-            Ok(()) => {
+        let url = format!("/intakes/{}/photos", q.intake);
+        match post_picture(&url, &q.name, &q.blob).await {
+            Ok(_) => {
                 let _ = crate::photos::queue::remove(q.key).await;
                 set(Upload::Done {
                     saving: q.saving.clone(),
@@ -215,53 +218,4 @@ async fn prepare(file: &web_sys::File, as_is: bool) -> Result<(web_sys::Blob, St
         o.height
     );
     Ok((o.blob, saving))
-}
-
-/// Why a photo was not stored.
-#[cfg(feature = "hydrate")]
-enum Sent {
-    /// No connection: try again later.
-    Offline,
-    /// The server said no, and why.
-    Refused(String),
-}
-
-#[cfg(feature = "hydrate")]
-async fn upload(intake: &str, name: &str, blob: &web_sys::Blob) -> Result<(), Sent> {
-    use wasm_bindgen::JsCast;
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(blob);
-    let headers = web_sys::Headers::new().map_err(|_| Sent::Offline)?;
-    let _ = headers.set("content-type", &blob.type_());
-    init.set_headers(&headers);
-    let request =
-        web_sys::Request::new_with_str_and_init(&format!("/intakes/{intake}/photos"), &init)
-            .map_err(|_| Sent::Refused(format!("{name}: the browser could not send it.")))?;
-    let window = web_sys::window().ok_or(Sent::Offline)?;
-    let response: web_sys::Response =
-        wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&request))
-            .await
-            .map_err(|_| Sent::Offline)?
-            .unchecked_into();
-    if response.status() == 201 {
-        return Ok(());
-    }
-    // A server that cannot be reached through a proxy is offline too.
-    if matches!(response.status(), 502..=504) {
-        return Err(Sent::Offline);
-    }
-    let text = match response.text() {
-        Ok(p) => wasm_bindgen_futures::JsFuture::from(p)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    Err(Sent::Refused(
-        serde_json::from_str::<crate::error::AppError>(&text)
-            .map(|e| format!("{name}: {e}"))
-            .unwrap_or_else(|_| format!("{name}: the upload failed ({}).", response.status())),
-    ))
 }

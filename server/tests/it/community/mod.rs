@@ -4,6 +4,8 @@
 mod access;
 mod automatic;
 mod fanout;
+mod live;
+mod photos;
 mod timelines;
 
 use reqwest::{Client, StatusCode};

@@ -73,6 +73,8 @@ async fn fingerprint(app: &TestApp) -> String {
         "timeline_settings",
         "timeline_entries",
         "profiles",
+        "community_photos",
+        "post_photos",
     ] {
         out.push_str(&format!(
             "{table}={} ",
@@ -259,7 +261,18 @@ async fn no_route_lets_another_organization_in() {
     ))
     .await;
     // A post on the pantry's timeline (its organization's only), with a
-    // comment.
+    // photo and a comment.
+    let photo: Value = admin
+        .post(format!("{}/community/photos", app.base))
+        .header("content-type", "image/jpeg")
+        .body(crate::photos::photo(640, 480, &[]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let photo = photo["id"].as_str().expect("a photo").to_string();
     let post = app
         .create(
             &admin,
@@ -269,6 +282,7 @@ async fn no_route_lets_another_organization_in() {
                 ("kind", "announcement"),
                 ("body", "Victim news for members"),
                 ("event_on", ""),
+                ("photos", &photo),
             ],
         )
         .await;
@@ -400,6 +414,8 @@ async fn no_route_lets_another_organization_in() {
                     ("accept", "true"),
                     ("visibility", "signed_in"),
                     ("bio", ""),
+                    ("photos", &photo),
+                    ("photo", &photo),
                 ];
                 let r = app.call(c, endpoint, &form).await;
                 calls += 1;
@@ -422,6 +438,20 @@ async fn no_route_lets_another_organization_in() {
         before,
         "a stranger changed something through a server function"
     );
+
+    // The post's photo, asked for by its address.
+    for (role, c) in &strangers {
+        for file in ["thumbnail.jpg", "photo"] {
+            let (status, _) = app
+                .get(c, &format!("/community/photos/{photo}/{file}"))
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::NOT_FOUND,
+                "the victim's {file} as {role}"
+            );
+        }
+    }
 
     // Every page, with the victim's ids in its parameters.
     let mut pages = 0;
