@@ -71,12 +71,12 @@ impl Consumer for AutomaticPoster {
 }
 
 /// Which automatic posts a pantry wants (all, until its managers choose).
-pub async fn wanted(tx: &mut Tx, pantry: &str) -> Result<Wanted, sqlx::Error> {
+pub async fn wanted(conn: &mut sqlx::AnyConnection, pantry: &str) -> Result<Wanted, sqlx::Error> {
     let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(
         "select auto_donations, auto_milestones, auto_back_in_stock, auto_needs from timeline_settings where pantry_id = $1",
     )
     .bind(pantry)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(conn)
     .await?;
     Ok(match row {
         Some((d, m, b, n)) => Wanted {
@@ -113,12 +113,24 @@ async fn drafts(
     if chosen_at.is_some_and(|t| event.occurred_at < t) {
         return Ok(vec![]);
     }
-    let wanted = wanted(tx, pantry).await?;
+    let wanted = wanted(&mut **tx, pantry).await?;
     let mut out = Vec::new();
     match domain {
         DomainEvent::StockReceived(m) => {
             let product = product_name(tx, &m.product_id).await?;
-            if wanted.back_in_stock && m.quantity > 0 && m.on_hand == m.quantity {
+            // Back: none was left, and it had been here before (a first
+            // delivery of a product is not news of it coming back).
+            if wanted.back_in_stock
+                && m.quantity > 0
+                && m.on_hand == m.quantity
+                && crate::inventory::service::stocked_before(
+                    &mut **tx,
+                    pantry,
+                    &m.product_id,
+                    &m.movement_id,
+                )
+                .await?
+            {
                 out.push((
                     format!("{}:back", event.id),
                     format!("{product} is back in stock."),

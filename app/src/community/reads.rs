@@ -101,10 +101,8 @@ pub async fn pantry_timeline(
     .fetch_one(state.db.pool())
     .await?;
     let automatic = if access.can_manage() {
-        let mut tx = state.db.pool().begin().await?;
-        let wanted = super::automatic::wanted(&mut tx, pantry.as_str()).await?;
-        tx.rollback().await?;
-        Some(wanted)
+        let mut conn = state.db.pool().acquire().await?;
+        Some(super::automatic::wanted(&mut conn, pantry.as_str()).await?)
     } else {
         None
     };

@@ -30,7 +30,8 @@ pub(crate) use posting::lot_date;
 pub(super) use posting::{moved_event, not_enough, Command, PendingEvent, Written};
 pub use posting::{post_group, taken_by_visit, Attachment, Change, MovementContext, Posted};
 pub use queries::{
-    product_stock, stock_page, stock_weight_g, EXPIRING_DAYS, HISTORY_PAGE, STOCK_PAGE,
+    product_stock, stock_page, stock_weight_g, stocked_before, EXPIRING_DAYS, HISTORY_PAGE,
+    STOCK_PAGE,
 };
 pub use search::{search_stock, SEARCH_PRODUCTS};
 

@@ -324,3 +324,25 @@ pub async fn product_stock(
         can_manage: role >= Role::Manager,
     })
 }
+
+/// Whether the product had come into the pantry before this movement, so
+/// a receipt that brings it up from none is it coming back, not arriving
+/// for the first time.
+pub async fn stocked_before(
+    conn: &mut sqlx::AnyConnection,
+    pantry: &str,
+    product: &str,
+    movement: &str,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "select count(*) from movements m join movements t on t.id = $3 \
+         where m.pantry_id = $1 and m.product_id = $2 and m.quantity > 0 and m.id <> t.id \
+         and (m.occurred_at < t.occurred_at or (m.occurred_at = t.occurred_at and m.id < t.id))",
+    )
+    .bind(pantry)
+    .bind(product)
+    .bind(movement)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
