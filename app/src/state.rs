@@ -64,6 +64,8 @@ pub struct Settings {
     /// Followers above which a pantry's posts are merged into home
     /// timelines when read instead of written into each one.
     pub timeline_fanout_limit: i64,
+    /// Rows kept in each home timeline; older ones are let go.
+    pub timeline_keep: i64,
     /// Photo files in an S3-compatible bucket (checked when the
     /// configuration was read); the data directory otherwise.
     pub photo_s3: Option<crate::photos::s3::S3Settings>,
@@ -96,6 +98,7 @@ impl Default for Settings {
             supplier_fetch: Default::default(),
             push_retry: Duration::from_secs(5),
             timeline_fanout_limit: 1_000,
+            timeline_keep: 800,
             photo_s3: None,
             rabbitmq: None,
             redis: None,
@@ -196,6 +199,7 @@ impl AppState {
             Arc::new(crate::notifications::notifier::Notifier { db: db.clone() }),
             Arc::new(crate::community::timelines::Timelines {
                 fanout_limit: settings.timeline_fanout_limit,
+                keep: settings.timeline_keep,
             }),
             Arc::new(crate::community::automatic::AutomaticPoster { db: db.clone() }),
             Arc::new(crate::stock_issues::analyser::StockAnalyser {

@@ -94,6 +94,8 @@ pub struct Config {
     /// when a home timeline is read, not written into each follower's
     /// (`LARDER_TIMELINE_FANOUT_LIMIT`).
     pub timeline_fanout_limit: u64,
+    /// Rows kept in each person's home timeline (`LARDER_TIMELINE_KEEP`).
+    pub timeline_keep: u64,
     /// The wait before a failed push is tried again; it doubles.
     pub push_retry: Duration,
 }
@@ -151,6 +153,7 @@ struct FileConfig {
     supplier_sync_retry_ms: Option<u64>,
     push_retry_ms: Option<u64>,
     timeline_fanout_limit: Option<u64>,
+    timeline_keep: Option<u64>,
     first_admin: Option<FileFirstAdmin>,
 }
 
@@ -265,6 +268,13 @@ impl Config {
             file.timeline_fanout_limit,
             1..=10_000_000,
             1_000,
+        )?;
+        let timeline_keep = bounded(
+            "LARDER_TIMELINE_KEEP",
+            env("LARDER_TIMELINE_KEEP"),
+            file.timeline_keep,
+            1..=1_000_000,
+            800,
         )?;
         // Requests per minute; 0 turns the limit off.
         let rate_limits = app::rest::limits::RateLimitSettings {
@@ -516,6 +526,7 @@ impl Config {
             supplier_fetch,
             push_retry,
             timeline_fanout_limit,
+            timeline_keep,
         })
     }
 }

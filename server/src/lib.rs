@@ -170,6 +170,7 @@ pub async fn start_with_clock(
         supplier_fetch: config.supplier_fetch.clone(),
         push_retry: config.push_retry,
         timeline_fanout_limit: config.timeline_fanout_limit as i64,
+        timeline_keep: config.timeline_keep as i64,
         photo_s3: config.photo_s3.clone(),
         rabbitmq: config.rabbitmq.clone(),
         redis: config.redis.clone(),

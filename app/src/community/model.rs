@@ -191,6 +191,9 @@ pub struct Timeline {
     pub next: Option<String>,
     /// Posts on the home timeline newer than the last look.
     pub unread: i64,
+    /// The home timeline ends here because its oldest posts were let go
+    /// (they are still on their pantries' timelines).
+    pub trimmed: bool,
 }
 
 /// Which posts Larder writes on a pantry's timeline by itself.

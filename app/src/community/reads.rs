@@ -123,13 +123,18 @@ pub async fn pantry_timeline(
 /// follow (and their own), newest first. One range scan of their
 /// timeline rows, merged with the newest posts of the followed pantries
 /// that are fanned out on read; the filters drop what they may no longer
-/// read.
+/// read. It ends where its oldest rows were let go ([`trim`]).
 pub async fn home(state: &AppState, caller: &Caller, cursor: &str) -> AppResult<Timeline> {
     let cursor = Cursor::parse(cursor)?;
     let me = caller.me.id.as_str();
+    let floor: Option<(i64, String)> =
+        sqlx::query_as("select before_at, before_id from timeline_trims where user_id = $1")
+            .bind(me)
+            .fetch_optional(state.db.pool())
+            .await?;
     let mut sql = db::Sql::with_first(me);
     sql.push(&format!("select {POST_COLUMNS} from ("));
-    home_rows(&mut sql, cursor, None, PAGE_SIZE + 1);
+    home_rows(&mut sql, cursor, None, floor.as_ref(), PAGE_SIZE + 1);
     sql.push(&format!(
         ") h join posts p on p.id = h.pid {POST_JOINS} order by h.at desc, h.pid desc limit "
     ))
@@ -143,17 +148,91 @@ pub async fn home(state: &AppState, caller: &Caller, cursor: &str) -> AppResult<
     let read_at = read_at.unwrap_or(0);
     let mut count = db::Sql::with_first(me);
     count.push("select count(*) from (");
-    home_rows(&mut count, None, Some(read_at), 100);
+    home_rows(&mut count, None, Some(read_at), floor.as_ref(), 100);
     count.push(") h");
     let unread: i64 = count.query().fetch_one(state.db.pool()).await?.try_get(0)?;
-    page(&state.db, caller, rows, unread, Some(read_at)).await
+    if cursor.is_none() {
+        trim_later(state, me);
+    }
+    let mut timeline = page(&state.db, caller, rows, unread, Some(read_at)).await?;
+    timeline.trimmed = floor.is_some() && timeline.next.is_none();
+    Ok(timeline)
+}
+
+/// Lets the reader's oldest home rows go, beyond the newest
+/// `timeline_keep`, after a read of their first page (in the background,
+/// on the primary: the read does not wait for it). Reading is what makes
+/// a timeline worth keeping short, and costs one probe of the index.
+fn trim_later(state: &AppState, me: &str) {
+    let (state, me) = (state.clone(), me.to_string());
+    tokio::spawn(async move {
+        if let Err(e) = trim(&state, &me).await {
+            tracing::warn!(error = %e, "a home timeline was not trimmed");
+        }
+    });
+}
+
+/// Keeps the reader's newest `timeline_keep` rows and records the oldest
+/// kept as where their home timeline ends. Returns whether any went.
+pub async fn trim(state: &AppState, me: &str) -> AppResult<bool> {
+    let keep = state.settings.timeline_keep.max(1);
+    let beyond: Option<String> = sqlx::query_scalar(
+        "select post_id from timeline_entries where user_id = $1          order by created_at desc, post_id desc limit 1 offset $2",
+    )
+    .bind(me)
+    .bind(keep)
+    .fetch_optional(state.db.pool())
+    .await?;
+    if beyond.is_none() {
+        return Ok(false);
+    }
+    let mut tx = state.db.begin().await?;
+    let oldest_kept: Option<(i64, String)> = sqlx::query_as(
+        "select created_at, post_id from timeline_entries where user_id = $1          order by created_at desc, post_id desc limit 1 offset $2",
+    )
+    .bind(me)
+    .bind(keep - 1)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((at, id)) = oldest_kept else {
+        return Ok(false);
+    };
+    sqlx::query(
+        "delete from timeline_entries where user_id = $1 and (created_at < $2 or (created_at = $2 and post_id < $3))",
+    )
+    .bind(me)
+    .bind(at)
+    .bind(&id)
+    .execute(&mut *tx)
+    .await?;
+    // Only ever later: a trim that lost a race keeps the later end.
+    sqlx::query(
+        "insert into timeline_trims (user_id, before_at, before_id) values ($1, $2, $3) \
+         on conflict (user_id) do update set before_at = excluded.before_at, before_id = excluded.before_id \
+         where timeline_trims.before_at < excluded.before_at or \
+         (timeline_trims.before_at = excluded.before_at and timeline_trims.before_id < excluded.before_id)",
+    )
+    .bind(me)
+    .bind(at)
+    .bind(&id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// The reader's (`$1`) home rows as `(pid, at)`, newest first, at most
 /// `limit` from each source: their timeline rows, and the posts fanned
 /// out on read of the pantries they follow (those without a row). With
-/// `after`, only posts newer than it and not their own (the unread).
-fn home_rows(sql: &mut db::Sql, cursor: Option<Cursor>, after: Option<i64>, limit: i64) {
+/// `after`, only posts newer than it and not their own (the unread); with
+/// `floor`, none older than where the timeline was trimmed.
+fn home_rows(
+    sql: &mut db::Sql,
+    cursor: Option<Cursor>,
+    after: Option<i64>,
+    floor: Option<&(i64, String)>,
+    limit: i64,
+) {
     let filters = format!("p.deleted_at is null and {UNBLOCKED} and {VISIBLE}");
     for (i, (from, at, id)) in [
         (
@@ -182,6 +261,13 @@ fn home_rows(sql: &mut db::Sql, cursor: Option<Cursor>, after: Option<i64>, limi
             sql.push(&format!(" and ({at} < ")).int(c.at);
             sql.push(&format!(" or ({at} = ")).int(c.at);
             sql.push(&format!(" and {id} < ")).text(c.id()).push("))");
+        }
+        if let Some((floor_at, floor_id)) = floor {
+            sql.push(&format!(" and ({at} > ")).int(*floor_at);
+            sql.push(&format!(" or ({at} = ")).int(*floor_at);
+            sql.push(&format!(" and {id} >= "))
+                .text(floor_id.clone())
+                .push("))");
         }
         if let Some(t) = after {
             sql.push(&format!(" and {at} > ")).int(t);
@@ -234,6 +320,7 @@ async fn page(
         posts,
         next,
         unread,
+        trimmed: false,
     })
 }
 

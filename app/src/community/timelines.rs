@@ -27,6 +27,9 @@ pub struct Timelines {
     /// the pantry when a home timeline is read (fan-out on read) instead
     /// of written into each follower's rows.
     pub fanout_limit: i64,
+    /// Rows a home timeline keeps: a new follow brings in at most this
+    /// many of the target's posts.
+    pub keep: i64,
 }
 
 impl Consumer for Timelines {
@@ -61,14 +64,14 @@ impl Consumer for Timelines {
                 return Ok(());
             }
             let tx = delivery.tx().await?;
-            apply(tx, domain, self.fanout_limit)
+            apply(tx, domain, self.fanout_limit, self.keep)
                 .await
                 .map_err(|e| e.to_string())
         })
     }
 }
 
-async fn apply(tx: &mut Tx, event: &DomainEvent, limit: i64) -> Result<(), sqlx::Error> {
+async fn apply(tx: &mut Tx, event: &DomainEvent, limit: i64, keep: i64) -> Result<(), sqlx::Error> {
     match event {
         DomainEvent::PostPublished(p) => fan_out(tx, &p.post_id, limit).await,
         DomainEvent::PostDeleted(p) => {
@@ -79,7 +82,7 @@ async fn apply(tx: &mut Tx, event: &DomainEvent, limit: i64) -> Result<(), sqlx:
                 .map(drop)
         }
         DomainEvent::Followed(f) | DomainEvent::FollowAccepted(f) if f.status == "active" => {
-            backfill(tx, &f.follower_id, &f.target_id, &f.target_kind).await
+            backfill(tx, &f.follower_id, &f.target_id, &f.target_kind, keep).await
         }
         DomainEvent::Unfollowed(f) => prune(tx, &f.follower_id, &f.target_id).await,
         DomainEvent::PersonBlocked(b) => {
@@ -188,6 +191,7 @@ async fn backfill(
     follower: &str,
     target: &str,
     kind: &str,
+    keep: i64,
 ) -> Result<(), sqlx::Error> {
     // A pantry's posts fanned out on read come in when the timeline is
     // read; its others are written here.
@@ -199,10 +203,11 @@ async fn backfill(
     sqlx::query(&format!(
         "insert into timeline_entries (user_id, post_id, created_at) \
          select $1, p.id, p.created_at from posts p where p.{column} = $2 and p.deleted_at is null {read} \
-         and {UNBLOCKED} on conflict do nothing"
+         and {UNBLOCKED} order by p.created_at desc, p.id desc limit $3 on conflict do nothing"
     ))
     .bind(follower)
     .bind(target)
+    .bind(keep)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -224,6 +224,7 @@ pub fn HomeTimelinePage() -> impl IntoView {
                     }.into_any();
                 }
                 let unread = t.unread;
+                let trimmed = t.trimmed;
                 view! {
                     {(unread > 0).then(|| view! {
                         <div class="notice unread-marker" role="status" data-testid="unread">
@@ -234,6 +235,9 @@ pub fn HomeTimelinePage() -> impl IntoView {
                         </div>
                     })}
                     <PostList timeline=t changed older="/community".into() />
+                    {trimmed.then(|| view! {
+                        <p class="muted end-note" data-testid="trimmed">"That is as far back as your home timeline goes. Older posts are on each pantry's timeline."</p>
+                    })}
                 }.into_any()
             })}
         </Transition>

@@ -458,3 +458,87 @@ async fn a_thank_you_post_reaches_followers_and_its_comments_are_answered(backen
     assert!(home_ids(&app, &lee).await.is_empty());
     assert_eq!(home_ids(&app, &sam).await.len(), 26);
 }
+
+// A home timeline keeps its person's newest rows (here 5): after a read
+// of its first page the older rows go, the timeline ends at the oldest
+// kept and says so, and a row older than that end stays out of sight. The
+// pantry's own timeline still has everything.
+on_both_databases!(a_home_timeline_keeps_its_newest_rows);
+
+async fn a_home_timeline_keeps_its_newest_rows(backend: Backend) {
+    let app = spawn_with(backend, &[("LARDER_TIMELINE_KEEP", "5")]).await;
+    let admin = app.setup_admin().await;
+    let p = build_places(&app, &admin).await;
+    let main = format!("pantry:{}", p.main);
+    let (sam, sam_id) = person(
+        &app,
+        &admin,
+        "sam@college.example",
+        "staff",
+        &main,
+        "Sam Volunteer",
+    )
+    .await;
+    let r = app
+        .call(&sam, "follow_pantry", &[("pantry", &p.main)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mut posted = Vec::new();
+    for i in 0..8 {
+        posted.push(post(&app, &admin, &p.main, "announcement", &format!("News {i}")).await);
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    crate::inventory::drained(&app).await;
+    // Before any read: all eight rows, no end.
+    let count = format!("select count(*) from timeline_entries where user_id = '{sam_id}'");
+    assert_eq!(app.count(&count).await, 8);
+    let r = app.call(&sam, "home_timeline", &[("cursor", "")]).await;
+    assert_eq!(r.body["trimmed"], false, "{:?}", r.body);
+    assert_eq!(ids(&r.body["posts"]).len(), 8);
+    // The read trims in the background.
+    for _ in 0..100 {
+        if app.count(&count).await == 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.count(&count).await, 5, "the newest five rows are kept");
+    let newest: Vec<String> = posted.iter().rev().take(5).cloned().collect();
+    assert_eq!(home_ids(&app, &sam).await, newest);
+    let r = app.call(&sam, "home_timeline", &[("cursor", "")]).await;
+    assert_eq!(
+        r.body["trimmed"], true,
+        "the timeline says it ends: {:?}",
+        r.body
+    );
+
+    // Following a person brings in at most five of their posts, and a
+    // row older than the end (an old post's fan-out delivered late) stays
+    // out of sight.
+    let r = app
+        .call(
+            &sam,
+            "follow_person",
+            &[("person", &user_id(&app, "ada@college.example").await)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    crate::inventory::drained(&app).await;
+    assert_eq!(app.count(&count).await, 5);
+    app.sql(&format!(
+        "insert into timeline_entries (user_id, post_id, created_at) select '{sam_id}', id, created_at from posts where id = '{}'",
+        posted[0]
+    ))
+    .await;
+    assert_eq!(home_ids(&app, &sam).await, newest);
+
+    // The pantry's timeline has them all.
+    let r = app
+        .call(
+            &sam,
+            "pantry_timeline",
+            &[("pantry", &p.main), ("cursor", "")],
+        )
+        .await;
+    assert_eq!(ids(&r.body["timeline"]["posts"]).len(), 8);
+}
