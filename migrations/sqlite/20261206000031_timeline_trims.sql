@@ -6,3 +6,7 @@ create table timeline_trims (
     before_at integer not null,
     before_id text not null
 );
+
+-- A removed post leaves every home timeline: found by its id, not by
+-- scanning every row.
+create index timeline_entries_post on timeline_entries (post_id);
