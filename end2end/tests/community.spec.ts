@@ -167,6 +167,7 @@ test('a thank-you post reaches a follower live, who comments and likes; the coor
   await question.getByLabel('Your reply').fill('Yes: May 9th, same place. Thanks for asking!');
   await question.getByRole('button', { name: 'Reply', exact: true }).click();
   await expect(page.getByTestId('reply')).toContainText('May 9th');
+  await expect(question.getByLabel('Your reply')).toHaveValue('');
   await accessible(page, 'post with comments');
   await shoot(page, info, 'community-thread');
 

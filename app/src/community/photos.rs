@@ -231,25 +231,5 @@ pub async fn file(
     if !allowed {
         return Err(AppError::not_found("photo"));
     }
-    let (key, media): (String, &'static str) = match rendition {
-        Rendition::Thumbnail => (row.try_get("thumbnail_key")?, "image/jpeg"),
-        Rendition::Photo => {
-            let mime: String = row.try_get("media_type")?;
-            (
-                row.try_get("original_key")?,
-                if mime == "image/png" {
-                    "image/png"
-                } else {
-                    "image/jpeg"
-                },
-            )
-        }
-    };
-    let bytes = state
-        .photos
-        .store
-        .get(&key)
-        .await
-        .map_err(|e| AppError::internal(&e))?;
-    Ok((bytes, media))
+    pipeline::read_rendition(state, &row, rendition).await
 }

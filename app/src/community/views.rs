@@ -398,6 +398,19 @@ fn CommentItem(
             changed.try_update(|n| *n = n.wrapping_add(1));
         }
     });
+    // A sent reply leaves an empty, closed form behind.
+    let reply_box: NodeRef<leptos::html::Textarea> = NodeRef::new();
+    let reply_form: NodeRef<leptos::html::Details> = NodeRef::new();
+    Effect::new(move |_| {
+        if matches!(answer.value().get(), Some(Ok(_))) {
+            if let Some(t) = reply_box.get_untracked() {
+                t.set_value("");
+            }
+            if let Some(d) = reply_form.get_untracked() {
+                d.set_open(false);
+            }
+        }
+    });
     let id = comment.id.to_string();
     let answer_error = last_error(answer.value());
     let likes = match comment.likes {
@@ -438,13 +451,13 @@ fn CommentItem(
                             }.into_any()).collect_view()}
                         </ul>
                     })}
-                    <details class="reply-form">
+                    <details class="reply-form" node_ref=reply_form>
                         <summary>"Reply"</summary>
                         <ActionForm action=answer attr:class="stack">
                             <input type="hidden" name="post" value=post_id />
                             <input type="hidden" name="parent" value=parent />
                             <label class="visually-hidden" for=field.clone()>"Your reply"</label>
-                            <textarea id=field name="body" rows="2" maxlength="2000"></textarea>
+                            <textarea id=field name="body" rows="2" maxlength="2000" node_ref=reply_box></textarea>
                             <FormError error=answer_error fields=&[] />
                             <SubmitButton label="Reply" busy_label="Sending…" pending=answer.pending() class="button small primary" />
                         </ActionForm>

@@ -15,8 +15,8 @@ mod upload;
 pub use confirm::{confirm, ConfirmedPayloadLine, IntakeConfirmed};
 pub use queries::{intake, intakes};
 pub use upload::{
-    create_intake, discard, file, may_upload, remove_photo, room_for_upload, store_checked, upload,
-    PhotoRemoved, PhotoUploaded, Rendition, StoredPicture,
+    create_intake, discard, file, may_upload, read_rendition, remove_photo, room_for_upload,
+    store_checked, upload, PhotoRemoved, PhotoUploaded, Rendition, StoredPicture,
 };
 
 use std::sync::Arc;

@@ -353,6 +353,16 @@ pub async fn file(
         inventory::pantry_header(&state.db, &PantryId::from_stored(row.try_get("pantry_id")?))
             .await?;
     caller.require(&place, Role::Staff, "photo")?;
+    read_rendition(state, &row, rendition).await
+}
+
+/// The file of a photo row's rendition (a row with `media_type`,
+/// `original_key` and `thumbnail_key`), with its media type.
+pub async fn read_rendition(
+    state: &AppState,
+    row: &crate::db::Row,
+    rendition: Rendition,
+) -> AppResult<(Vec<u8>, &'static str)> {
     let (key, media): (String, &'static str) = match rendition {
         Rendition::Thumbnail => (row.try_get("thumbnail_key")?, "image/jpeg"),
         Rendition::Photo => {
