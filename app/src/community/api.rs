@@ -178,6 +178,21 @@ pub async fn save_profile(bio: String, visibility: String) -> Result<(), AppErro
     super::social::save_profile(&state, &caller, &bio, visibility).await
 }
 
+/// The posts reported on the pantry's timeline and still open (its
+/// managers only).
+#[server(prefix = "/api", endpoint = "pantry_reports")]
+pub async fn get_pantry_reports(pantry: PantryId) -> Result<Vec<ReportedPost>, AppError> {
+    let (state, caller) = context().await?;
+    super::moderation::reported(&state, &caller, &pantry).await
+}
+
+/// Keeps a reported post and closes its reports (the pantry's managers).
+#[server(prefix = "/api", endpoint = "dismiss_reports")]
+pub async fn dismiss_reports(post: PostId) -> Result<(), AppError> {
+    let (state, caller) = context().await?;
+    super::moderation::dismiss(&state, &caller, &post).await
+}
+
 /// The caller's avatar: a photo uploaded to `/community/photos`, or empty
 /// to have none.
 #[server(prefix = "/api", endpoint = "set_avatar")]

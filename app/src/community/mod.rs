@@ -8,6 +8,9 @@ pub mod automatic;
 #[cfg(feature = "ssr")]
 pub mod live;
 pub mod model;
+#[cfg(feature = "ssr")]
+pub mod moderation;
+pub mod moderation_views;
 pub mod people_views;
 pub mod photo_views;
 #[cfg(feature = "ssr")]

@@ -378,3 +378,17 @@ mod tests {
         assert_eq!(s, vec![Segment::Text("one\ntwo".into())]);
     }
 }
+
+/// A reported post, as its pantry's managers review it (who reported it
+/// is not said).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedPost {
+    pub post: PostId,
+    pub excerpt: String,
+    /// Its author's name ("Larder" for Larder's own).
+    pub author: String,
+    pub reports: i64,
+    pub reasons: Vec<String>,
+    /// When it was last reported, in the pantry's time zone.
+    pub last_at: String,
+}

@@ -372,8 +372,8 @@ pub async fn publish(
 
 /// A post as stored, for the checks before changing it.
 pub(super) struct Stored {
-    pantry: PantryId,
-    author: Option<String>,
+    pub(super) pantry: PantryId,
+    pub(super) author: Option<String>,
     deleted: bool,
 }
 
@@ -538,7 +538,8 @@ pub async fn report(
     .await?
     .rows_affected();
     if added == 0 {
-        sqlx::query("update post_reports set reason = $1 where post_id = $2 and reporter_id = $3")
+        // Reported again after a review: open again.
+        sqlx::query("update post_reports set reason = $1, dismissed_at = null where post_id = $2 and reporter_id = $3")
             .bind(&reason)
             .bind(post.as_str())
             .bind(me)

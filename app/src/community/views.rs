@@ -8,6 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::api::*;
 use super::model::*;
+use super::moderation_views::ReportedPosts;
 use super::photo_views::{Avatar, PhotoPicker, PostPhotos};
 use crate::ids::{PantryId, PhotoId, PostId};
 use crate::inventory::views::LiveStream;
@@ -324,6 +325,7 @@ pub fn PantryTimelinePage() -> impl IntoView {
                     </div>
                     {t.can_post.then(|| view! { <Composer pantry=t.pantry.clone() published /> })}
                     {t.automatic.map(|a| view! { <AutomaticSettings pantry=t.pantry.clone() current=a save=automatic /> })}
+                    {t.can_manage.then(|| view! { <ReportedPosts pantry=t.pantry.clone() changed /> })}
                     {if t.timeline.posts.is_empty() {
                         view! { <EmptyState title="No posts yet"><p>"Announcements, needs, thank-yous and events of this pantry show here."</p></EmptyState> }.into_any()
                     } else {

@@ -87,6 +87,8 @@ pub enum DomainEvent {
     PostEdited(PostChanged),
     PostDeleted(PostChanged),
     PostReported(PostChanged),
+    /// The pantry's managers looked at a reported post and kept it.
+    ReportsDismissed(PostChanged),
     CommentAdded(CommentChanged),
     CommentDeleted(CommentChanged),
     Liked(Liked),
@@ -152,6 +154,7 @@ impl DomainEvent {
             PostEdited(_) => "PostEdited",
             PostDeleted(_) => "PostDeleted",
             PostReported(_) => "PostReported",
+            ReportsDismissed(_) => "ReportsDismissed",
             CommentAdded(_) => "CommentAdded",
             CommentDeleted(_) => "CommentDeleted",
             Liked(_) => "Liked",

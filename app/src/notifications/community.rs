@@ -26,6 +26,7 @@ pub fn concerns(event: &DomainEvent) -> bool {
             | PostEdited(_)
             | PostDeleted(_)
             | PostReported(_)
+            | ReportsDismissed(_)
             | CommentAdded(_)
             | CommentDeleted(_)
             | Liked(_)
@@ -151,6 +152,14 @@ pub async fn handle(tx: &mut Tx, event: &Event, domain: &DomainEvent) -> Result<
                 to: None,
             };
             deliver(tx, event, &notice).await
+        }
+        // Reviewed: the managers' notices of it are done with.
+        DomainEvent::ReportsDismissed(p) => {
+            sqlx::query("delete from notifications where kind = 'post_report' and link = $1")
+                .bind(format!("/posts/{}", p.post_id))
+                .execute(&mut **tx)
+                .await
+                .map(drop)
         }
         DomainEvent::CommentDeleted(c) => sqlx::query("delete from notifications where link = $1")
             .bind(format!("/posts/{}#comment-{}", c.post_id, c.comment_id))

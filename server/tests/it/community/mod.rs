@@ -5,6 +5,7 @@ mod access;
 mod automatic;
 mod fanout;
 mod live;
+mod moderation;
 mod photos;
 mod timelines;
 
