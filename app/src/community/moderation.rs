@@ -6,7 +6,7 @@
 use sqlx::Row as _;
 
 use super::model::ReportedPost;
-use super::service::{append, pantry_access, readable_post, PostChanged};
+use super::service::{append_post_event, pantry_access, readable_post};
 use crate::auth::service::Caller;
 use crate::error::{AppError, AppResult};
 use crate::events::domain::DomainEvent;
@@ -87,20 +87,14 @@ pub async fn dismiss(state: &AppState, caller: &Caller, post: &PostId) -> AppRes
             "This post has no open reports; someone reviewed it already.",
         ));
     }
-    let event = DomainEvent::ReportsDismissed(PostChanged {
-        post_id: post.to_string(),
-        pantry_id: stored.pantry.to_string(),
-        author_id: stored.author.clone(),
-        mentioned: vec![],
-    });
-    let org = access.place.organization_id.clone();
-    append(
+    let target = (post, &stored, &access);
+    append_post_event(
         &mut tx,
         state,
         caller,
-        event,
-        &org,
-        Some(stored.pantry.as_str()),
+        target,
+        DomainEvent::ReportsDismissed,
+        vec![],
     )
     .await?;
     tx.commit().await?;

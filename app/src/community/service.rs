@@ -370,6 +370,33 @@ pub async fn publish(
     Ok(id)
 }
 
+/// Records a change to a stored post (`what` wraps its payload) in the
+/// transaction that made it, filed under the post's pantry.
+pub(super) async fn append_post_event(
+    tx: &mut Tx,
+    state: &AppState,
+    caller: &Caller,
+    (post, stored, access): (&PostId, &Stored, &Access),
+    what: fn(PostChanged) -> DomainEvent,
+    mentioned: Vec<String>,
+) -> AppResult<()> {
+    let event = what(PostChanged {
+        post_id: post.to_string(),
+        pantry_id: stored.pantry.to_string(),
+        author_id: stored.author.clone(),
+        mentioned,
+    });
+    append(
+        tx,
+        state,
+        caller,
+        event,
+        access.place.organization_id.as_str(),
+        Some(stored.pantry.as_str()),
+    )
+    .await
+}
+
 /// A post as stored, for the checks before changing it.
 pub(super) struct Stored {
     pub(super) pantry: PantryId,
@@ -447,23 +474,19 @@ pub async fn edit(
             .await?;
     let mentions = resolve_mentions(&mut tx, org, me, &d.body).await?;
     save_mentions(&mut tx, post.as_str(), &mentions).await?;
-    let event = DomainEvent::PostEdited(PostChanged {
-        post_id: post.to_string(),
-        pantry_id: stored.pantry.to_string(),
-        author_id: stored.author.clone(),
-        mentioned: mentions
-            .into_iter()
-            .map(|(_, p)| p)
-            .filter(|p| !before.contains(p))
-            .collect(),
-    });
-    append(
+    let mentioned = mentions
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|p| !before.contains(p))
+        .collect();
+    let target = (post, &stored, &access);
+    append_post_event(
         &mut tx,
         state,
         caller,
-        event,
-        org,
-        Some(stored.pantry.as_str()),
+        target,
+        DomainEvent::PostEdited,
+        mentioned,
     )
     .await?;
     tx.commit().await?;
@@ -488,20 +511,14 @@ pub async fn delete(state: &AppState, caller: &Caller, post: &PostId) -> AppResu
     if changed == 0 {
         return Err(AppError::not_found("post"));
     }
-    let event = DomainEvent::PostDeleted(PostChanged {
-        post_id: post.to_string(),
-        pantry_id: stored.pantry.to_string(),
-        author_id: stored.author.clone(),
-        mentioned: vec![],
-    });
-    let org = access.place.organization_id.clone();
-    append(
+    let target = (post, &stored, &access);
+    append_post_event(
         &mut tx,
         state,
         caller,
-        event,
-        &org,
-        Some(stored.pantry.as_str()),
+        target,
+        DomainEvent::PostDeleted,
+        vec![],
     )
     .await?;
     tx.commit().await?;
@@ -546,20 +563,14 @@ pub async fn report(
             .execute(&mut *tx)
             .await?;
     } else {
-        let event = DomainEvent::PostReported(PostChanged {
-            post_id: post.to_string(),
-            pantry_id: stored.pantry.to_string(),
-            author_id: stored.author.clone(),
-            mentioned: vec![],
-        });
-        let org = access.place.organization_id.clone();
-        append(
+        let target = (post, &stored, &access);
+        append_post_event(
             &mut tx,
             state,
             caller,
-            event,
-            &org,
-            Some(stored.pantry.as_str()),
+            target,
+            DomainEvent::PostReported,
+            vec![],
         )
         .await?;
     }

@@ -52,18 +52,7 @@ async fn timelines_profiles_and_blocks_keep_people_out() {
     .await;
 
     // Dee belongs to another organization.
-    let other = app
-        .create(&admin, "create_organization", &[("name", "Other Bank")])
-        .await;
-    let (dee, _) = person(
-        &app,
-        &admin,
-        "dee@other.example",
-        "admin",
-        &format!("organization:{other}"),
-        "Dee Stranger",
-    )
-    .await;
+    let dee = stranger(&app, &admin).await;
     let shut = |what: &str, r: &Reply, status: StatusCode| {
         assert_eq!(r.status, status, "{what}: {:?}", r.body);
         assert!(

@@ -30,6 +30,23 @@ pub async fn person(
     (c, user_id(app, email).await)
 }
 
+/// Dee, the admin of another organization ("Other Bank").
+pub async fn stranger(app: &TestApp, admin: &Client) -> Client {
+    let other = app
+        .create(admin, "create_organization", &[("name", "Other Bank")])
+        .await;
+    let (dee, _) = person(
+        app,
+        admin,
+        "dee@other.example",
+        "admin",
+        &format!("organization:{other}"),
+        "Dee Stranger",
+    )
+    .await;
+    dee
+}
+
 pub async fn user_id(app: &TestApp, email: &str) -> String {
     sqlx::query_scalar("select id from users where email = $1")
         .bind(email)

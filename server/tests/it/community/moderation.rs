@@ -40,18 +40,7 @@ async fn managers_keep_or_delete_reported_posts() {
         "Lee Reporter",
     )
     .await;
-    let other = app
-        .create(&admin, "create_organization", &[("name", "Other Bank")])
-        .await;
-    let (dee, _) = person(
-        &app,
-        &admin,
-        "dee@other.example",
-        "admin",
-        &format!("organization:{other}"),
-        "Dee Stranger",
-    )
-    .await;
+    let dee = stranger(&app, &admin).await;
     let sale = post(&app, &kim, &p.main, "announcement", "Bake sale on Friday").await;
     let rude = post(&app, &kim, &p.main, "announcement", "Something rude").await;
     for (who, post, reason) in [

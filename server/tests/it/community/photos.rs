@@ -90,18 +90,7 @@ async fn post_photos_and_avatars_are_shown_only_to_whom_they_may_be() {
         "Sam Helper",
     )
     .await;
-    let other = app
-        .create(&admin, "create_organization", &[("name", "Other Bank")])
-        .await;
-    let (dee, _) = person(
-        &app,
-        &admin,
-        "dee@other.example",
-        "admin",
-        &format!("organization:{other}"),
-        "Dee Stranger",
-    )
-    .await;
+    let dee = stranger(&app, &admin).await;
 
     // Not a picture: refused by name, nothing kept.
     let (status, body) = upload(&app, &kim, b"<svg onload=alert(1)>".to_vec(), "image/jpeg").await;
